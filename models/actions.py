@@ -1,0 +1,178 @@
+"""The body of each action (shared/api.md): validated before it reaches the transition table.
+
+The API uses these models for request validation (a bad field is a 422 naming it) and the
+workflow receives them as update arguments, so one definition serves both.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from models.enums import (
+    PUBLIC_EVENTS,
+    Action,
+    AppealResult,
+    Attribution,
+    ClockName,
+    DocumentKind,
+    LegalEvent,
+    Outcome,
+    Procedure,
+    ReferralTarget,
+)
+
+_NOTE_MAX = 4000
+
+
+class ActionInput(BaseModel):
+    """Fields every action has: the legal date of the act and an optional note."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    on: date = Field(description="Legal date of the act (not in the future)")
+    note: str | None = Field(default=None, max_length=_NOTE_MAX)
+
+
+class ReferInput(ActionInput):
+    """`refer`: where the border officer sends the person."""
+
+    to: ReferralTarget
+
+
+class MakeApplicationInput(ActionInput):
+    """`make_application`: the intention to seek protection is expressed."""
+
+    to_other_authority: bool = False
+    mass_influx: bool = False
+
+
+class LodgeInput(ActionInput):
+    """`lodge`: the application is lodged (pins the rule pack)."""
+
+    subsequent: bool = False
+
+
+class AssignProcedureInput(ActionInput):
+    """`assign_procedure`: channel the application into a procedure."""
+
+    procedure: Procedure
+    grounds: str | None = Field(default=None, max_length=200)
+
+
+class DecideAdmissibilityInput(ActionInput):
+    """`decide_admissibility`: admissible, or inadmissible on a ground."""
+
+    admissible: bool
+    ground: str | None = Field(default=None, max_length=200)
+
+
+class ScheduleInterviewInput(ActionInput):
+    """`schedule_interview`: the interview date (may be in the future)."""
+
+    interview_on: date
+
+
+class RecordInterviewInput(ActionInput):
+    """`record_interview`: whether the applicant attended."""
+
+    attended: bool
+
+
+class ExtendDeadlineInput(ActionInput):
+    """`extend_deadline`: take the next extension step of a clock."""
+
+    clock: ClockName
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class DecideInput(ActionInput):
+    """`decide`: the first-instance decision."""
+
+    outcome: Outcome
+    grounds: str | None = Field(default=None, max_length=200)
+
+
+class DecideAppealInput(ActionInput):
+    """`decide_appeal`: dismissed, quashed and remanded, or substituted (with an outcome)."""
+
+    result: AppealResult
+    outcome: Outcome | None = None
+
+
+class ReviewAbandonmentInput(ActionInput):
+    """`review_abandonment`: confirm the presumption (discontinue) or lift it."""
+
+    confirm: bool
+
+
+class PauseClockInput(ActionInput):
+    """`pause_clock`: stop the clocks from `on` (inclusive) until `resume_clock`."""
+
+    reason: str = Field(min_length=1, max_length=500)
+    attributable_to: Attribution
+    clocks: list[ClockName] | None = None
+
+
+class CorrectEventInput(ActionInput):
+    """`correct_event`: the legal date of an earlier event was wrong."""
+
+    event: LegalEvent = Field(description="One of: " + ", ".join(e.value for e in PUBLIC_EVENTS))
+    date: date
+
+
+class IssueDocumentInput(ActionInput):
+    """`issue_document`: an identity or travel document."""
+
+    kind: DocumentKind
+
+
+class RiskAssessmentInput(ActionInput):
+    """`record_risk_assessment`: the pre-departure non-refoulement check."""
+
+    at_risk: bool
+
+
+class AssignCaseworkerInput(ActionInput):
+    """`assign_caseworker`: who works on the case (a user name, not applicant data)."""
+
+    user: str = Field(min_length=1, max_length=100)
+
+
+class AssignLegalAidInput(ActionInput):
+    """`assign_legal_aid`: which legal aid organisation represents the applicant."""
+
+    org: str | None = Field(min_length=1, max_length=100)
+
+
+ACTION_INPUTS: dict[Action, type[ActionInput]] = {
+    Action.REFER: ReferInput,
+    Action.MAKE_APPLICATION: MakeApplicationInput,
+    Action.LODGE: LodgeInput,
+    Action.ASSIGN_PROCEDURE: AssignProcedureInput,
+    Action.DECIDE_ADMISSIBILITY: DecideAdmissibilityInput,
+    Action.SCHEDULE_INTERVIEW: ScheduleInterviewInput,
+    Action.RECORD_INTERVIEW: RecordInterviewInput,
+    Action.EXTEND_DEADLINE: ExtendDeadlineInput,
+    Action.DECIDE: DecideInput,
+    Action.DECIDE_APPEAL: DecideAppealInput,
+    Action.REVIEW_ABANDONMENT: ReviewAbandonmentInput,
+    Action.PAUSE_CLOCK: PauseClockInput,
+    Action.CORRECT_EVENT: CorrectEventInput,
+    Action.ISSUE_DOCUMENT: IssueDocumentInput,
+    Action.RECORD_RISK_ASSESSMENT: RiskAssessmentInput,
+    Action.ASSIGN_CASEWORKER: AssignCaseworkerInput,
+    Action.ASSIGN_LEGAL_AID: AssignLegalAidInput,
+}
+
+
+def input_model(action: Action) -> type[ActionInput]:
+    """The body model of `action` (plain `ActionInput` for actions with no extra fields)."""
+    return ACTION_INPUTS.get(action, ActionInput)
+
+
+def parse_input(action: Action, body: dict[str, Any]) -> ActionInput:
+    """Validate a raw body for `action` (raises pydantic's ValidationError)."""
+    return input_model(action).model_validate(body)

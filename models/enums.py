@@ -1,0 +1,252 @@
+"""Vocabulary of the asylum procedure: stages, procedures, outcomes, actions, clocks.
+
+The string values are part of the public contract (shared/api.md): they appear in URLs, JSON bodies,
+rule-pack files and search attributes, so they are never renamed.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Stage(StrEnum):
+    """Where a case stands in its lifecycle. Flags (overdue, abandoned...) are not stages."""
+
+    IDENTIFIED = "identified"
+    SCREENING = "screening"
+    REFERRED = "referred"
+    APPLICATION_MADE = "application_made"
+    REGISTERED = "registered"
+    LODGED = "lodged"
+    ADMISSIBILITY = "admissibility"
+    INTERVIEW_SCHEDULED = "interview_scheduled"
+    INTERVIEWED = "interviewed"
+    DECIDED = "decided"
+    NOTIFIED = "notified"
+    APPEAL_LODGED = "appeal_lodged"
+    INTEGRATION = "integration"
+    RETURN = "return"
+    DISCONTINUED = "discontinued"
+    WITHDRAWN = "withdrawn"
+    CLOSED = "closed"
+
+
+class Procedure(StrEnum):
+    """Examination procedure a lodged application is channelled into."""
+
+    REGULAR = "regular"
+    ACCELERATED = "accelerated"
+    BORDER = "border"
+    ADMISSIBILITY = "admissibility"
+
+
+class Outcome(StrEnum):
+    """First-instance (or substituted appeal) decision outcome."""
+
+    REFUGEE_STATUS = "refugee_status"
+    SUBSIDIARY_PROTECTION = "subsidiary_protection"
+    HUMANITARIAN = "humanitarian"
+    REJECTED = "rejected"
+    MANIFESTLY_UNFOUNDED = "manifestly_unfounded"
+    INADMISSIBLE = "inadmissible"
+    # Not a first-instance decision on the merits: a discontinuation is appealable where a pack
+    # says so, and rule packs select its appeal variant with this value.
+    IMPLICITLY_WITHDRAWN = "implicitly_withdrawn"
+
+    @property
+    def is_positive(self) -> bool:
+        """Eurostat counts refugee, subsidiary and humanitarian status as positive."""
+        return self in POSITIVE_OUTCOMES
+
+
+POSITIVE_OUTCOMES = frozenset(
+    {Outcome.REFUGEE_STATUS, Outcome.SUBSIDIARY_PROTECTION, Outcome.HUMANITARIAN}
+)
+DECISION_OUTCOMES = tuple(o for o in Outcome if o is not Outcome.IMPLICITLY_WITHDRAWN)
+
+
+class Vulnerability(StrEnum):
+    """Vulnerability categories. Only rule-relevant flags ever leave the SQL database."""
+
+    UNACCOMPANIED_CHILD = "unaccompanied_child"
+    CHILD = "child"
+    VICTIM_OF_TRAFFICKING = "victim_of_trafficking"
+    TORTURE_SURVIVOR = "torture_survivor"
+    DISABILITY = "disability"
+    PREGNANCY = "pregnancy"
+    ELDERLY = "elderly"
+    SERIOUS_ILLNESS = "serious_illness"
+    SINGLE_PARENT = "single_parent"
+
+
+class ReferralTarget(StrEnum):
+    """Where a border officer refers a person after profiling."""
+
+    ASYLUM = "asylum"
+    CHILD_PROTECTION = "child_protection"
+    TRAFFICKING_SUPPORT = "trafficking_support"
+    RETURN_COUNSELLING = "return_counselling"
+    NONE = "none"
+
+
+class AppealResult(StrEnum):
+    """How an appeal body disposes of an appeal."""
+
+    DISMISSED = "dismissed"
+    QUASHED_REMANDED = "quashed_remanded"
+    SUBSTITUTED = "substituted"
+
+
+class DocumentKind(StrEnum):
+    """Documents issued on the integration track."""
+
+    ID_CARD = "id_card"
+    RESIDENCE_PERMIT = "residence_permit"
+    CONVENTION_TRAVEL_DOCUMENT = "convention_travel_document"
+
+
+class Attribution(StrEnum):
+    """Who caused a delay: only applicant-caused delay stops a clock."""
+
+    APPLICANT = "applicant"
+    AUTHORITY = "authority"
+
+
+class Actor(StrEnum):
+    """Who must act before a clock's due date."""
+
+    AUTHORITY = "authority"
+    APPLICANT = "applicant"
+
+
+class ClockName(StrEnum):
+    """Legal clocks (shared/api.md)."""
+
+    SCREENING = "screening"
+    REGISTRATION = "registration"
+    LODGING = "lodging"
+    UASC_REPRESENTATIVE = "uasc_representative"
+    RECEPTION_NEEDS_ASSESSMENT = "reception_needs_assessment"
+    ADMISSIBILITY_DECISION = "admissibility_decision"
+    DECISION = "decision"
+    BORDER_PROCEDURE = "border_procedure"
+    LABOUR_MARKET_ACCESS = "labour_market_access"
+    APPEAL = "appeal"
+    REOPEN_WINDOW = "reopen_window"
+
+
+class ClockStatus(StrEnum):
+    """Status of one clock as of a given day."""
+
+    RUNNING = "running"
+    PAUSED = "paused"
+    MET = "met"
+    REACHED = "reached"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+
+class ClockKind(StrEnum):
+    """An act must be done by the due day; an entitlement arises on it."""
+
+    ACT = "act"
+    ENTITLEMENT = "entitlement"
+
+
+class Unit(StrEnum):
+    """Units a legal period is expressed in."""
+
+    DAYS = "days"
+    WORKING_DAYS = "working_days"
+    WEEKS = "weeks"
+    MONTHS = "months"
+
+
+class LegalEvent(StrEnum):
+    """Legal events that start, meet or cancel clocks.
+
+    The first eight are the public event names of the CLI and of `correct_event`; the rest are
+    recorded by actions and only used inside rule packs.
+    """
+
+    IDENTIFIED = "identified"
+    MADE = "made"
+    REGISTERED = "registered"
+    LODGED = "lodged"
+    DECIDED = "decided"
+    NOTIFIED = "notified"
+    DISCONTINUED = "discontinued"
+    APPEAL_DECIDED = "appeal_decided"
+    SCREENED = "screened"
+    REFERRED = "referred"
+    PROCEDURE_ASSIGNED = "procedure_assigned"
+    REPRESENTATIVE_APPOINTED = "representative_appointed"
+    RECEPTION_ASSESSED = "reception_assessed"
+    ADMISSIBILITY_DECIDED = "admissibility_decided"
+    APPEAL_LODGED = "appeal_lodged"
+    FINAL = "final"
+    REOPENING_REQUESTED = "reopening_requested"
+    WITHDRAWN = "withdrawn"
+    CLOSED = "closed"
+
+
+PUBLIC_EVENTS = (
+    LegalEvent.IDENTIFIED,
+    LegalEvent.MADE,
+    LegalEvent.REGISTERED,
+    LegalEvent.LODGED,
+    LegalEvent.DECIDED,
+    LegalEvent.NOTIFIED,
+    LegalEvent.DISCONTINUED,
+    LegalEvent.APPEAL_DECIDED,
+)
+
+
+class Action(StrEnum):
+    """Every action a user can take on a case (shared/api.md)."""
+
+    COMPLETE_SCREENING = "complete_screening"
+    REFER = "refer"
+    MAKE_APPLICATION = "make_application"
+    REGISTER = "register"
+    LODGE = "lodge"
+    ASSIGN_PROCEDURE = "assign_procedure"
+    APPOINT_REPRESENTATIVE = "appoint_representative"
+    RECORD_RECEPTION_ASSESSMENT = "record_reception_assessment"
+    DECIDE_ADMISSIBILITY = "decide_admissibility"
+    SCHEDULE_INTERVIEW = "schedule_interview"
+    RECORD_INTERVIEW = "record_interview"
+    EXTEND_DEADLINE = "extend_deadline"
+    DECIDE = "decide"
+    NOTIFY_DECISION = "notify_decision"
+    LODGE_APPEAL = "lodge_appeal"
+    DECIDE_APPEAL = "decide_appeal"
+    MAKE_FINAL = "make_final"
+    RECORD_CONTACT = "record_contact"
+    REPORT_ABSCONDED = "report_absconded"
+    REVIEW_ABANDONMENT = "review_abandonment"
+    DISCONTINUE = "discontinue"
+    REQUEST_REOPENING = "request_reopening"
+    WITHDRAW = "withdraw"
+    PAUSE_CLOCK = "pause_clock"
+    RESUME_CLOCK = "resume_clock"
+    CORRECT_EVENT = "correct_event"
+    ISSUE_PERSONAL_ID = "issue_personal_id"
+    ISSUE_PERMIT = "issue_permit"
+    ISSUE_DOCUMENT = "issue_document"
+    REQUEST_FAMILY_REUNIFICATION = "request_family_reunification"
+    START_RETURN = "start_return"
+    RECORD_RETURN_CONSENT = "record_return_consent"
+    RECORD_RISK_ASSESSMENT = "record_risk_assessment"
+    RECORD_DEPARTURE = "record_departure"
+    RECORD_REINTEGRATION = "record_reintegration"
+    ASSIGN_CASEWORKER = "assign_caseworker"
+    ASSIGN_LEGAL_AID = "assign_legal_aid"
+    CLOSE = "close"
+
+
+class IdentifiedAt(StrEnum):
+    """Where a person was first identified."""
+
+    BORDER = "border"
+    INLAND = "inland"

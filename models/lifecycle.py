@@ -1,0 +1,1319 @@
+"""The case lifecycle: state, the one transition table, and the pure `apply`.
+
+`TRANSITIONS` is the single source of truth for what may happen in which stage. The workflow's
+update validators, the API's `allowed_actions` and the docs all read it. `apply` never performs I/O
+and never reads a clock: the caller passes the recording instant and today's date.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from models.actions import (
+    ActionInput,
+    AssignCaseworkerInput,
+    AssignLegalAidInput,
+    AssignProcedureInput,
+    CorrectEventInput,
+    DecideAdmissibilityInput,
+    DecideAppealInput,
+    DecideInput,
+    ExtendDeadlineInput,
+    IssueDocumentInput,
+    LodgeInput,
+    MakeApplicationInput,
+    PauseClockInput,
+    RecordInterviewInput,
+    ReferInput,
+    ReviewAbandonmentInput,
+    RiskAssessmentInput,
+    ScheduleInterviewInput,
+    input_model,
+)
+from models.deadlines import Deadline, Occurrence, Pause, compute_deadlines, fires_at
+from models.enums import (
+    PUBLIC_EVENTS,
+    Action,
+    Actor,
+    AppealResult,
+    ClockKind,
+    ClockName,
+    ClockStatus,
+    DocumentKind,
+    IdentifiedAt,
+    LegalEvent,
+    Outcome,
+    Procedure,
+    ReferralTarget,
+    Stage,
+)
+from models.rules import RulePack, Situation, get_pack, governing_pack
+
+# --------------------------------------------------------------------------------------------
+# Errors
+
+
+class DomainError(Exception):
+    """An action the case's current stage or state does not allow (HTTP 409)."""
+
+    def __init__(self, detail: str, stage: Stage, allowed_actions: list[Action]) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.stage = stage
+        self.allowed_actions = allowed_actions
+
+    def to_dict(self) -> dict[str, Any]:
+        """The 409 body: detail, current stage, allowed actions."""
+        return {
+            "detail": self.detail,
+            "stage": self.stage.value,
+            "allowed_actions": [a.value for a in self.allowed_actions],
+        }
+
+
+class InvalidInput(Exception):
+    """A field of an action's body is wrong for this case (HTTP 422 naming the field)."""
+
+    def __init__(self, field: str, detail: str) -> None:
+        super().__init__(f"{field}: {detail}")
+        self.field = field
+        self.detail = detail
+
+
+# --------------------------------------------------------------------------------------------
+# State
+
+
+class CaseEvent(BaseModel):
+    """One entry of a case's history."""
+
+    seq: int
+    actor: str
+    action: str
+    event: LegalEvent | None = None
+    on: date
+    recorded_at: datetime
+    note: str | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class CaseState(BaseModel):
+    """Everything the rules need about one case. Holds no personal data."""
+
+    case_id: str
+    family: str
+    pack_id: str
+    pack_version: str
+    pack_pinned: bool = False
+    provisional_pack_id: str | None = None
+    identified_on: date
+    stage: Stage = Stage.IDENTIFIED
+    stage_since: date
+    procedure: Procedure = Procedure.REGULAR
+    grounds: str | None = None
+    outcome: Outcome | None = None
+    facts: list[str] = Field(default_factory=list)
+    unaccompanied_child: bool = False
+    vulnerable: bool = False
+    referral: ReferralTarget | None = None
+    occurrences: list[Occurrence] = Field(default_factory=list)
+    pauses: list[Pause] = Field(default_factory=list)
+    extensions: dict[ClockName, int] = Field(default_factory=dict)
+    history: list[CaseEvent] = Field(default_factory=list)
+    last_action_on: date
+    last_contact_on: date
+    presumed_abandoned: bool = False
+    abandoned_since: date | None = None
+    absconded: bool = False
+    missed_interview: bool = False
+    interview_on: date | None = None
+    representative_appointed: bool = False
+    reception_assessed: bool = False
+    final: bool = False
+    stage_before_discontinuation: Stage | None = None
+    personal_id_issued: bool = False
+    permit_issued: bool = False
+    documents: list[DocumentKind] = Field(default_factory=list)
+    family_reunification_requested: bool = False
+    return_counselling: bool = False
+    return_consent: bool = False
+    risk_assessed: bool = False
+    departed: bool = False
+    reintegrated: bool = False
+    labour_market_reached_on: date | None = None
+    settled_clocks: list[str] = Field(
+        default_factory=list,
+        description="Clock instances whose expiry or arrival was already acted on",
+    )
+    assignee: str | None = None
+    legal_aid_org: str | None = None
+    seq: int = 0
+
+    @property
+    def pack(self) -> RulePack:
+        """The rule pack governing this case now (provisional until lodging)."""
+        return get_pack(self.pack_id)
+
+    def situation(self) -> Situation:
+        """What the pack's clock variants are chosen by."""
+        return Situation(
+            procedure=self.procedure,
+            outcome=self.outcome,
+            facts=frozenset(self.facts),
+            grounds=self.grounds,
+        )
+
+    def last(self, event: LegalEvent) -> Occurrence | None:
+        """The latest occurrence of a legal event."""
+        found = [o for o in self.occurrences if o.event is event]
+        return max(found, key=lambda o: o.seq) if found else None
+
+    def deadlines(self, as_of: date) -> list[Deadline]:
+        """Every clock of the case, its current instance, with status as of `as_of`."""
+        return compute_deadlines(
+            self.pack,
+            self.occurrences,
+            self.situation(),
+            as_of=as_of,
+            pauses=self.pauses,
+            extensions=self.extensions,
+            recomputed_at_lodging=bool(
+                self.pack_pinned
+                and self.provisional_pack_id
+                and self.provisional_pack_id != self.pack_id
+            ),
+        )
+
+    def deadline(self, clock: ClockName, as_of: date) -> Deadline | None:
+        """The current instance of one clock, if the case has it."""
+        return next((d for d in self.deadlines(as_of) if d.clock is clock), None)
+
+    def open_pause(self) -> Pause | None:
+        """The pause still running, if any."""
+        return next((p for p in self.pauses if p.end is None), None)
+
+    @property
+    def entitled_but_blocked(self) -> bool:
+        """Labour-market access reached, no personal ID number, procedure not ended."""
+        return (
+            self.labour_market_reached_on is not None
+            and not self.personal_id_issued
+            and not self.final
+            and self.stage not in TERMINAL_STAGES
+        )
+
+    @property
+    def abandonment_watch_until(self) -> date | None:
+        """The day the no-contact watch fires (None where the case is not watched)."""
+        if self.presumed_abandoned or self.stage not in WATCHED_STAGES:
+            return None
+        return self.last_contact_on + timedelta(days=self.pack.no_contact_days)
+
+    def flags(self, as_of: date) -> list[str]:
+        """Flags shown beside the stage: presumed_abandoned, overdue, entitled_but_blocked..."""
+        result: list[str] = []
+        if self.presumed_abandoned:
+            result.append("presumed_abandoned")
+        if any(
+            d.status is ClockStatus.EXPIRED and d.actor is Actor.AUTHORITY
+            for d in self.deadlines(as_of)
+        ):
+            result.append("overdue")
+        if self.entitled_but_blocked:
+            result.append("entitled_but_blocked")
+        if self.absconded:
+            result.append("absconded")
+        if self.open_pause() is not None:
+            result.append("clock_paused")
+        if self.unaccompanied_child:
+            result.append("unaccompanied_child")
+        if self.vulnerable:
+            result.append("vulnerable")
+        return result
+
+
+# --------------------------------------------------------------------------------------------
+# Stage groups
+
+PRE_APPLICATION = frozenset({Stage.IDENTIFIED, Stage.SCREENING, Stage.REFERRED})
+EXAMINATION = frozenset(
+    {
+        Stage.APPLICATION_MADE,
+        Stage.REGISTERED,
+        Stage.LODGED,
+        Stage.ADMISSIBILITY,
+        Stage.INTERVIEW_SCHEDULED,
+        Stage.INTERVIEWED,
+    }
+)
+IN_PROCEDURE = EXAMINATION | {Stage.DECIDED, Stage.NOTIFIED, Stage.APPEAL_LODGED}
+TERMINAL_STAGES = frozenset({Stage.WITHDRAWN, Stage.CLOSED})
+OPEN_STAGES = frozenset(Stage) - TERMINAL_STAGES
+WATCHED_STAGES = IN_PROCEDURE - {Stage.DECIDED}
+"""Stages in which the applicant is expected to keep in touch (the no-contact watch runs)."""
+NEGATIVE_FOR_APPEAL = frozenset(
+    {
+        Outcome.REJECTED,
+        Outcome.MANIFESTLY_UNFOUNDED,
+        Outcome.INADMISSIBLE,
+        Outcome.IMPLICITLY_WITHDRAWN,
+    }
+)
+
+APPLICANT_SIDE_ACTIONS = frozenset(
+    {
+        Action.MAKE_APPLICATION,
+        Action.LODGE,
+        Action.LODGE_APPEAL,
+        Action.RECORD_CONTACT,
+        Action.REQUEST_REOPENING,
+        Action.RECORD_RETURN_CONSENT,
+        Action.REQUEST_FAMILY_REUNIFICATION,
+    }
+)
+"""Acts that show the applicant is engaging: they lift a presumption of abandonment."""
+
+
+# --------------------------------------------------------------------------------------------
+# The transition table
+
+StateGuard = Callable[[CaseState], str | None]
+"""Returns why the action is not allowed in this state, or None."""
+
+
+@dataclass(frozen=True)
+class Transition:
+    """Where an action may be taken, what must hold, and which legal event it records."""
+
+    sources: frozenset[Stage]
+    target: Stage | None
+    """The stage after the action; None = the stage stays (or the effect decides it)."""
+    event: LegalEvent | None = None
+    guards: tuple[StateGuard, ...] = field(default_factory=tuple)
+    description: str = ""
+
+
+def _needs(flag: str, message: str) -> StateGuard:
+    def guard(state: CaseState) -> str | None:
+        return None if getattr(state, flag) else message
+
+    return guard
+
+
+def _not(flag: str, message: str) -> StateGuard:
+    def guard(state: CaseState) -> str | None:
+        return message if getattr(state, flag) else None
+
+    return guard
+
+
+def _appeal_possible(state: CaseState) -> str | None:
+    if state.outcome not in NEGATIVE_FOR_APPEAL:
+        return "an appeal needs a notified negative decision"
+    if state.pack.clock_for(ClockName.APPEAL, state.situation()) is None:
+        return f"pack {state.pack_id} has no appeal against this decision"
+    return None
+
+
+def _no_appeal_clock(state: CaseState) -> str | None:
+    rule = state.pack.clock_for(ClockName.APPEAL, state.situation())
+    if rule is not None and rule.period is not None:
+        return f"pack {state.pack_id} has an appeal window: the decision becomes final when it ends"
+    return None
+
+
+def _reopen_clock(state: CaseState) -> str | None:
+    rule = state.pack.clock_for(ClockName.REOPEN_WINDOW, state.situation())
+    if rule is None or rule.period is None:
+        return f"pack {state.pack_id} provides no reopening; close the case instead"
+    return None
+
+
+def _may_close(state: CaseState) -> str | None:
+    match state.stage:
+        case Stage.DISCONTINUED:
+            rule = state.pack.clock_for(ClockName.REOPEN_WINDOW, state.situation())
+            if rule is not None and rule.period is not None:
+                return "the reopen window is still open; the case closes when it ends"
+        case Stage.INTEGRATION if not state.permit_issued:
+            return "the residence permit has not been issued yet"
+        case Stage.RETURN if not state.departed:
+            return "departure has not been recorded yet"
+    return None
+
+
+def _pause_open(state: CaseState) -> str | None:
+    return None if state.open_pause() is not None else "no clock is paused"
+
+
+def _no_pause_open(state: CaseState) -> str | None:
+    return "a pause is already running; resume it first" if state.open_pause() else None
+
+
+def _represented_child(state: CaseState) -> str | None:
+    if not state.unaccompanied_child:
+        return "a representative is appointed for an unaccompanied child only"
+    return "a representative was already appointed" if state.representative_appointed else None
+
+
+def _extendable_clock(state: CaseState) -> str | None:
+    situation = state.situation()
+    for name in state.pack.clock_names():
+        rule = state.pack.clock_for(name, situation)
+        if rule is None or not rule.can_extend(state.extensions.get(name, 0)):
+            continue
+        current = state.deadline(name, state.last_action_on)
+        if current is not None and current.status in _EXTENDABLE:
+            return None
+    return "no running clock of the case can be extended"
+
+
+_EXTENDABLE = (ClockStatus.RUNNING, ClockStatus.PAUSED, ClockStatus.EXPIRED)
+_ANY_OPEN = OPEN_STAGES
+_ACTIVE = OPEN_STAGES - {Stage.DISCONTINUED}
+
+TRANSITIONS: dict[Action, Transition] = {
+    Action.COMPLETE_SCREENING: Transition(
+        frozenset({Stage.IDENTIFIED}),
+        Stage.SCREENING,
+        LegalEvent.SCREENED,
+        description="Screening/profiling done; the person awaits referral or applies.",
+    ),
+    Action.REFER: Transition(
+        frozenset({Stage.IDENTIFIED, Stage.SCREENING}),
+        Stage.REFERRED,
+        LegalEvent.REFERRED,
+        description="Referred to asylum, child protection, trafficking support, return "
+        "counselling, or not seeking protection.",
+    ),
+    Action.MAKE_APPLICATION: Transition(
+        PRE_APPLICATION, Stage.APPLICATION_MADE, LegalEvent.MADE, description="Application made."
+    ),
+    Action.REGISTER: Transition(
+        frozenset({Stage.APPLICATION_MADE}), Stage.REGISTERED, LegalEvent.REGISTERED
+    ),
+    Action.LODGE: Transition(
+        frozenset({Stage.REGISTERED}),
+        Stage.LODGED,
+        LegalEvent.LODGED,
+        description="Application lodged; pins the rule pack for good (APR Art 79(3)).",
+    ),
+    Action.ASSIGN_PROCEDURE: Transition(
+        frozenset(
+            {
+                Stage.APPLICATION_MADE,
+                Stage.REGISTERED,
+                Stage.LODGED,
+                Stage.INTERVIEW_SCHEDULED,
+                Stage.INTERVIEWED,
+            }
+        ),
+        None,
+        LegalEvent.PROCEDURE_ASSIGNED,
+        description="Admissibility moves a lodged case into the admissibility stage.",
+    ),
+    Action.APPOINT_REPRESENTATIVE: Transition(
+        _ACTIVE - TERMINAL_STAGES,
+        None,
+        LegalEvent.REPRESENTATIVE_APPOINTED,
+        (_represented_child,),
+    ),
+    Action.RECORD_RECEPTION_ASSESSMENT: Transition(
+        EXAMINATION,
+        None,
+        LegalEvent.RECEPTION_ASSESSED,
+        (_not("reception_assessed", "the reception needs assessment is already recorded"),),
+    ),
+    Action.DECIDE_ADMISSIBILITY: Transition(
+        frozenset({Stage.LODGED, Stage.ADMISSIBILITY}),
+        None,
+        LegalEvent.ADMISSIBILITY_DECIDED,
+        description="Admissible: examination goes on (lodged). Inadmissible: decided.",
+    ),
+    Action.SCHEDULE_INTERVIEW: Transition(
+        frozenset({Stage.LODGED, Stage.INTERVIEW_SCHEDULED}), Stage.INTERVIEW_SCHEDULED
+    ),
+    Action.RECORD_INTERVIEW: Transition(
+        frozenset({Stage.INTERVIEW_SCHEDULED}),
+        None,
+        description="Attended: interviewed. Missed: back to lodged, flagged.",
+    ),
+    Action.EXTEND_DEADLINE: Transition(_ACTIVE, None, guards=(_extendable_clock,)),
+    Action.DECIDE: Transition(
+        frozenset({Stage.LODGED, Stage.INTERVIEWED}), Stage.DECIDED, LegalEvent.DECIDED
+    ),
+    Action.NOTIFY_DECISION: Transition(
+        frozenset({Stage.DECIDED}), Stage.NOTIFIED, LegalEvent.NOTIFIED
+    ),
+    Action.LODGE_APPEAL: Transition(
+        frozenset({Stage.NOTIFIED, Stage.DISCONTINUED}),
+        Stage.APPEAL_LODGED,
+        LegalEvent.APPEAL_LODGED,
+        (_appeal_possible,),
+    ),
+    Action.DECIDE_APPEAL: Transition(
+        frozenset({Stage.APPEAL_LODGED}),
+        None,
+        LegalEvent.APPEAL_DECIDED,
+        description="Dismissed: final. Quashed and remanded: lodged. Substituted: final.",
+    ),
+    Action.MAKE_FINAL: Transition(
+        frozenset({Stage.NOTIFIED}),
+        None,
+        LegalEvent.FINAL,
+        (_no_appeal_clock,),
+        description="Only where the pack has no appeal clock; enters integration or return.",
+    ),
+    Action.RECORD_CONTACT: Transition(_ANY_OPEN, None),
+    Action.REPORT_ABSCONDED: Transition(
+        IN_PROCEDURE, None, guards=(_not("absconded", "already reported absconded"),)
+    ),
+    Action.REVIEW_ABANDONMENT: Transition(
+        IN_PROCEDURE,
+        None,
+        guards=(_needs("presumed_abandoned", "the case is not presumed abandoned"),),
+        description="Confirm: discontinued (implicit withdrawal). Lift: back to active.",
+    ),
+    Action.DISCONTINUE: Transition(
+        EXAMINATION, Stage.DISCONTINUED, LegalEvent.DISCONTINUED, description="Implicit withdrawal."
+    ),
+    Action.REQUEST_REOPENING: Transition(
+        frozenset({Stage.DISCONTINUED}), None, LegalEvent.REOPENING_REQUESTED, (_reopen_clock,)
+    ),
+    Action.WITHDRAW: Transition(
+        PRE_APPLICATION | IN_PROCEDURE | {Stage.DISCONTINUED},
+        Stage.WITHDRAWN,
+        LegalEvent.WITHDRAWN,
+    ),
+    Action.PAUSE_CLOCK: Transition(
+        IN_PROCEDURE | {Stage.SCREENING}, None, guards=(_no_pause_open,)
+    ),
+    Action.RESUME_CLOCK: Transition(_ANY_OPEN, None, guards=(_pause_open,)),
+    Action.CORRECT_EVENT: Transition(_ANY_OPEN, None),
+    Action.ISSUE_PERSONAL_ID: Transition(
+        IN_PROCEDURE | {Stage.INTEGRATION},
+        None,
+        guards=(_not("personal_id_issued", "a personal ID number was already issued"),),
+    ),
+    Action.ISSUE_PERMIT: Transition(
+        frozenset({Stage.INTEGRATION}),
+        None,
+        guards=(_not("permit_issued", "the permit was already issued"),),
+    ),
+    Action.ISSUE_DOCUMENT: Transition(
+        frozenset({Stage.INTEGRATION}),
+        None,
+        guards=(_needs("permit_issued", "issue the residence permit first"),),
+    ),
+    Action.REQUEST_FAMILY_REUNIFICATION: Transition(
+        frozenset({Stage.INTEGRATION}),
+        None,
+        guards=(_not("family_reunification_requested", "already requested"),),
+    ),
+    Action.START_RETURN: Transition(
+        frozenset({Stage.RETURN}),
+        None,
+        guards=(_not("return_counselling", "AVRR counselling is already open"),),
+    ),
+    Action.RECORD_RETURN_CONSENT: Transition(
+        frozenset({Stage.RETURN}),
+        None,
+        guards=(
+            _needs("return_counselling", "open AVRR counselling first (start_return)"),
+            _not("return_consent", "consent is already recorded"),
+        ),
+    ),
+    Action.RECORD_RISK_ASSESSMENT: Transition(
+        frozenset({Stage.RETURN}),
+        None,
+        guards=(
+            _needs("return_consent", "record the return consent first"),
+            _not("risk_assessed", "the risk check is already recorded"),
+        ),
+        description="At risk: back to asylum (a subsequent application is made).",
+    ),
+    Action.RECORD_DEPARTURE: Transition(
+        frozenset({Stage.RETURN}),
+        None,
+        guards=(
+            _needs("risk_assessed", "the pre-departure risk check has not been recorded"),
+            _not("departed", "departure is already recorded"),
+        ),
+    ),
+    Action.RECORD_REINTEGRATION: Transition(
+        frozenset({Stage.RETURN}),
+        None,
+        guards=(
+            _needs("departed", "departure has not been recorded yet"),
+            _not("reintegrated", "reintegration follow-up is already recorded"),
+        ),
+    ),
+    Action.ASSIGN_CASEWORKER: Transition(_ANY_OPEN, None),
+    Action.ASSIGN_LEGAL_AID: Transition(_ANY_OPEN, None),
+    Action.CLOSE: Transition(
+        frozenset(
+            {
+                Stage.REFERRED,
+                Stage.WITHDRAWN,
+                Stage.INTEGRATION,
+                Stage.RETURN,
+                Stage.DISCONTINUED,
+            }
+        ),
+        Stage.CLOSED,
+        LegalEvent.CLOSED,
+        (_may_close,),
+    ),
+}
+
+assert set(TRANSITIONS) == set(Action), "every action needs a row in the transition table"
+
+
+def why_not(state: CaseState, action: Action) -> str | None:
+    """Why `action` is not allowed in the case's current state (None if it is)."""
+    transition = TRANSITIONS[action]
+    if state.stage not in transition.sources:
+        return f"{action.value} is not allowed in stage {state.stage.value}"
+    for guard in transition.guards:
+        reason = guard(state)
+        if reason is not None:
+            return f"{action.value}: {reason}"
+    return None
+
+
+def allowed_actions(state: CaseState) -> list[Action]:
+    """Every action the table allows in the case's current state, in table order."""
+    return [a for a in TRANSITIONS if why_not(state, a) is None]
+
+
+def check_allowed(state: CaseState, action: Action) -> None:
+    """Raise DomainError naming the stage and the allowed actions if `action` is not allowed."""
+    reason = why_not(state, action)
+    if reason is not None:
+        raise DomainError(reason, state.stage, allowed_actions(state))
+
+
+# --------------------------------------------------------------------------------------------
+# Creating a case
+
+
+def new_case(
+    *,
+    case_id: str,
+    family: str,
+    identified_on: date,
+    identified_at: IdentifiedAt,
+    unaccompanied_child: bool,
+    vulnerable: bool,
+    legal_aid_org: str | None,
+    actor: str,
+    recorded_at: datetime,
+) -> CaseState:
+    """A case as a border officer identifies it; the pack is provisional."""
+    pack, _ = governing_pack(family, made=None, lodged=None, fallback=identified_on)
+    facts = ["identified_at_border"] if identified_at is IdentifiedAt.BORDER else []
+    if unaccompanied_child:
+        facts.append("unaccompanied_child")
+    state = CaseState(
+        case_id=case_id,
+        family=family,
+        pack_id=pack.id,
+        pack_version=pack.version,
+        provisional_pack_id=pack.id,
+        identified_on=identified_on,
+        stage_since=identified_on,
+        facts=facts,
+        unaccompanied_child=unaccompanied_child,
+        vulnerable=vulnerable or unaccompanied_child,
+        legal_aid_org=legal_aid_org,
+        last_action_on=identified_on,
+        last_contact_on=identified_on,
+    )
+    _record(
+        state,
+        actor=actor,
+        action="identify",
+        event=LegalEvent.IDENTIFIED,
+        on=identified_on,
+        recorded_at=recorded_at,
+        data={"identified_at": identified_at.value},
+    )
+    return state
+
+
+# --------------------------------------------------------------------------------------------
+# Applying an action
+
+
+@dataclass
+class Applied:
+    """The result of an accepted action: the new state and what it appended to history."""
+
+    state: CaseState
+    events: list[CaseEvent]
+
+
+def _record(
+    state: CaseState,
+    *,
+    actor: str,
+    action: str,
+    on: date,
+    recorded_at: datetime,
+    event: LegalEvent | None = None,
+    note: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> CaseEvent:
+    state.seq += 1
+    entry = CaseEvent(
+        seq=state.seq,
+        actor=actor,
+        action=action,
+        event=event,
+        on=on,
+        recorded_at=recorded_at,
+        note=note,
+        data=data or {},
+    )
+    state.history.append(entry)
+    if event is not None:
+        state.occurrences.append(Occurrence(event=event, on=on, seq=state.seq))
+    return entry
+
+
+def _set_stage(state: CaseState, stage: Stage, on: date) -> None:
+    if stage is not state.stage:
+        state.stage = stage
+        state.stage_since = on
+
+
+def validate_input(state: CaseState, action: Action, payload: ActionInput, today: date) -> None:
+    """Field checks that depend on the case: raise InvalidInput (422) naming the field."""
+    if not isinstance(payload, input_model(action)):
+        raise InvalidInput("body", f"{action.value} takes {input_model(action).__name__}")
+    if payload.on > today:
+        raise InvalidInput("on", f"{payload.on.isoformat()} is in the future")
+    if action is not Action.CORRECT_EVENT and payload.on < state.last_action_on:
+        raise InvalidInput(
+            "on",
+            f"{payload.on.isoformat()} is before the case's last recorded act "
+            f"({state.last_action_on.isoformat()})",
+        )
+    match payload:
+        case ScheduleInterviewInput() if payload.interview_on < payload.on:
+            raise InvalidInput("interview_on", "the interview cannot be before it is scheduled")
+        case DecideAppealInput() if (payload.result is AppealResult.SUBSTITUTED) != (
+            payload.outcome is not None
+        ):
+            raise InvalidInput(
+                "outcome", "give an outcome exactly when the appeal body substitutes its decision"
+            )
+        case DecideInput() if payload.outcome is Outcome.IMPLICITLY_WITHDRAWN:
+            raise InvalidInput("outcome", "implicit withdrawal is recorded with discontinue")
+        case CorrectEventInput():
+            _validate_correction(state, payload, today)
+        case ExtendDeadlineInput():
+            _validate_extension(state, payload)
+        case PauseClockInput() if payload.clocks:
+            unknown = [c for c in payload.clocks if c not in state.pack.clock_names()]
+            if unknown:
+                raise InvalidInput(
+                    "clocks", f"pack {state.pack_id} has no clock {unknown[0].value}"
+                )
+        case _:
+            pass
+    if action is Action.RESUME_CLOCK:
+        pause = state.open_pause()
+        if pause is not None and payload.on < pause.start:
+            raise InvalidInput("on", "a pause cannot end before it started")
+
+
+def _validate_correction(state: CaseState, payload: CorrectEventInput, today: date) -> None:
+    if payload.event not in PUBLIC_EVENTS:
+        allowed = ", ".join(e.value for e in PUBLIC_EVENTS)
+        raise InvalidInput("event", f"{payload.event.value} cannot be corrected; use {allowed}")
+    target = state.last(payload.event)
+    if target is None:
+        raise InvalidInput("event", f"the case has no {payload.event.value} event to correct")
+    if payload.date > today:
+        raise InvalidInput("date", f"{payload.date.isoformat()} is in the future")
+    before = [o for o in state.occurrences if o.seq < target.seq]
+    after = [o for o in state.occurrences if o.seq > target.seq]
+    if before and payload.date < max(o.on for o in before):
+        raise InvalidInput("date", "the corrected date is before the event it follows")
+    if after and payload.date > min(o.on for o in after):
+        raise InvalidInput("date", "the corrected date is after an event that follows it")
+
+
+def _validate_extension(state: CaseState, payload: ExtendDeadlineInput) -> None:
+    rule = state.pack.clock_for(payload.clock, state.situation())
+    current = state.deadline(payload.clock, payload.on)
+    if rule is None or current is None:
+        raise InvalidInput("clock", f"the case has no {payload.clock.value} clock to extend")
+    if current.status not in _EXTENDABLE:
+        raise InvalidInput("clock", f"the {payload.clock.value} clock is {current.status.value}")
+    if not rule.can_extend(state.extensions.get(payload.clock, 0)):
+        raise InvalidInput("clock", f"no extension of {payload.clock.value} is left")
+
+
+def apply(
+    state: CaseState,
+    action: Action,
+    payload: ActionInput,
+    *,
+    actor: str,
+    recorded_at: datetime,
+    today: date,
+) -> Applied:
+    """Apply an action to a copy of `state`.
+
+    Raises:
+        DomainError: the stage or state does not allow the action (names stage and allowed ones).
+        InvalidInput: a field is wrong for this case (future date, date before the last act...).
+    """
+    check_allowed(state, action)
+    validate_input(state, action, payload, today)
+    new = state.model_copy(deep=True)
+    start = len(new.history)
+    transition = TRANSITIONS[action]
+    entry = _record(
+        new,
+        actor=actor,
+        action=action.value,
+        event=transition.event,
+        on=payload.on,
+        recorded_at=recorded_at,
+        note=payload.note,
+        data=payload.model_dump(mode="json", exclude={"on", "note"}, exclude_none=True),
+    )
+    new.last_action_on = max(new.last_action_on, payload.on)
+    # Effects see the stage the action was taken in (discontinue remembers it for reopening).
+    effect = _EFFECTS.get(action)
+    if effect is not None:
+        effect(new, payload, entry, actor, recorded_at)
+    if transition.target is not None:
+        _set_stage(new, transition.target, payload.on)
+    if action in APPLICANT_SIDE_ACTIONS:
+        _applicant_engaged(new, payload.on, actor, recorded_at)
+    return Applied(new, new.history[start:])
+
+
+Effect = Callable[[CaseState, Any, CaseEvent, str, datetime], None]
+
+
+def _applicant_engaged(state: CaseState, on: date, actor: str, recorded_at: datetime) -> None:
+    """A contact or applicant-side act: resets the no-contact watch and lifts a presumption."""
+    state.last_contact_on = max(state.last_contact_on, on)
+    if state.absconded:
+        state.absconded = False
+        state.pauses = [
+            p.model_copy(update={"end": on}) if p.end is None and p.reason == "absconded" else p
+            for p in state.pauses
+        ]
+    if state.presumed_abandoned:
+        state.presumed_abandoned = False
+        state.abandoned_since = None
+        _record(
+            state,
+            actor=actor,
+            action="abandonment_lifted",
+            on=on,
+            recorded_at=recorded_at,
+            note="the applicant engaged again; presumption of abandonment lifted",
+        )
+
+
+def _make_application(state: CaseState, p: MakeApplicationInput, *_: Any) -> None:
+    for fact, on in (("to_other_authority", p.to_other_authority), ("mass_influx", p.mass_influx)):
+        if on and fact not in state.facts:
+            state.facts.append(fact)
+    if not state.pack_pinned:
+        pack = governing_pack(state.family, made=p.on, lodged=None, fallback=p.on)[0]
+        state.pack_id, state.pack_version = pack.id, pack.version
+        state.provisional_pack_id = pack.id
+
+
+def _refer(state: CaseState, p: ReferInput, *_: Any) -> None:
+    state.referral = p.to
+
+
+def _lodge(state: CaseState, p: LodgeInput, *_: Any) -> None:
+    if p.subsequent and "subsequent" not in state.facts:
+        state.facts.append("subsequent")
+    _pin_pack(state)
+
+
+def _pin_pack(state: CaseState) -> None:
+    """Lodging pins the pack in force on the lodging date; clocks are recomputed under it."""
+    made, lodged = state.last(LegalEvent.MADE), state.last(LegalEvent.LODGED)
+    if lodged is None:
+        return
+    pack, _ = governing_pack(
+        state.family,
+        made=made.on if made else None,
+        lodged=lodged.on,
+        fallback=state.identified_on,
+    )
+    state.pack_id, state.pack_version, state.pack_pinned = pack.id, pack.version, True
+
+
+def _assign_procedure(state: CaseState, p: AssignProcedureInput, *_: Any) -> None:
+    if state.unaccompanied_child and p.procedure in (Procedure.ACCELERATED, Procedure.BORDER):
+        raise DomainError(
+            f"an unaccompanied child cannot be put in the {p.procedure.value} procedure",
+            state.stage,
+            [a for a in allowed_actions(state)],
+        )
+    state.procedure, state.grounds = p.procedure, p.grounds
+    if p.procedure is Procedure.ADMISSIBILITY and state.stage is Stage.LODGED:
+        _set_stage(state, Stage.ADMISSIBILITY, p.on)
+
+
+def _decide_admissibility(
+    state: CaseState, p: DecideAdmissibilityInput, entry: CaseEvent, *_: Any
+) -> None:
+    if p.admissible:
+        _set_stage(state, Stage.LODGED, p.on)
+        return
+    state.outcome, state.grounds = Outcome.INADMISSIBLE, p.ground
+    entry.data["outcome"] = Outcome.INADMISSIBLE.value
+    state.occurrences.append(Occurrence(event=LegalEvent.DECIDED, on=p.on, seq=entry.seq))
+    _set_stage(state, Stage.DECIDED, p.on)
+
+
+def _schedule_interview(state: CaseState, p: ScheduleInterviewInput, *_: Any) -> None:
+    state.interview_on = p.interview_on
+
+
+def _record_interview(
+    state: CaseState, p: RecordInterviewInput, entry: CaseEvent, actor: str, recorded_at: datetime
+) -> None:
+    if p.attended:
+        state.missed_interview = False
+        _set_stage(state, Stage.INTERVIEWED, p.on)
+        _applicant_engaged(state, p.on, actor, recorded_at)
+    else:
+        state.missed_interview = True
+        _set_stage(state, Stage.LODGED, p.on)
+
+
+def _extend(state: CaseState, p: ExtendDeadlineInput, *_: Any) -> None:
+    state.extensions[p.clock] = state.extensions.get(p.clock, 0) + 1
+
+
+def _decide(state: CaseState, p: DecideInput, *_: Any) -> None:
+    state.outcome = p.outcome
+    if p.grounds:
+        state.grounds = p.grounds
+
+
+def _become_final(state: CaseState, on: date) -> None:
+    """A final decision sends the case to integration (positive) or return (negative)."""
+    state.final = True
+    positive = state.outcome is not None and state.outcome.is_positive
+    _set_stage(state, Stage.INTEGRATION if positive else Stage.RETURN, on)
+
+
+def _decide_appeal(state: CaseState, p: DecideAppealInput, entry: CaseEvent, *_: Any) -> None:
+    against_discontinuation = state.outcome is Outcome.IMPLICITLY_WITHDRAWN
+    if p.result is AppealResult.DISMISSED:
+        if against_discontinuation:
+            _set_stage(state, Stage.DISCONTINUED, p.on)
+            return
+        state.occurrences.append(Occurrence(event=LegalEvent.FINAL, on=p.on, seq=entry.seq))
+        _become_final(state, p.on)
+    elif p.result is AppealResult.QUASHED_REMANDED or against_discontinuation:
+        state.outcome = None
+        if "remanded" not in state.facts:
+            state.facts.append("remanded")
+        _set_stage(state, Stage.LODGED, p.on)
+    else:
+        state.outcome = p.outcome
+        state.occurrences.append(Occurrence(event=LegalEvent.FINAL, on=p.on, seq=entry.seq))
+        _become_final(state, p.on)
+
+
+def _make_final(state: CaseState, p: ActionInput, *_: Any) -> None:
+    _become_final(state, p.on)
+
+
+def _report_absconded(
+    state: CaseState, p: ActionInput, entry: CaseEvent, actor: str, recorded_at: datetime
+) -> None:
+    state.absconded = True
+    if state.open_pause() is None:
+        state.pauses.append(Pause(start=p.on, reason="absconded"))
+    if not state.presumed_abandoned:
+        state.presumed_abandoned, state.abandoned_since = True, p.on
+
+
+def _review_abandonment(
+    state: CaseState, p: ReviewAbandonmentInput, entry: CaseEvent, actor: str, recorded_at: datetime
+) -> None:
+    if p.confirm:
+        if state.stage not in EXAMINATION:
+            raise DomainError(
+                "review_abandonment: a case can only be discontinued before its decision",
+                state.stage,
+                allowed_actions(state),
+            )
+        _discontinue(state, p, entry, actor, recorded_at)
+        entry.event = LegalEvent.DISCONTINUED
+        state.occurrences.append(Occurrence(event=LegalEvent.DISCONTINUED, on=p.on, seq=entry.seq))
+        _set_stage(state, Stage.DISCONTINUED, p.on)
+    else:
+        state.presumed_abandoned, state.abandoned_since = False, None
+        state.last_contact_on = max(state.last_contact_on, p.on)
+
+
+def _discontinue(state: CaseState, p: ActionInput, *_: Any) -> None:
+    state.stage_before_discontinuation = state.stage
+    state.outcome = Outcome.IMPLICITLY_WITHDRAWN
+    state.presumed_abandoned, state.abandoned_since = False, None
+
+
+def _request_reopening(state: CaseState, p: ActionInput, *_: Any) -> None:
+    window = state.deadline(ClockName.REOPEN_WINDOW, p.on)
+    if window is not None and window.status is ClockStatus.EXPIRED:
+        raise DomainError(
+            f"request_reopening: the reopen window ended on {window.due.isoformat()}",
+            state.stage,
+            allowed_actions(state),
+        )
+    discontinued = state.last(LegalEvent.DISCONTINUED)
+    if discontinued is not None:
+        # The time the case stood discontinued is the applicant's delay: clocks run on after it.
+        state.pauses.append(Pause(start=discontinued.on, end=p.on, reason="implicit withdrawal"))
+    state.outcome = None
+    _set_stage(state, state.stage_before_discontinuation or Stage.LODGED, p.on)
+    state.stage_before_discontinuation = None
+
+
+def _withdraw(state: CaseState, p: ActionInput, *_: Any) -> None:
+    state.presumed_abandoned, state.abandoned_since = False, None
+
+
+def _pause(state: CaseState, p: PauseClockInput, *_: Any) -> None:
+    state.pauses.append(
+        Pause(start=p.on, attributable_to=p.attributable_to, clocks=p.clocks, reason=p.reason)
+    )
+
+
+def _resume(state: CaseState, p: ActionInput, *_: Any) -> None:
+    state.pauses = [
+        q.model_copy(update={"end": p.on}) if q.end is None else q for q in state.pauses
+    ]
+    state.absconded = False
+
+
+def _correct(state: CaseState, p: CorrectEventInput, entry: CaseEvent, *_: Any) -> None:
+    target = state.last(p.event)
+    assert target is not None  # validated
+    entry.data["previous_date"] = target.on.isoformat()
+    state.occurrences = [
+        o.model_copy(update={"on": p.date}) if o.seq == target.seq else o for o in state.occurrences
+    ]
+    if p.event is LegalEvent.MADE and not state.pack_pinned:
+        pack = governing_pack(state.family, made=p.date, lodged=None, fallback=p.date)[0]
+        state.pack_id, state.pack_version, state.provisional_pack_id = (
+            pack.id,
+            pack.version,
+            pack.id,
+        )
+    if p.event is LegalEvent.LODGED:
+        _pin_pack(state)
+
+
+def _appoint_representative(state: CaseState, *_: Any) -> None:
+    state.representative_appointed = True
+
+
+def _reception_assessed(state: CaseState, *_: Any) -> None:
+    state.reception_assessed = True
+
+
+def _issue_personal_id(state: CaseState, *_: Any) -> None:
+    state.personal_id_issued = True
+
+
+def _issue_permit(state: CaseState, *_: Any) -> None:
+    state.permit_issued = True
+
+
+def _issue_document(state: CaseState, p: IssueDocumentInput, *_: Any) -> None:
+    if p.kind is DocumentKind.CONVENTION_TRAVEL_DOCUMENT and state.outcome is not (
+        Outcome.REFUGEE_STATUS
+    ):
+        raise DomainError(
+            "issue_document: a Convention Travel Document is for recognised refugees only",
+            state.stage,
+            allowed_actions(state),
+        )
+    state.documents.append(p.kind)
+
+
+def _family_reunification(state: CaseState, *_: Any) -> None:
+    state.family_reunification_requested = True
+
+
+def _start_return(state: CaseState, *_: Any) -> None:
+    state.return_counselling = True
+
+
+def _return_consent(state: CaseState, *_: Any) -> None:
+    state.return_consent = True
+
+
+def _risk_assessment(state: CaseState, p: RiskAssessmentInput, entry: CaseEvent, *_: Any) -> None:
+    if not p.at_risk:
+        state.risk_assessed = True
+        return
+    # Non-refoulement: the person is channelled back to asylum with a subsequent application.
+    entry.event = LegalEvent.MADE
+    state.occurrences.append(Occurrence(event=LegalEvent.MADE, on=p.on, seq=entry.seq))
+    state.final = False
+    state.outcome = None
+    state.return_counselling = state.return_consent = False
+    if "subsequent" not in state.facts:
+        state.facts.append("subsequent")
+    _set_stage(state, Stage.APPLICATION_MADE, p.on)
+
+
+def _record_departure(state: CaseState, *_: Any) -> None:
+    state.departed = True
+
+
+def _record_reintegration(state: CaseState, *_: Any) -> None:
+    state.reintegrated = True
+
+
+def _assign_caseworker(state: CaseState, p: AssignCaseworkerInput, *_: Any) -> None:
+    state.assignee = p.user
+
+
+def _assign_legal_aid(state: CaseState, p: AssignLegalAidInput, *_: Any) -> None:
+    state.legal_aid_org = p.org
+
+
+def _close(state: CaseState, *_: Any) -> None:
+    state.presumed_abandoned = False
+
+
+_EFFECTS: dict[Action, Effect] = {
+    Action.REFER: _refer,
+    Action.MAKE_APPLICATION: _make_application,
+    Action.LODGE: _lodge,
+    Action.ASSIGN_PROCEDURE: _assign_procedure,
+    Action.APPOINT_REPRESENTATIVE: _appoint_representative,
+    Action.RECORD_RECEPTION_ASSESSMENT: _reception_assessed,
+    Action.DECIDE_ADMISSIBILITY: _decide_admissibility,
+    Action.SCHEDULE_INTERVIEW: _schedule_interview,
+    Action.RECORD_INTERVIEW: _record_interview,
+    Action.EXTEND_DEADLINE: _extend,
+    Action.DECIDE: _decide,
+    Action.DECIDE_APPEAL: _decide_appeal,
+    Action.MAKE_FINAL: _make_final,
+    Action.REPORT_ABSCONDED: _report_absconded,
+    Action.REVIEW_ABANDONMENT: _review_abandonment,
+    Action.DISCONTINUE: _discontinue,
+    Action.REQUEST_REOPENING: _request_reopening,
+    Action.WITHDRAW: _withdraw,
+    Action.PAUSE_CLOCK: _pause,
+    Action.RESUME_CLOCK: _resume,
+    Action.CORRECT_EVENT: _correct,
+    Action.ISSUE_PERSONAL_ID: _issue_personal_id,
+    Action.ISSUE_PERMIT: _issue_permit,
+    Action.ISSUE_DOCUMENT: _issue_document,
+    Action.REQUEST_FAMILY_REUNIFICATION: _family_reunification,
+    Action.START_RETURN: _start_return,
+    Action.RECORD_RETURN_CONSENT: _return_consent,
+    Action.RECORD_RISK_ASSESSMENT: _risk_assessment,
+    Action.RECORD_DEPARTURE: _record_departure,
+    Action.RECORD_REINTEGRATION: _record_reintegration,
+    Action.ASSIGN_CASEWORKER: _assign_caseworker,
+    Action.ASSIGN_LEGAL_AID: _assign_legal_aid,
+    Action.CLOSE: _close,
+}
+
+
+# --------------------------------------------------------------------------------------------
+# What happens when time passes (the workflow's timers call this; pure like `apply`)
+
+
+def _instance_key(deadline: Deadline) -> str:
+    return f"{deadline.trigger.value}:{deadline.clock.value}:{deadline.trigger_date.isoformat()}"
+
+
+def next_wakeup(state: CaseState, as_of: date) -> tuple[datetime | None, str | None]:
+    """The earliest instant something is due: a running clock or the no-contact watch.
+
+    Returns the instant (UTC) and what falls due then (a clock name, or `no_contact`).
+    """
+    if state.stage in TERMINAL_STAGES:
+        return None, None
+    candidates: list[tuple[datetime, str]] = [
+        (d.fires_at, d.clock.value)
+        for d in state.deadlines(as_of)
+        if d.status is ClockStatus.RUNNING and _instance_key(d) not in state.settled_clocks
+    ]
+    watch = state.abandonment_watch_until
+    if watch is not None:
+        # The watch falls due at the start of its day, like an entitlement.
+        candidates.append((fires_at(watch, ClockKind.ENTITLEMENT, state.pack), "no_contact"))
+    if not candidates:
+        return None, None
+    return min(candidates)
+
+
+def local_date(state: CaseState, now: datetime) -> date:
+    """The calendar day `now` falls on in the case's jurisdiction."""
+    return now.astimezone(state.pack.tz).date()
+
+
+def settle(state: CaseState, now: datetime, *, recorded_at: datetime) -> Applied:
+    """Act on every clock and watch that fell due by `now` and was not yet acted on.
+
+    Expiries have consequences: labour-market access reached is recorded as an entitlement; an
+    authority's deadline passing is recorded as overdue; the appeal window passing without an
+    appeal makes the decision final (integration or return); the reopen window passing closes the
+    case; the no-contact watch flags the case as presumed abandoned (never discontinued).
+    """
+    new = state.model_copy(deep=True)
+    start = len(new.history)
+    # Settling one clock can start or end others (finality starts nothing, but is ordered), so
+    # repeat until nothing more falls due.
+    for _ in range(20):
+        changed = False
+        today = local_date(new, now)
+        for d in new.deadlines(today):
+            key = _instance_key(d)
+            if key in new.settled_clocks or d.fires_at > now:
+                continue
+            if d.status not in (ClockStatus.EXPIRED, ClockStatus.REACHED):
+                continue
+            new.settled_clocks.append(key)
+            _clock_consequence(new, d, recorded_at)
+            changed = True
+        watch = new.abandonment_watch_until
+        if watch is not None and today >= watch:
+            new.presumed_abandoned, new.abandoned_since = True, watch
+            _record(
+                new,
+                actor="system",
+                action="presumed_abandoned",
+                on=watch,
+                recorded_at=recorded_at,
+                data={"days_without_contact": new.pack.no_contact_days},
+            )
+            changed = True
+        if not changed:
+            break
+    return Applied(new, new.history[start:])
+
+
+def _clock_consequence(state: CaseState, d: Deadline, recorded_at: datetime) -> None:
+    day_after = d.due + timedelta(days=1)
+    data: dict[str, Any] = {"clock": d.clock.value, "due": d.due.isoformat(), "rule": d.rule}
+    if d.status is ClockStatus.REACHED:
+        if d.clock is ClockName.LABOUR_MARKET_ACCESS:
+            state.labour_market_reached_on = d.due
+            data["personal_id_issued"] = state.personal_id_issued
+        _record(
+            state,
+            actor="system",
+            action="entitlement_reached",
+            on=d.due,
+            recorded_at=recorded_at,
+            data=data,
+        )
+        return
+    _record(
+        state,
+        actor="system",
+        action="deadline_expired",
+        on=day_after,
+        recorded_at=recorded_at,
+        data=data,
+    )
+    if d.clock is ClockName.APPEAL and state.stage is Stage.NOTIFIED:
+        entry = _record(
+            state,
+            actor="system",
+            action="decision_final",
+            event=LegalEvent.FINAL,
+            on=day_after,
+            recorded_at=recorded_at,
+            note="no appeal within the appeal window",
+        )
+        del entry
+        _become_final(state, day_after)
+    elif d.clock is ClockName.REOPEN_WINDOW and state.stage is Stage.DISCONTINUED:
+        _record(
+            state,
+            actor="system",
+            action="closed",
+            event=LegalEvent.CLOSED,
+            on=day_after,
+            recorded_at=recorded_at,
+            note="reopen window ended",
+        )
+        _set_stage(state, Stage.CLOSED, day_after)
+    elif d.clock is ClockName.APPEAL and state.stage is Stage.DISCONTINUED:
+        pass  # the discontinuation stands; the reopen window (if any) keeps running
+    elif (
+        d.actor is Actor.APPLICANT and d.clock is ClockName.LODGING and not state.presumed_abandoned
+    ):
+        state.presumed_abandoned, state.abandoned_since = True, day_after
+
+
+def as_public_dict(state: CaseState, as_of: date) -> dict[str, Any]:
+    """The case as shared/api.md shows it (without personal data, which lives in SQL)."""
+    deadlines = state.deadlines(as_of)
+    waiting = waiting_for(state, deadlines)
+    return {
+        "id": state.case_id,
+        "stage": state.stage.value,
+        "stage_since": state.stage_since.isoformat(),
+        "procedure": state.procedure.value,
+        "jurisdiction": state.family,
+        "outcome": state.outcome.value if state.outcome else None,
+        "final": state.final,
+        "rule_pack": {
+            "id": state.pack_id,
+            "version": state.pack_version,
+            "pinned": state.pack_pinned,
+        },
+        "deadlines": [d.model_dump(mode="json") for d in deadlines],
+        "allowed_actions": [a.value for a in allowed_actions(state)],
+        "waiting_for": waiting,
+        "flags": state.flags(as_of),
+        "personal_id_issued": state.personal_id_issued,
+        "assignee": state.assignee,
+        "legal_aid_org": state.legal_aid_org,
+        "last_contact_on": state.last_contact_on.isoformat(),
+    }
+
+
+def waiting_for(state: CaseState, deadlines: list[Deadline]) -> dict[str, Any] | None:
+    """What the case waits for next and until when (the earliest running clock)."""
+    running = sorted(
+        (d for d in deadlines if d.status in (ClockStatus.RUNNING, ClockStatus.PAUSED)),
+        key=lambda d: d.due,
+    )
+    if running:
+        d = running[0]
+        what = (
+            f"{d.clock.value.replace('_', ' ')} (entitlement)"
+            if d.kind is ClockKind.ENTITLEMENT
+            else f"{d.clock.value.replace('_', ' ')} by the {d.actor.value}"
+        )
+        return {"what": what, "clock": d.clock.value, "until": d.due.isoformat()}
+    if state.stage in TERMINAL_STAGES:
+        return None
+    nxt = allowed_actions(state)
+    return {"what": f"next action: {nxt[0].value}" if nxt else "nothing", "until": None}

@@ -1,0 +1,1 @@
+"""Rule pack data files (one YAML file per pack version)."""

@@ -1,0 +1,325 @@
+"""Rule packs: the legal clocks of one version of one jurisdiction's law, as validated data.
+
+A pack is a YAML file in `models/packs/` named after its id (`eu-2013.yaml`). Adding a
+jurisdiction or a new version of a law is adding a file; no code knows a pack by name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from functools import cache
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from models.enums import (
+    Actor,
+    ClockKind,
+    ClockName,
+    LegalEvent,
+    Outcome,
+    Procedure,
+    Unit,
+)
+
+PACKS_DIR = Path(__file__).parent / "packs"
+
+Fact = Literal[
+    "to_other_authority",
+    "mass_influx",
+    "subsequent",
+    "unaccompanied_child",
+    "identified_at_border",
+    "held_over_72h",
+    "amm_transfer",
+    "remanded",
+]
+"""Case facts a clock variant may depend on. None of them is personal data."""
+
+
+class PackError(ValueError):
+    """A rule pack is unknown, malformed, or no version covers the requested date."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Period(_Strict):
+    """A legal period: a count and a unit."""
+
+    n: int = Field(gt=0)
+    unit: Unit
+
+    def __str__(self) -> str:
+        """Render as the API does: `9 months`, `1 month`, `3 working days`."""
+        label = {
+            Unit.DAYS: "day",
+            Unit.WORKING_DAYS: "working day",
+            Unit.WEEKS: "week",
+            Unit.MONTHS: "month",
+        }[self.unit]
+        return f"{self.n} {label}{'' if self.n == 1 else 's'}"
+
+    @classmethod
+    def parse(cls, text: str) -> Period:
+        """Parse `9 months`, `15 working days`, `2 weeks` (also used for YAML shorthand)."""
+        parts = text.strip().split(maxsplit=1)
+        if len(parts) != 2 or not parts[0].isdigit():
+            raise ValueError(f"period {text!r} is not '<n> <unit>'")
+        unit_text = parts[1].strip().lower().replace(" ", "_")
+        if not unit_text.endswith("s"):
+            unit_text += "s"
+        try:
+            unit = Unit(unit_text)
+        except ValueError:
+            allowed = ", ".join(u.value.replace("_", " ") for u in Unit)
+            raise ValueError(
+                f"unit {parts[1]!r} in period {text!r}: use one of {allowed}"
+            ) from None
+        return cls(n=int(parts[0]), unit=unit)
+
+
+def _period_from_text(value: object) -> object:
+    return Period.parse(value) if isinstance(value, str) else value
+
+
+class Condition(_Strict):
+    """A set of requirements on the case, all of which must hold."""
+
+    procedure: list[Procedure] | None = None
+    outcome: list[Outcome] | None = None
+    facts: list[Fact] | None = None
+    grounds: list[str] | None = None
+
+    def holds(self, situation: Situation) -> bool:
+        """Whether the case's situation satisfies every requirement given."""
+        if self.procedure is not None and situation.procedure not in self.procedure:
+            return False
+        if self.outcome is not None and situation.outcome not in self.outcome:
+            return False
+        if self.facts is not None and not set(self.facts) <= situation.facts:
+            return False
+        return self.grounds is None or situation.grounds in self.grounds
+
+
+class Situation(_Strict):
+    """What clock variants are chosen by: procedure, outcome and rule-relevant facts."""
+
+    procedure: Procedure = Procedure.REGULAR
+    outcome: Outcome | None = None
+    facts: frozenset[str] = frozenset()
+    grounds: str | None = None
+
+
+class ClockRule(_Strict):
+    """One variant of one legal clock in a pack."""
+
+    name: ClockName
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    trigger: LegalEvent
+    period: Period | None = None
+    no_figure: str | None = None
+    kind: ClockKind = ClockKind.ACT
+    actor: Actor
+    rolls: bool
+    pausable: bool = False
+    met_by: list[LegalEvent] = Field(default_factory=list)
+    cancelled_by: list[LegalEvent] = Field(default_factory=list)
+    extensions: list[Period] = Field(default_factory=list)
+    cap: Period | None = None
+    when: list[Condition] = Field(default_factory=list)
+    unless: list[Condition] = Field(default_factory=list)
+    citation: str
+    unverified: bool = False
+    note: str | None = None
+
+    _parse_period = field_validator("period", "cap", mode="before")(_period_from_text)
+
+    @field_validator("extensions", mode="before")
+    @classmethod
+    def _parse_extensions(cls, value: object) -> object:
+        if isinstance(value, list):
+            return [_period_from_text(v) for v in value]
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ClockRule:
+        if (self.period is None) == (self.no_figure is None):
+            raise ValueError(
+                f"clock {self.id}: give either a period or no_figure (what the law says instead)"
+            )
+        for extra in [*self.extensions, *([self.cap] if self.cap else [])]:
+            if self.period is None or extra.unit != self.period.unit:
+                raise ValueError(f"clock {self.id}: extensions and cap must use the period's unit")
+        if self.cap and self.period and self.cap.n < self.period.n:
+            raise ValueError(f"clock {self.id}: cap is shorter than the period")
+        if self.kind is ClockKind.ENTITLEMENT and self.met_by:
+            raise ValueError(f"clock {self.id}: an entitlement is reached, not met")
+        return self
+
+    def applies(self, situation: Situation) -> bool:
+        """Whether this variant is the one for the case's situation."""
+        if self.when and not any(c.holds(situation) for c in self.when):
+            return False
+        return not any(c.holds(situation) for c in self.unless)
+
+    def effective_period(self, extensions_taken: int) -> Period | None:
+        """The period after `extensions_taken` extension steps, never beyond the cap."""
+        if self.period is None:
+            return None
+        n = self.period.n + sum(step.n for step in self.extensions[:extensions_taken])
+        if self.cap is not None:
+            n = min(n, self.cap.n)
+        return Period(n=n, unit=self.period.unit)
+
+    def can_extend(self, extensions_taken: int) -> bool:
+        """Whether one more extension step exists and the cap leaves room for it."""
+        if extensions_taken >= len(self.extensions):
+            return False
+        current = self.effective_period(extensions_taken)
+        nxt = self.effective_period(extensions_taken + 1)
+        return current is not None and nxt is not None and nxt.n > current.n
+
+
+class RulePack(_Strict):
+    """One version of one jurisdiction's procedural law."""
+
+    id: str = Field(pattern=r"^[a-z]{2,}(-[a-z0-9]+)*-\d{4}$")
+    family: str = Field(pattern=r"^[a-z]{2,}$")
+    version: str
+    title: str
+    valid_from: date
+    calendar: str = Field(description="ISO country code of the holiday calendar, or 'weekends'")
+    timezone: str
+    two_working_days: bool = Field(
+        default=False, description="Reg 1182/71 Art 3(5): a period of 2+ days has 2 working days"
+    )
+    no_contact_days: int = Field(default=30, gt=0)
+    cancelled_by_default: list[LegalEvent] = Field(default_factory=list)
+    source: str
+    notes: list[str] = Field(default_factory=list)
+    open_questions: list[str] = Field(default_factory=list)
+    clocks: list[ClockRule]
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        ZoneInfo(value)
+        return value
+
+    @field_validator("calendar")
+    @classmethod
+    def _known_calendar(cls, value: str) -> str:
+        if value != "weekends":
+            import holidays
+
+            if value not in holidays.list_supported_countries():
+                raise ValueError(f"no holiday calendar for country {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _unique_rules(self) -> RulePack:
+        seen: set[str] = set()
+        for clock in self.clocks:
+            if clock.id in seen:
+                raise ValueError(f"pack {self.id}: rule id {clock.id} appears twice")
+            seen.add(clock.id)
+        if not self.id.startswith(self.family + "-"):
+            raise ValueError(f"pack {self.id}: id must start with its family {self.family!r}")
+        return self
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The jurisdiction's time zone, in which due days begin and end."""
+        return ZoneInfo(self.timezone)
+
+    def rule_ref(self, clock: ClockRule) -> str:
+        """Globally unique reference of a clock rule, e.g. `eu-2013/rcd-15-1`."""
+        return f"{self.id}/{clock.id}"
+
+    def clock_for(self, name: ClockName, situation: Situation) -> ClockRule | None:
+        """The variant of clock `name` that applies to the situation (first match wins)."""
+        for clock in self.clocks:
+            if clock.name is name and clock.applies(situation):
+                return clock
+        return None
+
+    def clock_names(self) -> list[ClockName]:
+        """The clocks this pack lists, in their order of first appearance."""
+        return list(dict.fromkeys(c.name for c in self.clocks))
+
+
+def load_pack_file(path: Path) -> RulePack:
+    """Load and validate one pack file; its id must equal its file name."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        pack = RulePack.model_validate(data)
+    except (yaml.YAMLError, ValueError) as exc:
+        raise PackError(f"rule pack {path.name}: {exc}") from exc
+    if pack.id != path.stem:
+        raise PackError(f"rule pack {path.name}: id {pack.id!r} does not match the file name")
+    return pack
+
+
+@cache
+def all_packs(directory: Path = PACKS_DIR) -> tuple[RulePack, ...]:
+    """Every pack in `directory`, sorted by family and date of entry into force."""
+    packs = [load_pack_file(p) for p in sorted(directory.glob("*.yaml"))]
+    return tuple(sorted(packs, key=lambda p: (p.family, p.valid_from)))
+
+
+def families(packs: Iterable[RulePack] | None = None) -> list[str]:
+    """Names of the jurisdictions (pack families) known."""
+    return sorted({p.family for p in (packs if packs is not None else all_packs())})
+
+
+def get_pack(pack_id: str) -> RulePack:
+    """A pack by its exact id."""
+    for pack in all_packs():
+        if pack.id == pack_id:
+            return pack
+    known = ", ".join(p.id for p in all_packs())
+    raise PackError(f"unknown rule pack {pack_id!r}; known packs: {known}")
+
+
+def pack_in_force(family: str, on: date) -> RulePack:
+    """The version of `family`'s law in force on `on`."""
+    versions = [p for p in all_packs() if p.family == family]
+    if not versions:
+        raise PackError(f"unknown jurisdiction {family!r}; known: {', '.join(families())}")
+    in_force = [p for p in versions if p.valid_from <= on]
+    if not in_force:
+        raise PackError(
+            f"no {family} rule pack is in force on {on.isoformat()} "
+            f"(earliest: {versions[0].id}, from {versions[0].valid_from.isoformat()})"
+        )
+    return in_force[-1]
+
+
+def governing_pack(
+    family: str, *, made: date | None, lodged: date | None, fallback: date
+) -> tuple[RulePack, bool]:
+    """Which pack governs a case, and whether that choice is final (pinned).
+
+    APR Art 79(3): the law in force when the application is *lodged* governs it; before lodging,
+    the version in force when it was *made* applies provisionally (or, before that, the one in
+    force on `fallback`, usually the day of identification).
+    """
+    if lodged is not None:
+        return pack_in_force(family, lodged), True
+    return pack_in_force(family, made or fallback), False
+
+
+def resolve_pack(name: str, *, made: date | None, lodged: date | None, fallback: date) -> RulePack:
+    """Accept either an exact pack id or a family (version chosen from the dates)."""
+    if name in {p.id for p in all_packs()}:
+        return get_pack(name)
+    if name in families():
+        return governing_pack(name, made=made, lodged=lodged, fallback=fallback)[0]
+    allowed = ", ".join([*families(), *(p.id for p in all_packs())])
+    raise PackError(f"unknown pack {name!r}; use a family or pack id: {allowed}")

@@ -1,0 +1,284 @@
+"""The transition table: every action from every stage, and the lifecycle paths of domain.md."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+
+from models.actions import input_model
+from models.enums import (
+    Action,
+    AppealResult,
+    ClockName,
+    ClockStatus,
+    IdentifiedAt,
+    Outcome,
+    Procedure,
+    ReferralTarget,
+    Stage,
+)
+from models.lifecycle import (
+    TRANSITIONS,
+    CaseState,
+    DomainError,
+    InvalidInput,
+    allowed_actions,
+    apply,
+    new_case,
+    settle,
+    why_not,
+)
+
+NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
+TODAY = date(2026, 11, 23)
+
+
+def make_case(family: str = "rs", *, child: bool = False, on: date = date(2026, 1, 2)) -> CaseState:
+    return new_case(
+        case_id="t-1",
+        family=family,
+        identified_on=on,
+        identified_at=IdentifiedAt.BORDER,
+        unaccompanied_child=child,
+        vulnerable=child,
+        legal_aid_org=None,
+        actor="officer",
+        recorded_at=NOW,
+    )
+
+
+def act(state: CaseState, action: Action, **fields: Any) -> CaseState:
+    payload = input_model(action)(**fields)
+    return apply(state, action, payload, actor="caseworker", recorded_at=NOW, today=TODAY).state
+
+
+def lodged_case(family: str = "rs", *, child: bool = False) -> CaseState:
+    s = make_case(family, child=child)
+    s = act(s, Action.MAKE_APPLICATION, on=date(2026, 1, 3))
+    s = act(s, Action.REGISTER, on=date(2026, 1, 5))
+    return act(s, Action.LODGE, on=date(2026, 1, 15))
+
+
+def decided_case(outcome: Outcome, family: str = "rs") -> CaseState:
+    s = lodged_case(family)
+    s = act(s, Action.SCHEDULE_INTERVIEW, on=date(2026, 2, 1), interview_on=date(2026, 2, 10))
+    s = act(s, Action.RECORD_INTERVIEW, on=date(2026, 2, 10), attended=True)
+    s = act(s, Action.DECIDE, on=date(2026, 3, 2), outcome=outcome)
+    return act(s, Action.NOTIFY_DECISION, on=date(2026, 3, 3))
+
+
+def _state_in(stage: Stage) -> CaseState:
+    s = make_case()
+    return s.model_copy(update={"stage": stage})
+
+
+@pytest.mark.parametrize("stage", list(Stage))
+@pytest.mark.parametrize("action", list(Action))
+def test_every_action_from_every_stage(stage: Stage, action: Action) -> None:
+    """Either the table allows the action or the error names the stage and the allowed actions."""
+    state = _state_in(stage)
+    allowed = allowed_actions(state)
+    reason = why_not(state, action)
+    in_table = stage in TRANSITIONS[action].sources
+    if reason is None:
+        assert in_table
+        assert action in allowed
+        return
+    assert action not in allowed
+    payload = input_model(action).model_construct(on=date(2026, 1, 2))
+    with pytest.raises(DomainError) as info:
+        apply(state, action, payload, actor="x", recorded_at=NOW, today=TODAY)
+    assert info.value.stage is stage
+    assert info.value.allowed_actions == allowed
+    body = info.value.to_dict()
+    assert body["stage"] == stage.value
+    assert action.value in body["detail"]
+
+
+def test_terminal_stages_allow_nothing_but_closing_withdrawn() -> None:
+    assert allowed_actions(_state_in(Stage.CLOSED)) == []
+    assert Action.CLOSE in allowed_actions(_state_in(Stage.WITHDRAWN))
+
+
+def test_path_to_integration() -> None:
+    s = decided_case(Outcome.REFUGEE_STATUS)
+    settled = settle(s, NOW, recorded_at=NOW).state
+    assert settled.stage is Stage.INTEGRATION
+    assert settled.final
+    s = act(settled, Action.ISSUE_PERMIT, on=date(2026, 5, 1))
+    s = act(s, Action.ISSUE_PERSONAL_ID, on=date(2026, 5, 2))
+    s = act(s, Action.ISSUE_DOCUMENT, on=date(2026, 5, 3), kind="convention_travel_document")
+    s = act(s, Action.REQUEST_FAMILY_REUNIFICATION, on=date(2026, 5, 4))
+    s = act(s, Action.CLOSE, on=date(2026, 6, 1))
+    assert s.stage is Stage.CLOSED
+    assert allowed_actions(s) == []
+
+
+def test_path_to_assisted_voluntary_return() -> None:
+    s = decided_case(Outcome.REJECTED)
+    s = act(s, Action.LODGE_APPEAL, on=date(2026, 3, 10))
+    s = act(s, Action.DECIDE_APPEAL, on=date(2026, 6, 1), result=AppealResult.DISMISSED)
+    assert s.stage is Stage.RETURN and s.final
+    s = act(s, Action.START_RETURN, on=date(2026, 6, 2))
+    s = act(s, Action.RECORD_RETURN_CONSENT, on=date(2026, 6, 3))
+    s = act(s, Action.RECORD_RISK_ASSESSMENT, on=date(2026, 6, 4), at_risk=False)
+    s = act(s, Action.RECORD_DEPARTURE, on=date(2026, 6, 10))
+    s = act(s, Action.RECORD_REINTEGRATION, on=date(2026, 9, 10))
+    s = act(s, Action.CLOSE, on=date(2026, 9, 11))
+    assert s.stage is Stage.CLOSED
+
+
+def test_risk_found_sends_case_back_to_asylum() -> None:
+    s = decided_case(Outcome.REJECTED)
+    s = settle(s, NOW, recorded_at=NOW).state
+    assert s.stage is Stage.RETURN
+    s = act(s, Action.START_RETURN, on=date(2026, 6, 2))
+    s = act(s, Action.RECORD_RETURN_CONSENT, on=date(2026, 6, 3))
+    s = act(s, Action.RECORD_RISK_ASSESSMENT, on=date(2026, 6, 4), at_risk=True)
+    assert s.stage is Stage.APPLICATION_MADE
+    assert not s.final and "subsequent" in s.facts
+
+
+def test_appeal_needs_notified_negative_decision() -> None:
+    s = decided_case(Outcome.REFUGEE_STATUS)
+    with pytest.raises(DomainError, match="negative decision"):
+        act(s, Action.LODGE_APPEAL, on=date(2026, 3, 10))
+
+
+def test_remand_goes_back_to_first_instance() -> None:
+    s = decided_case(Outcome.REJECTED)
+    s = act(s, Action.LODGE_APPEAL, on=date(2026, 3, 10))
+    s = act(s, Action.DECIDE_APPEAL, on=date(2026, 5, 1), result=AppealResult.QUASHED_REMANDED)
+    assert s.stage is Stage.LODGED and s.outcome is None
+    s = act(s, Action.DECIDE, on=date(2026, 6, 1), outcome=Outcome.SUBSIDIARY_PROTECTION)
+    s = act(s, Action.NOTIFY_DECISION, on=date(2026, 6, 2))
+    appeal = s.deadline(ClockName.APPEAL, date(2026, 6, 3))
+    assert appeal is not None and appeal.trigger_date == date(2026, 6, 2)
+
+
+def test_substituted_appeal_needs_outcome_and_decides_track() -> None:
+    s = decided_case(Outcome.REJECTED)
+    s = act(s, Action.LODGE_APPEAL, on=date(2026, 3, 10))
+    with pytest.raises(InvalidInput) as info:
+        act(s, Action.DECIDE_APPEAL, on=date(2026, 5, 1), result=AppealResult.SUBSTITUTED)
+    assert info.value.field == "outcome"
+    s = act(
+        s,
+        Action.DECIDE_APPEAL,
+        on=date(2026, 5, 1),
+        result=AppealResult.SUBSTITUTED,
+        outcome=Outcome.SUBSIDIARY_PROTECTION,
+    )
+    assert s.stage is Stage.INTEGRATION
+
+
+@pytest.mark.parametrize("procedure", [Procedure.ACCELERATED, Procedure.BORDER])
+def test_unaccompanied_child_not_in_accelerated_or_border(procedure: Procedure) -> None:
+    s = lodged_case(child=True)
+    with pytest.raises(DomainError, match="unaccompanied child"):
+        act(s, Action.ASSIGN_PROCEDURE, on=date(2026, 1, 16), procedure=procedure)
+    ok = act(s, Action.ASSIGN_PROCEDURE, on=date(2026, 1, 16), procedure=Procedure.REGULAR)
+    assert ok.procedure is Procedure.REGULAR
+
+
+def test_reopening_only_inside_window() -> None:
+    s = lodged_case("eu")  # lodged 15 Jan 2026: eu-2013, which has a 9-month reopen window
+    s = act(s, Action.DISCONTINUE, on=date(2026, 2, 1))
+    assert Action.REQUEST_REOPENING in allowed_actions(s)
+    late = settle(s, NOW, recorded_at=NOW).state  # 23 Nov 2026: window ended 2 Nov
+    assert late.stage is Stage.CLOSED
+    inside = act(s, Action.REQUEST_REOPENING, on=date(2026, 4, 1))
+    assert inside.stage is Stage.LODGED
+    decision = inside.deadline(ClockName.DECISION, date(2026, 4, 2))
+    assert decision is not None and decision.status is ClockStatus.RUNNING
+    assert decision.pause_days == 59  # 1 Feb inclusive to 1 Apr exclusive
+
+
+def test_no_reopen_clock_means_close() -> None:
+    s = lodged_case("rs")
+    s = act(s, Action.DISCONTINUE, on=date(2026, 2, 1))
+    assert why_not(s, Action.REQUEST_REOPENING) is not None
+    assert act(s, Action.CLOSE, on=date(2026, 2, 2)).stage is Stage.CLOSED
+
+
+def test_referral_and_screening() -> None:
+    s = make_case("eu")
+    s = act(s, Action.COMPLETE_SCREENING, on=date(2026, 1, 3))
+    s = act(s, Action.REFER, on=date(2026, 1, 3), to=ReferralTarget.CHILD_PROTECTION)
+    assert s.stage is Stage.REFERRED
+    assert act(s, Action.CLOSE, on=date(2026, 1, 4)).stage is Stage.CLOSED
+
+
+def test_explicit_withdrawal_closes() -> None:
+    s = act(lodged_case(), Action.WITHDRAW, on=date(2026, 2, 1))
+    assert s.stage is Stage.WITHDRAWN
+    decision = s.deadline(ClockName.DECISION, TODAY)
+    assert decision is not None and decision.status is ClockStatus.CANCELLED
+    assert act(s, Action.CLOSE, on=date(2026, 2, 2)).stage is Stage.CLOSED
+
+
+def test_on_in_future_or_before_last_act_is_invalid() -> None:
+    s = lodged_case()
+    with pytest.raises(InvalidInput) as future:
+        act(s, Action.RECORD_CONTACT, on=date(2027, 1, 1))
+    assert future.value.field == "on"
+    with pytest.raises(InvalidInput) as before:
+        act(s, Action.RECORD_CONTACT, on=date(2026, 1, 14))
+    assert before.value.field == "on"
+
+
+def test_abandonment_watch_and_lifting() -> None:
+    s = lodged_case()
+    # No contact since lodging (15 Jan); 30 days later the case is presumed abandoned.
+    s = settle(s, datetime(2026, 2, 20, tzinfo=UTC), recorded_at=NOW).state
+    assert s.presumed_abandoned and s.abandoned_since == date(2026, 2, 14)
+    assert s.stage is Stage.LODGED  # never discontinued automatically
+    lifted = act(s, Action.RECORD_CONTACT, on=date(2026, 2, 21))
+    assert not lifted.presumed_abandoned
+    assert [e.action for e in lifted.history[-2:]] == ["record_contact", "abandonment_lifted"]
+    confirmed = act(s, Action.REVIEW_ABANDONMENT, on=date(2026, 2, 21), confirm=True)
+    assert confirmed.stage is Stage.DISCONTINUED
+
+
+def test_pause_and_resume_moves_labour_market_date() -> None:
+    s = lodged_case()
+    before = s.deadline(ClockName.LABOUR_MARKET_ACCESS, date(2026, 2, 1))
+    assert before is not None and before.due == date(2026, 7, 15)
+    s = act(
+        s, Action.PAUSE_CLOCK, on=date(2026, 3, 1), reason="documents", attributable_to="applicant"
+    )
+    s = act(s, Action.RESUME_CLOCK, on=date(2026, 3, 11))
+    after = s.deadline(ClockName.LABOUR_MARKET_ACCESS, date(2026, 3, 12))
+    assert after is not None and after.due == date(2026, 7, 25) and after.pause_days == 10
+
+
+def test_authority_pause_moves_nothing() -> None:
+    s = lodged_case()
+    s = act(s, Action.PAUSE_CLOCK, on=date(2026, 3, 1), reason="staff", attributable_to="authority")
+    s = act(s, Action.RESUME_CLOCK, on=date(2026, 3, 11))
+    after = s.deadline(ClockName.LABOUR_MARKET_ACCESS, date(2026, 3, 12))
+    assert after is not None and after.due == date(2026, 7, 15)
+
+
+def test_correct_lodging_date_repins_pack() -> None:
+    s = make_case("eu", on=date(2026, 6, 1))
+    s = act(s, Action.MAKE_APPLICATION, on=date(2026, 6, 1))
+    s = act(s, Action.REGISTER, on=date(2026, 6, 3))
+    s = act(s, Action.LODGE, on=date(2026, 6, 10))
+    assert s.pack_id == "eu-2013" and s.pack_pinned
+    s = act(s, Action.CORRECT_EVENT, on=date(2026, 6, 20), event="lodged", date=date(2026, 6, 12))
+    assert s.pack_id == "eu-2024"
+    lma = s.deadline(ClockName.LABOUR_MARKET_ACCESS, date(2026, 6, 20))
+    assert lma is not None and lma.due == date(2026, 12, 3) and lma.recomputed_at_lodging
+
+
+def test_extension_steps_and_cap() -> None:
+    s = lodged_case()  # rs: 3 months, +3, +3, cap 12
+    s = act(s, Action.EXTEND_DEADLINE, on=date(2026, 4, 1), clock="decision", reason="complex")
+    s = act(s, Action.EXTEND_DEADLINE, on=date(2026, 4, 2), clock="decision", reason="exceptional")
+    d = s.deadline(ClockName.DECISION, date(2026, 4, 3))
+    assert d is not None and d.period == "9 months" and d.due == date(2026, 10, 15)
+    with pytest.raises(DomainError, match="no running clock"):
+        act(s, Action.EXTEND_DEADLINE, on=date(2026, 4, 3), clock="decision", reason="again")
