@@ -35,6 +35,9 @@ class Occurrence(BaseModel):
     event: LegalEvent
     on: date
     seq: int = 0
+    at: datetime | None = Field(
+        default=None, description="When it was recorded; only clocks in seconds/minutes use it"
+    )
 
 
 class Pause(BaseModel):
@@ -152,6 +155,15 @@ def add_period(start: date, period: Period, cal: WorkingCalendar) -> date:
             return start + relativedelta(months=period.n)
         case Unit.WORKING_DAYS:
             return cal.add_working_days(start, period.n)
+        case Unit.SECONDS | Unit.MINUTES:
+            raise ValueError("sub-day periods count from an instant: use sub_day_fires_at")
+
+
+def sub_day_fires_at(trigger: Occurrence, period: Period, pack: RulePack) -> datetime:
+    """Instant a seconds/minutes clock (test packs) falls due: the trigger's instant + period."""
+    start = trigger.at or datetime.combine(trigger.on, time(0), tzinfo=pack.tz)
+    seconds = period.n * (60 if period.unit is Unit.MINUTES else 1)
+    return start.astimezone(UTC) + timedelta(seconds=seconds)
 
 
 def merge_pauses(pauses: Iterable[tuple[date, date]]) -> list[tuple[date, date]]:
@@ -284,15 +296,19 @@ def compute_deadlines(
     situation: Situation,
     *,
     as_of: date,
+    now: datetime | None = None,
     pauses: Sequence[Pause] = (),
     extensions: dict[ClockName, int] | None = None,
     recomputed_at_lodging: bool = False,
 ) -> list[Deadline]:
     """Every deadline the case's events start under `pack`, with statuses as of `as_of`.
 
-    Clocks whose law sets no figure are left out. Events dated after `as_of` do not meet or cancel
-    a clock yet.
+    Statuses compare `now` (default: the start of `as_of` in the pack's time zone) with the
+    instant each clock falls due. Clocks whose law sets no figure are left out. Events dated
+    after `as_of` do not meet or cancel a clock yet.
     """
+    if now is None:
+        now = datetime.combine(as_of, time(0), tzinfo=pack.tz)
     extensions = extensions or {}
     cal = calendar_for(pack.calendar)
     known = [o for o in occurrences if o.on <= as_of]
@@ -308,6 +324,7 @@ def compute_deadlines(
             known,
             cal,
             as_of=as_of,
+            now=now,
             pauses=pauses,
             extensions_taken=extensions.get(name, 0),
         )
@@ -325,6 +342,7 @@ def _one_deadline(
     cal: WorkingCalendar,
     *,
     as_of: date,
+    now: datetime,
     pauses: Sequence[Pause],
     extensions_taken: int,
 ) -> Deadline | None:
@@ -334,15 +352,23 @@ def _one_deadline(
         return None
     relevant = [p for p in pauses if rule.pausable and p.covers_clock(rule.name)]
     intervals = [(p.start, p.end or max(as_of, p.start)) for p in relevant]
-    computed = compute_due(
-        trigger.on,
-        period,
-        cal,
-        rolls=rule.rolls,
-        two_working_days=pack.two_working_days,
-        pauses=intervals,
-    )
+    if period.is_sub_day:
+        due_at = sub_day_fires_at(trigger, period, pack)
+        computed = DueDate(
+            due=due_at.astimezone(pack.tz).date(), rolled=False, pause_days=0, pauses=[]
+        )
+    else:
+        computed = compute_due(
+            trigger.on,
+            period,
+            cal,
+            rolls=rule.rolls,
+            two_working_days=pack.two_working_days,
+            pauses=intervals,
+        )
+        due_at = fires_at(computed.due, rule.kind, pack)
     due = computed.due
+    fallen_due = now >= due_at
     met = _first_after(known, rule.met_by, trigger)
     cancelling = {*rule.cancelled_by, *pack.cancelled_by_default}
     # A reopened case runs on (its discontinuation counts as the applicant's pause instead), so
@@ -361,7 +387,7 @@ def _one_deadline(
         status = ClockStatus.MET
     elif (
         rule.kind is ClockKind.ENTITLEMENT
-        and due <= as_of
+        and fallen_due
         and not (cancelled is not None and cancelled.on < due)
     ):
         status = ClockStatus.REACHED
@@ -369,7 +395,7 @@ def _one_deadline(
         status = ClockStatus.CANCELLED
     elif open_pause:
         status = ClockStatus.PAUSED
-    elif rule.kind is ClockKind.ACT and as_of > due:
+    elif rule.kind is ClockKind.ACT and fallen_due:
         status = ClockStatus.EXPIRED
     else:
         status = ClockStatus.RUNNING
@@ -394,6 +420,18 @@ def _one_deadline(
         unverified=rule.unverified,
         completed_on=met.on if met else None,
         late=bool(met and met.on > due),
-        fires_at=fires_at(due, rule.kind, pack),
+        fires_at=due_at,
         note=rule.note,
     )
+
+
+def preload() -> None:
+    """Load every pack and build its holiday calendar now.
+
+    Workers call this before running workflows: building a `holidays` calendar touches the
+    locale machinery, which the workflow sandbox forbids, whereas a built one is pure lookups.
+    """
+    from models.rules import all_packs
+
+    for pack in all_packs():
+        calendar_for(pack.calendar).is_working_day(pack.valid_from)

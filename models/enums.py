@@ -160,6 +160,9 @@ class Unit(StrEnum):
     WORKING_DAYS = "working_days"
     WEEKS = "weeks"
     MONTHS = "months"
+    # Test packs only (domain.md): lets restarts and outages be tested against real time.
+    SECONDS = "seconds"
+    MINUTES = "minutes"
 
 
 class LegalEvent(StrEnum):

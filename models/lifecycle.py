@@ -173,13 +173,14 @@ class CaseState(BaseModel):
         found = [o for o in self.occurrences if o.event is event]
         return max(found, key=lambda o: o.seq) if found else None
 
-    def deadlines(self, as_of: date) -> list[Deadline]:
-        """Every clock of the case, its current instance, with status as of `as_of`."""
+    def deadlines(self, as_of: date, now: datetime | None = None) -> list[Deadline]:
+        """Every clock of the case, its current instance, with status as of `as_of` (or `now`)."""
         return compute_deadlines(
             self.pack,
             self.occurrences,
             self.situation(),
             as_of=as_of,
+            now=now,
             pauses=self.pauses,
             extensions=self.extensions,
             recomputed_at_lodging=bool(
@@ -682,7 +683,7 @@ def _record(
     )
     state.history.append(entry)
     if event is not None:
-        state.occurrences.append(Occurrence(event=event, on=on, seq=state.seq))
+        state.occurrences.append(Occurrence(event=event, on=on, seq=state.seq, at=recorded_at))
     return entry
 
 
@@ -882,7 +883,9 @@ def _decide_admissibility(
         return
     state.outcome, state.grounds = Outcome.INADMISSIBLE, p.ground
     entry.data["outcome"] = Outcome.INADMISSIBLE.value
-    state.occurrences.append(Occurrence(event=LegalEvent.DECIDED, on=p.on, seq=entry.seq))
+    state.occurrences.append(
+        Occurrence(event=LegalEvent.DECIDED, on=p.on, seq=entry.seq, at=entry.recorded_at)
+    )
     _set_stage(state, Stage.DECIDED, p.on)
 
 
@@ -925,7 +928,9 @@ def _decide_appeal(state: CaseState, p: DecideAppealInput, entry: CaseEvent, *_:
         if against_discontinuation:
             _set_stage(state, Stage.DISCONTINUED, p.on)
             return
-        state.occurrences.append(Occurrence(event=LegalEvent.FINAL, on=p.on, seq=entry.seq))
+        state.occurrences.append(
+            Occurrence(event=LegalEvent.FINAL, on=p.on, seq=entry.seq, at=entry.recorded_at)
+        )
         _become_final(state, p.on)
     elif p.result is AppealResult.QUASHED_REMANDED or against_discontinuation:
         state.outcome = None
@@ -934,7 +939,9 @@ def _decide_appeal(state: CaseState, p: DecideAppealInput, entry: CaseEvent, *_:
         _set_stage(state, Stage.LODGED, p.on)
     else:
         state.outcome = p.outcome
-        state.occurrences.append(Occurrence(event=LegalEvent.FINAL, on=p.on, seq=entry.seq))
+        state.occurrences.append(
+            Occurrence(event=LegalEvent.FINAL, on=p.on, seq=entry.seq, at=entry.recorded_at)
+        )
         _become_final(state, p.on)
 
 
@@ -964,7 +971,9 @@ def _review_abandonment(
             )
         _discontinue(state, p, entry, actor, recorded_at)
         entry.event = LegalEvent.DISCONTINUED
-        state.occurrences.append(Occurrence(event=LegalEvent.DISCONTINUED, on=p.on, seq=entry.seq))
+        state.occurrences.append(
+            Occurrence(event=LegalEvent.DISCONTINUED, on=p.on, seq=entry.seq, at=entry.recorded_at)
+        )
         _set_stage(state, Stage.DISCONTINUED, p.on)
     else:
         state.presumed_abandoned, state.abandoned_since = False, None
@@ -1075,7 +1084,9 @@ def _risk_assessment(state: CaseState, p: RiskAssessmentInput, entry: CaseEvent,
         return
     # Non-refoulement: the person is channelled back to asylum with a subsequent application.
     entry.event = LegalEvent.MADE
-    state.occurrences.append(Occurrence(event=LegalEvent.MADE, on=p.on, seq=entry.seq))
+    state.occurrences.append(
+        Occurrence(event=LegalEvent.MADE, on=p.on, seq=entry.seq, at=entry.recorded_at)
+    )
     state.final = False
     state.outcome = None
     state.return_counselling = state.return_consent = False
@@ -1190,7 +1201,7 @@ def settle(state: CaseState, now: datetime, *, recorded_at: datetime) -> Applied
     for _ in range(20):
         changed = False
         today = local_date(new, now)
-        for d in new.deadlines(today):
+        for d in new.deadlines(today, now):
             key = _instance_key(d)
             if key in new.settled_clocks or d.fires_at > now:
                 continue

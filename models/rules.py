@@ -62,8 +62,15 @@ class Period(_Strict):
             Unit.WORKING_DAYS: "working day",
             Unit.WEEKS: "week",
             Unit.MONTHS: "month",
+            Unit.SECONDS: "second",
+            Unit.MINUTES: "minute",
         }[self.unit]
         return f"{self.n} {label}{'' if self.n == 1 else 's'}"
+
+    @property
+    def is_sub_day(self) -> bool:
+        """Seconds or minutes: counted from the trigger's instant, not its day."""
+        return self.unit in (Unit.SECONDS, Unit.MINUTES)
 
     @classmethod
     def parse(cls, text: str) -> Period:
@@ -200,6 +207,7 @@ class RulePack(_Strict):
         default=False, description="Reg 1182/71 Art 3(5): a period of 2+ days has 2 working days"
     )
     no_contact_days: int = Field(default=30, gt=0)
+    test_only: bool = Field(default=False, description="Test packs may count in seconds/minutes")
     cancelled_by_default: list[LegalEvent] = Field(default_factory=list)
     source: str
     notes: list[str] = Field(default_factory=list)
@@ -231,6 +239,13 @@ class RulePack(_Strict):
             seen.add(clock.id)
         if not self.id.startswith(self.family + "-"):
             raise ValueError(f"pack {self.id}: id must start with its family {self.family!r}")
+        return self
+
+    @model_validator(mode="after")
+    def _sub_day_units_only_in_test_packs(self) -> RulePack:
+        for clock in self.clocks:
+            if clock.period and clock.period.is_sub_day and not self.test_only:
+                raise ValueError(f"pack {self.id}: seconds and minutes are for test packs only")
         return self
 
     @property
@@ -266,10 +281,23 @@ def load_pack_file(path: Path) -> RulePack:
     return pack
 
 
+_pack_dirs: list[Path] = [PACKS_DIR]
+
+
+def add_pack_directory(directory: Path) -> None:
+    """Also load the packs in `directory` (e.g. test packs counting in seconds)."""
+    if directory not in _pack_dirs:
+        _pack_dirs.append(directory)
+        all_packs.cache_clear()
+
+
 @cache
-def all_packs(directory: Path = PACKS_DIR) -> tuple[RulePack, ...]:
-    """Every pack in `directory`, sorted by family and date of entry into force."""
-    packs = [load_pack_file(p) for p in sorted(directory.glob("*.yaml"))]
+def all_packs() -> tuple[RulePack, ...]:
+    """Every pack known, sorted by family and date of entry into force."""
+    packs = [load_pack_file(p) for d in _pack_dirs for p in sorted(d.glob("*.yaml"))]
+    ids = [p.id for p in packs]
+    if len(ids) != len(set(ids)):
+        raise PackError(f"a pack id appears twice: {sorted(ids)}")
     return tuple(sorted(packs, key=lambda p: (p.family, p.valid_from)))
 
 

@@ -1,0 +1,125 @@
+"""The SQL read model: cases, their events and their deadlines (projected from the workflows).
+
+Schema changes go through alembic (`activities/migrations`); `migrate()` brings a database to the
+newest revision. SQLite by default, PostgreSQL when `DATABASE_URL` says so.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, event
+from sqlalchemy.engine import Engine
+from sqlmodel import Field, SQLModel, create_engine
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class CaseRecord(SQLModel, table=True):
+    """One row per case: what lists and supervision queries filter and sort on."""
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        Index("ix_cases_stage_since", "stage", "stage_since"),
+        Index("ix_cases_overdue", "overdue", "overdue_since"),
+        Index("ix_cases_abandoned", "presumed_abandoned", "abandoned_since"),
+        Index("ix_cases_entitled_blocked", "entitled_blocked", "labour_market_reached_on"),
+        Index("ix_cases_org_next_due", "legal_aid_org", "next_deadline_due"),
+    )
+
+    id: str = Field(primary_key=True, max_length=64)
+    jurisdiction: str = Field(index=True, max_length=16)
+    stage: str = Field(max_length=32)
+    stage_since: date
+    procedure: str = Field(index=True, max_length=16)
+    outcome: str | None = Field(default=None, max_length=32)
+    final: bool = False
+    pack_id: str = Field(max_length=32)
+    pack_version: str = Field(max_length=16)
+    pack_pinned: bool = False
+    unaccompanied_child: bool = False
+    vulnerable: bool = False
+    legal_aid_org: str | None = Field(default=None, max_length=100)
+    assignee: str | None = Field(default=None, index=True, max_length=100)
+    presumed_abandoned: bool = False
+    abandoned_since: date | None = None
+    overdue: bool = False
+    overdue_since: date | None = None
+    overdue_clock: str | None = Field(default=None, max_length=32)
+    entitled_blocked: bool = False
+    labour_market_reached_on: date | None = None
+    personal_id_issued: bool = False
+    next_deadline_due: date | None = Field(default=None, index=True)
+    next_deadline_clock: str | None = Field(default=None, max_length=32)
+    last_action_on: date
+    last_contact_on: date
+    identified_on: date
+    lodged_on: date | None = Field(default=None, index=True)
+    decided_on: date | None = Field(default=None, index=True)
+    subsequent: bool = False
+    last_seq: int = 0
+    updated_at: datetime
+
+
+class CaseEventRecord(SQLModel, table=True):
+    """One accepted event of a case; (case_id, seq) makes replays and retries harmless."""
+
+    __tablename__ = "case_events"
+
+    case_id: str = Field(primary_key=True, max_length=64)
+    seq: int = Field(primary_key=True)
+    actor: str = Field(max_length=100)
+    action: str = Field(index=True, max_length=64)
+    event: str | None = Field(default=None, max_length=32)
+    on: date
+    recorded_at: datetime
+    note: str | None = None
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class DeadlineRecord(SQLModel, table=True):
+    """The current instance of one clock of a case, with its provenance."""
+
+    __tablename__ = "deadlines"
+    __table_args__ = (Index("ix_deadlines_status_due", "status", "due"),)
+
+    case_id: str = Field(primary_key=True, max_length=64)
+    clock: str = Field(primary_key=True, max_length=32)
+    due: date
+    status: str = Field(max_length=16)
+    actor: str = Field(max_length=16)
+    kind: str = Field(max_length=16)
+    fires_at: datetime
+    rule: str = Field(max_length=100)
+    pack: str = Field(max_length=32)
+    provenance: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for the read model; SQLite gets WAL and a busy timeout for concurrent writers."""
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def migrate(url: str) -> None:
+    """Upgrade the database at `url` to the newest schema revision."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", url)
+    command.upgrade(config, "head")

@@ -1,0 +1,142 @@
+"""Messages between the API, the case workflow and its activities (pure data, no Temporal).
+
+Nothing here carries personal data: names, dates of birth and nationalities stay in SQL.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from models.deadlines import Deadline
+from models.enums import Action, ClockStatus, IdentifiedAt, Stage
+from models.lifecycle import CaseEvent, CaseState, local_date
+
+
+class CaseInput(BaseModel):
+    """What a case workflow starts with (or continues as new with, carrying its state)."""
+
+    case_id: str
+    jurisdiction: str
+    identified_on: date
+    identified_at: IdentifiedAt = IdentifiedAt.INLAND
+    unaccompanied_child: bool = False
+    vulnerable: bool = False
+    legal_aid_org: str | None = None
+    actor: str = "system"
+    history_threshold: int = Field(default=2000, ge=50)
+    search_attributes: bool = True
+    carried: CaseState | None = None
+    projected_seq: int = 0
+
+
+class ActionRequest(BaseModel):
+    """One action on a case, as the `act` update receives it."""
+
+    action: Action
+    body: dict[str, Any]
+    actor: str = Field(min_length=1, max_length=100)
+
+
+class CaseRow(BaseModel):
+    """The read model's row for a case: what supervisors filter and sort on."""
+
+    id: str
+    jurisdiction: str
+    stage: Stage
+    stage_since: date
+    procedure: str
+    outcome: str | None
+    final: bool
+    pack_id: str
+    pack_version: str
+    pack_pinned: bool
+    unaccompanied_child: bool
+    vulnerable: bool
+    legal_aid_org: str | None
+    assignee: str | None
+    presumed_abandoned: bool
+    abandoned_since: date | None
+    overdue: bool
+    overdue_since: date | None
+    overdue_clock: str | None
+    entitled_blocked: bool
+    labour_market_reached_on: date | None
+    personal_id_issued: bool
+    next_deadline_due: date | None
+    next_deadline_clock: str | None
+    last_action_on: date
+    last_contact_on: date
+    identified_on: date
+    lodged_on: date | None
+    decided_on: date | None
+    subsequent: bool
+    last_seq: int
+    updated_at: datetime
+
+
+class ProjectionBatch(BaseModel):
+    """Everything the read model needs after some accepted events (idempotent by case and seq)."""
+
+    case: CaseRow
+    events: list[CaseEvent]
+    deadlines: list[Deadline]
+
+
+def case_row(state: CaseState, now: datetime) -> tuple[CaseRow, list[Deadline]]:
+    """The read-model row and current deadlines of a case as of `now`."""
+    from models.enums import Actor, LegalEvent
+
+    today = local_date(state, now)
+    deadlines = state.deadlines(today)
+    expired = sorted(
+        (d for d in deadlines if d.status is ClockStatus.EXPIRED and d.actor is Actor.AUTHORITY),
+        key=lambda d: d.due,
+    )
+    running = sorted(
+        (d for d in deadlines if d.status in (ClockStatus.RUNNING, ClockStatus.PAUSED)),
+        key=lambda d: d.due,
+    )
+    lodged, decided = state.last(LegalEvent.LODGED), state.last(LegalEvent.DECIDED)
+    row = CaseRow(
+        id=state.case_id,
+        jurisdiction=state.family,
+        stage=state.stage,
+        stage_since=state.stage_since,
+        procedure=state.procedure.value,
+        outcome=state.outcome.value if state.outcome else None,
+        final=state.final,
+        pack_id=state.pack_id,
+        pack_version=state.pack_version,
+        pack_pinned=state.pack_pinned,
+        unaccompanied_child=state.unaccompanied_child,
+        vulnerable=state.vulnerable,
+        legal_aid_org=state.legal_aid_org,
+        assignee=state.assignee,
+        presumed_abandoned=state.presumed_abandoned,
+        abandoned_since=state.abandoned_since,
+        overdue=bool(expired),
+        overdue_since=(expired[0].fires_at.astimezone(state.pack.tz).date() if expired else None),
+        overdue_clock=expired[0].clock.value if expired else None,
+        entitled_blocked=state.entitled_but_blocked,
+        labour_market_reached_on=state.labour_market_reached_on,
+        personal_id_issued=state.personal_id_issued,
+        next_deadline_due=running[0].due if running else None,
+        next_deadline_clock=running[0].clock.value if running else None,
+        last_action_on=state.last_action_on,
+        last_contact_on=state.last_contact_on,
+        identified_on=state.identified_on,
+        lodged_on=lodged.on if lodged else None,
+        decided_on=decided.on if decided else None,
+        subsequent="subsequent" in state.facts,
+        last_seq=state.seq,
+        updated_at=now,
+    )
+    return row, deadlines
+
+
+def start_of_day_utc(day: date) -> datetime:
+    """Midnight UTC of a day (for Datetime search attributes that hold a legal date)."""
+    return datetime.combine(day, time(0), tzinfo=UTC)

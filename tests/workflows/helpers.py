@@ -1,0 +1,83 @@
+"""Helpers for driving case workflows in tests."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+
+from models.enums import Action, IdentifiedAt
+from models.messages import ActionRequest, CaseInput
+from workflows.case import CaseWorkflow
+
+Handle = WorkflowHandle[CaseWorkflow, dict[str, Any]]
+
+
+def local_today(now: datetime, tz: str = "Europe/Belgrade") -> date:
+    """The legal date of `now` in a jurisdiction."""
+    return now.astimezone(ZoneInfo(tz)).date()
+
+
+async def start_case(
+    client: Client,
+    task_queue: str,
+    case_id: str,
+    *,
+    jurisdiction: str = "rs",
+    identified_on: date,
+    search_attributes: bool = False,
+    history_threshold: int = 2000,
+    **extra: Any,
+) -> Handle:
+    """Start a case workflow as the API does (id `case-<id>`)."""
+    return await client.start_workflow(
+        CaseWorkflow.run,
+        CaseInput(
+            case_id=case_id,
+            jurisdiction=jurisdiction,
+            identified_on=identified_on,
+            identified_at=extra.pop("identified_at", IdentifiedAt.BORDER),
+            search_attributes=search_attributes,
+            history_threshold=history_threshold,
+            **extra,
+        ),
+        id=f"case-{case_id}",
+        task_queue=task_queue,
+    )
+
+
+async def act(
+    handle: Handle, action: str, on: date, actor: str = "caseworker", **fields: Any
+) -> dict[str, Any]:
+    """Send one action and return the case's new state."""
+    body = {"on": on.isoformat(), **{k: _json(v) for k, v in fields.items()}}
+    return await handle.execute_update(
+        CaseWorkflow.act, ActionRequest(action=Action(action), body=body, actor=actor)
+    )
+
+
+async def rejected(handle: Handle, action: str, on: date, **fields: Any) -> dict[str, Any]:
+    """Send an action that must be rejected; return the failure's details."""
+    try:
+        await act(handle, action, on, **fields)
+    except WorkflowUpdateFailedError as exc:
+        cause = exc.cause
+        assert isinstance(cause, ApplicationError)
+        details = dict(cause.details[0]) if cause.details else {}
+        details["type"] = cause.type
+        return details
+    raise AssertionError(f"{action} was accepted")
+
+
+def _json(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date) else value
+
+
+def deadline(state: dict[str, Any], clock: str) -> dict[str, Any]:
+    """One clock from a state view."""
+    found: list[dict[str, Any]] = [d for d in state["deadlines"] if d["clock"] == clock]
+    assert found, f"no {clock} clock in {[d['clock'] for d in state['deadlines']]}"
+    return found[0]

@@ -1,0 +1,74 @@
+"""Builds the Temporal worker from ALL_WORKFLOWS and ALL_ACTIVITIES; `asylumflow worker` runs it.
+
+Run as many worker processes as the load needs: they share the task queue, the Temporal cluster
+and the database, and hold no state of their own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from temporalio.client import Client
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from activities.projection import ReadModelActivities
+from models.deadlines import preload
+from workflows.case import CaseWorkflow
+
+ALL_WORKFLOWS: Sequence[type] = (CaseWorkflow,)
+
+# Pure domain code and its libraries are deterministic; passing them through the sandbox keeps
+# the rule packs loaded once per process instead of once per workflow run.
+PASSTHROUGH = ("models", "holidays", "dateutil", "yaml", "pydantic", "pydantic_core")
+
+
+def all_activities(engine: Engine) -> list[Callable[..., Any]]:
+    """Every activity, bound to its dependencies."""
+    return [ReadModelActivities(engine).project_case]
+
+
+def build_worker(
+    client: Client,
+    task_queue: str,
+    engine: Engine,
+    *,
+    activities: Sequence[Callable[..., Any]] | None = None,
+    executor: ThreadPoolExecutor | None = None,
+) -> Worker:
+    """A worker for case workflows and their activities on `task_queue`."""
+    preload()  # packs and holiday calendars, before the first workflow task needs them
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=list(ALL_WORKFLOWS),
+        activities=list(activities if activities is not None else all_activities(engine)),
+        activity_executor=executor or ThreadPoolExecutor(max_workers=16),
+        workflow_runner=SandboxedWorkflowRunner(
+            restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)
+        ),
+    )
+
+
+async def run_worker() -> None:
+    """Connect with the configured settings and run one worker until cancelled."""
+    from activities.readmodel import make_engine, migrate
+    from api.settings import get_settings
+    from api.temporal import connect
+
+    settings = get_settings()
+    migrate(settings.db_url)
+    client = await connect(settings)
+    engine = make_engine(settings.db_url)
+    worker = build_worker(client, settings.task_queue, engine)
+    logging.getLogger("asylumflow").info("worker on task queue %s", settings.task_queue)
+    await worker.run()
+
+
+if __name__ == "__main__":
+    asyncio.run(run_worker())

@@ -1,0 +1,273 @@
+"""`CaseWorkflow`: one durable workflow per asylum case, from identification to closure.
+
+The workflow is thin: the state is a `models.lifecycle.CaseState`, every action goes through the
+pure transition table, and every legal clock becomes one recomputed wake-up of the main loop (the
+"updatable timer" pattern): an update that moves a date only marks the state changed, the loop
+wakes, cancels its timer by leaving the wait, recomputes the earliest due instant and waits again.
+Nothing stale can fire.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import date, timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributeUpdate
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from pydantic import ValidationError
+
+    from models.actions import parse_input
+    from models.enums import ClockStatus, Stage
+    from models.lifecycle import (
+        Applied,
+        CaseState,
+        DomainError,
+        InvalidInput,
+        apply,
+        as_public_dict,
+        local_date,
+        new_case,
+        next_wakeup,
+        settle,
+    )
+    from models.messages import (
+        ActionRequest,
+        CaseInput,
+        ProjectionBatch,
+        case_row,
+        start_of_day_utc,
+    )
+    from workflows.search import (
+        CASE_STAGE,
+        JURISDICTION,
+        LAST_TRANSITION_AT,
+        LEGAL_AID_ORG,
+        NEXT_DEADLINE_AT,
+        NEXT_DEADLINE_CLOCK,
+        OVERDUE,
+        PRESUMED_ABANDONED,
+        PROCEDURE,
+        VULNERABLE,
+    )
+
+PROJECT_CASE = "project_case"
+"""Name of the read-model projection activity (referenced by name: no ORM import here)."""
+
+_MIN_WAIT = timedelta(seconds=1)
+
+
+def _reject(exc: DomainError | InvalidInput | ValidationError) -> ApplicationError:
+    """A domain or input error as an update failure the API can map to 409 or 422."""
+    if isinstance(exc, DomainError):
+        return ApplicationError(exc.detail, exc.to_dict(), type="DomainError", non_retryable=True)
+    if isinstance(exc, InvalidInput):
+        body = {"field": exc.field, "detail": exc.detail}
+        return ApplicationError(str(exc), body, type="InvalidInput", non_retryable=True)
+    first = exc.errors()[0]
+    field = ".".join(str(p) for p in first["loc"]) or "body"
+    body = {"field": field, "detail": first["msg"]}
+    return ApplicationError(
+        f"{field}: {first['msg']}", body, type="InvalidInput", non_retryable=True
+    )
+
+
+@workflow.defn
+class CaseWorkflow:
+    """One asylum case: its stage, its legal clocks and their consequences."""
+
+    @workflow.init
+    def __init__(self, inp: CaseInput) -> None:
+        # State is built here, not in run(): update validators may run before run() starts, and
+        # after continue-as-new they must see the carried state.
+        self._input = inp
+        if inp.carried is not None:
+            self.case: CaseState = inp.carried
+        else:
+            self.case = new_case(
+                case_id=inp.case_id,
+                family=inp.jurisdiction,
+                identified_on=inp.identified_on,
+                identified_at=inp.identified_at,
+                unaccompanied_child=inp.unaccompanied_child,
+                vulnerable=inp.vulnerable,
+                legal_aid_org=inp.legal_aid_org,
+                actor=inp.actor,
+                recorded_at=workflow.now(),
+            )
+        self._projected_seq = inp.projected_seq
+        self._projection_stale = True
+        self._changed = False
+
+    # ----------------------------------------------------------------------------------------
+    # Main loop
+
+    @workflow.run
+    async def run(self, inp: CaseInput) -> dict[str, Any]:
+        """Settle due clocks, project, then sleep until the next due instant or a change."""
+        while True:
+            self._settle()
+            await self._project()
+            self._upsert_search_attributes()
+            if self.case.stage is Stage.CLOSED:
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                await self._project()
+                return self.view()
+            if self._history_is_long():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                await self._project()
+                workflow.continue_as_new(
+                    inp.model_copy(
+                        update={"carried": self.case, "projected_seq": self._projected_seq}
+                    )
+                )
+            wake_at, _ = next_wakeup(self.case, self._today())
+            timeout = None
+            if wake_at is not None:
+                timeout = max(wake_at - workflow.now(), _MIN_WAIT)
+            self._changed = False
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(lambda: self._changed, timeout=timeout)
+
+    def _today(self) -> date:
+        return local_date(self.case, workflow.now())
+
+    def _settle(self) -> None:
+        now = workflow.now()
+        settled = settle(self.case, now, recorded_at=now)
+        if settled.events:
+            self.case = settled.state
+            self._projection_stale = True
+
+    def _history_is_long(self) -> bool:
+        info = workflow.info()
+        return (
+            info.is_continue_as_new_suggested()
+            or info.get_current_history_length() >= self._input.history_threshold
+        )
+
+    async def _project(self) -> None:
+        """Flush accepted events and the case's current row to the read model in one call."""
+        if not self._projection_stale:
+            return
+        # Snapshot before awaiting: handlers may change the state while the activity runs, and
+        # whatever they add is flushed on the next pass.
+        self._projection_stale = False
+        row, deadlines = case_row(self.case, workflow.now())
+        events = [e for e in self.case.history if e.seq > self._projected_seq]
+        batch = ProjectionBatch(case=row, events=events, deadlines=deadlines)
+        await workflow.execute_activity(
+            PROJECT_CASE,
+            batch,
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=RetryPolicy(
+                initial_interval=timedelta(seconds=1),
+                maximum_interval=timedelta(minutes=1),
+            ),
+        )
+        self._projected_seq = max(self._projected_seq, row.last_seq)
+
+    def _upsert_search_attributes(self) -> None:
+        if not self._input.search_attributes:
+            return
+        today = self._today()
+        deadlines = self.case.deadlines(today)
+        running = sorted(
+            (d for d in deadlines if d.status is ClockStatus.RUNNING), key=lambda d: d.fires_at
+        )
+        flags = self.case.flags(today)
+        updates: list[SearchAttributeUpdate[Any]] = [
+            CASE_STAGE.value_set(self.case.stage.value),
+            JURISDICTION.value_set(self.case.family),
+            PROCEDURE.value_set(self.case.procedure.value),
+            LAST_TRANSITION_AT.value_set(start_of_day_utc(self.case.stage_since)),
+            OVERDUE.value_set("overdue" in flags),
+            PRESUMED_ABANDONED.value_set(self.case.presumed_abandoned),
+            VULNERABLE.value_set(self.case.vulnerable),
+            NEXT_DEADLINE_AT.value_set(running[0].fires_at)
+            if running
+            else NEXT_DEADLINE_AT.value_unset(),
+            NEXT_DEADLINE_CLOCK.value_set(running[0].clock.value)
+            if running
+            else NEXT_DEADLINE_CLOCK.value_unset(),
+            LEGAL_AID_ORG.value_set(self.case.legal_aid_org)
+            if self.case.legal_aid_org
+            else LEGAL_AID_ORG.value_unset(),
+        ]
+        current = workflow.info().typed_search_attributes
+        changed = [u for u in updates if current.get(u.key) != u.value]
+        if changed:
+            workflow.upsert_search_attributes(changed)
+
+    # ----------------------------------------------------------------------------------------
+    # Actions
+
+    def _try(self, request: ActionRequest) -> Applied:
+        try:
+            payload = parse_input(request.action, request.body)
+            return apply(
+                self.case,
+                request.action,
+                payload,
+                actor=request.actor,
+                recorded_at=workflow.now(),
+                today=self._today(),
+            )
+        except (DomainError, InvalidInput, ValidationError) as exc:
+            raise _reject(exc) from None
+
+    @workflow.update
+    def act(self, request: ActionRequest) -> dict[str, Any]:
+        """Apply one action and return the case's new state.
+
+        Synchronous on purpose: the state changes before anything else can run, so of two
+        concurrent conflicting actions that both passed validation, the second fails here.
+        """
+        applied = self._try(request)
+        self.case = applied.state
+        # Consequences of the new dates (e.g. a past-dated decision after the appeal window)
+        # are settled at once so the caller sees them.
+        self._settle()
+        self._projection_stale = True
+        self._changed = True
+        return self.view()
+
+    @act.validator
+    def _validate_act(self, request: ActionRequest) -> None:
+        # A rejected update leaves nothing in history; the dry run works on a copy.
+        self._try(request)
+
+    @workflow.update
+    def refresh(self) -> dict[str, Any]:
+        """Settle any clock due by now and return the state (used after server outages)."""
+        self._settle()
+        self._changed = True
+        return self.view()
+
+    # ----------------------------------------------------------------------------------------
+    # Queries
+
+    @workflow.query
+    def state(self) -> dict[str, Any]:
+        """Stage, procedure, pack, deadlines with status, allowed actions, what it waits for."""
+        return self.view()
+
+    @workflow.query
+    def case_state(self) -> CaseState:
+        """The full internal state (for tests and the reconciliation job)."""
+        return self.case
+
+    @workflow.query
+    def history(self) -> list[dict[str, Any]]:
+        """The ordered events of the case."""
+        return [e.model_dump(mode="json") for e in self.case.history]
+
+    def view(self) -> dict[str, Any]:
+        """The public view of the case (shared/api.md)."""
+        view = as_public_dict(self.case, self._today())
+        wake_at, what = next_wakeup(self.case, self._today())
+        view["next_wakeup"] = {"at": wake_at.isoformat(), "what": what} if wake_at else None
+        return view
