@@ -19,6 +19,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.projection import ReadModelActivities
 from models.deadlines import preload
+from models.rules import add_pack_directory
 from workflows.case import CaseWorkflow
 
 ALL_WORKFLOWS: Sequence[type] = (CaseWorkflow,)
@@ -62,6 +63,8 @@ async def run_worker() -> None:
     from api.temporal import connect
 
     settings = get_settings()
+    if settings.extra_packs_dir is not None:
+        add_pack_directory(settings.extra_packs_dir)
     migrate(settings.db_url)
     client = await connect(settings)
     engine = make_engine(settings.db_url)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Coroutine
 from datetime import date
-from typing import Annotated, NoReturn, get_args
+from typing import Annotated, Any, NoReturn, get_args
 
 import typer
 from rich.console import Console
@@ -188,6 +189,59 @@ def deadlines(
     else:
         _out.print(f"pack {chosen.id} (version {chosen.version}), statuses as of {day}")
         _out.print(_table(result))
+
+
+@app.command()
+def worker() -> None:
+    """Run one worker process against the configured Temporal server and database."""
+    import logging
+
+    from worker import run_worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    _run_until_signalled(run_worker())
+
+
+@app.command()
+def api() -> None:
+    """Serve the HTTP API (host and port from API_HOST / API_PORT)."""
+    import uvicorn
+
+    from api.settings import get_settings
+
+    settings = get_settings()
+    uvicorn.run("api.app:create_app", factory=True, host=settings.api_host, port=settings.api_port)
+
+
+db_app = typer.Typer(help="The read-model database.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Bring the database (DATABASE_URL, or SQLite under the data dir) to the newest schema."""
+    from activities.readmodel import migrate
+    from api.settings import get_settings
+
+    migrate(get_settings().db_url)
+
+
+def _run_until_signalled(coro: Coroutine[Any, Any, None]) -> None:
+    """Run a coroutine until it ends or SIGINT/SIGTERM arrives, then cancel it cleanly."""
+    import asyncio
+    import signal
+
+    async def runner() -> None:
+        task = asyncio.ensure_future(coro)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, task.cancel)
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+
+    asyncio.run(runner())
 
 
 def main() -> None:

@@ -24,6 +24,11 @@ class Settings(BaseSettings):
     task_queue: str = Field(default="asylumflow-cases", validation_alias="ASYLUMFLOW_TASK_QUEUE")
     api_host: str = Field(default="127.0.0.1", validation_alias="API_HOST")
     api_port: int = Field(default=8000, validation_alias="API_PORT")
+    extra_packs_dir: Path | None = Field(
+        default=None,
+        validation_alias="ASYLUMFLOW_EXTRA_PACKS",
+        description="A directory of additional rule packs (e.g. test packs in seconds)",
+    )
     history_threshold: int = Field(
         default=2000,
         validation_alias="ASYLUMFLOW_HISTORY_THRESHOLD",

@@ -1,0 +1,37 @@
+"""The FastAPI application: one Temporal client and one DB engine, created in the lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from activities.readmodel import make_engine
+from api.routes import health
+from api.settings import Settings, get_settings
+from api.temporal import connect
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app; tests pass their own settings (and may preset `app.state.temporal`)."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.settings = settings
+        if getattr(app.state, "engine", None) is None:
+            app.state.engine = make_engine(settings.db_url)
+        if getattr(app.state, "temporal", None) is None:
+            app.state.temporal = await connect(settings)
+        yield
+        app.state.engine.dispose()
+
+    app = FastAPI(
+        title="asylumflow",
+        version="0.1.0",
+        summary="Asylum procedure lifecycles with legal deadlines you can trust.",
+        lifespan=lifespan,
+    )
+    app.include_router(health.router)
+    return app
