@@ -229,6 +229,7 @@ def db_upgrade() -> None:
 def _run_until_signalled(coro: Coroutine[Any, Any, None]) -> None:
     """Run a coroutine until it ends or SIGINT/SIGTERM arrives, then cancel it cleanly."""
     import asyncio
+    import contextlib
     import signal
 
     async def runner() -> None:
@@ -236,10 +237,8 @@ def _run_until_signalled(coro: Coroutine[Any, Any, None]) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, task.cancel)
-        try:
+        with contextlib.suppress(asyncio.CancelledError):
             await task
-        except asyncio.CancelledError:
-            pass
 
     asyncio.run(runner())
 

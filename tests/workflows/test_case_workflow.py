@@ -92,14 +92,15 @@ async def test_case_to_assisted_voluntary_return(
     d = await _today(env)
     state = await act(handle, "decide_appeal", d, result="dismissed")
     assert state["stage"] == "return"
-    for action, fields in [
+    steps: list[tuple[str, dict[str, Any]]] = [
         ("start_return", {}),
         ("record_return_consent", {}),
         ("record_risk_assessment", {"at_risk": False}),
         ("record_departure", {}),
         ("record_reintegration", {}),
         ("close", {}),
-    ]:
+    ]
+    for action, fields in steps:
         state = await act(handle, action, d, **fields)
     assert state["stage"] == "closed"
     assert (await handle.result())["stage"] == "closed"
