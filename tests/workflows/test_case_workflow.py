@@ -299,23 +299,21 @@ async def test_500_actions_across_continue_as_new(
         actor="system",
         recorded_at=now,
     )
-    for action, fields in [
-        (Action.MAKE_APPLICATION, {}),
-        (Action.REGISTER, {}),
-        (Action.LODGE, {}),
-    ]:
-        await act(handle, action.value, today, **fields)
+    for action in (Action.MAKE_APPLICATION, Action.REGISTER, Action.LODGE):
+        await act(handle, action.value, today)
         model = apply(
             model,
             action,
-            parse_input(action, {"on": today, **fields}),
+            parse_input(action, {"on": today}),
             actor="caseworker",
             recorded_at=now,
             today=today,
         ).state
     for i in range(500):
         action, template = ACTIONS_CYCLE[i % len(ACTIONS_CYCLE)]
-        fields = {k: v.format(i=i) if isinstance(v, str) else v for k, v in template.items()}
+        fields: dict[str, Any] = {
+            k: v.format(i=i) if isinstance(v, str) else v for k, v in template.items()
+        }
         await act(handle, action.value, today, **fields)
         model = apply(
             model,
