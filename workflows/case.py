@@ -108,6 +108,10 @@ class CaseWorkflow:
     @workflow.run
     async def run(self, inp: CaseInput) -> dict[str, Any]:
         """Settle due clocks, project, then sleep until the next due instant or a change."""
+        if inp.carried is not None and workflow.patched("no-projection-after-continue-as-new"):
+            # The previous run flushed everything before continuing; projecting again at the
+            # start of each run was a wasted activity. Older runs replay the old behaviour.
+            self._projection_stale = False
         while True:
             self._settle()
             await self._project()

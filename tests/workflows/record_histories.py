@@ -1,0 +1,117 @@
+"""Record case workflow histories for the replay test (run by hand when the workflow changes).
+
+    .venv/bin/python -m tests.workflows.record_histories
+
+Histories recorded before a change must keep replaying after it: a change to the commands a
+running workflow issues goes behind `workflow.patched()`. Never re-record to make a failing
+replay pass; add the new histories beside the old ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from activities.readmodel import make_engine, migrate
+from tests.workflows.helpers import Handle, act, local_today, start_case
+from worker import build_worker
+
+HERE = Path(__file__).parent / "histories"
+
+
+async def _integration(env: WorkflowEnvironment, handle: Handle) -> None:
+    d = local_today(await env.get_current_time())
+    for action in ("complete_screening", "make_application", "register", "lodge"):
+        await act(handle, action, d)
+    await env.sleep(timedelta(days=200))
+    d = local_today(await env.get_current_time())
+    await act(handle, "decide", d, outcome="refugee_status")
+    await act(handle, "notify_decision", d)
+    await env.sleep(timedelta(days=20))
+    d = local_today(await env.get_current_time())
+    await act(handle, "issue_permit", d)
+    await act(handle, "issue_personal_id", d)
+    await act(handle, "close", d)
+    await handle.result()
+
+
+async def _return(env: WorkflowEnvironment, handle: Handle) -> None:
+    d = local_today(await env.get_current_time())
+    for action in ("make_application", "register", "lodge"):
+        await act(handle, action, d)
+    await act(handle, "pause_clock", d, reason="absent", attributable_to="applicant")
+    await env.sleep(timedelta(days=10))
+    d = local_today(await env.get_current_time())
+    await act(handle, "resume_clock", d)
+    await act(handle, "decide", d, outcome="rejected")
+    await act(handle, "notify_decision", d)
+    await act(handle, "lodge_appeal", d)
+    await act(handle, "decide_appeal", d, result="dismissed")
+    for action, fields in [
+        ("start_return", {}),
+        ("record_return_consent", {}),
+        ("record_risk_assessment", {"at_risk": False}),
+        ("record_departure", {}),
+    ]:
+        await act(handle, action, d, **fields)
+
+
+async def _continue_as_new(env: WorkflowEnvironment, handle: Handle) -> None:
+    d = local_today(await env.get_current_time())
+    for action in ("make_application", "register", "lodge"):
+        await act(handle, action, d)
+    for i in range(40):
+        await act(handle, "assign_caseworker", d, user=f"cw-{i}")
+
+
+async def main() -> None:
+    """Run each scenario on the time-skipping server and save its history as JSON."""
+    bin_dir = Path(sys.executable).parent
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter,
+        test_server_existing_path=str(bin_dir / "temporal-test-server"),
+    )
+    url = f"sqlite:////tmp/record-{uuid.uuid4().hex}.db"
+    migrate(url)
+    queue = f"record-{uuid.uuid4().hex[:8]}"
+    scenarios = {
+        "integration": _integration,
+        "return": _return,
+        "continue_as_new": _continue_as_new,
+    }
+    async with build_worker(env.client, queue, make_engine(url)):
+        for name, scenario in scenarios.items():
+            today = local_today(await env.get_current_time())
+            handle = await start_case(
+                env.client,
+                queue,
+                f"rec-{name}",
+                identified_on=today,
+                history_threshold=60 if name == "continue_as_new" else 2000,
+            )
+            await scenario(env, handle)
+            history = await env.client.get_workflow_handle(
+                handle.id, run_id=handle.result_run_id
+            ).fetch_history()
+            out = HERE / f"{name}.json"
+            out.write_text(history.to_json())
+            print(f"{out}: {len(history.events)} events")
+            latest = (await handle.describe()).run_id
+            if latest != handle.result_run_id:
+                later = await env.client.get_workflow_handle(
+                    handle.id, run_id=latest
+                ).fetch_history()
+                out = HERE / f"{name}_next_run.json"
+                out.write_text(later.to_json())
+                print(f"{out}: {len(later.events)} events")
+    await env.shutdown()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
