@@ -69,7 +69,7 @@ def main() -> None:
             return
         stopping = True
         print("\nstopping…", flush=True)
-        for name, proc in reversed(children):
+        for _name, proc in reversed(children):
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
         for name, proc in reversed(children):

@@ -14,6 +14,7 @@ import sys
 import uuid
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
@@ -53,12 +54,13 @@ async def _return(env: WorkflowEnvironment, handle: Handle) -> None:
     await act(handle, "notify_decision", d)
     await act(handle, "lodge_appeal", d)
     await act(handle, "decide_appeal", d, result="dismissed")
-    for action, fields in [
+    steps: list[tuple[str, dict[str, Any]]] = [
         ("start_return", {}),
         ("record_return_consent", {}),
         ("record_risk_assessment", {"at_risk": False}),
         ("record_departure", {}),
-    ]:
+    ]
+    for action, fields in steps:
         await act(handle, action, d, **fields)
 
 
