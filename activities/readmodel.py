@@ -97,10 +97,15 @@ class DeadlineRecord(SQLModel, table=True):
     provenance: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for the read model; SQLite gets WAL and a busy timeout for concurrent writers."""
+def _ensure_sqlite_dir(url: str) -> None:
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for the read model; SQLite gets WAL and a busy timeout for concurrent writers."""
+    _ensure_sqlite_dir(url)
+    if url.startswith("sqlite:///"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(engine, "connect")
@@ -119,7 +124,94 @@ def migrate(url: str) -> None:
     from alembic import command
     from alembic.config import Config
 
+    _ensure_sqlite_dir(url)
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", url)
     command.upgrade(config, "head")
+
+
+# ---------------------------------------------------------------------------------------------
+# Registry tables: written by the API, never projected from workflows. The only place where
+# personal data lives.
+
+
+class PersonRecord(SQLModel, table=True):
+    """The person behind a case. Personal data: never leaves SQL, never in a workflow or log."""
+
+    __tablename__ = "persons"
+    __table_args__ = (Index("ix_persons_dob", "date_of_birth"),)
+
+    case_id: str = Field(primary_key=True, max_length=64)
+    given_name: str = Field(max_length=200)
+    family_name: str = Field(max_length=200)
+    name_key: str = Field(max_length=400, description="Transliterated, lower-cased full name")
+    date_of_birth: date | None = None
+    nationality: str | None = Field(default=None, max_length=3)
+    sex: str = Field(max_length=8)
+    biometric_ref: str | None = Field(default=None, index=True, max_length=128)
+    identified_at: str = Field(max_length=8)
+    vulnerabilities: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_by: str = Field(index=True, max_length=100)
+    created_at: datetime
+
+
+class UserRecord(SQLModel, table=True):
+    """A user of the API; only a hash of the bearer token is stored."""
+
+    __tablename__ = "users"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=100)
+    role: str = Field(max_length=32)
+    org: str | None = Field(default=None, max_length=100)
+    token_hash: str = Field(unique=True, max_length=64)
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+class IdempotencyRecord(SQLModel, table=True):
+    """A create request already answered: same key and body → the same case."""
+
+    __tablename__ = "idempotency_keys"
+
+    user_name: str = Field(primary_key=True, max_length=100)
+    key: str = Field(primary_key=True, max_length=200)
+    body_hash: str = Field(max_length=64)
+    case_id: str = Field(max_length=64)
+    created_at: datetime
+
+
+class DuplicateRecord(SQLModel, table=True):
+    """A likely duplicate registration awaiting a supervisor's decision (never auto-merged)."""
+
+    __tablename__ = "duplicates"
+    __table_args__ = (Index("ix_duplicates_status", "status", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: str = Field(index=True, max_length=64)
+    other_case_id: str = Field(index=True, max_length=64)
+    score: float
+    reasons: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default="pending", max_length=16)
+    decided_by: str | None = Field(default=None, max_length=100)
+    decided_at: datetime | None = None
+    created_at: datetime
+
+
+class AuditRecord(SQLModel, table=True):
+    """Who read or changed what, when (case ids only, no personal data)."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_case", "case_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(index=True)
+    user_name: str = Field(index=True, max_length=100)
+    role: str = Field(max_length=32)
+    kind: str = Field(max_length=8, description="read or change")
+    method: str = Field(max_length=8)
+    route: str = Field(max_length=200)
+    case_id: str | None = Field(default=None, max_length=64)
+    status: int
+    request_id: str | None = Field(default=None, max_length=64)

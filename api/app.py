@@ -8,7 +8,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from activities.readmodel import make_engine
-from api.routes import health
+from api.audit import install_audit
+from api.errors import install_error_handlers
+from api.routes import cases, duplicates, health, users
 from api.settings import Settings, get_settings
 from api.temporal import connect
 
@@ -33,5 +35,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Asylum procedure lifecycles with legal deadlines you can trust.",
         lifespan=lifespan,
     )
+    install_error_handlers(app)
+    install_audit(app)
     app.include_router(health.router)
+    app.include_router(cases.router)
+    app.include_router(duplicates.router)
+    app.include_router(users.router)
     return app

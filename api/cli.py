@@ -20,6 +20,7 @@ app = typer.Typer(
     help="asylumflow: asylum procedure lifecycles with legal deadlines.",
     no_args_is_help=True,
     add_completion=False,
+    pretty_exceptions_enable=False,
 )
 rules_app = typer.Typer(help="Rule packs.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
@@ -211,6 +212,53 @@ def api() -> None:
 
     settings = get_settings()
     uvicorn.run("api.app:create_app", factory=True, host=settings.api_host, port=settings.api_port)
+
+
+users_app = typer.Typer(help="Users and their bearer tokens.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+
+
+@users_app.command("create")
+def users_create(
+    name: Annotated[str, typer.Option(help="Login name (not an applicant's data).")],
+    role: Annotated[
+        str, typer.Option(help="border_officer, caseworker, supervisor, legal_aid or admin.")
+    ],
+    org: Annotated[str | None, typer.Option(help="Organisation (legal_aid only).")] = None,
+) -> None:
+    """Create a user; the last line printed is its bearer token (shown only this once)."""
+    from activities.readmodel import make_engine, migrate
+    from api.auth import Role, UserError, create_user
+    from api.settings import get_settings
+
+    try:
+        chosen = Role(role)
+    except ValueError:
+        fail(f"--role {role!r}: use one of {', '.join(r.value for r in Role)}")
+    url = get_settings().db_url
+    migrate(url)
+    try:
+        token = create_user(make_engine(url), name, chosen, org)
+    except UserError as exc:
+        fail(str(exc))
+    print(f"created {chosen.value} {name}" + (f" of {org}" if org else ""))
+    print(token)
+
+
+@users_app.command("revoke")
+def users_revoke(
+    name: Annotated[str, typer.Argument(help="The user whose tokens to revoke.")],
+) -> None:
+    """Revoke a user's tokens."""
+    from activities.readmodel import make_engine
+    from api.auth import UserError, revoke_user
+    from api.settings import get_settings
+
+    try:
+        revoke_user(make_engine(get_settings().db_url), name)
+    except UserError as exc:
+        fail(str(exc))
+    print(f"revoked {name}")
 
 
 db_app = typer.Typer(help="The read-model database.", no_args_is_help=True)

@@ -215,14 +215,16 @@ class CaseState(BaseModel):
             return None
         return self.last_contact_on + timedelta(days=self.pack.no_contact_days)
 
-    def flags(self, as_of: date) -> list[str]:
+    def flags(
+        self, as_of: date, now: datetime | None = None, deadlines: list[Deadline] | None = None
+    ) -> list[str]:
         """Flags shown beside the stage: presumed_abandoned, overdue, entitled_but_blocked..."""
         result: list[str] = []
         if self.presumed_abandoned:
             result.append("presumed_abandoned")
         if any(
             d.status is ClockStatus.EXPIRED and d.actor is Actor.AUTHORITY
-            for d in self.deadlines(as_of)
+            for d in (deadlines if deadlines is not None else self.deadlines(as_of, now))
         ):
             result.append("overdue")
         if self.entitled_but_blocked:
@@ -269,6 +271,7 @@ NEGATIVE_FOR_APPEAL = frozenset(
 APPLICANT_SIDE_ACTIONS = frozenset(
     {
         Action.MAKE_APPLICATION,
+        Action.REGISTER,
         Action.LODGE,
         Action.LODGE_APPEAL,
         Action.RECORD_CONTACT,
@@ -821,11 +824,12 @@ def _applicant_engaged(state: CaseState, on: date, actor: str, recorded_at: date
         state.abandoned_since = None
         _record(
             state,
-            actor=actor,
+            actor="system",
             action="abandonment_lifted",
             on=on,
             recorded_at=recorded_at,
             note="the applicant engaged again; presumption of abandonment lifted",
+            data={"recorded_by": actor},
         )
 
 
@@ -1160,7 +1164,7 @@ def _instance_key(deadline: Deadline) -> str:
     return f"{deadline.trigger.value}:{deadline.clock.value}:{deadline.trigger_date.isoformat()}"
 
 
-def next_wakeup(state: CaseState, as_of: date) -> tuple[datetime | None, str | None]:
+def next_wakeup(state: CaseState, now: datetime) -> tuple[datetime | None, str | None]:
     """The earliest instant something is due: a running clock or the no-contact watch.
 
     Returns the instant (UTC) and what falls due then (a clock name, or `no_contact`).
@@ -1169,8 +1173,10 @@ def next_wakeup(state: CaseState, as_of: date) -> tuple[datetime | None, str | N
         return None, None
     candidates: list[tuple[datetime, str]] = [
         (d.fires_at, d.clock.value)
-        for d in state.deadlines(as_of)
-        if d.status is ClockStatus.RUNNING and _instance_key(d) not in state.settled_clocks
+        for d in state.deadlines(local_date(state, now), now)
+        # Expired or reached but not yet acted on counts too: it fell due while the workflow
+        # was busy, and its wake-up is now.
+        if d.status in _DUE_OR_RUNNING and _instance_key(d) not in state.settled_clocks
     ]
     watch = state.abandonment_watch_until
     if watch is not None:
@@ -1179,6 +1185,9 @@ def next_wakeup(state: CaseState, as_of: date) -> tuple[datetime | None, str | N
     if not candidates:
         return None, None
     return min(candidates)
+
+
+_DUE_OR_RUNNING = (ClockStatus.RUNNING, ClockStatus.EXPIRED, ClockStatus.REACHED)
 
 
 def local_date(state: CaseState, now: datetime) -> date:
@@ -1201,7 +1210,8 @@ def settle(state: CaseState, now: datetime, *, recorded_at: datetime) -> Applied
     for _ in range(20):
         changed = False
         today = local_date(new, now)
-        for d in new.deadlines(today, now):
+        # In the order they fell due, so a late catch-up records history chronologically.
+        for d in sorted(new.deadlines(today, now), key=lambda d: d.fires_at):
             key = _instance_key(d)
             if key in new.settled_clocks or d.fires_at > now:
                 continue
@@ -1282,9 +1292,10 @@ def _clock_consequence(state: CaseState, d: Deadline, recorded_at: datetime) -> 
         state.presumed_abandoned, state.abandoned_since = True, day_after
 
 
-def as_public_dict(state: CaseState, as_of: date) -> dict[str, Any]:
+def as_public_dict(state: CaseState, now: datetime) -> dict[str, Any]:
     """The case as shared/api.md shows it (without personal data, which lives in SQL)."""
-    deadlines = state.deadlines(as_of)
+    as_of = local_date(state, now)
+    deadlines = state.deadlines(as_of, now)
     waiting = waiting_for(state, deadlines)
     return {
         "id": state.case_id,
@@ -1302,7 +1313,7 @@ def as_public_dict(state: CaseState, as_of: date) -> dict[str, Any]:
         "deadlines": [d.model_dump(mode="json") for d in deadlines],
         "allowed_actions": [a.value for a in allowed_actions(state)],
         "waiting_for": waiting,
-        "flags": state.flags(as_of),
+        "flags": state.flags(as_of, now, deadlines),
         "personal_id_issued": state.personal_id_issued,
         "assignee": state.assignee,
         "legal_aid_org": state.legal_aid_org,

@@ -90,7 +90,7 @@ def case_row(state: CaseState, now: datetime) -> tuple[CaseRow, list[Deadline]]:
     from models.enums import Actor, LegalEvent
 
     today = local_date(state, now)
-    deadlines = state.deadlines(today)
+    deadlines = state.deadlines(today, now)
     expired = sorted(
         (d for d in deadlines if d.status is ClockStatus.EXPIRED and d.actor is Actor.AUTHORITY),
         key=lambda d: d.due,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -65,6 +66,48 @@ def task_queue() -> str:
 def case_id() -> str:
     """A fresh case id per test."""
     return f"t{uuid.uuid4().hex[:16]}"
+
+
+PG_ADMIN_URL = os.environ.get("ASYLUMFLOW_TEST_PG_URL")
+"""A PostgreSQL server for the DB-touching tests (`.ci/run` starts a throwaway one)."""
+
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, migrated database on each backend: SQLite always, PostgreSQL when available."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'asylumflow.db'}"
+        migrate(url)
+        yield url
+        return
+    if not PG_ADMIN_URL:
+        pytest.skip("no PostgreSQL: set ASYLUMFLOW_TEST_PG_URL (.ci/run does)")
+    from sqlalchemy import create_engine, text
+
+    name = f"af_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        migrate(url)
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    """An engine on the parametrised database."""
+    engine = make_engine(db_url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture

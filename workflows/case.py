@@ -112,7 +112,13 @@ class CaseWorkflow:
             # The previous run flushed everything before continuing; projecting again at the
             # start of each run was a wasted activity. Older runs replay the old behaviour.
             self._projection_stale = False
+        # A change that arrives while the loop is busy (say, during a projection) must wake the
+        # next wait, so the flag is cleared before the work, not just before the wait. Runs that
+        # began before this fix replay the old order.
+        wakeup_fix = workflow.patched("no-lost-wakeup")
         while True:
+            if wakeup_fix:
+                self._changed = False
             self._settle()
             await self._project()
             self._upsert_search_attributes()
@@ -128,11 +134,12 @@ class CaseWorkflow:
                         update={"carried": self.case, "projected_seq": self._projected_seq}
                     )
                 )
-            wake_at, _ = next_wakeup(self.case, self._today())
+            wake_at, _ = next_wakeup(self.case, workflow.now())
             timeout = None
             if wake_at is not None:
                 timeout = max(wake_at - workflow.now(), _MIN_WAIT)
-            self._changed = False
+            if not wakeup_fix:
+                self._changed = False
             with contextlib.suppress(TimeoutError):
                 await workflow.wait_condition(lambda: self._changed, timeout=timeout)
 
@@ -177,12 +184,12 @@ class CaseWorkflow:
     def _upsert_search_attributes(self) -> None:
         if not self._input.search_attributes:
             return
-        today = self._today()
-        deadlines = self.case.deadlines(today)
+        today, now = self._today(), workflow.now()
+        deadlines = self.case.deadlines(today, now)
         running = sorted(
             (d for d in deadlines if d.status is ClockStatus.RUNNING), key=lambda d: d.fires_at
         )
-        flags = self.case.flags(today)
+        flags = self.case.flags(today, now, deadlines)
         updates: list[SearchAttributeUpdate[Any]] = [
             CASE_STAGE.value_set(self.case.stage.value),
             JURISDICTION.value_set(self.case.family),
@@ -271,7 +278,7 @@ class CaseWorkflow:
 
     def view(self) -> dict[str, Any]:
         """The public view of the case (shared/api.md)."""
-        view = as_public_dict(self.case, self._today())
-        wake_at, what = next_wakeup(self.case, self._today())
+        view = as_public_dict(self.case, workflow.now())
+        wake_at, what = next_wakeup(self.case, workflow.now())
         view["next_wakeup"] = {"at": wake_at.isoformat(), "what": what} if wake_at else None
         return view

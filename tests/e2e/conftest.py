@@ -1,16 +1,19 @@
 """Real processes for end-to-end tests: a persistent dev server and worker subprocesses.
 
 Every process started here is ended here, by its own PID (terminate, then kill), whatever the
-test did; the temp directories holding the server's database and the logs go with `tmp_path`.
+test did, and then the test's temp directory (server database, read model, logs) is removed;
+set ASYLUMFLOW_E2E_KEEP=1 to keep it for a post-mortem. Failure messages carry the log tails.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -229,9 +232,22 @@ class WorkerProcess:
 
 
 @pytest.fixture
-def dev_server(tmp_path: Path) -> Iterator[DevServer]:
+def e2e_dir() -> Iterator[Path]:
+    """A temp directory for one test's processes, removed after them (unless kept on request)."""
+    directory = Path(tempfile.mkdtemp(prefix="asylumflow-e2e-"))
+    try:
+        yield directory
+    finally:
+        if os.environ.get("ASYLUMFLOW_E2E_KEEP"):
+            print(f"\nkept {directory}")
+        else:
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture
+def dev_server(e2e_dir: Path) -> Iterator[DevServer]:
     """A persistent dev server of this test's own (started; the test may stop and restart it)."""
-    directory = tmp_path / "temporal"
+    directory = e2e_dir / "temporal"
     directory.mkdir()
     server = DevServer(directory)
     server.start()
@@ -251,17 +267,17 @@ SpawnWorker = Callable[[str], WorkerProcess]
 
 
 @pytest.fixture
-def spawn_worker(dev_server: DevServer, tmp_path: Path) -> Iterator[SpawnWorker]:
+def spawn_worker(dev_server: DevServer, e2e_dir: Path) -> Iterator[SpawnWorker]:
     """Start `asylumflow worker` subprocesses of `dev_server` sharing one SQLite read model.
 
     All are stopped after the test, before the server (this fixture depends on it).
     """
     started: list[WorkerProcess] = []
     logs: list[IO[bytes]] = []
-    read_model = tmp_path / "rm.db"
+    read_model = e2e_dir / "rm.db"
 
     def spawn(task_queue: str) -> WorkerProcess:
-        log_path = tmp_path / f"worker-{len(started) + 1}.log"
+        log_path = e2e_dir / f"worker-{len(started) + 1}.log"
         log = log_path.open("wb")
         logs.append(log)
         env = {
@@ -270,7 +286,7 @@ def spawn_worker(dev_server: DevServer, tmp_path: Path) -> Iterator[SpawnWorker]
             "ASYLUMFLOW_TASK_QUEUE": task_queue,
             "DATABASE_URL": f"sqlite:///{read_model}",
             "ASYLUMFLOW_EXTRA_PACKS": str(TEST_PACKS),
-            "ASYLUMFLOW_DATA_DIR": str(tmp_path / "data"),
+            "ASYLUMFLOW_DATA_DIR": str(e2e_dir / "data"),
             "PYTHONUNBUFFERED": "1",
         }
         process = subprocess.Popen(
@@ -279,7 +295,7 @@ def spawn_worker(dev_server: DevServer, tmp_path: Path) -> Iterator[SpawnWorker]
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,
-            cwd=tmp_path,
+            cwd=e2e_dir,
         )
         worker = WorkerProcess(process, log_path, task_queue)
         started.append(worker)
@@ -295,6 +311,6 @@ def spawn_worker(dev_server: DevServer, tmp_path: Path) -> Iterator[SpawnWorker]
 
 
 @pytest.fixture
-def read_model_path(tmp_path: Path) -> Path:
+def read_model_path(e2e_dir: Path) -> Path:
     """The SQLite read model the worker subprocesses of `spawn_worker` write."""
-    return tmp_path / "rm.db"
+    return e2e_dir / "rm.db"

@@ -11,6 +11,7 @@ deadline).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import time
 from collections.abc import AsyncIterator
@@ -52,11 +53,25 @@ async def _history_actions(handle: Handle) -> list[str]:
 
 def _read_model_events(path: Path, case_id: str) -> list[tuple[int, str]]:
     """(seq, action) of the case's events in the workers' SQLite read model."""
-    with sqlite3.connect(path) as db:
+    with contextlib.closing(sqlite3.connect(path)) as db:
         rows = db.execute(
             "SELECT seq, action FROM case_events WHERE case_id = ? ORDER BY seq", (case_id,)
         ).fetchall()
     return [(int(seq), str(action)) for seq, action in rows]
+
+
+async def _quiet_history(handle: Handle) -> list[HistoryEvent]:
+    """The raw history once the workflow is idle: nothing pending, its loop back asleep."""
+
+    async def probe() -> list[HistoryEvent] | None:
+        raw = (await handle.describe()).raw_description
+        if raw.pending_activities or raw.HasField("pending_workflow_task"):
+            return None
+        events = [e async for e in handle.fetch_history_events()]
+        asleep = events[-1].event_type == EventType.EVENT_TYPE_TIMER_STARTED
+        return events if asleep else None
+
+    return await eventually(probe, timeout=20, what="the workflow to go idle")
 
 
 # --------------------------------------------------------------------------------------------
@@ -92,6 +107,11 @@ async def test_worker_killed_mid_case_new_worker_continues(
     assert state["stage"] == "lodged"
     assert deadline(state, "labour_market_access")["status"] == "running"
 
+    # Kill once the case is idle (projection done, loop asleep on its timer), so the test does
+    # not depend on whether the kill lands inside the projection activity: a projection lost
+    # with the worker holds the main loop (and so the clocks) until its 30 s start-to-close
+    # timeout. The worker's cached workflow state is lost either way: the new one must replay.
+    await _quiet_history(handle)
     assert first.kill_hard() == -9  # kill -9 by PID, mid-case: no graceful shutdown
     second = spawn_worker(task_queue)
     await second.wait_polling(dev_client)
@@ -187,10 +207,13 @@ async def test_server_restart_keeps_cases_and_fires_timers_due_during_outage(
     described = await handle.describe()
     assert described.status == WorkflowExecutionStatus.RUNNING
 
-    # Finding: the worker subprocess is NOT restarted. Its pollers get "unavailable" errors
-    # during the outage, keep retrying with backoff, and resume on their own once the server
-    # is back on the same address; the overdue timer is then delivered by the server and the
-    # same worker settles both clocks. (If it did not, the wait below would time out.)
+    # Finding: the worker subprocess need not be restarted. Its pollers get "Unavailable: tcp
+    # connect error" during the outage and keep retrying with a growing backoff (logged as
+    # WARN "poll_workflow_task_queue retried N times"); once the server is back on the same
+    # address they resume by themselves, the server delivers the overdue timer and the same
+    # worker settles both clocks. How soon depends on where the backoff stands: 0.6 s to 8 s
+    # after the restart in our runs of a ~21 s outage. The test client is reconnected above
+    # only to wait for the server to be ready.
     restarted_at = time.monotonic()
 
     async def settled() -> list[dict[str, Any]] | None:
@@ -213,6 +236,8 @@ async def test_server_restart_keeps_cases_and_fires_timers_due_during_outage(
         f"(due instant {labour['fires_at']}); worker pid {worker.pid} kept running"
     )
 
+    # The public view must agree with the settled history. (It does not today for clocks in
+    # seconds: `CaseWorkflow.view()` computes statuses as of the start of the local day.)
     state = await handle.query(CaseWorkflow.state)
     statuses = {d["clock"]: d["status"] for d in state["deadlines"]}
     assert state["stage"] == "lodged"
@@ -233,20 +258,6 @@ async def dev_worker(
     """The session dev server's client, with a worker on this test's own task queue."""
     async with build_worker(dev_env.client, task_queue, sqlite_engine):
         yield dev_env.client
-
-
-async def _quiet_history(handle: Handle) -> list[HistoryEvent]:
-    """The raw history once the workflow is idle: nothing pending, its loop back asleep."""
-
-    async def probe() -> list[HistoryEvent] | None:
-        raw = (await handle.describe()).raw_description
-        if raw.pending_activities or raw.HasField("pending_workflow_task"):
-            return None
-        events = [e async for e in handle.fetch_history_events()]
-        asleep = events[-1].event_type == EventType.EVENT_TYPE_TIMER_STARTED
-        return events if asleep else None
-
-    return await eventually(probe, timeout=20, what="the workflow to go idle")
 
 
 async def test_rejected_update_leaves_no_history_event_on_dev_server(

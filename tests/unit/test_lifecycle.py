@@ -282,3 +282,18 @@ def test_extension_steps_and_cap() -> None:
     assert d is not None and d.period == "9 months" and d.due == date(2026, 10, 15)
     with pytest.raises(DomainError, match="no running clock"):
         act(s, Action.EXTEND_DEADLINE, on=date(2026, 4, 3), clock="decision", reason="again")
+
+
+def test_wakeup_includes_clocks_due_but_not_yet_settled() -> None:
+    """A clock that fell due while the workflow was busy must still wake it (no lost timers)."""
+    from models.lifecycle import next_wakeup
+
+    s = lodged_case()  # rs: labour-market access due 15 Jul 2026 (start of day, Belgrade)
+    s = s.model_copy(update={"last_contact_on": date(2026, 11, 1)})
+    late = datetime(2026, 8, 1, tzinfo=UTC)
+    wake_at, what = next_wakeup(s, late)
+    assert what is not None
+    assert wake_at is not None and wake_at <= late
+    settled = settle(s, late, recorded_at=late).state
+    wake_after, _ = next_wakeup(settled, late)
+    assert wake_after is None or wake_after > late

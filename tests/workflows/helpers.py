@@ -15,6 +15,22 @@ from workflows.case import CaseWorkflow
 
 Handle = WorkflowHandle[CaseWorkflow, dict[str, Any]]
 
+STARTED: list[Handle] = []
+"""Workflows started by the current test; terminated after it (see tests/workflows/conftest)."""
+
+
+async def terminate_started() -> None:
+    """Terminate what the test left running: on the shared time-skipping server, workflows
+    whose worker is gone would otherwise hold time skipping back for later tests.
+    """
+    while STARTED:
+        handle = STARTED.pop()
+        try:
+            # By id alone: the latest run, even after continue-as-new.
+            await handle._client.get_workflow_handle(handle.id).terminate("test finished")
+        except Exception:  # already completed or continued: nothing to stop
+            continue
+
 
 def local_today(now: datetime, tz: str = "Europe/Belgrade") -> date:
     """The legal date of `now` in a jurisdiction."""
@@ -33,7 +49,7 @@ async def start_case(
     **extra: Any,
 ) -> Handle:
     """Start a case workflow as the API does (id `case-<id>`)."""
-    return await client.start_workflow(
+    handle = await client.start_workflow(
         CaseWorkflow.run,
         CaseInput(
             case_id=case_id,
@@ -47,6 +63,8 @@ async def start_case(
         id=f"case-{case_id}",
         task_queue=task_queue,
     )
+    STARTED.append(handle)
+    return handle
 
 
 async def act(

@@ -1,0 +1,128 @@
+"""Case operations shared by routes: reach the workflow, scope it to the user, act on it."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, or_, select
+from temporalio.client import (
+    Client,
+    WorkflowHandle,
+    WorkflowQueryFailedError,
+    WorkflowUpdateFailedError,
+)
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities.readmodel import DuplicateRecord, PersonRecord, UserRecord
+from api.auth import Role
+from api.errors import Conflict, Forbidden, NotFound, Unavailable, Unprocessable
+from models.messages import ActionRequest
+from workflows.case import CaseWorkflow
+
+CASE_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+
+CaseHandle = WorkflowHandle[CaseWorkflow, dict[str, Any]]
+
+
+def workflow_id(case_id: str) -> str:
+    """The workflow id of a case."""
+    return f"case-{case_id}"
+
+
+def handle_for(client: Client, case_id: str) -> CaseHandle:
+    """The workflow handle of a case (404 for ids that cannot be case ids)."""
+    if not CASE_ID.match(case_id):
+        raise NotFound("no such case")
+    return client.get_workflow_handle_for(CaseWorkflow.run, workflow_id(case_id))
+
+
+async def read_view(client: Client, case_id: str) -> dict[str, Any]:
+    """The case's current state from its workflow (the source of truth)."""
+    try:
+        view: dict[str, Any] = await handle_for(client, case_id).query(CaseWorkflow.state)
+    except RPCError as exc:
+        if exc.status is RPCStatusCode.NOT_FOUND:
+            raise NotFound("no such case") from None
+        raise Unavailable("the workflow service did not answer; try again") from exc
+    except WorkflowQueryFailedError as exc:
+        raise Unavailable(f"the case could not be read: {exc}") from exc
+    return view
+
+
+def person_of(engine: Engine, case_id: str) -> PersonRecord | None:
+    """The person registered for a case."""
+    with Session(engine) as session:
+        return session.get(PersonRecord, case_id)
+
+
+def check_scope(user: UserRecord, view: dict[str, Any], person: PersonRecord | None) -> None:
+    """Legal aid sees its own org's cases only (others are 404); border officers their own."""
+    if user.role == Role.LEGAL_AID and view.get("legal_aid_org") != user.org:
+        raise NotFound("no such case")
+    if user.role == Role.BORDER_OFFICER and (person is None or person.created_by != user.name):
+        raise Forbidden("border officers read and act on the cases they created")
+    if user.role == Role.ADMIN:
+        raise Forbidden("admins take no case actions and read no cases")
+
+
+def linked_cases(engine: Engine, case_id: str) -> list[str]:
+    """Cases a supervisor confirmed to be the same person."""
+    with Session(engine) as session:
+        rows = session.exec(
+            select(DuplicateRecord).where(
+                DuplicateRecord.status == "confirmed",
+                or_(
+                    col(DuplicateRecord.case_id) == case_id,
+                    col(DuplicateRecord.other_case_id) == case_id,
+                ),
+            )
+        ).all()
+    return sorted({r.other_case_id if r.case_id == case_id else r.case_id for r in rows})
+
+
+def public_person(person: PersonRecord | None) -> dict[str, Any] | None:
+    """The person as authorised users see it."""
+    if person is None:
+        return None
+    return {
+        "given_name": person.given_name,
+        "family_name": person.family_name,
+        "date_of_birth": person.date_of_birth.isoformat() if person.date_of_birth else None,
+        "nationality": person.nationality,
+        "sex": person.sex,
+        "vulnerabilities": person.vulnerabilities,
+    }
+
+
+async def send_action(client: Client, case_id: str, request: ActionRequest) -> dict[str, Any]:
+    """Send one action as an Update and map its failure to 409 / 422 / 404."""
+    handle = handle_for(client, case_id)
+    try:
+        view: dict[str, Any] = await handle.execute_update(CaseWorkflow.act, request)
+        return view
+    except WorkflowUpdateFailedError as exc:
+        cause = exc.cause
+        if isinstance(cause, ApplicationError) and cause.details:
+            details = dict(cause.details[0])
+            if cause.type == "DomainError":
+                raise Conflict(
+                    details["detail"],
+                    stage=details["stage"],
+                    allowed_actions=details["allowed_actions"],
+                ) from None
+            if cause.type == "InvalidInput":
+                raise Unprocessable(details["field"], details["detail"]) from None
+        raise Conflict(str(cause or exc), stage=None, allowed_actions=[]) from None
+    except RPCError as exc:
+        if exc.status is RPCStatusCode.NOT_FOUND:
+            # The workflow ended (a closed case) or never existed.
+            view = await read_view(client, case_id)
+            raise Conflict(
+                f"{request.action.value} is not allowed in stage {view['stage']}",
+                stage=view["stage"],
+                allowed_actions=[],
+            ) from None
+        raise Unavailable("the workflow service did not answer; nothing was changed") from exc

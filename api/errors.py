@@ -1,0 +1,92 @@
+"""Errors that carry their HTTP status, and the handlers that render them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+
+class ApiError(Exception):
+    """An error with an HTTP status and a JSON body."""
+
+    status = 500
+
+    def __init__(self, detail: str, headers: dict[str, str] | None = None, **extra: Any) -> None:
+        super().__init__(detail)
+        self.body: dict[str, Any] = {"detail": detail, **extra}
+        self.headers = headers
+
+
+class Unauthorized(ApiError):
+    """No token, or a token that is unknown or revoked."""
+
+    status = 401
+
+    def __init__(self, detail: str = "a valid bearer token is required") -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+class Forbidden(ApiError):
+    """The user's role does not allow this."""
+
+    status = 403
+
+
+class NotFound(ApiError):
+    """No such thing (or one the user must not learn about)."""
+
+    status = 404
+
+
+class Conflict(ApiError):
+    """The case's stage does not allow the action (body names the stage and allowed actions)."""
+
+    status = 409
+
+
+class Unprocessable(ApiError):
+    """A field is wrong; the body names it the way FastAPI's own validation does."""
+
+    status = 422
+
+    def __init__(self, field: str, detail: str) -> None:
+        loc = ["body", *field.split(".")] if field not in ("body",) else ["body"]
+        super().__init__(
+            f"{field}: {detail}",
+            field=field,
+            errors=[{"loc": loc, "msg": detail, "type": "value_error"}],
+        )
+
+
+class Unavailable(ApiError):
+    """A dependency (Temporal, the database) is not answering; nothing was changed."""
+
+    status = 503
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Render ApiError and request validation errors consistently."""
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse(exc.body, status_code=exc.status, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in exc.errors()
+        ]
+        first = errors[0]["loc"] if errors else []
+        field = ".".join(str(p) for p in first[1:]) or (str(first[0]) if first else "body")
+        return JSONResponse(
+            {
+                "detail": f"{field}: {errors[0]['msg']}" if errors else "invalid request",
+                "field": field,
+                "errors": errors,
+            },
+            status_code=422,
+        )

@@ -1,0 +1,27 @@
+"""Which role may take which action on a case (shared/api.md's table, in one place)."""
+
+from __future__ import annotations
+
+from api.auth import Role
+from models.enums import Action
+
+BORDER_ACTIONS = frozenset({Action.COMPLETE_SCREENING, Action.REFER, Action.MAKE_APPLICATION})
+LEGAL_AID_ACTIONS = frozenset({Action.RECORD_CONTACT})
+SUPERVISOR_ONLY = frozenset({Action.REVIEW_ABANDONMENT})
+
+
+def roles_for(action: Action) -> frozenset[Role]:
+    """The roles that may take `action` (admins take none)."""
+    roles = {Role.SUPERVISOR}
+    if action not in SUPERVISOR_ONLY:
+        roles.add(Role.CASEWORKER)
+    if action in BORDER_ACTIONS:
+        roles.add(Role.BORDER_OFFICER)
+    if action in LEGAL_AID_ACTIONS:
+        roles.add(Role.LEGAL_AID)
+    return frozenset(roles)
+
+
+def may_take(role: str, action: Action) -> bool:
+    """Whether a user of `role` may take `action`."""
+    return role in {r.value for r in roles_for(action)}

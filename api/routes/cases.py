@@ -1,0 +1,341 @@
+"""Cases and their actions: what caseworkers and border officers use every day."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Header, Query, Response
+from fastapi.concurrency import run_in_threadpool
+from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+from temporalio.client import WithStartWorkflowOperation
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.service import RPCError
+
+from activities.readmodel import CaseRecord, IdempotencyRecord, PersonRecord, UserRecord
+from api.auth import Role
+from api.casework import (
+    check_scope,
+    handle_for,
+    linked_cases,
+    person_of,
+    public_person,
+    read_view,
+    send_action,
+    workflow_id,
+)
+from api.deps import BorderOrStaff, CaseReader, EngineDep, SettingsDep, TemporalDep
+from api.duplicates import name_key, record_matches
+from api.errors import Forbidden, NotFound, Unavailable, Unprocessable
+from api.permissions import roles_for
+from api.schemas import CaseCreate, Page
+from models.actions import parse_input
+from models.enums import Action, Procedure, Stage, Vulnerability
+from models.messages import ActionRequest, CaseInput
+from workflows.case import CaseWorkflow
+
+router = APIRouter(prefix="/cases", tags=["cases"])
+
+_ID_NAMESPACE = uuid.UUID("6f1c2a8e-2b0c-4b59-9a53-5d0f3c1b7a10")
+
+ACTION_EXAMPLES: dict[str, Any] = {
+    "complete_screening": {"on": "2026-11-20"},
+    "refer": {"on": "2026-11-20", "to": "asylum"},
+    "make_application": {"on": "2026-11-20", "to_other_authority": False, "mass_influx": False},
+    "register": {"on": "2026-11-21"},
+    "lodge": {"on": "2026-11-22", "subsequent": False},
+    "assign_procedure": {"on": "2026-11-22", "procedure": "regular"},
+    "appoint_representative": {"on": "2026-11-22"},
+    "record_reception_assessment": {"on": "2026-11-22"},
+    "decide_admissibility": {"on": "2026-11-22", "admissible": True},
+    "schedule_interview": {"on": "2026-11-22", "interview_on": "2026-12-10"},
+    "record_interview": {"on": "2026-11-22", "attended": True},
+    "extend_deadline": {"on": "2026-11-22", "clock": "decision", "reason": "complex case"},
+    "decide": {"on": "2026-11-22", "outcome": "refugee_status"},
+    "notify_decision": {"on": "2026-11-22"},
+    "lodge_appeal": {"on": "2026-11-22"},
+    "decide_appeal": {"on": "2026-11-22", "result": "dismissed"},
+    "make_final": {"on": "2026-11-22"},
+    "record_contact": {"on": "2026-11-22", "note": "came to the office"},
+    "report_absconded": {"on": "2026-11-22"},
+    "review_abandonment": {"on": "2026-11-22", "confirm": False},
+    "discontinue": {"on": "2026-11-22"},
+    "request_reopening": {"on": "2026-11-22"},
+    "withdraw": {"on": "2026-11-22"},
+    "pause_clock": {"on": "2026-11-22", "reason": "documents", "attributable_to": "applicant"},
+    "resume_clock": {"on": "2026-11-22"},
+    "correct_event": {"on": "2026-11-22", "event": "lodged", "date": "2026-11-21"},
+    "issue_personal_id": {"on": "2026-11-22"},
+    "issue_permit": {"on": "2026-11-22"},
+    "issue_document": {"on": "2026-11-22", "kind": "id_card"},
+    "request_family_reunification": {"on": "2026-11-22"},
+    "start_return": {"on": "2026-11-22"},
+    "record_return_consent": {"on": "2026-11-22"},
+    "record_risk_assessment": {"on": "2026-11-22", "at_risk": False},
+    "record_departure": {"on": "2026-11-22"},
+    "record_reintegration": {"on": "2026-11-22"},
+    "assign_caseworker": {"on": "2026-11-22", "user": "caseworker-1"},
+    "assign_legal_aid": {"on": "2026-11-22", "org": "legal-aid-belgrade"},
+    "close": {"on": "2026-11-22"},
+}
+assert set(ACTION_EXAMPLES) == {a.value for a in Action}
+
+
+def _body_hash(body: CaseCreate) -> str:
+    return hashlib.sha256(body.model_dump_json().encode()).hexdigest()
+
+
+def _remember(engine: Any, user: UserRecord, key: str | None, body: CaseCreate) -> tuple[str, bool]:
+    """Store the person (and the idempotency key) before the workflow starts.
+
+    Returns the case id and whether this request repeats an earlier one. With a key, the case id
+    is derived from it, so even a retry racing the first request starts the same workflow.
+    """
+    digest = _body_hash(body)
+    case_id = uuid.uuid5(_ID_NAMESPACE, f"{user.name}\x00{key}").hex if key else uuid.uuid4().hex
+    with Session(engine) as session:
+        if key:
+            earlier = session.get(IdempotencyRecord, (user.name, key))
+            if earlier is not None:
+                if earlier.body_hash != digest:
+                    raise Unprocessable(
+                        "Idempotency-Key", "this key was used with a different body"
+                    )
+                return earlier.case_id, True
+            session.add(
+                IdempotencyRecord(
+                    user_name=user.name,
+                    key=key,
+                    body_hash=digest,
+                    case_id=case_id,
+                    created_at=datetime.now(UTC),
+                )
+            )
+        p = body.person
+        session.add(
+            PersonRecord(
+                case_id=case_id,
+                given_name=p.given_name,
+                family_name=p.family_name,
+                name_key=name_key(p.given_name, p.family_name),
+                date_of_birth=p.date_of_birth,
+                nationality=p.nationality,
+                sex=p.sex,
+                biometric_ref=p.biometric_ref,
+                identified_at=body.identified_at.value,
+                vulnerabilities=[v.value for v in body.vulnerabilities],
+                created_by=user.name,
+                created_at=datetime.now(UTC),
+            )
+        )
+        try:
+            session.commit()
+        except IntegrityError:
+            # A concurrent request with the same key won the race: answer as it did.
+            session.rollback()
+            return _remember(engine, user, key, body)
+    return case_id, False
+
+
+@router.post(
+    "",
+    status_code=201,
+    summary="Identify a person and open a case",
+    responses={422: {"description": "A field is wrong (named in `field`)"}},
+)
+async def create_case(
+    body: CaseCreate,
+    user: BorderOrStaff,
+    engine: EngineDep,
+    client: TemporalDep,
+    settings: SettingsDep,
+    response: Response,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> dict[str, Any]:
+    """Store the person in SQL and start the case workflow in one update-with-start round trip.
+
+    A retried request with the same `Idempotency-Key` returns the same case and never makes two.
+    """
+    case_id, replayed = await run_in_threadpool(_remember, engine, user, idempotency_key, body)
+    start = WithStartWorkflowOperation(
+        CaseWorkflow.run,
+        CaseInput(
+            case_id=case_id,
+            jurisdiction=body.jurisdiction,
+            identified_on=body.identified_on,
+            identified_at=body.identified_at,
+            unaccompanied_child=Vulnerability.UNACCOMPANIED_CHILD in body.vulnerabilities,
+            vulnerable=bool(body.vulnerabilities),
+            legal_aid_org=body.legal_aid_org,
+            actor=user.name,
+            history_threshold=settings.history_threshold,
+            search_attributes=settings.search_attributes,
+        ),
+        id=workflow_id(case_id),
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        task_queue=settings.task_queue,
+    )
+    try:
+        view: dict[str, Any] = await client.execute_update_with_start_workflow(
+            CaseWorkflow.refresh, start_workflow_operation=start
+        )
+    except RPCError as exc:
+        raise Unavailable("the workflow service did not answer; retry with the same key") from exc
+    if replayed:
+        response.status_code = 200
+        response.headers["Idempotent-Replayed"] = "true"
+    view["person"] = public_person(await run_in_threadpool(person_of, engine, case_id))
+    return view
+
+
+def _encode(value: str) -> str:
+    return base64.urlsafe_b64encode(value.encode()).decode()
+
+
+def _decode(cursor: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(cursor.encode()).decode()
+    except (ValueError, UnicodeDecodeError):
+        raise Unprocessable("cursor", "not a cursor this API returned") from None
+
+
+def _list_cases(
+    engine: Any,
+    user: UserRecord,
+    stage: Stage | None,
+    procedure: Procedure | None,
+    jurisdiction: str | None,
+    assignee: str | None,
+    cursor: str | None,
+    limit: int,
+) -> Page:
+    query = select(CaseRecord)
+    if stage:
+        query = query.where(CaseRecord.stage == stage.value)
+    if procedure:
+        query = query.where(CaseRecord.procedure == procedure.value)
+    if jurisdiction:
+        query = query.where(CaseRecord.jurisdiction == jurisdiction)
+    if assignee:
+        query = query.where(CaseRecord.assignee == assignee)
+    if user.role == Role.LEGAL_AID:
+        query = query.where(CaseRecord.legal_aid_org == user.org)
+    if user.role == Role.BORDER_OFFICER:
+        mine = select(PersonRecord.case_id).where(PersonRecord.created_by == user.name)
+        query = query.where(col(CaseRecord.id).in_(mine))
+    if cursor:
+        query = query.where(CaseRecord.id > _decode(cursor))
+    with Session(engine) as session:
+        rows = session.exec(query.order_by(col(CaseRecord.id)).limit(limit + 1)).all()
+    items = [r.model_dump(mode="json") for r in rows[:limit]]
+    return Page(items=items, next_cursor=_encode(rows[limit - 1].id) if len(rows) > limit else None)
+
+
+@router.get("", summary="List cases from the read model")
+async def list_cases(
+    user: CaseReader,
+    engine: EngineDep,
+    stage: Stage | None = None,
+    procedure: Procedure | None = None,
+    jurisdiction: str | None = None,
+    assignee: str | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> Page:
+    """Cases the user may see, filtered, in pages (`next_cursor` continues)."""
+    return await run_in_threadpool(
+        _list_cases, engine, user, stage, procedure, jurisdiction, assignee, cursor, limit
+    )
+
+
+@router.get("/{case_id}", summary="One case: stage, deadlines with provenance, allowed actions")
+async def get_case(
+    case_id: str, user: CaseReader, engine: EngineDep, client: TemporalDep
+) -> dict[str, Any]:
+    """The case as its workflow holds it, with the person for authorised users."""
+    view = await read_view(client, case_id)
+    person = await run_in_threadpool(person_of, engine, case_id)
+    check_scope(user, view, person)
+    view["person"] = public_person(person)
+    view["linked_cases"] = await run_in_threadpool(linked_cases, engine, case_id)
+    return view
+
+
+@router.get("/{case_id}/history", summary="The ordered events of a case")
+async def case_history(
+    case_id: str, user: CaseReader, engine: EngineDep, client: TemporalDep
+) -> dict[str, Any]:
+    """Every event with its actor, legal date and recording time, ordered by `seq`."""
+    view = await read_view(client, case_id)
+    check_scope(user, view, await run_in_threadpool(person_of, engine, case_id))
+    events = await handle_for(client, case_id).query(CaseWorkflow.history)
+    return {
+        "items": [
+            {
+                k: e.get(k)
+                for k in ("seq", "actor", "action", "event", "on", "recorded_at", "note", "data")
+            }
+            for e in events
+        ]
+    }
+
+
+@router.post(
+    "/{case_id}/actions/{action}",
+    summary="Take an action on a case",
+    responses={
+        404: {"description": "Unknown case, or unknown action (the known ones are listed)"},
+        409: {"description": "The stage does not allow it: `stage` and `allowed_actions`"},
+        422: {"description": "A field is wrong, named in `field`"},
+    },
+)
+async def take_action(
+    case_id: str,
+    action: str,
+    user: CaseReader,
+    engine: EngineDep,
+    client: TemporalDep,
+    body: Annotated[
+        dict[str, Any],
+        Body(openapi_examples={k: {"summary": k, "value": v} for k, v in ACTION_EXAMPLES.items()}),
+    ],
+) -> dict[str, Any]:
+    """Send the action as a Temporal Update and return the case's new state (one round trip)."""
+    try:
+        known = Action(action)
+    except ValueError:
+        raise NotFound(
+            f"unknown action {action!r}", known_actions=[a.value for a in Action]
+        ) from None
+    if user.role not in {r.value for r in roles_for(known)}:
+        raise Forbidden(
+            f"role {user.role} may not {known.value}",
+            allowed_roles=sorted(r.value for r in roles_for(known)),
+        )
+    try:
+        parse_input(known, body)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise Unprocessable(
+            ".".join(str(p) for p in first["loc"]) or "body", first["msg"]
+        ) from None
+    if user.role in (Role.LEGAL_AID, Role.BORDER_OFFICER):
+        check_scope(
+            user,
+            await read_view(client, case_id),
+            await run_in_threadpool(person_of, engine, case_id),
+        )
+    view = await send_action(
+        client, case_id, ActionRequest(action=known, body=body, actor=user.name)
+    )
+    if known is Action.REGISTER:
+        found = await run_in_threadpool(record_matches, engine, case_id)
+        view["duplicate_candidates"] = [
+            {"id": d.id, "other_case_id": d.other_case_id, "score": d.score} for d in found
+        ]
+    return view

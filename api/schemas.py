@@ -1,0 +1,108 @@
+"""Request and response shapes of the HTTP API (shared/api.md)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from models.enums import IdentifiedAt, Vulnerability
+
+Sex = Literal["female", "male", "other", "unknown"]
+
+
+class PersonIn(BaseModel):
+    """The person behind a case. Stored in SQL only."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    given_name: str = Field(min_length=1, max_length=200)
+    family_name: str = Field(min_length=1, max_length=200)
+    date_of_birth: date | None = None
+    nationality: str | None = Field(
+        default=None, description="ISO 3166-1 alpha-2 or alpha-3 code", examples=["SYR"]
+    )
+    sex: Sex = "unknown"
+    biometric_ref: str | None = Field(
+        default=None, max_length=128, description="Reference into a biometric system (exact match)"
+    )
+
+    @field_validator("nationality")
+    @classmethod
+    def _iso_code(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        import pycountry
+
+        code = value.strip().upper()
+        found = pycountry.countries.get(alpha_2=code) if len(code) == 2 else None
+        if found is None and len(code) == 3:
+            found = pycountry.countries.get(alpha_3=code)
+        if found is None:
+            raise ValueError(f"{value!r} is not an ISO 3166-1 alpha-2 or alpha-3 country code")
+        return str(found.alpha_3)
+
+    @field_validator("date_of_birth")
+    @classmethod
+    def _not_future(cls, value: date | None) -> date | None:
+        if value is not None and value > date.today():
+            raise ValueError("date of birth is in the future")
+        return value
+
+
+class CaseCreate(BaseModel):
+    """`POST /cases`."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "jurisdiction": "rs",
+                    "person": {
+                        "given_name": "Amina",
+                        "family_name": "Haddad",
+                        "date_of_birth": "1994-03-02",
+                        "nationality": "SYR",
+                        "sex": "female",
+                    },
+                    "identified_on": "2026-11-20",
+                    "identified_at": "border",
+                    "vulnerabilities": [],
+                    "legal_aid_org": None,
+                }
+            ]
+        },
+    )
+
+    jurisdiction: str = Field(description="A family: eu, rs, me, pl…")
+    person: PersonIn
+    identified_on: date
+    identified_at: IdentifiedAt = IdentifiedAt.BORDER
+    vulnerabilities: list[Vulnerability] = Field(default_factory=list)
+    legal_aid_org: str | None = Field(default=None, max_length=100)
+
+    @field_validator("jurisdiction")
+    @classmethod
+    def _known_family(cls, value: str) -> str:
+        from models.rules import families
+
+        if value not in families():
+            raise ValueError(f"unknown jurisdiction {value!r}; use one of {', '.join(families())}")
+        return value
+
+    @field_validator("identified_on")
+    @classmethod
+    def _not_future(cls, value: date) -> date:
+        if value > date.today():
+            raise ValueError("identified_on is in the future")
+        return value
+
+
+class Page(BaseModel):
+    """A page of a list with an opaque cursor for the next one."""
+
+    items: list[dict[str, Any]]
+    next_cursor: str | None = None
+    total: int | None = None
