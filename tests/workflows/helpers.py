@@ -20,8 +20,10 @@ STARTED: list[Handle] = []
 
 
 async def terminate_started() -> None:
-    """Terminate what the test left running: on the shared time-skipping server, workflows
-    whose worker is gone would otherwise hold time skipping back for later tests.
+    """Terminate what the test left running.
+
+    On the shared time-skipping server, workflows whose worker is gone would otherwise hold time
+    skipping back for later tests.
     """
     while STARTED:
         handle = STARTED.pop()
