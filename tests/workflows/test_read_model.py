@@ -45,11 +45,11 @@ async def _wait_projected(engine: Engine, case_id: str, seq: int) -> CaseRecord:
 
 
 async def test_read_model_matches_workflow_with_retries(
-    dev_env: WorkflowEnvironment, task_queue: str, case_id: str, sqlite_engine: Engine
+    dev_env: WorkflowEnvironment, task_queue: str, case_id: str, engine: Engine
 ) -> None:
-    flaky = FlakyReadModel(sqlite_engine)
+    flaky = FlakyReadModel(engine)
     async with build_worker(
-        dev_env.client, task_queue, sqlite_engine, activities=[flaky.project_case]
+        dev_env.client, task_queue, engine, activities=[flaky.project_case]
     ):
         # Past-dated events: the labour-market clock (6 months) is settled at once, with no
         # time skipping while projections are being retried.
@@ -69,7 +69,7 @@ async def test_read_model_matches_workflow_with_retries(
         state: dict[str, Any] = await handle.query(CaseWorkflow.state)
         internal = await handle.query(CaseWorkflow.case_state)
         history = await handle.query(CaseWorkflow.history)
-        row = await _wait_projected(sqlite_engine, case_id, internal.seq)
+        row = await _wait_projected(engine, case_id, internal.seq)
 
     assert flaky.failures >= 2  # every batch was applied, failed, and applied again
     assert row.stage == state["stage"] == "interview_scheduled"
@@ -79,7 +79,7 @@ async def test_read_model_matches_workflow_with_retries(
     assert row.pack_id == state["rule_pack"]["id"]
     assert row.entitled_blocked is ("entitled_but_blocked" in state["flags"])
     assert row.entitled_blocked
-    with Session(sqlite_engine) as session:
+    with Session(engine) as session:
         events = session.exec(
             select(CaseEventRecord).where(CaseEventRecord.case_id == case_id)
         ).all()
