@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from activities.readmodel import make_engine
 from api.audit import install_audit
 from api.errors import install_error_handlers
-from api.routes import cases, duplicates, health, users
+from api.routes import cases, duplicates, health, legal_aid, supervision, users
 from api.settings import Settings, get_settings
 from api.temporal import connect
 
@@ -40,5 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(cases.router)
     app.include_router(duplicates.router)
+    app.include_router(supervision.router)
+    app.include_router(legal_aid.router)
     app.include_router(users.router)
     return app

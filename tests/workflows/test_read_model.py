@@ -48,9 +48,7 @@ async def test_read_model_matches_workflow_with_retries(
     dev_env: WorkflowEnvironment, task_queue: str, case_id: str, engine: Engine
 ) -> None:
     flaky = FlakyReadModel(engine)
-    async with build_worker(
-        dev_env.client, task_queue, engine, activities=[flaky.project_case]
-    ):
+    async with build_worker(dev_env.client, task_queue, engine, activities=[flaky.project_case]):
         # Past-dated events: the labour-market clock (6 months) is settled at once, with no
         # time skipping while projections are being retried.
         day = local_today(await dev_env.get_current_time()) - timedelta(days=200)
