@@ -18,11 +18,13 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.projection import ReadModelActivities
+from activities.reconcile import ReconcileActivities
 from models.deadlines import preload
 from models.rules import add_pack_directory
 from workflows.case import CaseWorkflow
+from workflows.reconcile import ReconcileWorkflow
 
-ALL_WORKFLOWS: Sequence[type] = (CaseWorkflow,)
+ALL_WORKFLOWS: Sequence[type] = (CaseWorkflow, ReconcileWorkflow)
 
 # Pure domain code and its libraries are deterministic; passing them through the sandbox keeps
 # the rule packs loaded once per process instead of once per workflow run.
@@ -48,7 +50,11 @@ def build_worker(
         client,
         task_queue=task_queue,
         workflows=list(ALL_WORKFLOWS),
-        activities=list(activities if activities is not None else all_activities(engine)),
+        activities=[
+            *(activities if activities is not None else all_activities(engine)),
+            # Reconciliation reads workflows, so it needs this worker's client.
+            ReconcileActivities(engine, client).reconcile_read_model,
+        ],
         activity_executor=executor or ThreadPoolExecutor(max_workers=16),
         workflow_runner=SandboxedWorkflowRunner(
             restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)

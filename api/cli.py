@@ -261,6 +261,28 @@ def users_revoke(
     print(f"revoked {name}")
 
 
+schedules_app = typer.Typer(
+    help="Temporal Schedules (nightly reconciliation).", no_args_is_help=True
+)
+app.add_typer(schedules_app, name="schedules")
+
+
+@schedules_app.command("apply")
+def schedules_apply() -> None:
+    """Install the nightly reconciliation schedule, or update it."""
+    import asyncio
+
+    from api.schedules import apply_schedules
+    from api.settings import get_settings
+    from api.temporal import connect
+
+    async def run() -> str:
+        settings = get_settings()
+        return await apply_schedules(await connect(settings), settings.task_queue)
+
+    print(asyncio.run(run()))
+
+
 db_app = typer.Typer(help="The read-model database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 

@@ -112,6 +112,8 @@ def main() -> None:
         migrate(_db_url(env))
         worker = subprocess.Popen([str(BIN / "asylumflow"), "worker"], env=env)
         children.append(("worker", worker))
+        # The nightly reconciliation of the read model with the workflows.
+        subprocess.run([str(BIN / "asylumflow"), "schedules", "apply"], env=env, check=True)
         api = subprocess.Popen([str(BIN / "asylumflow"), "api"], env=env)
         children.append(("api", api))
         _wait_for_port(api_port, api, "the API", 60)
