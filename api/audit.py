@@ -6,6 +6,9 @@ route template and the status are stored: never query strings or bodies (no pers
 
 from __future__ import annotations
 
+import logging
+import re
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -16,6 +19,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from activities.readmodel import AuditRecord, UserRecord
+from api.logs import request_id
+
+_log = logging.getLogger("asylumflow.api")
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 AUDITED_PREFIXES = (
     "/cases",
@@ -41,15 +48,34 @@ def install_audit(app: FastAPI) -> None:
     async def audit(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-        request.state.request_id = request_id
-        response = await call_next(request)
-        response.headers["X-Request-Id"] = request_id
+        incoming = request.headers.get("x-request-id", "")
+        # A caller's id is kept only if it is a plain token (it ends up in logs).
+        rid = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
+        request.state.request_id = rid
+        token = request_id.set(rid)
+        started = time.perf_counter()
+        try:
+            response = await call_next(request)
+        finally:
+            request_id.reset(token)
+        response.headers["X-Request-Id"] = rid
+        route = request.scope.get("route")
+        template = getattr(route, "path", "unmatched")
         user: UserRecord | None = getattr(request.state, "user", None)
+        _log.info(
+            "request",
+            extra={
+                "request_id": rid,
+                "method": request.method,
+                "route": template,
+                "status": response.status_code,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                "user": user.name if user else None,
+                "case_id": request.path_params.get("case_id"),
+            },
+        )
         if user is None or not request.url.path.startswith(AUDITED_PREFIXES):
             return response
-        route = request.scope.get("route")
-        template = getattr(route, "path", request.url.path)
         record = AuditRecord(
             at=datetime.now(UTC),
             user_name=user.name,
@@ -59,7 +85,7 @@ def install_audit(app: FastAPI) -> None:
             route=template,
             case_id=request.path_params.get("case_id"),
             status=response.status_code,
-            request_id=request_id,
+            request_id=rid,
         )
         await run_in_threadpool(_write, request.app.state.engine, record)
         return response

@@ -197,9 +197,10 @@ def worker() -> None:
     """Run one worker process against the configured Temporal server and database."""
     import logging
 
+    from api.logs import configure_logging
     from worker import run_worker
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(logging.INFO)
     _run_until_signalled(run_worker())
 
 
@@ -208,10 +209,18 @@ def api() -> None:
     """Serve the HTTP API (host and port from API_HOST / API_PORT)."""
     import uvicorn
 
+    from api.logs import configure_logging
     from api.settings import get_settings
 
     settings = get_settings()
-    uvicorn.run("api.app:create_app", factory=True, host=settings.api_host, port=settings.api_port)
+    configure_logging()
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=settings.api_host,
+        port=settings.api_port,
+        log_config=None,  # keep the JSON logging configured above
+    )
 
 
 users_app = typer.Typer(help="Users and their bearer tokens.", no_args_is_help=True)
