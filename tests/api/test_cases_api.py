@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import date, timedelta
 from typing import Any
 
@@ -179,7 +180,8 @@ async def test_error_statuses_and_bodies(api: Api) -> None:
 async def test_idempotent_create(api: Api) -> None:
     api.user("officer", Role.BORDER_OFFICER)
     body = {"jurisdiction": "me", "person": person(), "identified_on": ago(3)}
-    headers = {**api.auth("officer"), "Idempotency-Key": "border-post-7/0001"}
+    # Unique per test run: the case id derives from user and key, and the dev server is shared.
+    headers = {**api.auth("officer"), "Idempotency-Key": f"border-post-7/{uuid.uuid4().hex}"}
     first, second = await asyncio.gather(
         api.http.post("/cases", json=body, headers=headers),
         api.http.post("/cases", json=body, headers=headers),
