@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
@@ -24,6 +25,9 @@ from workflows.case import CaseWorkflow
 
 CASE_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 
+TEMPORAL_TIMEOUT = 30.0
+"""Seconds a request waits for a case workflow before answering 503 (never hang a client)."""
+
 CaseHandle = WorkflowHandle[CaseWorkflow, dict[str, Any]]
 
 
@@ -42,7 +46,11 @@ def handle_for(client: Client, case_id: str) -> CaseHandle:
 async def read_view(client: Client, case_id: str) -> dict[str, Any]:
     """The case's current state from its workflow (the source of truth)."""
     try:
-        view: dict[str, Any] = await handle_for(client, case_id).query(CaseWorkflow.state)
+        view: dict[str, Any] = await asyncio.wait_for(
+            handle_for(client, case_id).query(CaseWorkflow.state), TEMPORAL_TIMEOUT
+        )
+    except TimeoutError:
+        raise Unavailable("the case did not answer in time; try again") from None
     except RPCError as exc:
         if exc.status is RPCStatusCode.NOT_FOUND:
             raise NotFound("no such case") from None
@@ -101,8 +109,15 @@ async def send_action(client: Client, case_id: str, request: ActionRequest) -> d
     """Send one action as an Update and map its failure to 409 / 422 / 404."""
     handle = handle_for(client, case_id)
     try:
-        view: dict[str, Any] = await handle.execute_update(CaseWorkflow.act, request)
+        view: dict[str, Any] = await asyncio.wait_for(
+            handle.execute_update(CaseWorkflow.act, request), TEMPORAL_TIMEOUT
+        )
         return view
+    except TimeoutError:
+        # The update may still be applied: a retry then gets 409 rather than a duplicate.
+        raise Unavailable(
+            "the case did not answer in time; check its state before retrying"
+        ) from None
     except WorkflowUpdateFailedError as exc:
         cause = exc.cause
         if isinstance(cause, ApplicationError) and cause.details:
