@@ -10,7 +10,8 @@ from fastapi import FastAPI
 from activities.readmodel import make_engine
 from api.audit import install_audit
 from api.errors import install_error_handlers
-from api.routes import cases, duplicates, health, legal_aid, supervision, users
+from api.limits import BodyLimit
+from api.routes import cases, duplicates, health, legal_aid, stats, supervision, users
 from api.settings import Settings, get_settings
 from api.temporal import connect
 
@@ -37,10 +38,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     install_audit(app)
+    app.add_middleware(BodyLimit)
     app.include_router(health.router)
     app.include_router(cases.router)
     app.include_router(duplicates.router)
     app.include_router(supervision.router)
+    app.include_router(stats.router)
     app.include_router(legal_aid.router)
     app.include_router(users.router)
     return app

@@ -81,7 +81,11 @@ def install_error_handlers(app: FastAPI) -> None:
             for e in exc.errors()
         ]
         first = errors[0]["loc"] if errors else []
-        field = ".".join(str(p) for p in first[1:]) or (str(first[0]) if first else "body")
+        if errors and errors[0]["type"] == "json_invalid":
+            # The body is not JSON at all: no field to name but the body itself.
+            field = "body"
+        else:
+            field = ".".join(str(p) for p in first[1:]) or (str(first[0]) if first else "body")
         return JSONResponse(
             {
                 "detail": f"{field}: {errors[0]['msg']}" if errors else "invalid request",
