@@ -14,11 +14,15 @@ from api.limits import BodyLimit
 from api.routes import cases, duplicates, health, legal_aid, stats, supervision, users
 from api.settings import Settings, get_settings
 from api.temporal import connect
+from models.rules import add_pack_directory
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; tests pass their own settings (and may preset `app.state.temporal`)."""
     settings = settings or get_settings()
+    if settings.extra_packs_dir is not None:
+        # Packs the workers know (e.g. test packs) must validate here too.
+        add_pack_directory(settings.extra_packs_dir)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -23,6 +23,19 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 rules_app = typer.Typer(help="Rule packs.", no_args_is_help=True)
+
+
+@app.callback()
+def _load_extra_packs() -> None:
+    """Every command sees the extra pack directory (ASYLUMFLOW_EXTRA_PACKS) the workers see."""
+    from api.settings import get_settings
+    from models.rules import add_pack_directory
+
+    extra = get_settings().extra_packs_dir
+    if extra is not None:
+        add_pack_directory(extra)
+
+
 app.add_typer(rules_app, name="rules")
 
 # Wide enough for the deadline table when output goes to a pipe or a log (rich assumes 80).

@@ -281,6 +281,18 @@ def _first_after(
     return min(found, key=lambda o: o.seq) if found else None
 
 
+def _before(event: Occurrence, due_at: datetime, period: Period, pack: RulePack) -> bool:
+    """Whether `event` happened before a clock fell due (by day; by instant for sub-day clocks).
+
+    A decision taken on the day labour-market access arises comes too late to stop it: the
+    entitlement existed from the start of that day.
+    """
+    if period.is_sub_day:
+        when = event.at or datetime.combine(event.on, time(0), tzinfo=pack.tz)
+        return when < due_at
+    return event.on < due_at.astimezone(pack.tz).date()
+
+
 _UNDONE_BY = {LegalEvent.DISCONTINUED: LegalEvent.REOPENING_REQUESTED}
 
 
@@ -388,7 +400,7 @@ def _one_deadline(
     elif (
         rule.kind is ClockKind.ENTITLEMENT
         and fallen_due
-        and not (cancelled is not None and cancelled.on < due)
+        and not (cancelled is not None and _before(cancelled, due_at, period, pack))
     ):
         status = ClockStatus.REACHED
     elif cancelled is not None:
