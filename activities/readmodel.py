@@ -27,6 +27,8 @@ class CaseRecord(SQLModel, table=True):
         Index("ix_cases_abandoned", "presumed_abandoned", "abandoned_since"),
         Index("ix_cases_entitled_blocked", "entitled_blocked", "labour_market_reached_on"),
         Index("ix_cases_org_next_due", "legal_aid_org", "next_deadline_due"),
+        # Backlog per stage within a jurisdiction (`/stats?jurisdiction=`) from the index alone.
+        Index("ix_cases_jurisdiction_stage", "jurisdiction", "stage"),
     )
 
     id: str = Field(primary_key=True, max_length=64)
@@ -67,6 +69,8 @@ class CaseEventRecord(SQLModel, table=True):
     """One accepted event of a case; (case_id, seq) makes replays and retries harmless."""
 
     __tablename__ = "case_events"
+    # `/stats?from=&to=` finds the cases with a counted event in the window by action and date.
+    __table_args__ = (Index("ix_case_events_action_on", "action", "on"),)
 
     case_id: str = Field(primary_key=True, max_length=64)
     seq: int = Field(primary_key=True)

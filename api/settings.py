@@ -5,8 +5,10 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, PositiveInt, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from models.enums import Stage
 
 
 class Settings(BaseSettings):
@@ -39,6 +41,25 @@ class Settings(BaseSettings):
         validation_alias="ASYLUMFLOW_SEARCH_ATTRIBUTES",
         description="Upsert the case search attributes (the server must have them registered)",
     )
+    service_levels: dict[Stage, PositiveInt] = Field(
+        default_factory=dict,
+        validation_alias="ASYLUMFLOW_SERVICE_LEVELS",
+        description='Days per stage before a case counts as stuck, as JSON: {"registered": 10}. '
+        "Overrides the built-in levels; a rule pack's own `service_levels` override these",
+    )
+    reminder_offsets_days: list[int] = Field(
+        default_factory=lambda: [7, 2],
+        validation_alias="ASYLUMFLOW_REMINDER_OFFSETS_DAYS",
+        description="Days before each running deadline on which legal aid orgs are reminded "
+        "(webhooks) and alarmed (calendar feed); JSON list, e.g. [7, 2]",
+    )
+
+    @field_validator("reminder_offsets_days")
+    @classmethod
+    def _offsets_in_range(cls, value: list[int]) -> list[int]:
+        if any(not 0 <= v <= 366 for v in value):
+            raise ValueError("reminder offsets are whole days from 0 to 366")
+        return sorted(set(value), reverse=True)
 
     @property
     def db_url(self) -> str:

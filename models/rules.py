@@ -14,7 +14,14 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveInt,
+    field_validator,
+    model_validator,
+)
 
 from models.enums import (
     Actor,
@@ -23,6 +30,7 @@ from models.enums import (
     LegalEvent,
     Outcome,
     Procedure,
+    Stage,
     Unit,
 )
 
@@ -207,6 +215,11 @@ class RulePack(_Strict):
         default=False, description="Reg 1182/71 Art 3(5): a period of 2+ days has 2 working days"
     )
     no_contact_days: int = Field(default=30, gt=0)
+    service_levels: dict[Stage, PositiveInt] = Field(
+        default_factory=dict,
+        description="Days a case may stay in a stage before supervisors see it as stuck; "
+        "overrides the built-in and configured levels for cases under this pack",
+    )
     test_only: bool = Field(default=False, description="Test packs may count in seconds/minutes")
     cancelled_by_default: list[LegalEvent] = Field(default_factory=list)
     source: str

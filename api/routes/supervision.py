@@ -1,7 +1,271 @@
-"""Routes for the supervision area (filled in by its issue)."""
+"""Supervisors' views of the whole caseload, answered from the read model, and bulk reassignment.
+
+The lists are as fresh as the projection (a second or so behind the workflows); reassignment
+checks each case against its workflow before changing it.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import asyncio
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
 
-router = APIRouter(tags=["supervision"])
+from fastapi import APIRouter, Query
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from activities.readmodel import UserRecord
+from api import supervision
+from api.auth import Role
+from api.casework import read_view, send_action
+from api.deps import EngineDep, SettingsDep, Supervisor, TemporalDep
+from api.errors import ApiError, Unprocessable
+from models.enums import Action, Procedure, Stage
+from models.messages import ActionRequest
+
+router = APIRouter(prefix="/supervision", tags=["supervision"])
+
+_REASSIGN_CONCURRENCY = 8
+"""Updates in flight at once during a bulk reassignment (each is one workflow round trip)."""
+
+
+def _today() -> date:
+    return datetime.now(UTC).date()
+
+
+def _filters(
+    stage: Stage | None, procedure: Procedure | None, jurisdiction: str | None, assignee: str | None
+) -> supervision.Filters:
+    return supervision.Filters(
+        jurisdiction=jurisdiction,
+        procedure=procedure.value if procedure else None,
+        stage=stage.value if stage else None,
+        assignee=assignee,
+    )
+
+
+Limit = Annotated[int, Query(ge=1, le=500)]
+
+_LIST_RESPONSES: dict[int | str, dict[str, Any]] = {
+    403: {"description": "Only supervisors see the supervision lists"},
+    422: {"description": "A filter or the cursor is wrong (named in `field`)"},
+}
+
+
+@router.get(
+    "/overdue", summary="Cases with an authority deadline passed", responses=_LIST_RESPONSES
+)
+async def list_overdue(
+    _: Supervisor,
+    engine: EngineDep,
+    stage: Stage | None = None,
+    procedure: Procedure | None = None,
+    jurisdiction: str | None = None,
+    assignee: str | None = None,
+    cursor: str | None = None,
+    limit: Limit = 50,
+) -> dict[str, Any]:
+    """Open cases where a legal clock the authority must meet expired without its act.
+
+    `since` is the first overdue day; `clock`, `due` and `days_overdue` say which deadline.
+    """
+    page = await run_in_threadpool(
+        supervision.overdue,
+        engine,
+        _filters(stage, procedure, jurisdiction, assignee),
+        today=_today(),
+        cursor=cursor,
+        limit=limit,
+    )
+    return page.as_dict()
+
+
+@router.get("/stuck", summary="Cases past their stage's service level", responses=_LIST_RESPONSES)
+async def list_stuck(
+    _: Supervisor,
+    engine: EngineDep,
+    settings: SettingsDep,
+    stage: Stage | None = None,
+    procedure: Procedure | None = None,
+    jurisdiction: str | None = None,
+    assignee: str | None = None,
+    cursor: str | None = None,
+    limit: Limit = 50,
+) -> dict[str, Any]:
+    """Open cases with no transition for longer than their stage's service level.
+
+    Levels per stage: built-in defaults, overridden by `ASYLUMFLOW_SERVICE_LEVELS`, overridden
+    by the case's rule pack (`service_levels`). `since` is the day the case entered its stage.
+    """
+    page = await run_in_threadpool(
+        supervision.stuck,
+        engine,
+        _filters(stage, procedure, jurisdiction, assignee),
+        today=_today(),
+        configured=settings.service_levels,
+        cursor=cursor,
+        limit=limit,
+    )
+    return page.as_dict()
+
+
+@router.get(
+    "/abandoned", summary="Cases presumed abandoned, awaiting review", responses=_LIST_RESPONSES
+)
+async def list_abandoned(
+    _: Supervisor,
+    engine: EngineDep,
+    stage: Stage | None = None,
+    procedure: Procedure | None = None,
+    jurisdiction: str | None = None,
+    assignee: str | None = None,
+    cursor: str | None = None,
+    limit: Limit = 50,
+) -> dict[str, Any]:
+    """Cases presumed abandoned (no contact, absconded, lodging missed).
+
+    Review each with the case action `review_abandonment {confirm}`: confirming discontinues
+    the case (implicit withdrawal), lifting returns it to active work.
+    """
+    page = await run_in_threadpool(
+        supervision.abandoned,
+        engine,
+        _filters(stage, procedure, jurisdiction, assignee),
+        today=_today(),
+        cursor=cursor,
+        limit=limit,
+    )
+    return page.as_dict()
+
+
+@router.get(
+    "/entitled-blocked",
+    summary="Labour-market access reached, no personal ID number",
+    responses=_LIST_RESPONSES,
+)
+async def list_entitled_blocked(
+    _: Supervisor,
+    engine: EngineDep,
+    stage: Stage | None = None,
+    procedure: Procedure | None = None,
+    jurisdiction: str | None = None,
+    assignee: str | None = None,
+    cursor: str | None = None,
+    limit: Limit = 50,
+) -> dict[str, Any]:
+    """Cases entitled to work but blocked by a missing personal ID number; `since` = reached."""
+    page = await run_in_threadpool(
+        supervision.entitled_blocked,
+        engine,
+        _filters(stage, procedure, jurisdiction, assignee),
+        today=_today(),
+        cursor=cursor,
+        limit=limit,
+    )
+    return page.as_dict()
+
+
+# ---------------------------------------------------------------------------------------------
+# Reassignment
+
+
+class Reassignment(BaseModel):
+    """`POST /supervision/reassign`: move cases from one caseworker to another."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"from_user": "caseworker-1", "to_user": "caseworker-2"}],
+        },
+    )
+
+    from_user: str = Field(min_length=1, max_length=100)
+    to_user: str = Field(min_length=1, max_length=100)
+    case_ids: list[str] | None = Field(
+        default=None,
+        max_length=5000,
+        description="Only these cases (each must be assigned to `from_user`); "
+        "default: every open case assigned to `from_user`",
+    )
+    on: date | None = Field(default=None, description="Legal date of the assignment; today")
+    note: str | None = Field(default=None, max_length=500)
+
+
+def _assignable(engine: Engine, name: str) -> bool:
+    with Session(engine) as session:
+        user = session.exec(select(UserRecord).where(UserRecord.name == name)).first()
+    return (
+        user is not None
+        and user.revoked_at is None
+        and user.role in (Role.CASEWORKER.value, Role.SUPERVISOR.value)
+    )
+
+
+@router.post(
+    "/reassign",
+    summary="Reassign a caseworker's cases to another",
+    responses={
+        403: {"description": "Only supervisors reassign"},
+        422: {"description": "`to_user` is not an active caseworker or supervisor"},
+    },
+)
+async def reassign(
+    body: Reassignment,
+    user: Supervisor,
+    engine: EngineDep,
+    client: TemporalDep,
+) -> dict[str, Any]:
+    """Send `assign_caseworker` to each case still assigned to `from_user`.
+
+    Each case is checked against its workflow first (the read model may lag): a case assigned
+    to someone else by now, or closed, is `skipped`; one whose update fails is `failed` with the
+    HTTP status and detail it would have had. The others are `reassigned`. Always `200`: the
+    per-case results are the answer.
+    """
+    if body.to_user == body.from_user:
+        raise Unprocessable("to_user", "is the same as from_user")
+    if not await run_in_threadpool(_assignable, engine, body.to_user):
+        raise Unprocessable("to_user", "is not an active caseworker or supervisor")
+    case_ids = (
+        list(dict.fromkeys(body.case_ids))
+        if body.case_ids is not None
+        else await run_in_threadpool(supervision.assigned_open_cases, engine, body.from_user)
+    )
+    on = (body.on or _today()).isoformat()
+    gate = asyncio.Semaphore(_REASSIGN_CONCURRENCY)
+
+    async def one(case_id: str) -> dict[str, Any]:
+        async with gate:
+            try:
+                view = await read_view(client, case_id)
+                if view.get("assignee") != body.from_user:
+                    return {
+                        "id": case_id,
+                        "result": "skipped",
+                        "detail": f"assigned to {view.get('assignee')!r}, not {body.from_user!r}",
+                    }
+                if view["stage"] in supervision.TERMINAL:
+                    return {"id": case_id, "result": "skipped", "detail": f"{view['stage']}"}
+                action: dict[str, Any] = {"on": on, "user": body.to_user}
+                if body.note:
+                    action["note"] = body.note
+                await send_action(
+                    client,
+                    case_id,
+                    ActionRequest(action=Action.ASSIGN_CASEWORKER, body=action, actor=user.name),
+                )
+            except ApiError as exc:
+                return {
+                    "id": case_id,
+                    "result": "failed",
+                    "status": exc.status,
+                    "detail": exc.body["detail"],
+                }
+            return {"id": case_id, "result": "reassigned"}
+
+    items = await asyncio.gather(*(one(c) for c in case_ids))
+    results = [i["result"] for i in items]
+    counts = {k: results.count(k) for k in ("reassigned", "skipped", "failed")}
+    return {"from_user": body.from_user, "to_user": body.to_user, "items": items, **counts}

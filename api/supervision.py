@@ -1,0 +1,469 @@
+"""Supervision queries over the read model: overdue, stuck, abandoned, entitled-but-blocked.
+
+Plain functions taking an Engine, so the routes and the benchmark (`bench/supervision.py`) run
+exactly the same SQL. Every list is ordered by the day its condition began (`since`, oldest
+first) and then by case id, and is paged with a keyset cursor on that pair: a page costs the same
+however deep into the list it is, and cases that enter or leave the list between two pages never
+make another case be skipped or shown twice.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, false, func, or_
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from activities.readmodel import CaseEventRecord, CaseRecord, DeadlineRecord
+from api.errors import Unprocessable
+from models.enums import Stage
+from models.rules import RulePack, all_packs
+
+TERMINAL = (Stage.WITHDRAWN.value, Stage.CLOSED.value)
+"""Stages in which a case is over: never stuck, overdue or reassigned."""
+
+DEFAULT_SERVICE_LEVELS: dict[Stage, int] = {
+    Stage.IDENTIFIED: 7,
+    Stage.SCREENING: 7,
+    # A referral elsewhere (child protection, return counselling...) should be closed promptly.
+    Stage.REFERRED: 30,
+    # Registration is due within 3 working days (APD) or 5 days (APR); a week is already late.
+    Stage.APPLICATION_MADE: 7,
+    # Lodging: 15 days in Serbia, 21 days under the Pact.
+    Stage.REGISTERED: 21,
+    Stage.LODGED: 60,
+    Stage.ADMISSIBILITY: 60,
+    Stage.INTERVIEW_SCHEDULED: 60,
+    Stage.INTERVIEWED: 60,
+    # A decision taken but not notified holds everything (the appeal window runs from notice).
+    Stage.DECIDED: 14,
+    # Appeal windows are at most a month; after that the case should have moved on by itself.
+    Stage.NOTIFIED: 45,
+    Stage.APPEAL_LODGED: 180,
+    Stage.INTEGRATION: 365,
+    Stage.RETURN: 180,
+    # Longer than the usual nine-month reopen window, which closes the case by itself.
+    Stage.DISCONTINUED: 300,
+}
+"""Built-in service levels in days; `Settings.service_levels` and packs override them."""
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The list filters every supervision route shares with `GET /cases`."""
+
+    jurisdiction: str | None = None
+    procedure: str | None = None
+    stage: str | None = None
+    assignee: str | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        """The WHERE conditions on `cases` for the filters given."""
+        found: list[ColumnElement[bool]] = []
+        if self.jurisdiction:
+            found.append(col(CaseRecord.jurisdiction) == self.jurisdiction)
+        if self.procedure:
+            found.append(col(CaseRecord.procedure) == self.procedure)
+        if self.stage:
+            found.append(col(CaseRecord.stage) == self.stage)
+        if self.assignee:
+            found.append(col(CaseRecord.assignee) == self.assignee)
+        return found
+
+
+@dataclass(frozen=True)
+class Listing:
+    """One page of a supervision list."""
+
+    items: list[dict[str, Any]]
+    total: int
+    next_cursor: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The response body: `{"items", "total", "next_cursor"}`."""
+        return {"items": self.items, "total": self.total, "next_cursor": self.next_cursor}
+
+
+# ---------------------------------------------------------------------------------------------
+# Cursors
+
+
+def encode_cursor(since: date, case_id: str) -> str:
+    """An opaque cursor after the row (since, case id)."""
+    return base64.urlsafe_b64encode(f"{since.isoformat()}|{case_id}".encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[date, str]:
+    """The (since, case id) a cursor points after; 422 naming `cursor` if it is not ours."""
+    try:
+        since, case_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
+        return date.fromisoformat(since), case_id
+    except (ValueError, UnicodeDecodeError, binascii.Error):
+        raise Unprocessable("cursor", "not a cursor this API returned") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared paging
+
+
+def _base(row: CaseRecord) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "stage": row.stage,
+        "stage_since": row.stage_since.isoformat(),
+        "jurisdiction": row.jurisdiction,
+        "procedure": row.procedure,
+        "assignee": row.assignee,
+        "legal_aid_org": row.legal_aid_org,
+    }
+
+
+def _page(
+    engine: Engine,
+    where: list[ColumnElement[bool]],
+    since: Any,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[CaseRecord], int, str | None]:
+    """Rows matching `where` ordered by (since, id) after `cursor`, the total, the next cursor."""
+    where = [*where, since.is_not(None)]
+    query = select(CaseRecord).where(*where)
+    if cursor:
+        after, after_id = decode_cursor(cursor)
+        query = query.where(or_(since > after, and_(since == after, col(CaseRecord.id) > after_id)))
+    with Session(engine) as session:
+        rows = list(session.exec(query.order_by(since, col(CaseRecord.id)).limit(limit + 1)).all())
+        total = session.exec(select(func.count()).select_from(CaseRecord).where(*where)).one()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    following = None
+    if more:
+        last = rows[-1]
+        following = encode_cursor(getattr(last, since.key), last.id)
+    return rows, int(total), following
+
+
+# ---------------------------------------------------------------------------------------------
+# Overdue
+
+
+def overdue(
+    engine: Engine,
+    filters: Filters,
+    *,
+    today: date,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> Listing:
+    """Open cases with an authority clock that expired without its act, longest overdue first.
+
+    `since` is the first day the earliest such clock was overdue (the day after it was due).
+    """
+    since = col(CaseRecord.overdue_since)
+    where = [
+        col(CaseRecord.overdue) == True,  # noqa: E712  (SQL, not a Python comparison)
+        col(CaseRecord.stage).not_in(TERMINAL),
+        *filters.conditions(),
+    ]
+    rows, total, following = _page(engine, where, since, cursor, limit)
+    expired = _expired_authority_clocks(engine, [r.id for r in rows])
+    items = []
+    for row in rows:
+        assert row.overdue_since is not None  # the page only holds rows that have it
+        clocks = expired.get(row.id, [])
+        first = next((d for d in clocks if d.clock == row.overdue_clock), None)
+        due = first.due if first else row.overdue_since - timedelta(days=1)
+        clock = row.overdue_clock or (first.clock if first else "deadline")
+        citation = (first.provenance.get("citation") if first else None) or ""
+        items.append(
+            {
+                **_base(row),
+                "reason": f"{clock.replace('_', ' ')} was due by {due.isoformat()}"
+                + (f" ({citation})" if citation else "")
+                + f"; {(today - due).days} days overdue",
+                "reason_code": "deadline_expired",
+                "since": row.overdue_since.isoformat(),
+                "clock": clock,
+                "due": due.isoformat(),
+                "rule": first.rule if first else None,
+                "days_overdue": (today - due).days,
+                "expired_clocks": [d.clock for d in clocks],
+            }
+        )
+    return Listing(items, total, following)
+
+
+def _expired_authority_clocks(
+    engine: Engine, case_ids: list[str]
+) -> dict[str, list[DeadlineRecord]]:
+    if not case_ids:
+        return {}
+    found: dict[str, list[DeadlineRecord]] = defaultdict(list)
+    with Session(engine) as session:
+        for d in session.exec(
+            select(DeadlineRecord)
+            .where(
+                col(DeadlineRecord.case_id).in_(case_ids),
+                DeadlineRecord.status == "expired",
+                DeadlineRecord.actor == "authority",
+            )
+            .order_by(col(DeadlineRecord.due), col(DeadlineRecord.clock))
+        ):
+            found[d.case_id].append(d)
+    return found
+
+
+# ---------------------------------------------------------------------------------------------
+# Stuck
+
+
+def service_levels(
+    pack: RulePack | None, configured: Mapping[Stage, int] | None = None
+) -> dict[Stage, int]:
+    """Days each open stage may last: built-in defaults, then settings, then the pack's own."""
+    return {**DEFAULT_SERVICE_LEVELS, **(configured or {}), **(pack.service_levels if pack else {})}
+
+
+def _stuck_condition(
+    today: date,
+    stages: Iterable[Stage],
+    default: Mapping[Stage, int],
+    by_pack: Mapping[str, Mapping[Stage, int]],
+) -> ColumnElement[bool]:
+    """`stage_since` older than the level of the case's stage under the case's pack.
+
+    Packs that keep the default level share one range condition per stage (which the
+    (stage, stage_since) index answers); only packs with a level of their own add conditions.
+    """
+    stage_col, since_col, pack_col = (
+        col(CaseRecord.stage),
+        col(CaseRecord.stage_since),
+        col(CaseRecord.pack_id),
+    )
+    parts: list[ColumnElement[bool]] = []
+    for stage in stages:
+        own: dict[int, list[str]] = defaultdict(list)
+        for pack_id, levels in by_pack.items():
+            if levels[stage] != default[stage]:
+                own[levels[stage]].append(pack_id)
+        others = [p for ids in own.values() for p in ids]
+        usual = [stage_col == stage.value, since_col < today - timedelta(days=default[stage])]
+        if others:
+            usual.append(pack_col.not_in(others))
+        parts.append(and_(*usual))
+        for level, ids in sorted(own.items()):
+            parts.append(
+                and_(
+                    stage_col == stage.value,
+                    pack_col.in_(ids),
+                    since_col < today - timedelta(days=level),
+                )
+            )
+    return or_(*parts) if parts else false()
+
+
+def stuck(
+    engine: Engine,
+    filters: Filters,
+    *,
+    today: date,
+    configured: Mapping[Stage, int] | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> Listing:
+    """Open cases with no transition for longer than their stage's service level.
+
+    A case is stuck when it has been in its stage for *more* days than the level. `since` is
+    the day it entered the stage (no transition since then), so the longest stuck come first.
+    """
+    default = service_levels(None, configured)
+    by_pack = {p.id: service_levels(p, configured) for p in all_packs()}
+    stages = [s for s in DEFAULT_SERVICE_LEVELS if not filters.stage or s.value == filters.stage]
+    where = [_stuck_condition(today, stages, default, by_pack), *filters.conditions()]
+    rows, total, following = _page(engine, where, col(CaseRecord.stage_since), cursor, limit)
+    items = []
+    for row in rows:
+        level = by_pack.get(row.pack_id, default)[Stage(row.stage)]
+        days = (today - row.stage_since).days
+        items.append(
+            {
+                **_base(row),
+                "reason": f"in stage {row.stage} for {days} days; service level {level} days",
+                "reason_code": "service_level_exceeded",
+                "since": row.stage_since.isoformat(),
+                "days_in_stage": days,
+                "service_level_days": level,
+                "exceeded_on": (row.stage_since + timedelta(days=level + 1)).isoformat(),
+                "pack": row.pack_id,
+            }
+        )
+    return Listing(items, total, following)
+
+
+# ---------------------------------------------------------------------------------------------
+# Presumed abandoned
+
+
+_ABANDONMENT_CAUSES = ("presumed_abandoned", "report_absconded", "deadline_expired")
+
+
+def _abandonment_causes(
+    engine: Engine, rows: list[CaseRecord]
+) -> dict[str, tuple[str, str, dict[str, Any]]]:
+    """Why each case is presumed abandoned: (reason_code, reason, extras), from its history.
+
+    The presumption is raised by the no-contact watch (a system `presumed_abandoned` event), by
+    `report_absconded`, or by an applicant's lodging deadline passing; each is recorded on the
+    day the presumption starts, so the latest such event on `abandoned_since` is the cause.
+    """
+    if not rows:
+        return {}
+    with Session(engine) as session:
+        events = session.exec(
+            select(CaseEventRecord)
+            .where(
+                col(CaseEventRecord.case_id).in_([r.id for r in rows]),
+                col(CaseEventRecord.action).in_(_ABANDONMENT_CAUSES),
+            )
+            .order_by(col(CaseEventRecord.case_id), col(CaseEventRecord.seq))
+        ).all()
+    by_case: dict[str, list[CaseEventRecord]] = defaultdict(list)
+    for e in events:
+        if e.action != "deadline_expired" or e.data.get("clock") == "lodging":
+            by_case[e.case_id].append(e)
+    causes: dict[str, tuple[str, str, dict[str, Any]]] = {}
+    for row in rows:
+        candidates = by_case.get(row.id, [])
+        on_day = [e for e in candidates if e.on == row.abandoned_since] or candidates
+        cause = on_day[-1] if on_day else None
+        if cause is None:
+            causes[row.id] = ("presumed_abandoned", "presumed abandoned", {})
+        elif cause.action == "report_absconded":
+            causes[row.id] = ("absconded", f"reported absconded on {cause.on.isoformat()}", {})
+        elif cause.action == "deadline_expired":
+            due = cause.data.get("due", "")
+            causes[row.id] = (
+                "lodging_missed",
+                f"the application was not lodged by {due}",
+                {"due": due},
+            )
+        else:
+            days = int(cause.data.get("days_without_contact", 0))
+            causes[row.id] = (
+                "no_contact",
+                f"no contact for {days} days since {row.last_contact_on.isoformat()}",
+                {"days_without_contact": days},
+            )
+    return causes
+
+
+def abandoned(
+    engine: Engine,
+    filters: Filters,
+    *,
+    today: date,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> Listing:
+    """Cases presumed abandoned and awaiting a supervisor's `review_abandonment`.
+
+    `since` is the day the presumption began.
+    """
+    where = [
+        col(CaseRecord.presumed_abandoned) == True,  # noqa: E712  (SQL, not a Python comparison)
+        col(CaseRecord.stage).not_in(TERMINAL),
+        *filters.conditions(),
+    ]
+    rows, total, following = _page(engine, where, col(CaseRecord.abandoned_since), cursor, limit)
+    causes = _abandonment_causes(engine, rows)
+    items = []
+    for row in rows:
+        assert row.abandoned_since is not None  # the page only holds rows that have it
+        code, reason, extras = causes[row.id]
+        items.append(
+            {
+                **_base(row),
+                "reason": reason,
+                "reason_code": code,
+                "since": row.abandoned_since.isoformat(),
+                "last_contact_on": row.last_contact_on.isoformat(),
+                "days_presumed": (today - row.abandoned_since).days,
+                "review": "review_abandonment",
+                **extras,
+            }
+        )
+    return Listing(items, total, following)
+
+
+# ---------------------------------------------------------------------------------------------
+# Entitled but blocked
+
+
+def entitled_blocked(
+    engine: Engine,
+    filters: Filters,
+    *,
+    today: date,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> Listing:
+    """Cases whose labour-market access was reached but which have no personal ID number.
+
+    `since` is the day access was reached: the applicant may work from then, but cannot get a
+    work permit without the number (domain.md, "The nine-month rule in practice").
+    """
+    where = [
+        col(CaseRecord.entitled_blocked) == True,  # noqa: E712  (SQL, not a Python comparison)
+        col(CaseRecord.stage).not_in(TERMINAL),
+        *filters.conditions(),
+    ]
+    rows, total, following = _page(
+        engine, where, col(CaseRecord.labour_market_reached_on), cursor, limit
+    )
+    items = []
+    for row in rows:
+        reached = row.labour_market_reached_on
+        assert reached is not None  # the page only holds rows that have it
+        items.append(
+            {
+                **_base(row),
+                "reason": f"labour-market access reached on {reached.isoformat()}; "
+                "no personal ID number issued",
+                "reason_code": "no_personal_id",
+                "since": reached.isoformat(),
+                "days_blocked": (today - reached).days,
+            }
+        )
+    return Listing(items, total, following)
+
+
+QUERIES: dict[str, Callable[..., Listing]] = {
+    "overdue": overdue,
+    "stuck": stuck,
+    "abandoned": abandoned,
+    "entitled-blocked": entitled_blocked,
+}
+"""Each supervision list by its route name (the benchmark times them all)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Reassignment
+
+
+def assigned_open_cases(engine: Engine, user: str) -> list[str]:
+    """Ids of the open cases assigned to `user` in the read model, in id order."""
+    with Session(engine) as session:
+        return list(
+            session.exec(
+                select(CaseRecord.id)
+                .where(CaseRecord.assignee == user, col(CaseRecord.stage).not_in(TERMINAL))
+                .order_by(col(CaseRecord.id))
+            ).all()
+        )

@@ -1,0 +1,364 @@
+"""Benchmark: the supervision lists and `/stats` on a synthetic read model of N cases.
+
+    .venv/bin/python -m bench.supervision [--cases 10000] [--database-url URL] [--repeat 30]
+
+Seeds cases, their events and deadlines straight into the read-model tables (no workflows),
+then times the same query functions the routes call and prints p50/p95 per route, with a
+baseline measured in the same run (`SELECT count(*) FROM cases`) and each route's ratio to it,
+so results compare across machines. Without `--database-url` it uses a throwaway SQLite file;
+a given database must be migrated-or-empty and hold no cases (the script never deletes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import SQLModel
+
+from activities.readmodel import (
+    CaseEventRecord,
+    CaseRecord,
+    DeadlineRecord,
+    make_engine,
+    migrate,
+)
+from api import stats, supervision
+from models.enums import Outcome, Procedure, Stage
+
+_JURISDICTIONS = [("rs", "rs-2023"), ("rs", "rs-2023"), ("eu", "eu-2013"), ("pl", "pl-2015")]
+_STAGE_WEIGHTS = {
+    Stage.IDENTIFIED: 2,
+    Stage.SCREENING: 1,
+    Stage.REFERRED: 1,
+    Stage.APPLICATION_MADE: 2,
+    Stage.REGISTERED: 4,
+    Stage.LODGED: 14,
+    Stage.ADMISSIBILITY: 2,
+    Stage.INTERVIEW_SCHEDULED: 8,
+    Stage.INTERVIEWED: 6,
+    Stage.DECIDED: 3,
+    Stage.NOTIFIED: 3,
+    Stage.APPEAL_LODGED: 6,
+    Stage.INTEGRATION: 12,
+    Stage.RETURN: 8,
+    Stage.DISCONTINUED: 5,
+    Stage.WITHDRAWN: 4,
+    Stage.CLOSED: 19,
+}
+_ORDER = list(_STAGE_WEIGHTS)
+_LODGED_FROM = _ORDER.index(Stage.LODGED)
+_DECIDED_FROM = _ORDER.index(Stage.DECIDED)
+_WATCHED = {
+    Stage.APPLICATION_MADE,
+    Stage.REGISTERED,
+    Stage.LODGED,
+    Stage.ADMISSIBILITY,
+    Stage.INTERVIEW_SCHEDULED,
+    Stage.INTERVIEWED,
+    Stage.NOTIFIED,
+    Stage.APPEAL_LODGED,
+}
+_OUTCOMES = [o for o in Outcome if o is not Outcome.IMPLICITLY_WITHDRAWN]
+
+
+# ---------------------------------------------------------------------------------------------
+# Synthetic read model
+
+
+def _case(i: int, rng: random.Random, today: date, now: datetime) -> dict[str, Any]:
+    """One case row, with everything `case_events` and `deadlines` are derived from."""
+    family, pack = rng.choice(_JURISDICTIONS)
+    stage = rng.choices(_ORDER, weights=list(_STAGE_WEIGHTS.values()))[0]
+    identified = today - timedelta(days=rng.randint(0, 720))
+    rank = _ORDER.index(stage)
+    lodged = identified + timedelta(days=rng.randint(1, 20)) if rank >= _LODGED_FROM else None
+    lodged = min(lodged, today) if lodged else None
+    decided = None
+    if rank >= _DECIDED_FROM and stage is not Stage.DISCONTINUED and lodged is not None:
+        decided = min(lodged + timedelta(days=rng.randint(15, 300)), today)
+    start = decided or lodged or identified
+    stage_since = start + timedelta(days=rng.randint(0, max(0, (today - start).days)))
+    open_ = stage not in (Stage.WITHDRAWN, Stage.CLOSED)
+    in_procedure = stage in _WATCHED or stage is Stage.DECIDED
+    overdue = open_ and in_procedure and rng.random() < 0.25
+    abandoned = open_ and stage in _WATCHED and rng.random() < 0.1
+    blocked = open_ and lodged is not None and decided is None and rng.random() < 0.15
+    days_open = max(1, (today - start).days)
+    return {
+        "id": f"bench{i:07d}",
+        "jurisdiction": family,
+        "stage": stage.value,
+        "stage_since": stage_since,
+        "procedure": rng.choices(list(Procedure), weights=[70, 15, 5, 10])[0].value,
+        "outcome": rng.choice(_OUTCOMES).value if decided else None,
+        "final": stage in (Stage.INTEGRATION, Stage.RETURN),
+        "pack_id": pack,
+        "pack_version": "1",
+        "pack_pinned": lodged is not None,
+        "unaccompanied_child": rng.random() < 0.05,
+        "vulnerable": rng.random() < 0.2,
+        "legal_aid_org": rng.choice([None, None, "org-a", "org-b"]),
+        "assignee": f"cw-{rng.randint(0, 49)}",
+        "presumed_abandoned": abandoned,
+        "abandoned_since": today - timedelta(days=rng.randint(0, days_open)) if abandoned else None,
+        "overdue": overdue,
+        "overdue_since": today - timedelta(days=rng.randint(0, days_open)) if overdue else None,
+        "overdue_clock": "decision" if overdue else None,
+        "entitled_blocked": blocked,
+        "labour_market_reached_on": today - timedelta(days=rng.randint(0, days_open))
+        if blocked
+        else None,
+        "personal_id_issued": stage is Stage.INTEGRATION,
+        "next_deadline_due": today + timedelta(days=rng.randint(1, 90)) if open_ else None,
+        "next_deadline_clock": "decision" if open_ else None,
+        "last_action_on": stage_since,
+        "last_contact_on": stage_since,
+        "identified_on": identified,
+        "lodged_on": lodged,
+        "decided_on": decided,
+        "subsequent": rng.random() < 0.08,
+        "last_seq": 0,
+        "updated_at": now,
+    }
+
+
+def _events(case: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
+    """The history a case like this would have recorded (the actions the statistics read)."""
+    found: list[tuple[str, str | None, date, dict[str, Any]]] = [
+        ("identify", "identified", case["identified_on"], {"identified_at": "border"}),
+    ]
+    if case["lodged_on"]:
+        found += [
+            ("make_application", "made", case["identified_on"], {}),
+            ("register", "registered", case["identified_on"], {}),
+            ("lodge", "lodged", case["lodged_on"], {"subsequent": case["subsequent"]}),
+        ]
+        if case["procedure"] != "regular":
+            found.append(
+                (
+                    "assign_procedure",
+                    "procedure_assigned",
+                    case["lodged_on"],
+                    {"procedure": case["procedure"]},
+                )
+            )
+    if case["overdue"]:
+        found.append(("deadline_expired", None, case["overdue_since"], {"clock": "decision"}))
+    if case["decided_on"]:
+        found.append(("decide", "decided", case["decided_on"], {"outcome": case["outcome"]}))
+        found.append(("notify_decision", "notified", case["decided_on"], {}))
+    stage, since = case["stage"], case["stage_since"]
+    if stage == Stage.APPEAL_LODGED.value:
+        found.append(("lodge_appeal", "appeal_lodged", since, {}))
+    if stage in (Stage.INTEGRATION.value, Stage.RETURN.value) and case["procedure"] == "regular":
+        found.append(("decide_appeal", "appeal_decided", since, {"result": "dismissed"}))
+    if stage == Stage.DISCONTINUED.value:
+        found.append(("discontinue", "discontinued", since, {}))
+    if stage == Stage.WITHDRAWN.value:
+        found.append(("withdraw", "withdrawn", since, {}))
+    if case["presumed_abandoned"]:
+        found.append(
+            ("presumed_abandoned", None, case["abandoned_since"], {"days_without_contact": 30})
+        )
+    case["last_seq"] = len(found)
+    return [
+        {
+            "case_id": case["id"],
+            "seq": seq,
+            "actor": "bench",
+            "action": action,
+            "event": event,
+            "on": on,
+            "recorded_at": now,
+            "note": None,
+            "data": data,
+        }
+        for seq, (action, event, on, data) in enumerate(found, start=1)
+    ]
+
+
+def _deadlines(case: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
+    if not case["lodged_on"]:
+        return []
+    lodged: date = case["lodged_on"]
+
+    def row(clock: str, due: date, status: str, kind: str = "act") -> dict[str, Any]:
+        return {
+            "case_id": case["id"],
+            "clock": clock,
+            "due": due,
+            "status": status,
+            "actor": "authority",
+            "kind": kind,
+            "fires_at": now,
+            "rule": f"{case['pack_id']}/{clock}",
+            "pack": case["pack_id"],
+            "provenance": {"citation": "synthetic", "clock": clock},
+        }
+
+    decision_status = "expired" if case["overdue"] else ("met" if case["decided_on"] else "running")
+    decision_due = (
+        case["overdue_since"] - timedelta(days=1)
+        if case["overdue"]
+        else lodged + timedelta(days=182)
+    )
+    labour_status = "reached" if case["entitled_blocked"] else "cancelled"
+    return [
+        row("lodging", lodged, "met"),
+        row("decision", decision_due, decision_status),
+        row("labour_market_access", lodged + timedelta(days=182), labour_status, "entitlement"),
+    ]
+
+
+def seed(engine: Engine, n: int, *, today: date, rng: random.Random) -> dict[str, int]:
+    """Insert `n` synthetic cases with their events and deadlines; return the row counts."""
+    now = datetime.now(UTC)
+    tables = SQLModel.metadata.tables
+    counts = {"cases": 0, "case_events": 0, "deadlines": 0}
+    for offset in range(0, n, 1000):
+        cases = [_case(i, rng, today, now) for i in range(offset, min(n, offset + 1000))]
+        events = [e for c in cases for e in _events(c, now)]
+        deadlines = [d for c in cases for d in _deadlines(c, now)]
+        with engine.begin() as conn:
+            conn.execute(tables[CaseRecord.__tablename__].insert(), cases)
+            conn.execute(tables[CaseEventRecord.__tablename__].insert(), events)
+            if deadlines:
+                conn.execute(tables[DeadlineRecord.__tablename__].insert(), deadlines)
+        counts["cases"] += len(cases)
+        counts["case_events"] += len(events)
+        counts["deadlines"] += len(deadlines)
+    return counts
+
+
+# ---------------------------------------------------------------------------------------------
+# Timing
+
+
+def percentile(samples: list[float], percent: int) -> float:
+    """Nearest-rank percentile, as the statistics use."""
+    ordered = sorted(samples)
+    return ordered[max(1, -(-percent * len(ordered) // 100)) - 1]
+
+
+def measure(call: Callable[[], object], repeat: int, warmup: int = 2) -> list[float]:
+    """Wall-clock milliseconds of `repeat` calls, after `warmup` untimed ones (caches, plans)."""
+    for _ in range(warmup):
+        call()
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        call()
+        samples.append((time.perf_counter() - start) * 1000)
+    return samples
+
+
+def workloads(engine: Engine, today: date) -> dict[str, Callable[[], object]]:
+    """What is timed: each route's query function, called as the route calls it."""
+    none = supervision.Filters()
+    narrow = supervision.Filters(jurisdiction="rs", assignee="cw-7")
+
+    def baseline() -> object:
+        with engine.connect() as conn:
+            return conn.execute(sa.text("SELECT count(*) FROM cases")).scalar_one()
+
+    def second_page() -> object:
+        first = supervision.stuck(engine, none, today=today, limit=50)
+        return supervision.stuck(engine, none, today=today, cursor=first.next_cursor, limit=50)
+
+    return {
+        "baseline: SELECT count(*) FROM cases": baseline,
+        "GET /supervision/overdue": lambda: supervision.overdue(engine, none, today=today),
+        "GET /supervision/stuck": lambda: supervision.stuck(engine, none, today=today),
+        "GET /supervision/stuck (pages 1+2)": second_page,
+        "GET /supervision/stuck?jurisdiction&assignee": lambda: supervision.stuck(
+            engine, narrow, today=today
+        ),
+        "GET /supervision/abandoned": lambda: supervision.abandoned(engine, none, today=today),
+        "GET /supervision/entitled-blocked": lambda: supervision.entitled_blocked(
+            engine, none, today=today
+        ),
+        "GET /stats": lambda: stats.compute(engine, today=today),
+        "GET /stats?from&to (90 days)&jurisdiction": lambda: stats.compute(
+            engine,
+            jurisdiction="rs",
+            date_from=today - timedelta(days=90),
+            date_to=today,
+            today=today,
+        ),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line
+
+
+@contextmanager
+def _database(url: str | None) -> Iterator[str]:
+    if url:
+        yield url
+        return
+    with tempfile.TemporaryDirectory(prefix="asylumflow-bench-") as tmp:
+        yield f"sqlite:///{Path(tmp) / 'bench.db'}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Seed, time, print the table; returns the exit status."""
+    parser = argparse.ArgumentParser(prog="bench.supervision", description=__doc__.split("\n")[0])
+    parser.add_argument("--cases", type=int, default=10_000, help="synthetic cases (10000)")
+    parser.add_argument(
+        "--database-url", default=None, help="an empty database (default: a temp SQLite file)"
+    )
+    parser.add_argument("--repeat", type=int, default=30, help="timed calls per query (30)")
+    parser.add_argument("--seed", type=int, default=7, help="random seed (7)")
+    args = parser.parse_args(argv)
+    if args.cases < 1 or args.repeat < 1:
+        parser.error("--cases and --repeat must be at least 1")
+    today = date.today()
+    with _database(args.database_url) as url:
+        migrate(url)
+        engine = make_engine(url)
+        try:
+            with engine.connect() as conn:
+                existing = conn.execute(sa.text("SELECT count(*) FROM cases")).scalar_one()
+            if existing:
+                print(f"{url.split('@')[-1]} already holds {existing} cases; use an empty database")
+                return 2
+            started = time.perf_counter()
+            counts = seed(engine, args.cases, today=today, rng=random.Random(args.seed))
+            seeded = time.perf_counter() - started
+            # Fresh statistics, as a database that has lived a while would have: both SQLite
+            # and PostgreSQL plan from them.
+            with engine.begin() as conn:
+                conn.execute(sa.text("ANALYZE"))
+            results = {
+                name: measure(call, args.repeat) for name, call in workloads(engine, today).items()
+            }
+        finally:
+            engine.dispose()
+    print(
+        f"asylumflow supervision benchmark: {counts['cases']} cases, "
+        f"{counts['case_events']} events, {counts['deadlines']} deadlines on "
+        f"{engine.dialect.name} (seeded in {seeded:.1f} s; {args.repeat} timed calls each)"
+    )
+    base = percentile(next(iter(results.values())), 50)
+    width = max(len(n) for n in results)
+    print(f"{'query':<{width}}  {'p50 ms':>9}  {'p95 ms':>9}  {'p50 / baseline':>14}")
+    for name, samples in results.items():
+        p50, p95 = percentile(samples, 50), percentile(samples, 95)
+        print(f"{name:<{width}}  {p50:9.3f}  {p95:9.3f}  {p50 / base:14.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
