@@ -6,12 +6,22 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from activities.readmodel import make_engine
 from api.audit import install_audit
 from api.errors import install_error_handlers
 from api.limits import BodyLimit
-from api.routes import cases, duplicates, health, legal_aid, stats, supervision, users
+from api.routes import (
+    cases,
+    codec,
+    duplicates,
+    health,
+    legal_aid,
+    stats,
+    supervision,
+    users,
+)
 from api.settings import Settings, get_settings
 from api.temporal import connect
 from models.rules import add_pack_directory
@@ -43,6 +53,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     install_audit(app)
     app.add_middleware(BodyLimit)
+    # Only the Temporal UI calls the API from a browser (the codec endpoint).
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.codec_cors_origins,
+        allow_methods=["POST"],
+        allow_headers=["Authorization", "Content-Type", "X-Namespace"],
+        allow_credentials=True,
+    )
     app.include_router(health.router)
     app.include_router(cases.router)
     app.include_router(duplicates.router)
@@ -50,4 +68,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(stats.router)
     app.include_router(legal_aid.router)
     app.include_router(users.router)
+    app.include_router(codec.router)
     return app

@@ -4,17 +4,45 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, PositiveInt, field_validator
+from pydantic import Field, PositiveInt, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from api.codec import CodecError, EncryptionCodec, make_codec, parse_key
 from models.enums import Stage
+
+EXAMPLE_KEYS = frozenset({"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="})
+"""Keys from documentation: never acceptable outside development."""
 
 
 class Settings(BaseSettings):
     """Process configuration. The same worker runs against a dev server or a production cluster."""
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    environment: Literal["development", "production"] = Field(
+        default="development",
+        validation_alias="ASYLUMFLOW_ENV",
+        description="Outside development, secrets must be set and must not be defaults",
+    )
+    encryption_key: SecretStr | None = Field(
+        default=None,
+        validation_alias="ASYLUMFLOW_ENCRYPTION_KEY",
+        description="Base64 AES-256 key for Temporal payloads (`python -c 'from api.codec "
+        "import new_key; print(new_key())'`)",
+    )
+    encryption_key_id: str = Field(default="k1", validation_alias="ASYLUMFLOW_ENCRYPTION_KEY_ID")
+    encryption_old_keys: list[SecretStr] = Field(
+        default_factory=list,
+        validation_alias="ASYLUMFLOW_ENCRYPTION_OLD_KEYS",
+        description='Rotated-out keys that still decrypt, JSON: ["<id>:<base64 key>"]',
+    )
+    codec_cors_origins: list[str] = Field(
+        default_factory=lambda: ["http://127.0.0.1:8233", "http://localhost:8233"],
+        validation_alias="ASYLUMFLOW_CODEC_CORS_ORIGINS",
+        description="Temporal UI origins allowed to call the codec endpoint",
+    )
 
     data_dir: Path = Field(default=Path(".data"), validation_alias="ASYLUMFLOW_DATA_DIR")
     database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
@@ -60,6 +88,36 @@ class Settings(BaseSettings):
         if any(not 0 <= v <= 366 for v in value):
             raise ValueError("reminder offsets are whole days from 0 to 366")
         return sorted(set(value), reverse=True)
+
+    @model_validator(mode="after")
+    def _safe_outside_development(self) -> Settings:
+        if self.encryption_key is not None:
+            try:
+                parse_key(self.encryption_key.get_secret_value())
+            except CodecError as exc:
+                raise ValueError(f"ASYLUMFLOW_ENCRYPTION_KEY: {exc}") from None
+        if self.environment == "development":
+            return self
+        if self.encryption_key is None:
+            raise ValueError(
+                "ASYLUMFLOW_ENCRYPTION_KEY is required outside development: payloads would "
+                "reach the Temporal server in the clear"
+            )
+        if self.encryption_key.get_secret_value() in EXAMPLE_KEYS:
+            raise ValueError("ASYLUMFLOW_ENCRYPTION_KEY is an example key; generate a new one")
+        if self.database_url is None:
+            raise ValueError("DATABASE_URL is required outside development")
+        return self
+
+    def codec(self) -> EncryptionCodec | None:
+        """The payload codec, when a key is configured."""
+        if self.encryption_key is None:
+            return None
+        return make_codec(
+            self.encryption_key_id,
+            self.encryption_key.get_secret_value(),
+            [k.get_secret_value() for k in self.encryption_old_keys],
+        )
 
     @property
     def db_url(self) -> str:

@@ -1,11 +1,11 @@
-"""The Temporal client: one per process, with the pydantic data converter and optional TLS."""
+"""The Temporal client: one per process; pydantic data converter, encryption and TLS."""
 
 from __future__ import annotations
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import TLSConfig
 
+from api.codec import data_converter
 from api.settings import Settings
 
 
@@ -23,6 +23,7 @@ async def connect(settings: Settings) -> Client:
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
-        data_converter=pydantic_data_converter,
+        # Encrypts every payload when a key is configured (api/codec.py).
+        data_converter=data_converter(settings.codec()),
         tls=tls,
     )

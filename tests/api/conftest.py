@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest_asyncio
+from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 from temporalio.testing import WorkflowEnvironment
 
@@ -26,6 +27,7 @@ class Api:
     engine: Engine
     env: WorkflowEnvironment
     task_queue: str
+    app: FastAPI
     tokens: dict[str, str] = field(default_factory=dict)
 
     def auth(self, who: str) -> dict[str, str]:
@@ -69,7 +71,7 @@ async def api(
         build_worker(dev_env.client, task_queue, engine),
         httpx.AsyncClient(transport=transport, base_url="http://test") as http,
     ):
-        yield Api(http=http, engine=engine, env=dev_env, task_queue=task_queue)
+        yield Api(http=http, engine=engine, env=dev_env, task_queue=task_queue, app=app)
 
 
 def person(**overrides: Any) -> dict[str, Any]:
