@@ -32,6 +32,7 @@ AUDITED_PREFIXES = (
     "/stats",
     "/users",
     "/audit",
+    "/ui",  # the dashboard reads the same cases and lists
 )
 
 
