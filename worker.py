@@ -19,6 +19,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.projection import ReadModelActivities
 from activities.reconcile import ReconcileActivities
+from activities.reminders import ReminderActivities
 from models.deadlines import preload
 from models.rules import add_pack_directory
 from workflows.case import CaseWorkflow
@@ -33,7 +34,7 @@ PASSTHROUGH = ("models", "holidays", "dateutil", "yaml", "pydantic", "pydantic_c
 
 def all_activities(engine: Engine) -> list[Callable[..., Any]]:
     """Every activity, bound to its dependencies."""
-    return [ReadModelActivities(engine).project_case]
+    return [ReadModelActivities(engine).project_case, ReminderActivities(engine).send_reminder]
 
 
 def build_worker(

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
 
 from activities.readmodel import make_engine
 from api.audit import install_audit
@@ -20,6 +21,7 @@ from api.routes import (
     legal_aid,
     stats,
     supervision,
+    ui,
     users,
 )
 from api.settings import Settings, get_settings
@@ -69,4 +71,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(legal_aid.router)
     app.include_router(users.router)
     app.include_router(codec.router)
+    app.include_router(ui.router)
+    app.mount("/ui/static", StaticFiles(directory=ui.STATIC_DIR), name="ui-static")
     return app

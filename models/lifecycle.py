@@ -153,6 +153,10 @@ class CaseState(BaseModel):
     assignee: str | None = None
     legal_aid_org: str | None = None
     seq: int = 0
+    reminders_sent: list[str] = Field(
+        default_factory=list,
+        description="Keys of deadline reminders already sent or passed over (models.reminders)",
+    )
 
     @property
     def pack(self) -> RulePack:

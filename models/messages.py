@@ -30,6 +30,10 @@ class CaseInput(BaseModel):
     search_attributes: bool = True
     carried: CaseState | None = None
     projected_seq: int = 0
+    reminder_offsets_days: list[int] = Field(
+        default_factory=lambda: [7, 2],
+        description="Days before each running deadline on which the legal aid org is reminded",
+    )
 
 
 class ActionRequest(BaseModel):

@@ -9,13 +9,14 @@ Nothing stale can fire.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from datetime import date, timedelta
 from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeUpdate
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
@@ -41,6 +42,13 @@ with workflow.unsafe.imports_passed_through():
         case_row,
         start_of_day_utc,
     )
+    from models.reminders import (
+        ReminderRequest,
+        due_reminders,
+        mark_sent,
+        next_reminder_at,
+        request_for,
+    )
     from workflows.search import (
         CASE_STAGE,
         JURISDICTION,
@@ -56,6 +64,17 @@ with workflow.unsafe.imports_passed_through():
 
 PROJECT_CASE = "project_case"
 """Name of the read-model projection activity (referenced by name: no ORM import here)."""
+
+SEND_REMINDER = "send_reminder"
+"""Name of the activity that POSTs one reminder to the legal aid org's webhooks."""
+
+REMINDER_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2),
+    backoff_coefficient=3.0,
+    maximum_interval=timedelta(minutes=30),
+    maximum_attempts=12,
+)
+"""A receiver that is down gets retried for about three hours; every attempt is logged in SQL."""
 
 _MIN_WAIT = timedelta(seconds=1)
 
@@ -101,6 +120,7 @@ class CaseWorkflow:
         self._projected_seq = inp.projected_seq
         self._projection_stale = True
         self._changed = False
+        self._deliveries: list[asyncio.Task[None]] = []
 
     # ----------------------------------------------------------------------------------------
     # Main loop
@@ -116,18 +136,31 @@ class CaseWorkflow:
         # next wait, so the flag is cleared before the work, not just before the wait. Runs that
         # began before this fix replay the old order.
         wakeup_fix = workflow.patched("no-lost-wakeup")
+        # Reminders schedule activities and timers that runs begun before them never issued;
+        # those runs replay without reminders until they continue as new.
+        reminders = workflow.patched("reminders")
         while True:
             if wakeup_fix:
                 self._changed = False
             self._settle()
+            if reminders:
+                self._remind()
             await self._project()
             self._upsert_search_attributes()
             if self.case.stage is Stage.CLOSED:
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 await self._project()
+                # Every deadline of a closed case is over: a reminder still being retried is moot.
+                for task in self._deliveries:
+                    task.cancel()
                 return self.view()
             if self._history_is_long():
-                await workflow.wait_condition(workflow.all_handlers_finished)
+                # A delivery still retrying would be lost with this run: let it finish first.
+                await workflow.wait_condition(
+                    lambda: (
+                        workflow.all_handlers_finished() and all(t.done() for t in self._deliveries)
+                    )
+                )
                 await self._project()
                 workflow.continue_as_new(
                     inp.model_copy(
@@ -135,6 +168,12 @@ class CaseWorkflow:
                     )
                 )
             wake_at, _ = next_wakeup(self.case, workflow.now())
+            if reminders:
+                remind_at = next_reminder_at(
+                    self.case, self._input.reminder_offsets_days, workflow.now()
+                )
+                if remind_at is not None and (wake_at is None or remind_at < wake_at):
+                    wake_at = remind_at
             timeout = None
             if wake_at is not None:
                 timeout = max(wake_at - workflow.now(), _MIN_WAIT)
@@ -152,6 +191,36 @@ class CaseWorkflow:
         if settled.events:
             self.case = settled.state
             self._projection_stale = True
+
+    def _remind(self) -> None:
+        """Start delivering every reminder due by now; the loop never waits for a delivery."""
+        now = workflow.now()
+        due = due_reminders(self.case, self._input.reminder_offsets_days, now)
+        if not due.send and not due.passed_over:
+            return
+        # Marked before delivery: the loop must not start the same reminder twice, and a
+        # delivery that finally fails is in the delivery log (retrying it later would tell the
+        # provider a number of days left that is no longer true).
+        self.case = mark_sent(self.case, [*due.passed_over, *(r.key for r in due.send)])
+        self._deliveries = [t for t in self._deliveries if not t.done()]
+        for reminder in due.send:
+            request = request_for(self.case, reminder, now)
+            self._deliveries.append(asyncio.create_task(self._deliver(request)))
+
+    async def _deliver(self, request: ReminderRequest) -> None:
+        # In a task of its own so a webhook that is down never holds back the clocks' timers.
+        try:
+            await workflow.execute_activity(
+                SEND_REMINDER,
+                request,
+                start_to_close_timeout=timedelta(seconds=60),
+                schedule_to_close_timeout=timedelta(days=1),
+                retry_policy=REMINDER_RETRY,
+            )
+        except ActivityError as exc:
+            workflow.logger.warning(
+                "reminder %s not delivered after retries: %s", request.key, exc.cause or exc
+            )
 
     def _history_is_long(self) -> bool:
         info = workflow.info()

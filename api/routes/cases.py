@@ -175,6 +175,7 @@ async def create_case(
             actor=user.name,
             history_threshold=settings.history_threshold,
             search_attributes=settings.search_attributes,
+            reminder_offsets_days=settings.reminder_offsets_days,
         ),
         id=workflow_id(case_id),
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,

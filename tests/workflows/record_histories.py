@@ -1,10 +1,17 @@
 """Record case workflow histories for the replay test (run by hand when the workflow changes).
 
-    .venv/bin/python -m tests.workflows.record_histories
+    .venv/bin/python -m tests.workflows.record_histories [SCENARIO ...]
 
-Histories recorded before a change must keep replaying after it: a change to the commands a
-running workflow issues goes behind `workflow.patched()`. Never re-record to make a failing
-replay pass; add the new histories beside the old ones.
+Without names it records only the scenarios that have no history yet; name a scenario to record
+it (again) on purpose. Histories recorded before a change must keep replaying after it: a change
+to the commands a running workflow issues goes behind `workflow.patched()`. Never re-record to
+make a failing replay pass; add the new histories beside the old ones.
+
+`pre_reminders_legal_aid.json` is not a scenario here: it was recorded on the code from before
+reminders (a legal aid org's case, lodged, a contact 86 days later, i.e. after the decision clock's
+7-day reminder instant and before it falls due, then decided, notified and the appeal window
+passing). It proves the `reminders` patch keeps such running cases replayable; it can only be
+recorded on that older code.
 """
 
 from __future__ import annotations
@@ -72,6 +79,32 @@ async def _continue_as_new(env: WorkflowEnvironment, handle: Handle) -> None:
         await act(handle, "assign_caseworker", d, user=f"cw-{i}")
 
 
+async def _reminders(env: WorkflowEnvironment, handle: Handle) -> None:
+    # A legal aid org's case: the decision clock's 7- and 2-day reminders, then the appeal
+    # window's, then the window passes (send_reminder runs; the recording DB has no webhooks).
+    d = local_today(await env.get_current_time())
+    for action in ("make_application", "register", "lodge"):
+        await act(handle, action, d)
+    await env.sleep(timedelta(days=89))
+    d = local_today(await env.get_current_time())
+    await act(handle, "decide", d, outcome="rejected")
+    await act(handle, "notify_decision", d)
+    await env.sleep(timedelta(days=20))
+
+
+SCENARIOS = {
+    "integration": _integration,
+    "return": _return,
+    "continue_as_new": _continue_as_new,
+    "reminders": _reminders,
+}
+
+START_OPTIONS: dict[str, dict[str, Any]] = {
+    "continue_as_new": {"history_threshold": 60},
+    "reminders": {"legal_aid_org": "org-rec"},
+}
+
+
 async def main() -> None:
     """Run each scenario on the time-skipping server and save its history as JSON."""
     bin_dir = Path(sys.executable).parent
@@ -82,20 +115,17 @@ async def main() -> None:
     url = f"sqlite:////tmp/record-{uuid.uuid4().hex}.db"
     migrate(url)
     queue = f"record-{uuid.uuid4().hex[:8]}"
-    scenarios = {
-        "integration": _integration,
-        "return": _return,
-        "continue_as_new": _continue_as_new,
-    }
+    names = sys.argv[1:] or [n for n in SCENARIOS if not (HERE / f"{n}.json").exists()]
     async with build_worker(env.client, queue, make_engine(url)):
-        for name, scenario in scenarios.items():
+        for name in names:
+            scenario = SCENARIOS[name]
             today = local_today(await env.get_current_time())
             handle = await start_case(
                 env.client,
                 queue,
                 f"rec-{name}",
                 identified_on=today,
-                history_threshold=60 if name == "continue_as_new" else 2000,
+                **START_OPTIONS.get(name, {}),
             )
             await scenario(env, handle)
             history = await env.client.get_workflow_handle(

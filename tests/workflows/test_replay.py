@@ -18,7 +18,13 @@ HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 
 def test_histories_are_recorded() -> None:
     names = {p.stem for p in HISTORIES}
-    assert {"integration", "return", "continue_as_new"} <= names
+    assert {
+        "integration",
+        "return",
+        "continue_as_new",
+        "reminders",
+        "pre_reminders_legal_aid",
+    } <= names
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])

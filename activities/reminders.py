@@ -1,0 +1,135 @@
+"""The reminder delivery activity: POST one signed reminder to a legal aid org's webhooks.
+
+Every attempt, successful or not, is recorded in `webhook_deliveries`, so a provider can see what
+was sent and what failed. A failure raises, and Temporal retries with the workflow's policy; a
+webhook that already accepted this reminder is not sent it again on the retry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import httpx
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.readmodel import DeliveryRecord, WebhookRecord
+from models.reminders import ReminderRequest
+
+SIGNATURE_HEADER = "X-Asylumflow-Signature"
+"""Carries `sha256=<hex HMAC-SHA256 of the exact body bytes, keyed with the webhook secret>`."""
+
+REMINDER_HEADER = "X-Asylumflow-Reminder"
+"""The reminder's key, so a receiver can recognise a reminder it already has."""
+
+_ERROR_MAX = 500  # the column's size
+
+
+def sign(secret: str, body: bytes) -> str:
+    """The signature header value for `body`."""
+    digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return f"sha256={digest}"
+
+
+def _default_client() -> httpx.Client:
+    # Redirects are not followed: a reminder goes where the org registered it, nowhere else.
+    return httpx.Client(timeout=httpx.Timeout(10.0), follow_redirects=False)
+
+
+class ReminderActivities:
+    """Delivers reminders to webhooks; the engine and HTTP client are injected for tests."""
+
+    def __init__(
+        self, engine: Engine, client_factory: Callable[[], httpx.Client] | None = None
+    ) -> None:
+        self.engine = engine
+        self.client_factory = client_factory or _default_client
+
+    def _targets(self, request: ReminderRequest) -> list[WebhookRecord]:
+        """The org's active webhooks that have not accepted this reminder yet."""
+        with Session(self.engine) as session:
+            hooks = session.exec(
+                select(WebhookRecord)
+                .where(WebhookRecord.org == request.org, col(WebhookRecord.active).is_(True))
+                .order_by(col(WebhookRecord.id))
+            ).all()
+            delivered = set(
+                session.exec(
+                    select(DeliveryRecord.webhook_id).where(
+                        DeliveryRecord.reminder_key == request.key,
+                        col(DeliveryRecord.ok).is_(True),
+                    )
+                ).all()
+            )
+        return [h for h in hooks if h.id not in delivered]
+
+    def _record(self, record: DeliveryRecord) -> None:
+        with Session(self.engine) as session:
+            session.add(record)
+            session.commit()
+
+    @activity.defn(name="send_reminder")
+    def send_reminder(self, request: ReminderRequest) -> int:
+        """POST the reminder to each of the org's active webhooks; return how many accepted it.
+
+        Raises:
+            ApplicationError: when a webhook answered other than 2xx or could not be reached
+                (retryable: the workflow's retry policy sends it again).
+        """
+        body = request.body()
+        attempt = activity.info().attempt
+        failures: list[str] = []
+        accepted = 0
+        targets = self._targets(request)
+        if not targets:
+            return 0
+        with self.client_factory() as http:
+            for hook in targets:
+                assert hook.id is not None  # rows read from the table have their id
+                status: int | None = None
+                error: str | None = None
+                try:
+                    response = http.post(
+                        hook.url,
+                        content=body,
+                        headers={
+                            "Content-Type": "application/json",
+                            SIGNATURE_HEADER: sign(hook.secret, body),
+                            REMINDER_HEADER: request.key,
+                        },
+                    )
+                    status = response.status_code
+                    if not response.is_success:
+                        error = f"HTTP {status}"
+                except httpx.HTTPError as exc:
+                    error = f"{type(exc).__name__}: {exc}"[:_ERROR_MAX]
+                self._record(
+                    DeliveryRecord(
+                        webhook_id=hook.id,
+                        case_id=request.case_id,
+                        clock=request.clock.value,
+                        due=request.due,
+                        days_left=request.days_left,
+                        reminder_key=request.key,
+                        attempt=attempt,
+                        status_code=status,
+                        error=error,
+                        ok=error is None,
+                        attempted_at=datetime.now(UTC),
+                    )
+                )
+                if error is None:
+                    accepted += 1
+                else:
+                    failures.append(f"webhook {hook.id}: {error}")
+        if failures:
+            raise ApplicationError(
+                f"reminder {request.key} not accepted: {'; '.join(failures)}",
+                type="WebhookDeliveryFailed",
+            )
+        return accepted

@@ -1,0 +1,193 @@
+"""Legal aid queries over the read model: an org's deadlines, its calendar feed, its webhooks.
+
+Every function takes the organisation explicitly and filters on it in SQL: nothing here can
+return another organisation's cases, webhooks or deliveries.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from icalendar import Alarm, Calendar, Event
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from activities.readmodel import (
+    CaseRecord,
+    DeadlineRecord,
+    DeliveryRecord,
+    FeedSecretRecord,
+    WebhookRecord,
+)
+from api.auth import hash_token
+
+OPEN_STATUSES = ("running", "paused")
+"""Deadline statuses a provider still has to watch (paused clocks run again on resumption)."""
+
+
+def org_deadlines(
+    engine: Engine, org: str, *, until: date | None = None
+) -> list[tuple[DeadlineRecord, CaseRecord]]:
+    """The running and paused deadlines of the org's cases (due by `until`), sorted by due."""
+    query = (
+        select(DeadlineRecord, CaseRecord)
+        .join(CaseRecord, col(CaseRecord.id) == col(DeadlineRecord.case_id))
+        .where(
+            CaseRecord.legal_aid_org == org,
+            col(DeadlineRecord.status).in_(OPEN_STATUSES),
+        )
+        .order_by(col(DeadlineRecord.due), col(DeadlineRecord.case_id), col(DeadlineRecord.clock))
+    )
+    if until is not None:
+        query = query.where(DeadlineRecord.due <= until)
+    with Session(engine) as session:
+        return [(d, c) for d, c in session.exec(query).all()]
+
+
+def deadline_item(record: DeadlineRecord) -> dict[str, Any]:
+    """`{"case_id", …deadline object}` from the projected provenance and the row's status."""
+    return {
+        "case_id": record.case_id,
+        **record.provenance,
+        "clock": record.clock,
+        "due": record.due.isoformat(),
+        "status": record.status,
+    }
+
+
+def _summary(record: DeadlineRecord) -> str:
+    # The clock and the case reference only: a calendar lands on phones and shared calendars,
+    # so it must not name the person.
+    return f"{record.clock} - case {record.case_id}"
+
+
+def _description(record: DeadlineRecord) -> str:
+    p = record.provenance
+    lines = [
+        f"Clock: {record.clock} ({record.status})",
+        f"Due: {record.due.isoformat()}; to act: {record.actor}",
+        f"Period: {p.get('period')} from {p.get('trigger')} on {p.get('trigger_date')}",
+        f"Rule: {record.rule} (pack {record.pack}, version {p.get('rule_version')})",
+        f"Citation: {p.get('citation')}",
+    ]
+    if p.get("pause_days"):
+        lines.append(f"Paused for {p['pause_days']} day(s)")
+    return "\n".join(lines)
+
+
+def calendar_ics(
+    org: str,
+    rows: Sequence[tuple[DeadlineRecord, CaseRecord]],
+    *,
+    alarm_days: Sequence[int],
+    now: datetime,
+) -> bytes:
+    """An iCalendar feed: one all-day event per deadline, alarms `alarm_days` before each.
+
+    The UID is stable per case and clock, so a calendar app moves the event when the due date
+    changes instead of adding a second one.
+    """
+    cal = Calendar()
+    cal.add("prodid", "-//asylumflow//legal aid deadlines//EN")
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    cal.add("method", "PUBLISH")
+    cal.add("x-wr-calname", f"Deadlines - {org}")
+    for record, case in rows:
+        summary = _summary(record)
+        event = Event()
+        event.add("uid", f"{record.case_id}-{record.clock}@asylumflow")
+        event.add("dtstamp", now)
+        event.add("last-modified", case.updated_at)
+        event.add("dtstart", record.due)
+        event.add("dtend", record.due + timedelta(days=1))
+        event.add("summary", summary)
+        event.add("description", _description(record))
+        event.add("transp", "TRANSPARENT")
+        for days in sorted(set(alarm_days), reverse=True):
+            alarm = Alarm()
+            alarm.add("action", "DISPLAY")
+            alarm.add("description", summary)
+            alarm.add("trigger", timedelta(days=-days))
+            event.add_component(alarm)
+        cal.add_component(event)
+    ical: bytes = cal.to_ical()
+    return ical
+
+
+def rotate_feed_secret(engine: Engine, org: str, now: datetime) -> str:
+    """A new feed secret for `org`; only its hash is stored, and it replaces the old one."""
+    secret = secrets.token_urlsafe(32)
+    with Session(engine) as session:
+        record = session.get(FeedSecretRecord, org)
+        if record is None:
+            record = FeedSecretRecord(org=org, secret_hash=hash_token(secret), created_at=now)
+        else:
+            record.secret_hash, record.created_at = hash_token(secret), now
+        session.add(record)
+        session.commit()
+    return secret
+
+
+def org_for_feed_secret(engine: Engine, secret: str) -> str | None:
+    """The organisation a feed secret belongs to, if it is the current one."""
+    with Session(engine) as session:
+        record = session.exec(
+            select(FeedSecretRecord).where(FeedSecretRecord.secret_hash == hash_token(secret))
+        ).first()
+    return record.org if record is not None else None
+
+
+def create_webhook(engine: Engine, org: str, url: str, now: datetime) -> WebhookRecord:
+    """Register a webhook with a fresh signing secret (returned once, to the caller)."""
+    record = WebhookRecord(org=org, url=url, secret=secrets.token_hex(32), created_at=now)
+    with Session(engine) as session:
+        session.add(record)
+        session.commit()
+        session.refresh(record)
+    return record
+
+
+def org_webhooks(engine: Engine, org: str) -> list[WebhookRecord]:
+    """The org's webhooks, active or not."""
+    with Session(engine) as session:
+        return list(
+            session.exec(
+                select(WebhookRecord)
+                .where(WebhookRecord.org == org)
+                .order_by(col(WebhookRecord.id))
+            ).all()
+        )
+
+
+def org_webhook(engine: Engine, org: str, webhook_id: int) -> WebhookRecord | None:
+    """One of the org's webhooks (None for another org's: the caller answers 404)."""
+    with Session(engine) as session:
+        record = session.get(WebhookRecord, webhook_id)
+    return record if record is not None and record.org == org else None
+
+
+def deactivate_webhook(engine: Engine, org: str, webhook_id: int) -> bool:
+    """Stop sending to one of the org's webhooks (its delivery log stays). False if unknown."""
+    with Session(engine) as session:
+        record = session.get(WebhookRecord, webhook_id)
+        if record is None or record.org != org:
+            return False
+        record.active = False
+        session.add(record)
+        session.commit()
+    return True
+
+
+def deliveries(
+    engine: Engine, webhook_id: int, *, after: int | None, limit: int
+) -> list[DeliveryRecord]:
+    """Delivery attempts of one webhook in the order they were made (by id, after `after`)."""
+    query = select(DeliveryRecord).where(DeliveryRecord.webhook_id == webhook_id)
+    if after is not None:
+        query = query.where(col(DeliveryRecord.id) > after)
+    with Session(engine) as session:
+        return list(session.exec(query.order_by(col(DeliveryRecord.id)).limit(limit)).all())

@@ -1,0 +1,384 @@
+"""The supervisor dashboard at `/ui`: server-rendered HTML over the same queries as the API.
+
+Sign-in stores the user's bearer token in an HttpOnly, SameSite=Strict cookie scoped to `/ui`,
+so scripts cannot read it and other sites cannot make the browser send it. Every page applies the
+API's role rules; a refusal is a friendly HTML page, not JSON. No URL carries personal data:
+pages are addressed by case id, and the token travels only in a POST body or the cookie.
+
+A one-time sign-in link (`POST /ui/tickets` with the bearer token) lets the CLI or a test hand a
+browser a session without typing the token: the ticket is random, single use and expires in a
+minute, and is held in this process's memory only.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import parse_qs, quote
+
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlalchemy.engine import Engine
+
+from activities.readmodel import UserRecord
+from api import legal_aid, supervision
+from api.auth import Role, user_for_token
+from api.casework import check_scope, handle_for, person_of, public_person, read_view
+from api.deps import CurrentUser
+from api.errors import ApiError, Forbidden, NotFound, Unauthorized
+from workflows.case import CaseWorkflow
+
+router = APIRouter(prefix="/ui", tags=["dashboard"], include_in_schema=False)
+
+TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+
+COOKIE = "asylumflow_session"
+TICKET_TTL = 60.0
+"""Seconds a one-time sign-in ticket stays valid."""
+
+LISTS: dict[str, str] = {
+    "overdue": "Overdue cases",
+    "stuck": "Stuck cases",
+    "abandoned": "Presumed abandoned cases",
+    "entitled-blocked": "Entitled but blocked cases",
+}
+"""Supervision lists: URL slug -> page title."""
+
+WITHIN_CHOICES = (7, 30, 90, 365)
+"""Horizons, in days, the legal-aid view offers."""
+
+CASE_READERS = {
+    Role.BORDER_OFFICER.value,
+    Role.CASEWORKER.value,
+    Role.SUPERVISOR.value,
+    Role.LEGAL_AID.value,
+}
+
+
+@dataclass
+class Tickets:
+    """One-time sign-in tickets: ticket -> (bearer token, expiry on the monotonic clock)."""
+
+    ttl: float = TICKET_TTL
+    pending: dict[str, tuple[str, float]] = field(default_factory=dict)
+
+    def issue(self, token: str) -> str:
+        """A new ticket standing for `token` until it is used or expires."""
+        self._expire()
+        ticket = secrets.token_urlsafe(24)
+        self.pending[ticket] = (token, time.monotonic() + self.ttl)
+        return ticket
+
+    def redeem(self, ticket: str) -> str | None:
+        """The token behind a live ticket, which is then gone; None if unknown or expired."""
+        self._expire()
+        found = self.pending.pop(ticket, None)
+        return found[0] if found else None
+
+    def _expire(self) -> None:
+        now = time.monotonic()
+        for key in [k for k, (_, until) in self.pending.items() if until <= now]:
+            del self.pending[key]
+
+
+def _tickets(request: Request) -> Tickets:
+    # Created on first use so that app.py only has to include the router.
+    store: Tickets | None = getattr(request.app.state, "ui_tickets", None)
+    if store is None:
+        store = Tickets()
+        request.app.state.ui_tickets = store
+    return store
+
+
+def _today() -> date:
+    return datetime.now(UTC).date()
+
+
+def _engine(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def _safe_next(target: str | None) -> str:
+    """A redirect target inside the dashboard only (never another site)."""
+    if target and target.startswith("/ui") and not target.startswith("//"):
+        return target
+    return "/ui"
+
+
+def render(
+    request: Request,
+    name: str,
+    context: dict[str, Any],
+    *,
+    user: UserRecord | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    """Render a template with the signed-in user and the navigation it may use."""
+    response = TEMPLATES.TemplateResponse(
+        request,
+        name,
+        {"user": user, "lists": LISTS, **context},
+        status_code=status_code,
+    )
+    # Pages carry personal data: no shared or back-button caches.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def error_page(request: Request, exc: ApiError, user: UserRecord | None) -> HTMLResponse:
+    """A friendly page for a refusal or a missing case, with the API's status code."""
+    titles = {
+        403: "You may not open this page",
+        404: "Not found",
+        503: "Try again in a moment",
+    }
+    return render(
+        request,
+        "error.html",
+        {"title": titles.get(exc.status, "Something went wrong"), "detail": exc.body["detail"]},
+        user=user,
+        status_code=exc.status,
+    )
+
+
+async def signed_in(request: Request) -> UserRecord | None:
+    """The user whose token is in the session cookie, if it is still valid."""
+    token = request.cookies.get(COOKIE)
+    if not token:
+        return None
+    user = await run_in_threadpool(user_for_token, _engine(request), token)
+    if user is not None:
+        # The audit middleware and the request log read who made the request from here.
+        request.state.user = user
+    return user
+
+
+def to_signin(request: Request) -> RedirectResponse:
+    """Send an anonymous visitor to the sign-in form, coming back here afterwards."""
+    return RedirectResponse(f"/ui/signin?next={quote(request.url.path, safe='/')}", status_code=303)
+
+
+def require(user: UserRecord, roles: set[str]) -> None:
+    """403 unless the user has one of `roles` (the same rule the API applies)."""
+    if user.role not in roles:
+        raise Forbidden(f"your role ({user.role}) may not open this page")
+
+
+def _set_session(request: Request, response: Response, token: str) -> None:
+    response.set_cookie(
+        COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/ui",
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Sign-in and sign-out
+
+
+@router.get("", response_class=HTMLResponse)
+async def home(request: Request) -> Response:
+    """The start page: what the signed-in user may open."""
+    user = await signed_in(request)
+    if user is None:
+        return to_signin(request)
+    return render(request, "home.html", {"title": "Dashboard"}, user=user)
+
+
+@router.get("/signin", response_class=HTMLResponse)
+async def signin_form(
+    request: Request, ticket: str | None = None, next: str | None = None
+) -> Response:
+    """The sign-in form, or a one-time ticket redeemed for a session."""
+    target = _safe_next(next)
+    if ticket is not None:
+        token = _tickets(request).redeem(ticket)
+        user = None
+        if token is not None:
+            user = await run_in_threadpool(user_for_token, _engine(request), token)
+        if token is not None and user is not None:
+            response = RedirectResponse(target, status_code=303)
+            _set_session(request, response, token)
+            return response
+        return render(
+            request,
+            "signin.html",
+            {"title": "Sign in", "next": target, "error": "That sign-in link is used or expired."},
+            status_code=401,
+        )
+    return render(request, "signin.html", {"title": "Sign in", "next": target, "error": None})
+
+
+@router.post("/signin", response_class=HTMLResponse)
+async def signin(request: Request) -> Response:
+    """Check the posted token and keep it in the session cookie."""
+    # A plain urlencoded form: parsed here rather than adding python-multipart for one field.
+    form = parse_qs((await request.body()).decode("utf-8", "replace"))
+    token = (form.get("token") or [""])[0].strip()
+    target = _safe_next((form.get("next") or [""])[0])
+    user = await run_in_threadpool(user_for_token, _engine(request), token) if token else None
+    if user is None:
+        return render(
+            request,
+            "signin.html",
+            {"title": "Sign in", "next": target, "error": "That token is unknown or revoked."},
+            status_code=401,
+        )
+    response = RedirectResponse(target, status_code=303)
+    _set_session(request, response, token)
+    return response
+
+
+@router.post("/signout")
+async def signout() -> Response:
+    """Forget the session cookie."""
+    response = RedirectResponse("/ui/signin", status_code=303)
+    response.delete_cookie(COOKIE, path="/ui", httponly=True, samesite="strict")
+    return response
+
+
+@router.post("/tickets")
+async def create_ticket(request: Request, user: CurrentUser) -> dict[str, Any]:
+    """A one-time sign-in link for the bearer token's user (valid for a minute, used once)."""
+    auth = request.headers.get("authorization", "")
+    token = auth.partition(" ")[2].strip()
+    if not token:
+        raise Unauthorized()
+    ticket = _tickets(request).issue(token)
+    return {
+        "ticket": ticket,
+        "url": f"/ui/signin?ticket={ticket}",
+        "expires_in": int(TICKET_TTL),
+        "user": user.name,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Pages
+
+
+@router.get("/supervision/{name}", response_class=HTMLResponse)
+async def supervision_list(
+    request: Request, name: str, cursor: Annotated[str | None, Query(max_length=200)] = None
+) -> Response:
+    """One supervision list (overdue, stuck, abandoned, entitled-blocked) for supervisors."""
+    user = await signed_in(request)
+    if user is None:
+        return to_signin(request)
+    try:
+        if name not in LISTS:
+            raise NotFound("there is no such list")
+        require(user, {Role.SUPERVISOR.value})
+        engine, filters, today = _engine(request), supervision.Filters(), _today()
+        if name == "overdue":
+            page = await run_in_threadpool(
+                supervision.overdue, engine, filters, today=today, cursor=cursor
+            )
+        elif name == "stuck":
+            page = await run_in_threadpool(
+                lambda: supervision.stuck(
+                    engine,
+                    filters,
+                    today=today,
+                    configured=request.app.state.settings.service_levels,
+                    cursor=cursor,
+                )
+            )
+        elif name == "abandoned":
+            page = await run_in_threadpool(
+                supervision.abandoned, engine, filters, today=today, cursor=cursor
+            )
+        else:
+            page = await run_in_threadpool(
+                supervision.entitled_blocked, engine, filters, today=today, cursor=cursor
+            )
+    except ApiError as exc:
+        return error_page(request, exc, user)
+    return render(
+        request,
+        "list.html",
+        {"title": LISTS[name], "name": name, "page": page, "today": today},
+        user=user,
+    )
+
+
+@router.get("/case", response_class=HTMLResponse)
+async def find_case(request: Request, id: str = "") -> Response:
+    """The "open a case" form's target: on to the case page."""
+    return RedirectResponse(f"/ui/cases/{quote(id.strip(), safe='')}", status_code=303)
+
+
+@router.get("/cases/{case_id}", response_class=HTMLResponse)
+async def case_page(request: Request, case_id: str) -> Response:
+    """A case: its stage, deadlines with their provenance and the timeline of its events."""
+    user = await signed_in(request)
+    if user is None:
+        return to_signin(request)
+    try:
+        require(user, CASE_READERS)
+        client = request.app.state.temporal
+        view = await read_view(client, case_id)
+        person = await run_in_threadpool(person_of, _engine(request), case_id)
+        check_scope(user, view, person)
+        events = await handle_for(client, case_id).query(CaseWorkflow.history)
+    except ApiError as exc:
+        return error_page(request, exc, user)
+    return render(
+        request,
+        "case.html",
+        {
+            "title": f"Case {case_id}",
+            "case": view,
+            "person": public_person(person),
+            "events": events,
+        },
+        user=user,
+    )
+
+
+@router.get("/legal-aid", response_class=HTMLResponse)
+async def legal_aid_page(
+    request: Request, within_days: Annotated[int, Query(ge=0, le=3660)] = 90
+) -> Response:
+    """The org's running and paused deadlines due within `within_days`, soonest first."""
+    user = await signed_in(request)
+    if user is None:
+        return to_signin(request)
+    try:
+        require(user, {Role.LEGAL_AID.value})
+        if not user.org:
+            raise Forbidden("this legal_aid user belongs to no organisation")
+        today = _today()
+        rows = await run_in_threadpool(
+            lambda: legal_aid.org_deadlines(
+                _engine(request), str(user.org), until=today + timedelta(days=within_days)
+            )
+        )
+    except ApiError as exc:
+        return error_page(request, exc, user)
+    items = [legal_aid.deadline_item(d) for d, _ in rows]
+    for item in items:
+        item["days_left"] = (date.fromisoformat(item["due"]) - today).days
+    return render(
+        request,
+        "legal_aid.html",
+        {
+            "title": "Deadlines of your clients",
+            "items": items,
+            "within_days": within_days,
+            "choices": sorted({*WITHIN_CHOICES, within_days}),
+            "today": today,
+        },
+        user=user,
+    )

@@ -1,0 +1,5 @@
+"""Dashboard tests reuse the API tests' `api` fixture (app over ASGI, worker, dev server, DB)."""
+
+from tests.api.conftest import api
+
+__all__ = ["api"]

@@ -1,0 +1,192 @@
+"""The dashboard in a real headless Chromium, against a real uvicorn server on a free port.
+
+Chromium comes from Debian (installed here if missing and we are root; never downloaded
+otherwise). It is driven from the command line: `--dump-dom` for the rendered DOM and
+`--screenshot` for the pictures in docs/screenshots. It gets past sign-in with the one-time
+links of `POST /ui/tickets`, since a command-line browser cannot post a form.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import threading
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import httpx
+import pytest
+import pytest_asyncio
+import uvicorn
+from sqlalchemy.engine import Engine
+from temporalio.testing import WorkflowEnvironment
+
+from api.app import create_app
+from api.auth import Role, create_user
+from api.settings import Settings
+from tests.ui.helpers import Dom, assert_accessible, build_caseload
+from worker import build_worker
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--hide-scrollbars",
+]
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's chromium, installed with apt when missing (root only), else the test skips."""
+    found = shutil.which("chromium")
+    if found:
+        return found
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        pytest.skip("chromium is missing and cannot be installed (needs root and apt-get)")
+    for command in (["apt-get", "update"], ["apt-get", "install", "-y", "chromium"]):
+        done = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
+        if done.returncode != 0:
+            pytest.skip(f"could not install chromium: {done.stderr[-500:]}")
+    found = shutil.which("chromium")
+    if not found:
+        pytest.skip("apt-get installed no chromium binary")
+    return found
+
+
+@pytest.fixture
+def server(
+    dev_env: WorkflowEnvironment, task_queue: str, engine: Engine, db_url: str
+) -> Iterator[str]:
+    """The app under uvicorn in a thread on 127.0.0.1 (a free port), as `make run` serves it."""
+    if not db_url.startswith("sqlite"):
+        pytest.skip("one database is enough for the browser test")
+    settings = Settings(
+        _env_file=None,
+        DATABASE_URL=db_url,
+        ASYLUMFLOW_TASK_QUEUE=task_queue,
+        ASYLUMFLOW_SEARCH_ATTRIBUTES=True,
+        TEMPORAL_ADDRESS=dev_env.client.service_client.config.target_host,
+    )
+    app = create_app(settings)
+    # The engine is thread-safe and shared; the Temporal client is made in the server's own
+    # event loop by the lifespan (a client belongs to the loop that created it).
+    app.state.engine = engine
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    uv = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    for _ in range(300):
+        if uv.started:
+            break
+        threading.Event().wait(0.05)
+    else:
+        raise AssertionError("uvicorn did not start")
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        uv.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+@pytest_asyncio.fixture
+async def live(
+    server: str, dev_env: WorkflowEnvironment, task_queue: str, engine: Engine
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client on the live server, with a worker running for its task queue."""
+    async with (
+        build_worker(dev_env.client, task_queue, engine),
+        httpx.AsyncClient(base_url=server, timeout=30) as http,
+    ):
+        yield http
+
+
+async def run_chromium(binary: str, profile: Path, *args: str) -> str:
+    """Run chromium once (without blocking the worker's event loop); its stdout."""
+    process = await asyncio.create_subprocess_exec(
+        binary,
+        *CHROMIUM_FLAGS,
+        f"--user-data-dir={profile}",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        out, err = await asyncio.wait_for(process.communicate(), 60)
+    except TimeoutError:
+        process.kill()
+        raise
+    assert process.returncode == 0, err.decode()[-2000:]
+    assert out or "--dump-dom" not in args, err.decode()[-3000:]
+    return out.decode()
+
+
+async def signed_url(http: httpx.AsyncClient, token: str, path: str) -> str:
+    """A one-time sign-in link that lands on `path`."""
+    made = await http.post("/ui/tickets", headers={"Authorization": f"Bearer {token}"})
+    assert made.status_code == 200, made.text
+    base = str(http.base_url).rstrip("/")
+    return f"{base}{made.json()['url']}&next={quote(path, safe='/')}"
+
+
+async def test_dashboard_in_chromium(
+    chromium: str, live: httpx.AsyncClient, engine: Engine, tmp_path: Path
+) -> None:
+    sup = create_user(engine, "sup", Role.SUPERVISOR)
+    cw = create_user(engine, "cw", Role.CASEWORKER)
+    north = create_user(engine, "north", Role.LEGAL_AID, "la-north")
+    load = await build_caseload(live, {"Authorization": f"Bearer {cw}"}, engine)
+    case = await live.get(f"/cases/{load.overdue}", headers={"Authorization": f"Bearer {sup}"})
+    lodging = next(d for d in case.json()["deadlines"] if d["clock"] == "lodging")
+
+    pages = [
+        (sup, "/ui/supervision/overdue", "overdue.png", "Overdue cases", [load.overdue]),
+        (
+            sup,
+            f"/ui/cases/{load.overdue}",
+            "case.png",
+            f"Case {load.overdue}",
+            [lodging["citation"], lodging["rule"], lodging["trigger_date"], "Timeline"],
+        ),
+        (
+            north,
+            "/ui/legal-aid?within_days=365",
+            "legal-aid.png",
+            "Deadlines of your clients",
+            [load.running],
+        ),
+    ]
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for token, path, shot, heading, expected in pages:
+        html = await run_chromium(
+            chromium, tmp_path / "profile", "--dump-dom", await signed_url(live, token, path)
+        )
+        dom = Dom(html)
+        assert dom.all("html"), html[:2000]
+        assert_accessible(dom)
+        assert dom.texts("h1") == [heading], html[:1000]
+        for text in expected:
+            assert text in dom.body, (path, text)
+        target = SCREENSHOTS / shot
+        target.unlink(missing_ok=True)
+        await run_chromium(
+            chromium,
+            tmp_path / "profile",
+            f"--screenshot={target}",
+            "--window-size=1280,900",
+            await signed_url(live, token, path),
+        )
+        assert target.stat().st_size > 10_000
+    assert load.other_org not in Dom(html).body

@@ -1,0 +1,155 @@
+"""The dashboard over ASGI: sign-in, the lists, the case page's provenance, role refusals."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from api.auth import Role
+from api.routes.ui import COOKIE
+from tests.api.conftest import Api
+from tests.ui.helpers import Dom, assert_accessible, build_caseload
+
+
+async def signin(api: Api, who: str) -> dict[str, str]:
+    """Sign in through the form; the Cookie header for the session it sets."""
+    response = await api.http.post(
+        "/ui/signin",
+        content=f"token={api.tokens[who]}&next=/ui",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 303, response.text
+    return {"Cookie": f"{COOKIE}={response.cookies[COOKIE]}"}
+
+
+async def page(api: Api, path: str, session: dict[str, str], status: int = 200) -> Dom:
+    """GET a dashboard page, check its status and accessibility, return its DOM."""
+    response = await api.http.get(path, headers=session)
+    assert response.status_code == status, (path, response.status_code, response.text[:500])
+    assert response.headers["content-type"].startswith("text/html")
+    dom = Dom(response.text)
+    assert_accessible(dom)
+    return dom
+
+
+async def test_signin_cookie_signout_and_tickets(api: Api) -> None:
+    api.user("sup", Role.SUPERVISOR)
+    # Anonymous visitors go to the sign-in form, which labels its field.
+    response = await api.http.get("/ui/supervision/overdue")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/ui/signin?next=/ui/supervision/overdue"
+    form = await page(api, "/ui/signin?next=/ui/supervision/overdue", {})
+    assert form.texts("h1") == ["Sign in"]
+    assert [i.attrs["name"] for i in form.all("input")] == ["next", "token"]
+
+    wrong = await api.http.post(
+        "/ui/signin",
+        content="token=nope",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert wrong.status_code == 401
+    assert "unknown or revoked" in Dom(wrong.text).body
+
+    ok = await api.http.post(
+        "/ui/signin",
+        content=f"token={api.tokens['sup']}&next=/ui/supervision/stuck",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert ok.status_code == 303
+    assert ok.headers["location"] == "/ui/supervision/stuck"
+    cookie = ok.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie and "path=/ui" in cookie
+    session = {"Cookie": f"{COOKIE}={ok.cookies[COOKIE]}"}
+    home = await page(api, "/ui", session)
+    assert "Signed in as sup" in home.body
+    assert "Overdue cases" in home.texts("a")
+
+    # Only an internal path is a redirect target.
+    elsewhere = await api.http.post(
+        "/ui/signin",
+        content=f"token={api.tokens['sup']}&next=//evil.example/",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert elsewhere.headers["location"] == "/ui"
+
+    out = await api.http.post("/ui/signout", headers=session)
+    assert out.status_code == 303
+    assert f'{COOKIE}=""' in out.headers["set-cookie"] or "max-age=0" in (
+        out.headers["set-cookie"].lower()
+    )
+
+    # A one-time ticket signs a browser in once, within a minute.
+    assert (await api.http.post("/ui/tickets")).status_code == 401
+    made = await api.http.post("/ui/tickets", headers=api.auth("sup"))
+    assert made.status_code == 200, made.text
+    ticket: dict[str, Any] = made.json()
+    assert ticket["expires_in"] == 60
+    first = await api.http.get(f"{ticket['url']}&next=/ui/supervision/overdue")
+    assert first.status_code == 303
+    assert first.headers["location"] == "/ui/supervision/overdue"
+    assert first.cookies[COOKIE] == api.tokens["sup"]
+    again = await api.http.get(ticket["url"])
+    assert again.status_code == 401
+    assert "used or expired" in Dom(again.text).body
+
+
+async def test_lists_case_page_legal_aid_and_refusals(api: Api) -> None:
+    api.user("sup", Role.SUPERVISOR)
+    api.user("cw", Role.CASEWORKER)
+    api.user("north", Role.LEGAL_AID, "la-north")
+    api.user("south", Role.LEGAL_AID, "la-south")
+    load = await build_caseload(api.http, api.auth("cw"), api.engine)
+    sup, cw = await signin(api, "sup"), await signin(api, "cw")
+    north, south = await signin(api, "north"), await signin(api, "south")
+
+    overdue = await page(api, "/ui/supervision/overdue", sup)
+    assert overdue.texts("h1") == ["Overdue cases"]
+    listed = [a.text for a in overdue.all("a") if a.attrs["href"].startswith("/ui/cases/")]
+    assert listed == [load.overdue]
+    assert "lodging was due by" in overdue.body
+    stuck = await page(api, "/ui/supervision/stuck", sup)
+    assert load.overdue in stuck.body and load.running not in stuck.body
+    for name in ("abandoned", "entitled-blocked"):
+        await page(api, f"/ui/supervision/{name}", sup)
+    await page(api, "/ui/supervision/nonsense", sup, 404)
+
+    # The case page: every deadline with its provenance, and the timeline.
+    case = (await api.http.get(f"/cases/{load.overdue}", headers=api.auth("sup"))).json()
+    lodging = next(d for d in case["deadlines"] if d["clock"] == "lodging")
+    dom = await page(api, f"/ui/cases/{load.overdue}", sup)
+    assert dom.texts("h1") == [f"Case {load.overdue}"]
+    assert dom.texts("h2") == ["Deadlines", "Timeline"]
+    row = next(tr for tr in dom.all("tr") if tr.text.startswith("lodging"))
+    for part in (
+        lodging["due"],
+        "expired",
+        lodging["rule"],
+        lodging["citation"],
+        f"registered on {lodging['trigger_date']}",
+        lodging["period"],
+        lodging["calendar"],
+    ):
+        assert part in row.text, (part, row.text)
+    assert [h.text for h in dom.all("th") if h.attrs.get("scope") == "col"][:4] == [
+        "Clock",
+        "Due",
+        "Status",
+        "Who acts",
+    ]
+    timeline = dom.texts("li")
+    assert any("make application" in t for t in timeline)
+    assert any("register" in t and "by cw" in t for t in timeline)
+
+    # Legal aid sees its own org's deadlines and cases only; another org's case is "not found".
+    mine = await page(api, "/ui/legal-aid?within_days=365", north)
+    assert mine.texts("h1") == ["Deadlines of your clients"]
+    assert load.running in mine.body and load.other_org not in mine.body
+    assert (await page(api, f"/ui/cases/{load.running}", north)).texts("h1")
+    gone = await page(api, f"/ui/cases/{load.running}", south, 404)
+    assert gone.texts("h1") == ["Not found"]
+
+    # Friendly refusals, as HTML, for the roles the API refuses.
+    refused = await page(api, "/ui/supervision/overdue", cw, 403)
+    assert refused.texts("h1") == ["You may not open this page"]
+    assert "caseworker" in refused.body and load.overdue not in refused.body
+    assert (await page(api, "/ui/legal-aid", sup, 403)).texts("h1")
+    assert (await page(api, f"/ui/cases/{load.overdue}", cw)).texts("h1")
