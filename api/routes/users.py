@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import csv
+import io
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
@@ -65,9 +67,10 @@ async def audit_log(
     case_id: str | None = None,
     user: str | None = None,
     after_id: int = 0,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-) -> dict[str, Any]:
-    """Who read or changed which case, when; `after_id` pages forward."""
+    limit: Annotated[int, Query(ge=1, le=100_000)] = 200,
+    format: Literal["json", "csv"] = "json",
+) -> Any:
+    """Who read or changed which case, when; `after_id` pages forward; `format=csv` exports."""
 
     def query() -> list[dict[str, Any]]:
         q = select(AuditRecord).where(col(AuditRecord.id) > after_id)
@@ -80,6 +83,16 @@ async def audit_log(
             return [r.model_dump(mode="json") for r in rows]
 
     items = await run_in_threadpool(query)
+    if format == "csv":
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=list(AuditRecord.model_fields))
+        writer.writeheader()
+        writer.writerows(items)
+        return Response(
+            out.getvalue(),
+            media_type="text/csv",
+            headers={"Content-Disposition": 'attachment; filename="audit.csv"'},
+        )
     return {"items": items, "next_after_id": items[-1]["id"] if len(items) == limit else None}
 
 

@@ -369,3 +369,8 @@ async def test_audit_records_reads_and_changes(api: Api) -> None:
     assert ("cw", "read", "/cases/{case_id}") in kinds
     assert ("cw", "change", "/cases/{case_id}/actions/{action}") in kinds
     assert (await api.http.get("/audit", headers=api.auth("cw"))).status_code == 403
+    export = await api.http.get(f"/audit?case_id={cid}&format=csv", headers=api.auth("admin"))
+    assert export.headers["content-type"].startswith("text/csv")
+    rows = export.text.strip().splitlines()
+    assert rows[0].startswith("id,at,user_name,role,kind")
+    assert len(rows) == len(log["items"]) + 1  # a header, then the same entries as the JSON
