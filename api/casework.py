@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Coroutine
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -20,7 +21,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.readmodel import DuplicateRecord, PersonRecord, UserRecord
 from api.auth import Role
 from api.errors import Conflict, Forbidden, NotFound, Unavailable, Unprocessable
-from models.messages import ActionRequest
+from models.messages import ActionBatch, ActionRequest
 from workflows.case import CaseWorkflow
 
 CASE_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
@@ -108,10 +109,24 @@ def public_person(person: PersonRecord | None) -> dict[str, Any] | None:
 async def send_action(client: Client, case_id: str, request: ActionRequest) -> dict[str, Any]:
     """Send one action as an Update and map its failure to 409 / 422 / 404."""
     handle = handle_for(client, case_id)
+    return await _update(
+        client, case_id, request.action.value, handle.execute_update(CaseWorkflow.act, request)
+    )
+
+
+async def send_batch(client: Client, case_id: str, batch: ActionBatch) -> dict[str, Any]:
+    """Send several actions as one Update (all or nothing); failures name the action's index."""
+    handle = handle_for(client, case_id)
+    return await _update(
+        client, case_id, "the batch", handle.execute_update(CaseWorkflow.act_batch, batch)
+    )
+
+
+async def _update(
+    client: Client, case_id: str, what: str, call: Coroutine[Any, Any, dict[str, Any]]
+) -> dict[str, Any]:
     try:
-        view: dict[str, Any] = await asyncio.wait_for(
-            handle.execute_update(CaseWorkflow.act, request), TEMPORAL_TIMEOUT
-        )
+        view: dict[str, Any] = await asyncio.wait_for(call, TEMPORAL_TIMEOUT)
         return view
     except TimeoutError:
         # The update may still be applied: a retry then gets 409 rather than a duplicate.
@@ -122,21 +137,24 @@ async def send_action(client: Client, case_id: str, request: ActionRequest) -> d
         cause = exc.cause
         if isinstance(cause, ApplicationError) and cause.details:
             details = dict(cause.details[0])
+            index = details.get("index")  # which action of a batch failed
             if cause.type == "DomainError":
                 raise Conflict(
                     details["detail"],
                     stage=details["stage"],
                     allowed_actions=details["allowed_actions"],
+                    **({} if index is None else {"index": index}),
                 ) from None
             if cause.type == "InvalidInput":
-                raise Unprocessable(details["field"], details["detail"]) from None
+                field = details["field"] if index is None else f"actions.{index}.{details['field']}"
+                raise Unprocessable(field, details["detail"]) from None
         raise Conflict(str(cause or exc), stage=None, allowed_actions=[]) from None
     except RPCError as exc:
         if exc.status is RPCStatusCode.NOT_FOUND:
             # The workflow ended (a closed case) or never existed.
             view = await read_view(client, case_id)
             raise Conflict(
-                f"{request.action.value} is not allowed in stage {view['stage']}",
+                f"{what} is not allowed in stage {view['stage']}",
                 stage=view["stage"],
                 allowed_actions=[],
             ) from None

@@ -6,6 +6,7 @@ import json
 import sys
 from collections.abc import Coroutine
 from datetime import date
+from pathlib import Path
 from typing import Annotated, Any, NoReturn, get_args
 
 import typer
@@ -316,6 +317,88 @@ def db_upgrade() -> None:
     from api.settings import get_settings
 
     migrate(get_settings().db_url)
+
+
+@app.command()
+def demo(
+    cases: Annotated[int, typer.Option(help="How many demo cases to create.")] = 300,
+) -> None:
+    """Seed a demo caseload and one user per role; print `role: token` per line.
+
+    Does nothing (and says so on stderr) when the demo data already exists.
+    """
+    import asyncio
+
+    from activities.readmodel import make_engine, migrate
+    from api.demo import role_of, seed_demo
+    from api.settings import get_settings
+    from api.temporal import connect
+
+    settings = get_settings()
+    migrate(settings.db_url)
+
+    async def run() -> dict[str, str]:
+        return await seed_demo(
+            await connect(settings), make_engine(settings.db_url), settings, cases
+        )
+
+    try:
+        tokens = asyncio.run(run())
+    except RuntimeError as exc:  # e.g. no Temporal server or worker to talk to
+        fail(f"demo: {exc}")
+    if not tokens:
+        _err.print("demo data already present; nothing done", highlight=False)
+        return
+    for name, token in tokens.items():
+        print(f"{role_of(name)}: {token}")
+
+
+@app.command()
+def simulate(
+    pack: Annotated[str, typer.Option(help="A family (rs, me, pl, eu) or an exact pack id.")],
+    out: Annotated[Path, typer.Option(help="Directory for weekly.csv, cases.csv and charts.")],
+    arrivals_per_week: Annotated[int, typer.Option(min=0, help="New applications a week.")] = 40,
+    weeks: Annotated[int, typer.Option(min=1, max=520, help="Weeks to simulate.")] = 52,
+    caseworkers: Annotated[int, typer.Option(min=0, help="Caseworkers deciding cases.")] = 6,
+    abscond_rate: Annotated[
+        float, typer.Option(min=0, max=1, help="Share of applicants who abscond.")
+    ] = 0.1,
+    appeal_rate: Annotated[
+        float, typer.Option(min=0, max=1, help="Share of negative decisions appealed.")
+    ] = 0.6,
+    recognition_rate: Annotated[
+        float, typer.Option(min=0, max=1, help="Share of decisions that grant protection.")
+    ] = 0.3,
+    decisions_per_caseworker_week: Annotated[
+        int, typer.Option(min=0, help="Decisions one caseworker takes a week.")
+    ] = 3,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same run).")] = 1,
+) -> None:
+    """What if: run the real case workflow on simulated weeks and chart the backlog."""
+    import asyncio
+    import time
+
+    from api.simulate import SimulationConfig, SimulationError, run_simulation
+
+    config = SimulationConfig(
+        pack=pack,
+        arrivals_per_week=arrivals_per_week,
+        weeks=weeks,
+        caseworkers=caseworkers,
+        abscond_rate=abscond_rate,
+        appeal_rate=appeal_rate,
+        recognition_rate=recognition_rate,
+        decisions_per_caseworker_week=decisions_per_caseworker_week,
+        seed=seed,
+    )
+    began = time.monotonic()
+    try:
+        files = asyncio.run(run_simulation(config, out, progress=True))
+    except SimulationError as exc:
+        fail(str(exc))
+    for path in files:
+        print(path)
+    print(f"simulated {weeks} weeks in {time.monotonic() - began:.1f} s")
 
 
 def _run_until_signalled(coro: Coroutine[Any, Any, None]) -> None:

@@ -1,6 +1,7 @@
 """`make run`: a persistent local Temporal dev server, the worker and the API, stopped together.
 
-Reads API_PORT, TEMPORAL_PORT, TEMPORAL_UI_PORT and ASYLUMFLOW_DATA_DIR from the environment.
+Reads API_PORT, TEMPORAL_PORT, TEMPORAL_UI_PORT, ASYLUMFLOW_DATA_DIR and ASYLUMFLOW_DEMO (seed
+the demo caseload on the first start unless `0`) from the environment.
 Cases survive a restart: the Temporal server keeps its state in a SQLite file under the data
 directory, and the read model lives beside it.
 """
@@ -117,6 +118,8 @@ def main() -> None:
         api = subprocess.Popen([str(BIN / "asylumflow"), "api"], env=env)
         children.append(("api", api))
         _wait_for_port(api_port, api, "the API", 60)
+        if os.environ.get("ASYLUMFLOW_DEMO", "1") != "0":
+            _seed_demo(env, data_dir)
         print(
             "\nasylumflow is running\n"
             f"  API          http://127.0.0.1:{api_port}   (docs: /docs, health: /health/ready)\n"
@@ -133,6 +136,31 @@ def main() -> None:
             time.sleep(1)
     finally:
         stop()
+
+
+def _seed_demo(env: dict[str, str], data_dir: Path) -> None:
+    """Seed the demo caseload on the first start and print a token per role.
+
+    The marker file only saves later starts the round trip: `asylumflow demo` itself does
+    nothing when the demo data exists. A failed seeding is reported, not fatal: the stack is
+    still usable without it.
+    """
+    marker = data_dir / "demo-seeded"
+    if marker.exists():
+        return
+    print("seeding the demo caseload (ASYLUMFLOW_DEMO=0 skips this)…", flush=True)
+    done = subprocess.run(
+        [str(BIN / "asylumflow"), "demo"], env=env, capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        print(f"demo seeding failed: {done.stderr.strip()}", flush=True)
+        return
+    marker.touch()
+    if done.stdout.strip():
+        print("demo users (bearer tokens, shown only this once):", flush=True)
+        print(done.stdout.rstrip(), flush=True)
+    else:
+        print(done.stderr.strip(), flush=True)
 
 
 def _db_url(env: dict[str, str]) -> str:

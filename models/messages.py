@@ -44,6 +44,12 @@ class ActionRequest(BaseModel):
     actor: str = Field(min_length=1, max_length=100)
 
 
+class ActionBatch(BaseModel):
+    """Several actions applied in order as one update (cases entered late or migrated)."""
+
+    actions: list[ActionRequest] = Field(min_length=1, max_length=200)
+
+
 class CaseRow(BaseModel):
     """The read model's row for a case: what supervisors filter and sort on."""
 

@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
         settle,
     )
     from models.messages import (
+        ActionBatch,
         ActionRequest,
         CaseInput,
         ProjectionBatch,
@@ -285,11 +286,11 @@ class CaseWorkflow:
     # ----------------------------------------------------------------------------------------
     # Actions
 
-    def _try(self, request: ActionRequest) -> Applied:
+    def _try(self, request: ActionRequest, state: CaseState | None = None) -> Applied:
         try:
             payload = parse_input(request.action, request.body)
             return apply(
-                self.case,
+                state or self.case,
                 request.action,
                 payload,
                 actor=request.actor,
@@ -298,6 +299,23 @@ class CaseWorkflow:
             )
         except (DomainError, InvalidInput, ValidationError) as exc:
             raise _reject(exc) from None
+
+    def _try_all(self, batch: ActionBatch) -> CaseState:
+        """Apply a batch to a copy, in order, with no clock settled in between."""
+        state = self.case
+        for index, request in enumerate(batch.actions):
+            try:
+                state = self._try(request, state).state
+            except ApplicationError as exc:
+                details = dict(exc.details[0]) if exc.details else {}
+                details["index"] = index
+                raise ApplicationError(
+                    f"action {index} ({request.action.value}): {exc.message}",
+                    details,
+                    type=exc.type,
+                    non_retryable=True,
+                ) from None
+        return state
 
     @workflow.update
     def act(self, request: ActionRequest) -> dict[str, Any]:
@@ -319,6 +337,25 @@ class CaseWorkflow:
     def _validate_act(self, request: ActionRequest) -> None:
         # A rejected update leaves nothing in history; the dry run works on a copy.
         self._try(request)
+
+    @workflow.update
+    def act_batch(self, batch: ActionBatch) -> dict[str, Any]:
+        """Apply several past-dated actions at once, then settle the clocks once.
+
+        For cases entered late or migrated: one action at a time, a clock would be settled
+        between two actions as if the later act had not happened (an entitlement recorded
+        although the decision came before it, an appeal window closed before the appeal is
+        entered). All or nothing: one rejected action rejects the batch.
+        """
+        self.case = self._try_all(batch)
+        self._settle()
+        self._projection_stale = True
+        self._changed = True
+        return self.view()
+
+    @act_batch.validator
+    def _validate_act_batch(self, batch: ActionBatch) -> None:
+        self._try_all(batch)
 
     @workflow.update
     def refresh(self) -> dict[str, Any]:

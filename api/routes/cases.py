@@ -27,6 +27,7 @@ from api.casework import (
     public_person,
     read_view,
     send_action,
+    send_batch,
     workflow_id,
 )
 from api.deps import BorderOrStaff, CaseReader, EngineDep, SettingsDep, TemporalDep
@@ -36,7 +37,7 @@ from api.permissions import roles_for
 from api.schemas import CaseCreate, Page
 from models.actions import parse_input
 from models.enums import Action, Procedure, Stage, Vulnerability
-from models.messages import ActionRequest, CaseInput
+from models.messages import ActionBatch, ActionRequest, CaseInput
 from workflows.case import CaseWorkflow
 
 router = APIRouter(prefix="/cases", tags=["cases"])
@@ -307,6 +308,16 @@ async def take_action(
     ],
 ) -> dict[str, Any]:
     """Send the action as a Temporal Update and return the case's new state (one round trip)."""
+    request = _checked(user, action, body)
+    await _check_scope_if_limited(user, engine, client, case_id)
+    view = await send_action(client, case_id, request)
+    return await _after(engine, case_id, [request], view)
+
+
+def _checked(
+    user: UserRecord, action: str, body: dict[str, Any], prefix: str = ""
+) -> ActionRequest:
+    """Known action, allowed for the role, body valid: 404 / 403 / 422 otherwise."""
     try:
         known = Action(action)
     except ValueError:
@@ -322,21 +333,81 @@ async def take_action(
         parse_input(known, body)
     except ValidationError as exc:
         first = exc.errors()[0]
-        raise Unprocessable(
-            ".".join(str(p) for p in first["loc"]) or "body", first["msg"]
-        ) from None
+        field = ".".join(str(p) for p in first["loc"]) or "body"
+        raise Unprocessable(prefix + field, first["msg"]) from None
+    return ActionRequest(action=known, body=body, actor=user.name)
+
+
+async def _check_scope_if_limited(user: UserRecord, engine: Any, client: Any, case_id: str) -> None:
     if user.role in (Role.LEGAL_AID, Role.BORDER_OFFICER):
         check_scope(
             user,
             await read_view(client, case_id),
             await run_in_threadpool(person_of, engine, case_id),
         )
-    view = await send_action(
-        client, case_id, ActionRequest(action=known, body=body, actor=user.name)
-    )
-    if known is Action.REGISTER:
+
+
+async def _after(
+    engine: Any, case_id: str, requests: list[ActionRequest], view: dict[str, Any]
+) -> dict[str, Any]:
+    """Registration triggers the duplicate check (after the update, never before)."""
+    if any(r.action is Action.REGISTER for r in requests):
         found = await run_in_threadpool(record_matches, engine, case_id)
         view["duplicate_candidates"] = [
             {"id": d.id, "other_case_id": d.other_case_id, "score": d.score} for d in found
         ]
     return view
+
+
+@router.post(
+    "/{case_id}/actions",
+    summary="Take several past-dated actions at once (cases entered late or migrated)",
+    responses={
+        409: {"description": "An action was not allowed: `index`, `stage`, `allowed_actions`"},
+        422: {"description": "A field is wrong, named `actions.<index>.<field>`"},
+    },
+)
+async def take_actions(
+    case_id: str,
+    user: CaseReader,
+    engine: EngineDep,
+    client: TemporalDep,
+    body: Annotated[
+        dict[str, Any],
+        Body(
+            openapi_examples={
+                "migrated case": {
+                    "summary": "lodged, decided and notified long ago",
+                    "value": {
+                        "actions": [
+                            {"action": "make_application", "on": "2025-01-10"},
+                            {"action": "register", "on": "2025-01-11"},
+                            {"action": "lodge", "on": "2025-01-20"},
+                            {"action": "decide", "on": "2025-05-02", "outcome": "rejected"},
+                            {"action": "notify_decision", "on": "2025-05-05"},
+                            {"action": "lodge_appeal", "on": "2025-05-12"},
+                        ]
+                    },
+                }
+            }
+        ),
+    ],
+) -> dict[str, Any]:
+    """Apply the actions in order as one update, all or nothing, settling clocks only after.
+
+    One action at a time, a case entered late would see its clocks settled between acts as if
+    the later acts had not happened (an entitlement recorded although the decision came first,
+    an appeal window closed before the appeal is entered).
+    """
+    items = body.get("actions")
+    if not isinstance(items, list) or not 1 <= len(items) <= 200:
+        raise Unprocessable("actions", "a list of 1 to 200 actions")
+    requests = []
+    for index, item in enumerate(items):
+        if not isinstance(item, dict) or not isinstance(item.get("action"), str):
+            raise Unprocessable(f"actions.{index}.action", "each item names its action")
+        fields = {k: v for k, v in item.items() if k != "action"}
+        requests.append(_checked(user, item["action"], fields, prefix=f"actions.{index}."))
+    await _check_scope_if_limited(user, engine, client, case_id)
+    view = await send_batch(client, case_id, ActionBatch(actions=requests))
+    return await _after(engine, case_id, requests, view)
