@@ -67,8 +67,58 @@ class Unavailable(ApiError):
     status = 503
 
 
+ERROR_422_SCHEMA: dict[str, Any] = {
+    "title": "ValidationError",
+    "type": "object",
+    "description": "A field is wrong: `field` names it (dotted path), `errors` lists them all.",
+    "properties": {
+        "detail": {"type": "string", "title": "Detail"},
+        "field": {"type": "string", "title": "Field"},
+        "errors": {
+            "type": "array",
+            "title": "Errors",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "loc": {
+                        "type": "array",
+                        "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]},
+                    },
+                    "msg": {"type": "string"},
+                    "type": {"type": "string"},
+                },
+            },
+        },
+    },
+    "required": ["detail", "field"],
+}
+
+
+def document_errors(app: FastAPI) -> None:
+    """Make the OpenAPI schema describe the 422 bodies this API really sends.
+
+    FastAPI documents every 422 as its own `HTTPValidationError` (`detail` as a list), while the
+    contract (shared/api.md) and the handlers below answer `{"detail": str, "field", "errors"}`.
+    """
+    from fastapi.openapi.utils import get_openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title, version=app.version, summary=app.summary, routes=app.routes
+            )
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components["HTTPValidationError"] = ERROR_422_SCHEMA
+            components.pop("ValidationError", None)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    """Render ApiError and request validation errors consistently."""
+    """Render ApiError and request validation errors consistently (and document them)."""
+    document_errors(app)
 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:

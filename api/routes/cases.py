@@ -201,9 +201,13 @@ def _encode(value: str) -> str:
 
 def _decode(cursor: str) -> str:
     try:
-        return base64.urlsafe_b64decode(cursor.encode()).decode()
+        # validate=True: characters outside the alphabet are an error, not silently dropped.
+        value = base64.b64decode(cursor.encode(), altchars=b"-_", validate=True).decode()
     except (ValueError, UnicodeDecodeError):
-        raise Unprocessable("cursor", "not a cursor this API returned") from None
+        value = ""
+    if not value:
+        raise Unprocessable("cursor", "not a cursor this API returned")
+    return value
 
 
 def _list_cases(

@@ -1,0 +1,376 @@
+"""Who may call what: a role matrix generated from the app's route table (issue 7 part 3).
+
+`RULES` maps every (method, path template) of the app to the roles that may use it, written out
+from shared/api.md's roles table rather than read from the code. A route added without a rule
+fails `test_every_route_has_a_rule`; `test_access_matrix` then sends a request to every route as
+every kind of principal and checks the status class:
+
+- no token or a revoked token: `401`;
+- a role without permission: `403`;
+- a legal aid user of another org on a case (or webhook) of org-a: `404` (it must not learn
+  that the case exists);
+- a permitted role: anything but `401`/`403` (and not `404` on org-scoped routes) and no `5xx`.
+
+Dashboard pages under `/ui` sign in with a cookie, not a bearer token: they have `UiRule`s and
+are only checked for what an anonymous visitor gets (a redirect to the sign-in form).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute, iter_route_contexts
+from sqlmodel import Session
+
+from activities.readmodel import DuplicateRecord
+from api.app import create_app
+from api.auth import Role, revoke_user
+from tests.api.conftest import Api
+from tests.api.test_cases_api import TODAY, ago, create
+
+BORDER, CASEWORKER, SUPERVISOR = "border_officer", "caseworker", "supervisor"
+LEGAL_AID, ADMIN = "legal_aid", "admin"
+ALL_ROLES = frozenset(r.value for r in Role)
+STAFF = frozenset({CASEWORKER, SUPERVISOR})
+CASE_READERS = frozenset({BORDER, CASEWORKER, SUPERVISOR, LEGAL_AID})
+
+Scope = Literal["none", "case", "org"]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A bearer-token route: the roles that may use it and whether it is scoped to an org."""
+
+    roles: frozenset[str]
+    scope: Scope = "none"
+    """`case`/`org`: a legal aid user of another org gets `404` (the resource is org-a's)."""
+
+
+@dataclass(frozen=True)
+class ActionRule:
+    """`POST /cases/{id}/actions…`: one `Rule` per representative action."""
+
+    actions: dict[str, Rule]
+
+
+@dataclass(frozen=True)
+class UiRule:
+    """A cookie-session dashboard route, checked for an anonymous visitor only."""
+
+    anonymous: int
+    note: str
+    to_signin: bool = False
+
+
+AnyRule = Rule | ActionRule | UiRule
+
+# Representative case actions (api/permissions.py holds the code's rules; these are the contract's).
+ACTIONS: dict[str, Rule] = {
+    "complete_screening": Rule(frozenset({BORDER, CASEWORKER, SUPERVISOR}), "case"),
+    "decide": Rule(STAFF, "case"),
+    "review_abandonment": Rule(frozenset({SUPERVISOR}), "case"),
+    "record_contact": Rule(frozenset({CASEWORKER, SUPERVISOR, LEGAL_AID}), "case"),
+}
+
+SIGNIN = "ui: redirects to sign-in without a session"
+
+RULES: dict[tuple[str, str], AnyRule] = {
+    ("POST", "/cases"): Rule(frozenset({BORDER, CASEWORKER, SUPERVISOR})),
+    ("GET", "/cases"): Rule(CASE_READERS),  # filtered to what the user may see: never 404
+    ("GET", "/cases/{case_id}"): Rule(CASE_READERS, "case"),
+    ("GET", "/cases/{case_id}/history"): Rule(CASE_READERS, "case"),
+    ("POST", "/cases/{case_id}/actions/{action}"): ActionRule(ACTIONS),
+    ("POST", "/cases/{case_id}/actions"): ActionRule(ACTIONS),  # a batch of one action
+    ("GET", "/duplicates"): Rule(STAFF),
+    ("POST", "/duplicates/{duplicate_id}/confirm"): Rule(frozenset({SUPERVISOR})),
+    ("POST", "/duplicates/{duplicate_id}/dismiss"): Rule(frozenset({SUPERVISOR})),
+    ("GET", "/supervision/overdue"): Rule(frozenset({SUPERVISOR})),
+    ("GET", "/supervision/stuck"): Rule(frozenset({SUPERVISOR})),
+    ("GET", "/supervision/abandoned"): Rule(frozenset({SUPERVISOR})),
+    ("GET", "/supervision/entitled-blocked"): Rule(frozenset({SUPERVISOR})),
+    ("POST", "/supervision/reassign"): Rule(frozenset({SUPERVISOR})),
+    ("GET", "/stats"): Rule(frozenset({SUPERVISOR})),
+    ("GET", "/legal-aid/deadlines"): Rule(frozenset({LEGAL_AID})),
+    ("GET", "/legal-aid/calendar.ics"): Rule(frozenset({LEGAL_AID})),
+    ("POST", "/legal-aid/feed-secret"): Rule(frozenset({LEGAL_AID})),
+    ("POST", "/legal-aid/webhooks"): Rule(frozenset({LEGAL_AID})),
+    ("GET", "/legal-aid/webhooks"): Rule(frozenset({LEGAL_AID})),
+    ("DELETE", "/legal-aid/webhooks/{webhook_id}"): Rule(frozenset({LEGAL_AID}), "org"),
+    ("GET", "/legal-aid/webhooks/{webhook_id}/deliveries"): Rule(frozenset({LEGAL_AID}), "org"),
+    ("POST", "/users"): Rule(frozenset({ADMIN})),
+    ("GET", "/users"): Rule(frozenset({ADMIN})),
+    ("POST", "/users/{name}/revoke"): Rule(frozenset({ADMIN})),
+    ("GET", "/audit"): Rule(frozenset({ADMIN})),
+    ("GET", "/rules"): Rule(ALL_ROLES),  # rule packs are public law: any signed-in user
+    # The Temporal UI's codec server: staff and admins see decrypted histories.
+    ("POST", "/codec/decode"): Rule(frozenset({CASEWORKER, SUPERVISOR, ADMIN})),
+    ("POST", "/codec/encode"): Rule(frozenset({CASEWORKER, SUPERVISOR, ADMIN})),
+    # Bearer-authenticated although under /ui: swaps a token for a one-time sign-in link.
+    ("POST", "/ui/tickets"): Rule(ALL_ROLES),
+    ("GET", "/ui"): UiRule(303, SIGNIN, to_signin=True),
+    ("GET", "/ui/supervision/{name}"): UiRule(303, SIGNIN, to_signin=True),
+    ("GET", "/ui/cases/{case_id}"): UiRule(303, SIGNIN, to_signin=True),
+    ("GET", "/ui/legal-aid"): UiRule(303, SIGNIN, to_signin=True),
+    ("GET", "/ui/case"): UiRule(303, "ui: the open-a-case form forwards to the case page"),
+    ("GET", "/ui/signin"): UiRule(200, "ui: the sign-in form is public"),
+    ("POST", "/ui/signin"): UiRule(401, "ui: signing in without a token is refused"),
+    ("POST", "/ui/signout"): UiRule(303, "ui: signing out always works"),
+}
+
+SKIPPED_PATHS = ("/docs", "/openapi.json", "/redoc", "/health/")
+
+
+def app_routes(app: FastAPI) -> Iterator[tuple[str, str, APIRoute]]:
+    """Every (method, path template, route) of the app's API routes, minus docs and health."""
+    for context in iter_route_contexts(app.routes):
+        route = context.original_route
+        path = context.path
+        if not isinstance(route, APIRoute) or path is None or path.startswith(SKIPPED_PATHS):
+            continue
+        for method in sorted(context.methods or ()):
+            if method != "HEAD":
+                yield method, path, route
+
+
+def declared_roles(dependant: Dependant) -> set[frozenset[str]]:
+    """The `allowed_roles` of every `require_role` checker among a route's dependencies."""
+    found: set[frozenset[str]] = set()
+    for dep in dependant.dependencies:
+        roles = getattr(dep.call, "allowed_roles", None)
+        if roles is not None:
+            found.add(frozenset(roles))
+        found |= declared_roles(dep)
+    return found
+
+
+def test_every_route_has_a_rule() -> None:
+    app = create_app()
+    routes = {(m, p): r for m, p, r in app_routes(app)}
+    missing = sorted(set(routes) - set(RULES))
+    stale = sorted(set(RULES) - set(routes))
+    assert not missing, f"routes without an access rule in RULES: {missing}"
+    assert not stale, f"rules for routes the app no longer has: {stale}"
+    # Where a route declares its roles with `require_role`, they must be the table's.
+    drift = []
+    for key, route in routes.items():
+        rule = RULES[key]
+        expected = (
+            frozenset().union(*(r.roles for r in rule.actions.values()))
+            if isinstance(rule, ActionRule)
+            else rule.roles
+            if isinstance(rule, Rule)
+            else None
+        )
+        declared = declared_roles(route.dependant)
+        if expected is not None and declared and declared != {expected}:
+            drift.append(
+                f"{key}: require_role {sorted(map(sorted, declared))} != {sorted(expected)}"
+            )
+    assert not drift, "require_role disagrees with RULES:\n" + "\n".join(drift)
+
+
+# ---------------------------------------------------------------------------------------------
+# The matrix over HTTP
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who sends the request: a user (by its name in `Api.tokens`) or nobody."""
+
+    label: str
+    role: str | None
+    user: str | None
+
+
+PRINCIPALS = (
+    Principal("none", None, None),
+    Principal("revoked", None, "revoked"),
+    Principal("border", BORDER, "officer"),
+    Principal("cw", CASEWORKER, "cw"),
+    Principal("sup", SUPERVISOR, "sup"),
+    Principal("la-own", LEGAL_AID, "la-a"),
+    Principal("la-other", LEGAL_AID, "la-b"),
+    Principal("admin", ADMIN, "admin"),
+)
+
+
+@dataclass
+class Seed:
+    """Real resources for path parameters: org-a's case, a pending duplicate, org-a's webhook."""
+
+    case_id: str
+    duplicate_id: int
+    webhook_id: int
+
+
+def _case_body() -> dict[str, Any]:
+    return {
+        "jurisdiction": "rs",
+        "person": {
+            "given_name": "Matrix",
+            "family_name": "Probe-Testperson",
+            "date_of_birth": "1990-01-01",
+            "nationality": "SYR",
+            "sex": "male",
+        },
+        "identified_on": ago(3),
+        "identified_at": "border",
+        "vulnerabilities": [],
+        "legal_aid_org": None,
+    }
+
+
+ACTION_BODIES: dict[str, dict[str, Any]] = {
+    "complete_screening": {},
+    "decide": {"outcome": "rejected"},
+    "review_abandonment": {"confirm": False},
+    "record_contact": {"note": "access matrix"},
+}
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One request to make: the table key, a label for the summary and the request itself."""
+
+    key: tuple[str, str]
+    label: str
+    rule: Rule | UiRule
+    method: str
+    url: str
+    json: Any = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def probes(seed: Seed) -> list[Probe]:
+    """One probe per route (one per representative action on the action routes)."""
+    params = {
+        "case_id": seed.case_id,
+        "duplicate_id": str(seed.duplicate_id),
+        "webhook_id": str(seed.webhook_id),
+        "name": "spare",  # the user admins revoke
+    }
+    bodies: dict[tuple[str, str], Any] = {
+        ("POST", "/cases"): _case_body(),
+        ("POST", "/supervision/reassign"): {"from_user": "cw", "to_user": "sup"},
+        ("POST", "/legal-aid/webhooks"): {"url": "http://127.0.0.1:9/matrix"},
+        ("POST", "/users"): {"name": "made-by-matrix", "role": "caseworker"},
+        ("POST", "/codec/decode"): {"payloads": []},
+        ("POST", "/codec/encode"): {"payloads": []},
+    }
+    result = []
+    for key, rule in RULES.items():
+        method, template = key
+        if isinstance(rule, UiRule):
+            url = template.format(case_id=seed.case_id, name="overdue")
+            result.append(Probe(key, f"{method} {template}", rule, method, url))
+            continue
+        url = template.format(**{**params, "action": "{action}"})
+        if isinstance(rule, ActionRule):
+            for action, action_rule in rule.actions.items():
+                body = {"on": TODAY.isoformat(), **ACTION_BODIES[action]}
+                single = url.replace("{action}", action) if "{action}" in url else url
+                payload = body if "{action}" in url else {"actions": [{"action": action, **body}]}
+                label = f"{method} {template} [{action}]"
+                result.append(Probe(key, label, action_rule, method, single, payload))
+            continue
+        result.append(Probe(key, f"{method} {template}", rule, method, url, bodies.get(key)))
+    # Deleting the webhook last keeps it in place for the other webhook routes.
+    return sorted(result, key=lambda p: p.method == "DELETE")
+
+
+def verdict(rule: Rule, who: Principal, status: int) -> str | None:
+    """Why `status` is wrong for `who` under `rule`, or None when it is right."""
+    if who.role is None:
+        return None if status == 401 else "expected 401"
+    if who.role not in rule.roles:
+        return None if status == 403 else "expected 403"
+    if who.label == "la-other" and rule.scope != "none":
+        return None if status == 404 else "expected 404 (another org's resource)"
+    if status in (401, 403) or status >= 500 or (status == 404 and rule.scope != "none"):
+        return "expected an allowed status"
+    return None
+
+
+async def seed(api: Api) -> Seed:
+    """Users of every role and the resources the path parameters name."""
+    api.user("officer", Role.BORDER_OFFICER)
+    api.user("cw", Role.CASEWORKER)
+    api.user("sup", Role.SUPERVISOR)
+    api.user("la-a", Role.LEGAL_AID, org="org-a")
+    api.user("la-b", Role.LEGAL_AID, org="org-b")
+    api.user("admin", Role.ADMIN)
+    api.user("spare", Role.CASEWORKER)
+    api.user("revoked", Role.CASEWORKER)
+    revoke_user(api.engine, "revoked")
+    # The border officer opens org-a's case, so it is within the officer's reach too.
+    case_id = (await create(api, "officer", **{**_case_body(), "legal_aid_org": "org-a"}))["id"]
+    other_id = (await create(api, "officer", **_case_body()))["id"]
+    with Session(api.engine) as session:
+        duplicate = DuplicateRecord(
+            case_id=case_id,
+            other_case_id=other_id,
+            score=0.9,
+            reasons=["access matrix"],
+            created_at=datetime.now(UTC),
+        )
+        session.add(duplicate)
+        session.commit()
+        session.refresh(duplicate)
+        assert duplicate.id is not None
+        duplicate_id = duplicate.id
+    hook = await api.http.post(
+        "/legal-aid/webhooks", json={"url": "http://127.0.0.1:9/seed"}, headers=api.auth("la-a")
+    )
+    assert hook.status_code == 201, hook.text
+    return Seed(case_id, duplicate_id, hook.json()["id"])
+
+
+async def test_access_matrix(api: Api) -> None:
+    seeded = await seed(api)
+    mismatches: list[str] = []
+    rows: list[tuple[str, list[str]]] = []
+    send = api.http.request
+    for probe in probes(seeded):
+        cells: list[str] = []
+        if isinstance(probe.rule, UiRule):
+            response = await send(probe.method, probe.url)
+            status, problem = response.status_code, None
+            if status != probe.rule.anonymous:
+                problem = f"expected {probe.rule.anonymous} ({probe.rule.note})"
+            elif probe.rule.to_signin and not response.headers["location"].startswith("/ui/signin"):
+                problem = f"redirects to {response.headers['location']}, not the sign-in form"
+            if problem:
+                mismatches.append(f"{probe.label} as none: {status}: {problem}")
+            rows.append((probe.label, [str(status)] + ["·"] * (len(PRINCIPALS) - 1)))
+            continue
+        for who in PRINCIPALS:
+            headers = api.auth(who.user) if who.user else {}
+            response = await send(probe.method, probe.url, json=probe.json, headers=headers)
+            status = response.status_code
+            problem = verdict(probe.rule, who, status)
+            if problem:
+                mismatches.append(
+                    f"{probe.label} as {who.label}: {status}: {problem}: {response.text[:200]}"
+                )
+            cells.append(f"{status}{'!' if problem else ''}")
+        rows.append((probe.label, cells))
+    width = max(len(label) for label, _ in rows)
+    header = " ".join(f"{p.label:>8}" for p in PRINCIPALS)
+    lines = [f"{'route':<{width}} {header}"]
+    lines += [f"{label:<{width}} " + " ".join(f"{c:>8}" for c in cells) for label, cells in rows]
+    summary = "\n".join(lines)
+    print(summary)
+    checked = sum(len(cells) - cells.count("·") for _, cells in rows)
+    assert not mismatches, (
+        f"{len(mismatches)} of {checked} requests got the wrong status:\n"
+        + "\n".join(mismatches)
+        + "\n\n"
+        + summary
+    )
+    # Every key of the table was exercised (the route-table test checks the app against it).
+    assert {p.key for p in probes(seeded)} == set(RULES)
