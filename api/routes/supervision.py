@@ -7,10 +7,11 @@ checks each case against its workflow before changing it.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.engine import Engine
@@ -36,8 +37,12 @@ def _today() -> date:
 
 
 def _filters(
-    stage: Stage | None, procedure: Procedure | None, jurisdiction: str | None, assignee: str | None
+    stage: Stage | None = None,
+    procedure: Procedure | None = None,
+    jurisdiction: str | None = None,
+    assignee: str | None = None,
 ) -> supervision.Filters:
+    """The filters every list takes, as query parameters."""
     return supervision.Filters(
         jurisdiction=jurisdiction,
         procedure=procedure.value if procedure else None,
@@ -46,7 +51,20 @@ def _filters(
     )
 
 
-Limit = Annotated[int, Query(ge=1, le=500)]
+@dataclass(frozen=True)
+class Paging:
+    """Where a list page starts and how long it is."""
+
+    cursor: str | None
+    limit: int
+
+
+def _paging(cursor: str | None = None, limit: Annotated[int, Query(ge=1, le=500)] = 50) -> Paging:
+    return Paging(cursor=cursor, limit=limit)
+
+
+FiltersDep = Annotated[supervision.Filters, Depends(_filters)]
+PagingDep = Annotated[Paging, Depends(_paging)]
 
 _LIST_RESPONSES: dict[int | str, dict[str, Any]] = {
     403: {"description": "Only supervisors see the supervision lists"},
@@ -60,12 +78,8 @@ _LIST_RESPONSES: dict[int | str, dict[str, Any]] = {
 async def list_overdue(
     _: Supervisor,
     engine: EngineDep,
-    stage: Stage | None = None,
-    procedure: Procedure | None = None,
-    jurisdiction: str | None = None,
-    assignee: str | None = None,
-    cursor: str | None = None,
-    limit: Limit = 50,
+    filters: FiltersDep,
+    paging: PagingDep,
 ) -> dict[str, Any]:
     """Open cases where a legal clock the authority must meet expired without its act.
 
@@ -74,10 +88,10 @@ async def list_overdue(
     page = await run_in_threadpool(
         supervision.overdue,
         engine,
-        _filters(stage, procedure, jurisdiction, assignee),
+        filters,
         today=_today(),
-        cursor=cursor,
-        limit=limit,
+        cursor=paging.cursor,
+        limit=paging.limit,
     )
     return page.as_dict()
 
@@ -87,12 +101,8 @@ async def list_stuck(
     _: Supervisor,
     engine: EngineDep,
     settings: SettingsDep,
-    stage: Stage | None = None,
-    procedure: Procedure | None = None,
-    jurisdiction: str | None = None,
-    assignee: str | None = None,
-    cursor: str | None = None,
-    limit: Limit = 50,
+    filters: FiltersDep,
+    paging: PagingDep,
 ) -> dict[str, Any]:
     """Open cases with no transition for longer than their stage's service level.
 
@@ -102,11 +112,11 @@ async def list_stuck(
     page = await run_in_threadpool(
         supervision.stuck,
         engine,
-        _filters(stage, procedure, jurisdiction, assignee),
+        filters,
         today=_today(),
         configured=settings.service_levels,
-        cursor=cursor,
-        limit=limit,
+        cursor=paging.cursor,
+        limit=paging.limit,
     )
     return page.as_dict()
 
@@ -117,12 +127,8 @@ async def list_stuck(
 async def list_abandoned(
     _: Supervisor,
     engine: EngineDep,
-    stage: Stage | None = None,
-    procedure: Procedure | None = None,
-    jurisdiction: str | None = None,
-    assignee: str | None = None,
-    cursor: str | None = None,
-    limit: Limit = 50,
+    filters: FiltersDep,
+    paging: PagingDep,
 ) -> dict[str, Any]:
     """Cases presumed abandoned (no contact, absconded, lodging missed).
 
@@ -132,10 +138,10 @@ async def list_abandoned(
     page = await run_in_threadpool(
         supervision.abandoned,
         engine,
-        _filters(stage, procedure, jurisdiction, assignee),
+        filters,
         today=_today(),
-        cursor=cursor,
-        limit=limit,
+        cursor=paging.cursor,
+        limit=paging.limit,
     )
     return page.as_dict()
 
@@ -148,21 +154,17 @@ async def list_abandoned(
 async def list_entitled_blocked(
     _: Supervisor,
     engine: EngineDep,
-    stage: Stage | None = None,
-    procedure: Procedure | None = None,
-    jurisdiction: str | None = None,
-    assignee: str | None = None,
-    cursor: str | None = None,
-    limit: Limit = 50,
+    filters: FiltersDep,
+    paging: PagingDep,
 ) -> dict[str, Any]:
     """Cases entitled to work but blocked by a missing personal ID number; `since` = reached."""
     page = await run_in_threadpool(
         supervision.entitled_blocked,
         engine,
-        _filters(stage, procedure, jurisdiction, assignee),
+        filters,
         today=_today(),
-        cursor=cursor,
-        limit=limit,
+        cursor=paging.cursor,
+        limit=paging.limit,
     )
     return page.as_dict()
 
