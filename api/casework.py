@@ -11,17 +11,22 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, or_, select
 from temporalio.client import (
     Client,
+    WithStartWorkflowOperation,
     WorkflowHandle,
     WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
 )
+from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.readmodel import DuplicateRecord, PersonRecord, UserRecord
 from api.auth import Role
 from api.errors import Conflict, Forbidden, NotFound, Unavailable, Unprocessable
-from models.messages import ActionBatch, ActionRequest
+from api.schemas import CaseCreate
+from api.settings import Settings
+from models.enums import Vulnerability
+from models.messages import ActionBatch, ActionRequest, CaseInput
 from workflows.case import CaseWorkflow
 
 CASE_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
@@ -104,6 +109,44 @@ def public_person(person: PersonRecord | None) -> dict[str, Any] | None:
         "sex": person.sex,
         "vulnerabilities": person.vulnerabilities,
     }
+
+
+async def start_case(
+    client: Client, settings: Settings, case_id: str, body: CaseCreate, actor: str
+) -> dict[str, Any]:
+    """Start (or reach, if it exists) a case's workflow in one update-with-start round trip.
+
+    The workflow gets no personal data: the person stays in SQL, stored before this is called.
+    """
+    start = WithStartWorkflowOperation(
+        CaseWorkflow.run,
+        CaseInput(
+            case_id=case_id,
+            jurisdiction=body.jurisdiction,
+            identified_on=body.identified_on,
+            identified_at=body.identified_at,
+            unaccompanied_child=Vulnerability.UNACCOMPANIED_CHILD in body.vulnerabilities,
+            vulnerable=bool(body.vulnerabilities),
+            legal_aid_org=body.legal_aid_org,
+            actor=actor,
+            history_threshold=settings.history_threshold,
+            search_attributes=settings.search_attributes,
+            reminder_offsets_days=settings.reminder_offsets_days,
+        ),
+        id=workflow_id(case_id),
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        task_queue=settings.task_queue,
+    )
+    try:
+        view: dict[str, Any] = await asyncio.wait_for(
+            client.execute_update_with_start_workflow(
+                CaseWorkflow.refresh, start_workflow_operation=start
+            ),
+            TEMPORAL_TIMEOUT,
+        )
+    except (RPCError, TimeoutError) as exc:
+        raise Unavailable("the workflow service did not answer; retry with the same key") from exc
+    return view
 
 
 async def send_action(client: Client, case_id: str, request: ActionRequest) -> dict[str, Any]:

@@ -17,19 +17,17 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
-from temporalio.client import Client, WithStartWorkflowOperation
-from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.client import Client
 
 from activities.readmodel import UserRecord
 from api.auth import Role, create_user
-from api.casework import send_action, workflow_id
+from api.casework import send_action, start_case
 from api.errors import Conflict
 from api.routes.cases import _remember
 from api.schemas import CaseCreate, PersonIn
 from api.settings import Settings
 from models.enums import Action, IdentifiedAt, Vulnerability
-from models.messages import ActionRequest, CaseInput
-from workflows.case import CaseWorkflow
+from models.messages import ActionRequest
 
 log = logging.getLogger("asylumflow.demo")
 
@@ -204,28 +202,7 @@ async def _seed_case(
     )
     # A fixed idempotency key per case: a seeding run cut short never makes duplicates.
     case_id, _ = await asyncio.to_thread(_remember, engine, border, f"demo-{index}", body)
-    start = WithStartWorkflowOperation(
-        CaseWorkflow.run,
-        CaseInput(
-            case_id=case_id,
-            jurisdiction=body.jurisdiction,
-            identified_on=body.identified_on,
-            identified_at=body.identified_at,
-            unaccompanied_child=False,
-            vulnerable=bool(vulnerabilities),
-            legal_aid_org=body.legal_aid_org,
-            actor=border.name,
-            history_threshold=settings.history_threshold,
-            search_attributes=settings.search_attributes,
-            reminder_offsets_days=settings.reminder_offsets_days,
-        ),
-        id=workflow_id(case_id),
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        task_queue=settings.task_queue,
-    )
-    view: dict[str, Any] = await client.execute_update_with_start_workflow(
-        CaseWorkflow.refresh, start_workflow_operation=start
-    )
+    view = await start_case(client, settings, case_id, body, border.name)
     if view["stage"] != "identified":
         return  # already seeded by an earlier, interrupted run
     caseworker = CASEWORKERS[index % len(CASEWORKERS)]

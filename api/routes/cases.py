@@ -13,9 +13,6 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
-from temporalio.client import WithStartWorkflowOperation
-from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.service import RPCError
 
 from activities.readmodel import CaseRecord, IdempotencyRecord, PersonRecord, UserRecord
 from api.auth import Role
@@ -28,16 +25,16 @@ from api.casework import (
     read_view,
     send_action,
     send_batch,
-    workflow_id,
+    start_case,
 )
 from api.deps import BorderOrStaff, CaseReader, EngineDep, SettingsDep, TemporalDep
 from api.duplicates import name_key, record_matches
-from api.errors import Forbidden, NotFound, Unavailable, Unprocessable
+from api.errors import Forbidden, NotFound, Unprocessable
 from api.permissions import roles_for
 from api.schemas import CaseCreate, Page
 from models.actions import parse_input
-from models.enums import Action, Procedure, Stage, Vulnerability
-from models.messages import ActionBatch, ActionRequest, CaseInput
+from models.enums import Action, Procedure, Stage
+from models.messages import ActionBatch, ActionRequest
 from workflows.case import CaseWorkflow
 
 router = APIRouter(prefix="/cases", tags=["cases"])
@@ -163,31 +160,7 @@ async def create_case(
     A retried request with the same `Idempotency-Key` returns the same case and never makes two.
     """
     case_id, replayed = await run_in_threadpool(_remember, engine, user, idempotency_key, body)
-    start = WithStartWorkflowOperation(
-        CaseWorkflow.run,
-        CaseInput(
-            case_id=case_id,
-            jurisdiction=body.jurisdiction,
-            identified_on=body.identified_on,
-            identified_at=body.identified_at,
-            unaccompanied_child=Vulnerability.UNACCOMPANIED_CHILD in body.vulnerabilities,
-            vulnerable=bool(body.vulnerabilities),
-            legal_aid_org=body.legal_aid_org,
-            actor=user.name,
-            history_threshold=settings.history_threshold,
-            search_attributes=settings.search_attributes,
-            reminder_offsets_days=settings.reminder_offsets_days,
-        ),
-        id=workflow_id(case_id),
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        task_queue=settings.task_queue,
-    )
-    try:
-        view: dict[str, Any] = await client.execute_update_with_start_workflow(
-            CaseWorkflow.refresh, start_workflow_operation=start
-        )
-    except RPCError as exc:
-        raise Unavailable("the workflow service did not answer; retry with the same key") from exc
+    view = await start_case(client, settings, case_id, body, user.name)
     if replayed:
         response.status_code = 200
         response.headers["Idempotent-Replayed"] = "true"
