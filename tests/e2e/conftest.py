@@ -175,6 +175,12 @@ class DevServer:
             return 0
         return _stop_process(self.process, timeout)
 
+    def kill_hard(self) -> int:
+        """`kill -9` the server by PID: no shutdown, no flush beyond what SQLite committed."""
+        assert self.process is not None
+        os.kill(self.process.pid, signal.SIGKILL)
+        return self.process.wait(timeout=10)
+
     def close(self) -> None:
         """Stop the server and close its log."""
         self.stop()

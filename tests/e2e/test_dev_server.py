@@ -195,7 +195,7 @@ async def test_server_restart_keeps_cases_and_fires_timers_due_during_outage(
 
     # Server down until both instants have passed (the one fixed wait: time itself is the
     # condition). The timers fall due while nobody is there to fire them.
-    assert dev_server.stop() == 0, log_tail(dev_server.log_path)
+    assert dev_server.kill_hard() == -9, log_tail(dev_server.log_path)
     stopped_at = datetime.now(UTC)
     await asyncio.sleep(max(0.0, _seconds_until(decision["fires_at"])) + 2)
     outage_s = (datetime.now(UTC) - stopped_at).total_seconds()
