@@ -116,6 +116,9 @@ def make_engine(url: str) -> Engine:
         def _pragmas(dbapi_connection: Any, _record: Any) -> None:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
+            # WAL + NORMAL stays consistent after a crash (the last commits may be lost, and the
+            # projection re-applies them idempotently); FULL costs a sync per audit record.
+            cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
 

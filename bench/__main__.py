@@ -1,10 +1,183 @@
-"""`make bench`: the supervision benchmark with its defaults (other benchmarks run on their own)."""
+"""`make bench`: every benchmark, each in a fresh process, into one table and `bench/results.json`.
+
+    .venv/bin/python -m bench [--quick] [--out PATH] [--no-bytecode-cache]
+
+Runs `bench.engine` twice, against a fresh local dev server in memory and then against one that
+persists to a temp SQLite file, and then `bench.supervision` (read-model queries) when it exists.
+Each runs in a process of its own, so one's memory and caches never flatter or burden another's
+figures (the engine bench measures this process's RSS). `--quick` uses tiny sizes (about a
+minute in all); the full run takes several minutes on two cores. `bench/RESULTS.md` says what
+the figures mean.
+"""
 
 from __future__ import annotations
 
+import argparse
+import json
+import os
+import platform
+import subprocess
 import sys
+import tempfile
+from importlib import metadata
+from pathlib import Path
+from typing import Any
 
-from bench import supervision
+HERE = Path(__file__).parent
+BIN = Path(sys.executable).parent
+MODES: tuple[tuple[str, list[str]], ...] = (("in memory", []), ("sqlite file", ["--db-file"]))
+
+
+def _first(path: str, prefix: str) -> str:
+    """The rest of the first line of a /proc file that starts with `prefix` ('' if none)."""
+    try:
+        for line in Path(path).read_text().splitlines():
+            if line.startswith(prefix):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on (the absolute numbers mean little without it)."""
+    mem_kib = _first("/proc/meminfo", "MemTotal").split()
+    try:
+        cli = subprocess.run(
+            [str(BIN / "temporal"), "--version"], capture_output=True, text=True, check=False
+        ).stdout.strip()
+    except OSError:
+        cli = "missing"
+    return {
+        "nproc": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "mem_total_gib": round(int(mem_kib[0]) / 2**20, 1) if mem_kib else None,
+        "cpu_model": _first("/proc/cpuinfo", "model name") or platform.processor(),
+        "python": platform.python_version(),
+        "temporalio": metadata.version("temporalio"),
+        "temporal_cli": cli,
+        "platform": platform.platform(),
+        "loadavg_1min_at_start": os.getloadavg()[0],
+    }
+
+
+def _child_env(bytecode_cache: str | None) -> dict[str, str]:
+    """The environment of each benchmark process.
+
+    With PYTHONDONTWRITEBYTECODE set and no bytecode on disk, the workflow sandbox compiles
+    workflows/case.py from source for every new workflow run, which a normal deployment never
+    does. Unless asked not to, the children get a private bytecode cache outside the repository
+    (see RESULTS.md for both measurements).
+    """
+    env = dict(os.environ)
+    if bytecode_cache is not None:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = bytecode_cache
+    return env
+
+
+def run_engine(quick: bool, env: dict[str, str], work: Path) -> list[dict[str, Any]]:
+    """`bench.engine` once per server mode; its progress goes to stderr as it happens."""
+    results: list[dict[str, Any]] = []
+    for name, flags in MODES:
+        out = work / f"engine-{len(results)}.json"
+        cmd = [sys.executable, "-m", "bench.engine", "--sizes", "quick" if quick else "full"]
+        print(f"== engine, dev server {name}", flush=True)
+        # stdout (the table) is printed at the end, with the rest.
+        subprocess.run(
+            [*cmd, *flags, "--json-out", str(out)],
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        results.append(json.loads(out.read_text()))
+    return results
+
+
+def run_supervision(quick: bool, env: dict[str, str]) -> dict[str, Any] | None:
+    """`bench.supervision` (someone else's) with its defaults, or small sizes under --quick."""
+    if not (HERE / "supervision.py").exists():
+        return None
+    args = ["--cases", "500", "--repeat", "3"] if quick else []
+    print("== supervision", flush=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.supervision", *args],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return {"args": args, "output": done.stdout.splitlines()}
+
+
+def _summary(engine: list[dict[str, Any]]) -> list[str]:
+    """One line per target and server mode: ratio against target."""
+    lines = ["targets (ratio = asylumflow / noop, same server, same run):"]
+    for r in engine:
+        parts = [f"create c={c['concurrency']} {c['ratio']:.2f}" for c in r["creation"]]
+        a = r["actions"]
+        parts.append(f"action p50 {a['ratio_p50']:.2f}")
+        life = r["lifecycles"]
+        parts.append(f"events {life['integration']['events']}/{life['return']['events']}")
+        lines.append(f"  {r['server']:<12} " + ", ".join(parts))
+    lines.append("  targets:     create >= 0.7 at each concurrency, action p50 <= 1.5, events <500")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run everything, print the tables, write the JSON."""
+    from bench.engine import format_table
+
+    parser = argparse.ArgumentParser(prog="bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes (about a minute)")
+    parser.add_argument("--out", type=Path, default=HERE / "results.json", help="JSON output")
+    parser.add_argument(
+        "--no-bytecode-cache",
+        action="store_true",
+        help="keep PYTHONDONTWRITEBYTECODE as it is (measures recompiling the workflow module)",
+    )
+    args = parser.parse_args(argv)
+    info = machine()
+    with tempfile.TemporaryDirectory(prefix="asylumflow-bench-") as tmp:
+        work = Path(tmp)
+        cache = None if args.no_bytecode_cache else str(work / "pycache")
+        env = _child_env(cache)
+        info["bytecode"] = (
+            "private cache"
+            if cache
+            else ("not written" if env.get("PYTHONDONTWRITEBYTECODE") else "default")
+        )
+        engine = run_engine(args.quick, env, work)
+        supervision = run_supervision(args.quick, env)
+    info["loadavg_1min_at_end"] = os.getloadavg()[0]
+    print()
+    print(
+        f"asylumflow benchmarks ({'quick' if args.quick else 'full'}): {info['nproc']} CPUs, "
+        f"{info['mem_total_gib']} GiB, {info['cpu_model']}; Python {info['python']}, "
+        f"temporalio {info['temporalio']}; bytecode: {info['bytecode']}"
+    )
+    for result in engine:
+        print()
+        print(format_table(result))
+    if supervision is not None:
+        print()
+        print("\n".join(supervision["output"]))
+    print()
+    print("\n".join(_summary(engine)))
+    args.out.write_text(
+        json.dumps(
+            {
+                "quick": args.quick,
+                "machine": info,
+                "engine": engine,
+                "supervision": supervision,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    print(f"\nwritten to {args.out}")
+    return 0
+
 
 if __name__ == "__main__":
-    sys.exit(supervision.main(sys.argv[1:]))
+    sys.exit(main())

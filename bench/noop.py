@@ -1,0 +1,40 @@
+"""A no-op workflow: the Temporal work of a case without the domain layer (the bench baseline).
+
+It is driven exactly as the API drives `CaseWorkflow` (update-with-start to open it, one Update
+per action), so the ratio asylumflow ÷ no-op isolates what the domain layer adds: the lifecycle
+rules, the projection activity, search attributes, the API's SQL work. Only Temporal is imported
+here (no ORM, no domain models), so the sandbox loads almost nothing per run.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from temporalio import workflow
+
+
+@workflow.defn
+class NoopWorkflow:
+    """Waits until told to finish; its update returns at once."""
+
+    def __init__(self) -> None:
+        self._done = False
+        self._touched = 0
+
+    @workflow.run
+    async def run(self) -> int:
+        """Wait for `finish`; returns how many updates it answered."""
+        await workflow.wait_condition(lambda: self._done)
+        return self._touched
+
+    @workflow.update
+    def touch(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Answer at once, as small as an update result can be."""
+        del body  # same argument shape as `CaseWorkflow.act`, deliberately unused
+        self._touched += 1
+        return {"ok": True}
+
+    @workflow.signal
+    def finish(self) -> None:
+        """Let the run return (to count a completed history)."""
+        self._done = True
