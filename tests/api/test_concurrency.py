@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 
 from api.auth import Role
+from api.casework import handle_for
 from models.actions import parse_input
 from models.enums import Action, IdentifiedAt, Stage
 from models.lifecycle import CaseState, allowed_actions, apply, local_date, new_case, settle
@@ -328,7 +329,7 @@ async def test_two_hundred_cases_advanced_concurrently_follow_the_table(api: Api
     async def checked(case: Traffic) -> str:
         # Straight from the workflow (the API's history route returns this same query): the
         # figures above are about the API under load, not about reading 200 cases through it.
-        handle = api.env.client.get_workflow_handle_for(CaseWorkflow.run, f"case-{case.case_id}")
+        handle = handle_for(api.env.client, case.case_id)
         async with limit:
             events = await handle.query(CaseWorkflow.history)
             current = await handle.query(CaseWorkflow.state)

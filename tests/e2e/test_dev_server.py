@@ -28,6 +28,7 @@ from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
+from api.casework import handle_for
 from models.enums import ClockName, Procedure, Stage
 from models.rules import families
 from tests.e2e.conftest import DevServer, SpawnWorker, eventually, log_tail
@@ -371,7 +372,7 @@ async def test_search_attributes_and_visibility(
                 assert value in vocabulary[name], (name, value)
             else:
                 assert isinstance(value, bool | datetime), (name, value)
-        state = await client.get_workflow_handle_for(CaseWorkflow.run, execution.id).query(
+        state = await handle_for(client, execution.id.removeprefix("case-")).query(
             CaseWorkflow.state
         )
         assert values["CaseStage"] == state["stage"]
