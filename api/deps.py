@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.engine import Engine
@@ -81,3 +81,9 @@ Admin = Annotated[UserRecord, Depends(require_role(Role.ADMIN))]
 BorderOrStaff = Annotated[
     UserRecord, Depends(require_role(Role.BORDER_OFFICER, Role.CASEWORKER, Role.SUPERVISOR))
 ]
+
+MAX_ROW_ID = 2**31 - 1
+"""Largest id a database integer column holds on every backend (PostgreSQL's INTEGER)."""
+
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="A row id")]
+"""An id in a path: out-of-range numbers are a 422, never a database error."""

@@ -10,7 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlmodel import Session, col, select
 
 from activities.readmodel import DuplicateRecord, UserRecord
-from api.deps import EngineDep, Staff, Supervisor
+from api.deps import EngineDep, RowId, Staff, Supervisor
 from api.errors import Conflict, NotFound
 
 router = APIRouter(prefix="/duplicates", tags=["duplicates"])
@@ -53,12 +53,12 @@ def _decide(engine: Any, duplicate_id: int, user: UserRecord, status: str) -> di
 
 
 @router.post("/{duplicate_id}/confirm", summary="Confirm: link the two cases (never merge)")
-async def confirm(duplicate_id: int, user: Supervisor, engine: EngineDep) -> dict[str, Any]:
+async def confirm(duplicate_id: RowId, user: Supervisor, engine: EngineDep) -> dict[str, Any]:
     """The two cases are the same person: they are linked and shown on each other's page."""
     return await run_in_threadpool(_decide, engine, duplicate_id, user, "confirmed")
 
 
 @router.post("/{duplicate_id}/dismiss", summary="Dismiss: not the same person")
-async def dismiss(duplicate_id: int, user: Supervisor, engine: EngineDep) -> dict[str, Any]:
+async def dismiss(duplicate_id: RowId, user: Supervisor, engine: EngineDep) -> dict[str, Any]:
     """Not the same person; the pair is not proposed again."""
     return await run_in_threadpool(_decide, engine, duplicate_id, user, "dismissed")

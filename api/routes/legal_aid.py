@@ -17,7 +17,7 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, UrlConstraints
 from activities.readmodel import UserRecord
 from api import legal_aid
 from api.auth import Role, user_for_token
-from api.deps import EngineDep, SettingsDep, require_role
+from api.deps import MAX_ROW_ID, EngineDep, RowId, SettingsDep, require_role
 from api.errors import Forbidden, NotFound, Unauthorized
 from api.schemas import Page
 
@@ -147,7 +147,7 @@ async def list_webhooks(user: LegalAid, engine: EngineDep) -> dict[str, Any]:
 
 
 @router.delete("/webhooks/{webhook_id}", status_code=204, summary="Stop sending to a webhook")
-async def remove_webhook(webhook_id: int, user: LegalAid, engine: EngineDep) -> Response:
+async def remove_webhook(webhook_id: RowId, user: LegalAid, engine: EngineDep) -> Response:
     """Deactivate the webhook; its delivery log stays readable."""
     if not await run_in_threadpool(legal_aid.deactivate_webhook, engine, _org(user), webhook_id):
         raise NotFound("no such webhook")
@@ -156,10 +156,10 @@ async def remove_webhook(webhook_id: int, user: LegalAid, engine: EngineDep) -> 
 
 @router.get("/webhooks/{webhook_id}/deliveries", summary="Delivery attempts of a webhook")
 async def webhook_deliveries(
-    webhook_id: int,
+    webhook_id: RowId,
     user: LegalAid,
     engine: EngineDep,
-    cursor: Annotated[int | None, Query(ge=0)] = None,
+    cursor: Annotated[int | None, Query(ge=0, le=MAX_ROW_ID)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> Page:
     """Every attempt (status code or error, attempt number) in order; `next_cursor` continues."""

@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 
 from activities.readmodel import AuditRecord, UserRecord
 from api.auth import Role, UserError, create_user, revoke_user
-from api.deps import Admin, CurrentUser, EngineDep
+from api.deps import MAX_ROW_ID, Admin, CurrentUser, EngineDep
 from api.errors import NotFound, Unprocessable
 from models.rules import all_packs
 
@@ -66,7 +66,7 @@ async def audit_log(
     engine: EngineDep,
     case_id: str | None = None,
     user: str | None = None,
-    after_id: int = 0,
+    after_id: Annotated[int, Query(ge=0, le=MAX_ROW_ID)] = 0,
     limit: Annotated[int, Query(ge=1, le=100_000)] = 200,
     format: Literal["json", "csv"] = "json",
 ) -> Any:

@@ -61,3 +61,15 @@ async def test_bad_input_table(api: Api) -> None:
     assert closed.status_code == 409
     assert closed.json()["stage"] == "closed"
     assert closed.json()["allowed_actions"] == []
+
+
+async def test_ids_beyond_the_database_range_are_422(api: Api) -> None:
+    """Found by the fuzzer: a path id too large for an INTEGER column used to be a 500."""
+    sup = api.user("sup", Role.SUPERVISOR)
+    la = api.user("la", Role.LEGAL_AID, org="org-a")
+    admin = api.user("admin", Role.ADMIN)
+    huge = 2**31
+    assert (await api.http.post(f"/duplicates/{huge}/confirm", headers=sup)).status_code == 422
+    deliveries = await api.http.get(f"/legal-aid/webhooks/{huge}/deliveries", headers=la)
+    assert deliveries.status_code == 422
+    assert (await api.http.get(f"/audit?after_id={huge}", headers=admin)).status_code == 422
