@@ -23,7 +23,10 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/temporal && test -x $(BIN)/temporal-test-server
 	touch $(STAMP)
 
+# Bytecode first: the workflow sandbox re-imports the workflow modules for every new workflow
+# run, and without .pyc files (PYTHONDONTWRITEBYTECODE) each one compiles them from source.
 run: install
+	$(BIN)/python -m compileall -q models workflows activities api worker.py
 	$(BIN)/python -m api.stack
 
 test: install

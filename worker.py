@@ -10,6 +10,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -17,6 +18,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.handover import repair_loop
 from activities.projection import ReadModelActivities
 from activities.reconcile import ReconcileActivities
 from activities.reminders import ReminderActivities
@@ -77,7 +79,12 @@ async def run_worker() -> None:
     engine = make_engine(settings.db_url)
     worker = build_worker(client, settings.task_queue, engine)
     logging.getLogger("asylumflow").info("worker on task queue %s", settings.task_queue)
-    await worker.run()
+    every = timedelta(seconds=settings.projection_repair_seconds)
+    repairs = asyncio.create_task(repair_loop(engine, client, every))
+    try:
+        await worker.run()
+    finally:
+        repairs.cancel()
 
 
 if __name__ == "__main__":

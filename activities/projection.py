@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, delete, select
 from temporalio import activity
 
 from activities.readmodel import CaseEventRecord, CaseRecord, DeadlineRecord
-from models.messages import ProjectionBatch
+from models.lifecycle import CaseState
+from models.messages import ProjectionBatch, case_row
+
+
+def full_batch(state: CaseState, now: datetime) -> ProjectionBatch:
+    """The whole case as one batch (every event), for repairs from the workflow's state."""
+    row, deadlines = case_row(state, now)
+    return ProjectionBatch(case=row, events=state.history, deadlines=deadlines)
 
 
 def write_projection(session: Session, batch: ProjectionBatch) -> None:

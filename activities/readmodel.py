@@ -269,3 +269,22 @@ class DeliveryRecord(SQLModel, table=True):
     error: str | None = Field(default=None, max_length=500)
     ok: bool = False
     attempted_at: datetime
+
+
+# ---------------------------------------------------------------------------------------------
+# Projection hand-over: what the API is about to write.
+
+
+class ProjectionIntentRecord(SQLModel, table=True):
+    """A change the API sent to a case workflow and has not yet written to the read model.
+
+    Inserted before the update is sent and deleted in the transaction that writes the batch
+    the update hands back. One left behind (the API died in between, or its write failed) is
+    found by the worker's repair loop, which projects the case from its workflow.
+    """
+
+    __tablename__ = "projection_intents"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: str = Field(index=True, max_length=64)
+    created_at: datetime = Field(index=True)

@@ -10,10 +10,10 @@ from sqlmodel import Session, select
 from temporalio import activity
 from temporalio.client import Client
 
-from activities.projection import ReadModelActivities
+from activities.projection import ReadModelActivities, full_batch
 from activities.readmodel import CaseRecord, DeadlineRecord
 from models.lifecycle import CaseState
-from models.messages import ProjectionBatch, case_row
+from models.messages import ProjectionBatch
 from models.reports import ReconcileReport, Repair
 
 COMPARED = (
@@ -38,8 +38,8 @@ class ReconcileActivities:
         self.projector = ReadModelActivities(engine)
 
     def _differences(self, state: CaseState, now: datetime) -> tuple[list[str], ProjectionBatch]:
-        row, deadlines = case_row(state, now)
-        batch = ProjectionBatch(case=row, events=state.history, deadlines=deadlines)
+        batch = full_batch(state, now)
+        row, deadlines = batch.case, batch.deadlines
         with Session(self.engine) as session:
             stored = session.get(CaseRecord, state.case_id)
             if stored is None:

@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 from activities.readmodel import make_engine
 from api.audit import install_audit
+from api.auth import TokenCache
 from api.errors import install_error_handlers
 from api.limits import BodyLimit
 from api.routes import (
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     install_audit(app)
+    app.state.tokens = TokenCache(settings.auth_cache_seconds)
     app.add_middleware(BodyLimit)
     # Only the Temporal UI calls the API from a browser (the codec endpoint).
     app.add_middleware(

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections.abc import Coroutine
 from typing import Any
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, or_, select
+from starlette.concurrency import run_in_threadpool
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
@@ -20,13 +23,14 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.handover import forget_intent, record_intent, write_handed_batch
 from activities.readmodel import DuplicateRecord, PersonRecord, UserRecord
 from api.auth import Role
 from api.errors import Conflict, Forbidden, NotFound, Unavailable, Unprocessable
 from api.schemas import CaseCreate
 from api.settings import Settings
 from models.enums import Vulnerability
-from models.messages import ActionBatch, ActionRequest, CaseInput
+from models.messages import ActionBatch, ActionRequest, CaseInput, ProjectionBatch, Refresh
 from workflows.case import CaseWorkflow
 
 CASE_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
@@ -35,6 +39,8 @@ TEMPORAL_TIMEOUT = 30.0
 """Seconds a request waits for a case workflow before answering 503 (never hang a client)."""
 
 CaseHandle = WorkflowHandle[CaseWorkflow, dict[str, Any]]
+
+log = logging.getLogger(__name__)
 
 
 def workflow_id(case_id: str) -> str:
@@ -112,12 +118,22 @@ def public_person(person: PersonRecord | None) -> dict[str, Any] | None:
 
 
 async def start_case(
-    client: Client, settings: Settings, case_id: str, body: CaseCreate, actor: str
+    client: Client,
+    engine: Engine,
+    settings: Settings,
+    case_id: str,
+    body: CaseCreate,
+    actor: str,
+    intent_id: int | None = None,
 ) -> dict[str, Any]:
     """Start (or reach, if it exists) a case's workflow in one update-with-start round trip.
 
     The workflow gets no personal data: the person stays in SQL, stored before this is called.
+    The case's read-model row is written here, from the update's result, before answering;
+    `intent_id` is the projection intent the caller stored with the person (one is made if not).
     """
+    if intent_id is None:
+        intent_id = await run_in_threadpool(record_intent, engine, case_id)
     start = WithStartWorkflowOperation(
         CaseWorkflow.run,
         CaseInput(
@@ -132,6 +148,7 @@ async def start_case(
             history_threshold=settings.history_threshold,
             search_attributes=settings.search_attributes,
             reminder_offsets_days=settings.reminder_offsets_days,
+            caller_projects=True,
         ),
         id=workflow_id(case_id),
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
@@ -140,29 +157,78 @@ async def start_case(
     try:
         view: dict[str, Any] = await asyncio.wait_for(
             client.execute_update_with_start_workflow(
-                CaseWorkflow.refresh, start_workflow_operation=start
+                CaseWorkflow.refresh, Refresh(project=True), start_workflow_operation=start
             ),
             TEMPORAL_TIMEOUT,
         )
     except (RPCError, TimeoutError) as exc:
+        # The intent stays: if the case started after all, the repair loop projects it.
         raise Unavailable("the workflow service did not answer; retry with the same key") from exc
-    return view
+    return await write_handed_over(engine, case_id, view, intent_id)
 
 
-async def send_action(client: Client, case_id: str, request: ActionRequest) -> dict[str, Any]:
-    """Send one action as an Update and map its failure to 409 / 422 / 404."""
+async def send_action(
+    client: Client, engine: Engine, case_id: str, request: ActionRequest
+) -> dict[str, Any]:
+    """Send one action as an Update, write the read model, map failures to 409 / 422 / 404."""
     handle = handle_for(client, case_id)
-    return await _update(
-        client, case_id, request.action.value, handle.execute_update(CaseWorkflow.act, request)
-    )
+    call = handle.execute_update(CaseWorkflow.act, request.model_copy(update={"project": True}))
+    return await _handed_over(client, engine, case_id, request.action.value, call)
 
 
-async def send_batch(client: Client, case_id: str, batch: ActionBatch) -> dict[str, Any]:
+async def send_batch(
+    client: Client, engine: Engine, case_id: str, batch: ActionBatch
+) -> dict[str, Any]:
     """Send several actions as one Update (all or nothing); failures name the action's index."""
     handle = handle_for(client, case_id)
-    return await _update(
-        client, case_id, "the batch", handle.execute_update(CaseWorkflow.act_batch, batch)
-    )
+    call = handle.execute_update(CaseWorkflow.act_batch, batch.model_copy(update={"project": True}))
+    return await _handed_over(client, engine, case_id, "the batch", call)
+
+
+async def _handed_over(
+    client: Client,
+    engine: Engine,
+    case_id: str,
+    what: str,
+    call: Coroutine[Any, Any, dict[str, Any]],
+) -> dict[str, Any]:
+    """Store the intent, send the update, write what it hands back."""
+    try:
+        intent_id = await run_in_threadpool(record_intent, engine, case_id)
+    except BaseException:
+        call.close()  # never sent: nothing changed
+        raise
+    try:
+        view = await _update(client, case_id, what, call)
+    except (Conflict, Unprocessable, NotFound):
+        # Rejected: nothing changed, nothing to project. (A timeout keeps its intent: the
+        # update may still have been applied.)
+        await run_in_threadpool(forget_intent, engine, intent_id)
+        raise
+    return await write_handed_over(engine, case_id, view, intent_id)
+
+
+async def write_handed_over(
+    engine: Engine, case_id: str, view: dict[str, Any], intent_id: int
+) -> dict[str, Any]:
+    """Write the read-model batch the workflow handed back, and return the view without it.
+
+    The row is then current when the caller gets the answer, and the workflow ran no
+    projection activity for the change (see `ActionRequest.project`). The action has happened
+    whatever this write does: if it fails, the answer stands and the intent stays behind for
+    the workers' repair loop (`activities.handover`).
+    """
+    raw = view.pop("projection", None)
+    if raw is None:
+        await run_in_threadpool(forget_intent, engine, intent_id)
+        return view
+    batch = ProjectionBatch.model_validate(raw)
+    try:
+        await run_in_threadpool(write_handed_batch, engine, batch, intent_id)
+    except SQLAlchemyError as exc:
+        # The case id only: the batch carries personal notes.
+        log.warning("read model write failed for case %s (%s); left to repair", case_id, type(exc))
+    return view
 
 
 async def _update(

@@ -201,8 +201,8 @@ async def _seed_case(
         legal_aid_org=LEGAL_AID_ORGS[index % 2] if index % 3 == 0 else None,
     )
     # A fixed idempotency key per case: a seeding run cut short never makes duplicates.
-    case_id, _ = await asyncio.to_thread(_remember, engine, border, f"demo-{index}", body)
-    view = await start_case(client, settings, case_id, body, border.name)
+    case_id, _, intent = await asyncio.to_thread(_remember, engine, border, f"demo-{index}", body)
+    view = await start_case(client, engine, settings, case_id, body, border.name, intent)
     if view["stage"] != "identified":
         return  # already seeded by an earlier, interrupted run
     caseworker = CASEWORKERS[index % len(CASEWORKERS)]
@@ -221,7 +221,7 @@ async def _seed_case(
         }
         try:
             view = await send_action(
-                client, case_id, ActionRequest(action=action, body=body_json, actor=actor)
+                client, engine, case_id, ActionRequest(action=action, body=body_json, actor=actor)
             )
         except Conflict as exc:
             # A pack without the step (say, no appeal window): the case stays where it is.

@@ -64,6 +64,19 @@ class Settings(BaseSettings):
         validation_alias="ASYLUMFLOW_HISTORY_THRESHOLD",
         description="Continue a case workflow as new once its history has this many events",
     )
+    auth_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        validation_alias="ASYLUMFLOW_AUTH_CACHE_SECONDS",
+        description="Seconds a checked bearer token is trusted without SQL (0: every request)",
+    )
+    projection_repair_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        validation_alias="ASYLUMFLOW_PROJECTION_REPAIR_SECONDS",
+        description="How often workers project cases whose API write was lost, and how old "
+        "such a change must be first",
+    )
     search_attributes: bool = Field(
         default=True,
         validation_alias="ASYLUMFLOW_SEARCH_ATTRIBUTES",

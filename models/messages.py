@@ -30,6 +30,9 @@ class CaseInput(BaseModel):
     search_attributes: bool = True
     carried: CaseState | None = None
     projected_seq: int = 0
+    caller_projects: bool = False
+    """The starter writes the first projection from its `refresh(project=True)` result (the
+    API does, in the request); the workflow then skips its own projection activity."""
     reminder_offsets_days: list[int] = Field(
         default_factory=lambda: [7, 2],
         description="Days before each running deadline on which the legal aid org is reminded",
@@ -42,12 +45,25 @@ class ActionRequest(BaseModel):
     action: Action
     body: dict[str, Any]
     actor: str = Field(min_length=1, max_length=100)
+    project: bool = False
+    """The caller writes the read model from the update's result (its `projection` key): the
+    API does, so the row is current when the caseworker gets the answer and the workflow need
+    not run a projection activity (a second workflow task the next action would wait behind)."""
 
 
 class ActionBatch(BaseModel):
     """Several actions applied in order as one update (cases entered late or migrated)."""
 
     actions: list[ActionRequest] = Field(min_length=1, max_length=200)
+    project: bool = False
+    """As `ActionRequest.project`, for the whole batch."""
+
+
+class Refresh(BaseModel):
+    """Options of the `refresh` update (sent without any, it only settles due clocks)."""
+
+    project: bool = False
+    """Hand the read model's batch back in the result (see `ActionRequest.project`)."""
 
 
 class CaseRow(BaseModel):

@@ -40,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
         ActionRequest,
         CaseInput,
         ProjectionBatch,
+        Refresh,
         case_row,
         start_of_day_utc,
     )
@@ -119,7 +120,8 @@ class CaseWorkflow:
                 recorded_at=workflow.now(),
             )
         self._projected_seq = inp.projected_seq
-        self._projection_stale = True
+        # A starter that writes the first projection itself (the API) spares the activity.
+        self._projection_stale = not inp.caller_projects
         self._changed = False
         self._deliveries: list[asyncio.Task[None]] = []
 
@@ -329,9 +331,8 @@ class CaseWorkflow:
         # Consequences of the new dates (e.g. a past-dated decision after the appeal window)
         # are settled at once so the caller sees them.
         self._settle()
-        self._projection_stale = True
         self._changed = True
-        return self.view()
+        return self._answer(request.project)
 
     @act.validator
     def _validate_act(self, request: ActionRequest) -> None:
@@ -349,20 +350,42 @@ class CaseWorkflow:
         """
         self.case = self._try_all(batch)
         self._settle()
-        self._projection_stale = True
         self._changed = True
-        return self.view()
+        return self._answer(batch.project)
 
     @act_batch.validator
     def _validate_act_batch(self, batch: ActionBatch) -> None:
         self._try_all(batch)
 
     @workflow.update
-    def refresh(self) -> dict[str, Any]:
-        """Settle any clock due by now and return the state (used after server outages)."""
+    def refresh(self, request: Refresh | None = None) -> dict[str, Any]:
+        """Settle any clock due by now and return the state.
+
+        Used after server outages, and by the API's update-with-start (with `project`).
+        """
         self._settle()
         self._changed = True
-        return self.view()
+        return self._answer(request is not None and request.project, changed=False)
+
+    def _answer(self, project: bool, *, changed: bool = True) -> dict[str, Any]:
+        """The view; with `project`, also the read model's batch for the caller to write.
+
+        Handing the batch over replaces the projection activity for this change: the loop then
+        finds nothing stale. Everything not yet projected goes into it (a change the loop
+        settled but had not projected too), so the caller's write is complete; writes are
+        idempotent by (case, seq), so overlapping with an activity in flight is harmless.
+        """
+        view = self.view()
+        if not project:
+            # Projected by the loop's activity (a plain refresh changed nothing to project).
+            self._projection_stale = self._projection_stale or changed
+            return view
+        row, deadlines = case_row(self.case, workflow.now())
+        events = [e for e in self.case.history if e.seq > self._projected_seq]
+        view["projection"] = ProjectionBatch(case=row, events=events, deadlines=deadlines)
+        self._projected_seq = max(self._projected_seq, row.last_seq)
+        self._projection_stale = False
+        return view
 
     # ----------------------------------------------------------------------------------------
     # Queries

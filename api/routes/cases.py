@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from activities.handover import intend
 from activities.readmodel import CaseRecord, IdempotencyRecord, PersonRecord, UserRecord
 from api.auth import Role
 from api.casework import (
@@ -88,11 +89,15 @@ def _body_hash(body: CaseCreate) -> str:
     return hashlib.sha256(body.model_dump_json().encode()).hexdigest()
 
 
-def _remember(engine: Any, user: UserRecord, key: str | None, body: CaseCreate) -> tuple[str, bool]:
+def _remember(
+    engine: Any, user: UserRecord, key: str | None, body: CaseCreate
+) -> tuple[str, dict[str, Any] | None, int | None]:
     """Store the person (and the idempotency key) before the workflow starts.
 
-    Returns the case id and whether this request repeats an earlier one. With a key, the case id
-    is derived from it, so even a retry racing the first request starts the same workflow.
+    Returns the case id and, for a new case, the person as the answer shows it and the id of
+    the projection intent stored with it (a request that repeats an earlier one gets None for
+    both: its person is read back). With a key, the case id is derived from it, so even a retry
+    racing the first request starts the same workflow.
     """
     digest = _body_hash(body)
     case_id = uuid.uuid5(_ID_NAMESPACE, f"{user.name}\x00{key}").hex if key else uuid.uuid4().hex
@@ -104,7 +109,7 @@ def _remember(engine: Any, user: UserRecord, key: str | None, body: CaseCreate) 
                     raise Unprocessable(
                         "Idempotency-Key", "this key was used with a different body"
                     )
-                return earlier.case_id, True
+                return earlier.case_id, None, None
             session.add(
                 IdempotencyRecord(
                     user_name=user.name,
@@ -115,29 +120,32 @@ def _remember(engine: Any, user: UserRecord, key: str | None, body: CaseCreate) 
                 )
             )
         p = body.person
-        session.add(
-            PersonRecord(
-                case_id=case_id,
-                given_name=p.given_name,
-                family_name=p.family_name,
-                name_key=name_key(p.given_name, p.family_name),
-                date_of_birth=p.date_of_birth,
-                nationality=p.nationality,
-                sex=p.sex,
-                biometric_ref=p.biometric_ref,
-                identified_at=body.identified_at.value,
-                vulnerabilities=[v.value for v in body.vulnerabilities],
-                created_by=user.name,
-                created_at=datetime.now(UTC),
-            )
+        person = PersonRecord(
+            case_id=case_id,
+            given_name=p.given_name,
+            family_name=p.family_name,
+            name_key=name_key(p.given_name, p.family_name),
+            date_of_birth=p.date_of_birth,
+            nationality=p.nationality,
+            sex=p.sex,
+            biometric_ref=p.biometric_ref,
+            identified_at=body.identified_at.value,
+            vulnerabilities=[v.value for v in body.vulnerabilities],
+            created_by=user.name,
+            created_at=datetime.now(UTC),
         )
+        session.add(person)
+        shown = public_person(person)
+        intent = intend(session, case_id)
         try:
+            session.flush()  # assigns the intent's id without a read after the commit
+            intent_id = intent.id
             session.commit()
         except IntegrityError:
             # A concurrent request with the same key won the race: answer as it did.
             session.rollback()
             return _remember(engine, user, key, body)
-    return case_id, False
+    return case_id, shown, intent_id
 
 
 @router.post(
@@ -159,12 +167,13 @@ async def create_case(
 
     A retried request with the same `Idempotency-Key` returns the same case and never makes two.
     """
-    case_id, replayed = await run_in_threadpool(_remember, engine, user, idempotency_key, body)
-    view = await start_case(client, settings, case_id, body, user.name)
-    if replayed:
+    case_id, shown, intent = await run_in_threadpool(_remember, engine, user, idempotency_key, body)
+    view = await start_case(client, engine, settings, case_id, body, user.name, intent)
+    if shown is None:
         response.status_code = 200
         response.headers["Idempotent-Replayed"] = "true"
-    view["person"] = public_person(await run_in_threadpool(person_of, engine, case_id))
+        shown = public_person(await run_in_threadpool(person_of, engine, case_id))
+    view["person"] = shown
     return view
 
 
@@ -287,7 +296,7 @@ async def take_action(
     """Send the action as a Temporal Update and return the case's new state (one round trip)."""
     request = _checked(user, action, body)
     await _check_scope_if_limited(user, engine, client, case_id)
-    view = await send_action(client, case_id, request)
+    view = await send_action(client, engine, case_id, request)
     return await _after(engine, case_id, [request], view)
 
 
@@ -386,5 +395,5 @@ async def take_actions(
         fields = {k: v for k, v in item.items() if k != "action"}
         requests.append(_checked(user, item["action"], fields, prefix=f"actions.{index}."))
     await _check_scope_if_limited(user, engine, client, case_id)
-    view = await send_batch(client, case_id, ActionBatch(actions=requests))
+    view = await send_batch(client, engine, case_id, ActionBatch(actions=requests))
     return await _after(engine, case_id, requests, view)

@@ -255,6 +255,7 @@ async def reassign(
                     action["note"] = body.note
                 await send_action(
                     client,
+                    engine,
                     case_id,
                     ActionRequest(action=Action.ASSIGN_CASEWORKER, body=action, actor=user.name),
                 )

@@ -6,7 +6,7 @@ import csv
 import io
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
@@ -51,12 +51,13 @@ async def list_users(_: Admin, engine: EngineDep) -> dict[str, Any]:
 
 
 @router.post("/users/{name}/revoke", summary="Revoke a user's token")
-async def revoke(name: str, _: Admin, engine: EngineDep) -> dict[str, str]:
+async def revoke(name: str, _: Admin, engine: EngineDep, request: Request) -> dict[str, str]:
     """Every later request with the token gets 401."""
     try:
         await run_in_threadpool(revoke_user, engine, name)
     except UserError as exc:
         raise NotFound(str(exc)) from None
+    request.app.state.tokens.forget(name)
     return {"name": name, "status": "revoked"}
 
 

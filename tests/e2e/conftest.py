@@ -293,6 +293,8 @@ def spawn_worker(dev_server: DevServer, e2e_dir: Path) -> Iterator[SpawnWorker]:
             "DATABASE_URL": f"sqlite:///{read_model}",
             "ASYLUMFLOW_EXTRA_PACKS": str(TEST_PACKS),
             "ASYLUMFLOW_DATA_DIR": str(e2e_dir / "data"),
+            # Changes whose API died before writing them are projected within seconds.
+            "ASYLUMFLOW_PROJECTION_REPAIR_SECONDS": "2",
             "PYTHONUNBUFFERED": "1",
         }
         process = subprocess.Popen(

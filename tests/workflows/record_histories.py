@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import uuid
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +27,11 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from activities.readmodel import make_engine, migrate
+from models.enums import Action
+from models.messages import ActionBatch, ActionRequest, Refresh
 from tests.workflows.helpers import Handle, act, local_today, start_case
 from worker import build_worker
+from workflows.case import CaseWorkflow
 
 HERE = Path(__file__).parent / "histories"
 
@@ -92,16 +95,47 @@ async def _reminders(env: WorkflowEnvironment, handle: Handle) -> None:
     await env.sleep(timedelta(days=20))
 
 
+async def _caller_projects(env: WorkflowEnvironment, handle: Handle) -> None:
+    # As the API drives a case: started with caller_projects, every action with project=True
+    # (the batch comes back in the result), clocks settled by the loop itself (projected by its
+    # activity), a past-dated batch, closed by an action.
+    def request(action: str, d: date, **fields: Any) -> ActionRequest:
+        body = {"on": d.isoformat(), **fields}
+        return ActionRequest(action=Action(action), body=body, actor="cw", project=True)
+
+    await handle.execute_update(CaseWorkflow.refresh, Refresh(project=True))
+    d = local_today(await env.get_current_time())
+    for action in ("make_application", "register", "lodge"):
+        await handle.execute_update(CaseWorkflow.act, request(action, d))
+    await env.sleep(timedelta(days=200))
+    d = local_today(await env.get_current_time())
+    batch = ActionBatch(
+        actions=[
+            request("decide", d, outcome="refugee_status"),
+            request("notify_decision", d),
+        ],
+        project=True,
+    )
+    await handle.execute_update(CaseWorkflow.act_batch, batch)
+    await env.sleep(timedelta(days=20))
+    d = local_today(await env.get_current_time())
+    for action in ("issue_permit", "issue_personal_id", "close"):
+        await handle.execute_update(CaseWorkflow.act, request(action, d))
+    await handle.result()
+
+
 SCENARIOS = {
     "integration": _integration,
     "return": _return,
     "continue_as_new": _continue_as_new,
     "reminders": _reminders,
+    "caller_projects": _caller_projects,
 }
 
 START_OPTIONS: dict[str, dict[str, Any]] = {
     "continue_as_new": {"history_threshold": 60},
     "reminders": {"legal_aid_org": "org-rec"},
+    "caller_projects": {"legal_aid_org": "org-rec", "caller_projects": True},
 }
 
 

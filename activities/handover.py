@@ -1,0 +1,129 @@
+"""The API's side of the projection: intents, hand-over writes, and repairs of lost ones.
+
+The API sends each change with `project=True`; the workflow hands the read model's batch back
+in the update's result and runs no projection activity, and the API writes the batch before it
+answers (`api.casework.write_handed_over`). What makes that safe is the intent: a row inserted
+before the update is sent and deleted in the transaction that writes its batch. If the API dies
+in between, or its write fails, the intent stays, and `repair_pending` (run by every worker
+process, see `repair_loop`) projects the case from its workflow's state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, delete, func, select
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities.projection import full_batch, write_projection
+from activities.readmodel import CaseRecord, ProjectionIntentRecord
+from models.messages import ProjectionBatch
+
+log = logging.getLogger(__name__)
+
+
+def intend(session: Session, case_id: str) -> ProjectionIntentRecord:
+    """Add an intent for a change about to be sent (the caller commits)."""
+    intent = ProjectionIntentRecord(case_id=case_id, created_at=datetime.now(UTC))
+    session.add(intent)
+    return intent
+
+
+def record_intent(engine: Engine, case_id: str) -> int:
+    """Insert and commit an intent; its id."""
+    with Session(engine) as session:
+        intent = intend(session, case_id)
+        session.flush()  # assigns the id without a read after the commit
+        intent_id = intent.id
+        session.commit()
+    assert intent_id is not None
+    return intent_id
+
+
+def forget_intent(engine: Engine, intent_id: int) -> None:
+    """Drop an intent whose change never happened (the update was rejected or failed)."""
+    with Session(engine) as session:
+        session.exec(
+            delete(ProjectionIntentRecord).where(col(ProjectionIntentRecord.id) == intent_id)
+        )
+        session.commit()
+
+
+def write_handed_batch(engine: Engine, batch: ProjectionBatch, intent_id: int | None) -> None:
+    """Write a handed-over batch and drop its intent, in one transaction."""
+    with Session(engine) as session:
+        write_projection(session, batch)
+        if intent_id is not None:
+            session.exec(
+                delete(ProjectionIntentRecord).where(col(ProjectionIntentRecord.id) == intent_id)
+            )
+        session.commit()
+
+
+def pending(engine: Engine, older_than: timedelta) -> dict[str, int]:
+    """Cases with an intent older than `older_than` → the newest such intent's id."""
+    cutoff = datetime.now(UTC) - older_than
+    with Session(engine) as session:
+        rows = session.exec(
+            select(ProjectionIntentRecord.case_id, func.max(ProjectionIntentRecord.id))
+            .where(col(ProjectionIntentRecord.created_at) <= cutoff)
+            .group_by(col(ProjectionIntentRecord.case_id))
+        ).all()
+    return {case_id: int(top or 0) for case_id, top in rows}
+
+
+def _repair(engine: Engine, case_id: str, top: int, batch: ProjectionBatch | None) -> None:
+    with Session(engine) as session:
+        if batch is not None:
+            stored = session.get(CaseRecord, case_id)
+            # The whole case: only what is missing is added, and the row never goes back.
+            batch.case.last_seq = max(batch.case.last_seq, stored.last_seq if stored else 0)
+            write_projection(session, batch)
+        session.exec(
+            delete(ProjectionIntentRecord).where(
+                col(ProjectionIntentRecord.case_id) == case_id,
+                col(ProjectionIntentRecord.id) <= top,
+            )
+        )
+        session.commit()
+
+
+async def repair_pending(engine: Engine, client: Client, older_than: timedelta) -> list[str]:
+    """Project every case with an intent left behind from its workflow; the ids repaired.
+
+    Safe beside a live API: writes are idempotent by (case, seq) and never move a row back.
+    """
+    from workflows.case import CaseWorkflow
+
+    repaired: list[str] = []
+    for case_id, top in (await asyncio.to_thread(pending, engine, older_than)).items():
+        handle = client.get_workflow_handle_for(CaseWorkflow.run, f"case-{case_id}")
+        batch: ProjectionBatch | None
+        try:
+            state = await handle.query(CaseWorkflow.case_state)
+            batch = full_batch(state, datetime.now(UTC))
+        except RPCError as exc:
+            if exc.status is not RPCStatusCode.NOT_FOUND:
+                log.warning("case %s not reachable for its projection repair", case_id)
+                continue
+            batch = None  # never started (the creation failed): nothing to project
+        await asyncio.to_thread(_repair, engine, case_id, top, batch)
+        repaired.append(case_id)
+    if repaired:
+        log.info("projected %d cases whose hand-over was not written", len(repaired))
+    return repaired
+
+
+async def repair_loop(engine: Engine, client: Client, every: timedelta) -> None:
+    """Repair intents older than `every`, every `every`, until cancelled."""
+    while True:
+        await asyncio.sleep(every.total_seconds())
+        try:
+            await repair_pending(engine, client, every)
+        except Exception:
+            # The database or the cluster is down: the intents wait for the next round.
+            log.exception("projection repair failed; retrying in %s", every)
