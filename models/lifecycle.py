@@ -8,11 +8,12 @@ and never reads a clock: the caller passes the recording instant and today's dat
 from __future__ import annotations
 
 from collections.abc import Callable
+from copy import copy
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, get_origin
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from models.actions import (
     ActionInput,
@@ -91,6 +92,12 @@ class InvalidInput(Exception):
 
 class CaseEvent(BaseModel):
     """One entry of a case's history."""
+
+    # Frozen: `apply` and `settle` copy a state's lists but share the events already recorded,
+    # so an event, once in a history, belongs to every later state of the case. Nothing may
+    # change it (its `data` included); an action that must amend the event it has just recorded
+    # replaces it (`_amend`). (A comment, not the docstring: that is the schema's description.)
+    model_config = ConfigDict(frozen=True)
 
     seq: int
     actor: str
@@ -242,6 +249,28 @@ class CaseState(BaseModel):
         if self.vulnerable:
             result.append("vulnerable")
         return result
+
+
+_CONTAINERS = tuple(
+    name for name, f in CaseState.model_fields.items() if get_origin(f.annotation) in (list, dict)
+)
+"""The fields of `CaseState` that hold a list or a dict (`_fork` gives each copy its own)."""
+
+
+def _fork(state: CaseState) -> CaseState:
+    """A copy of `state` to change: its own lists and dicts, the items in them shared.
+
+    A deep copy costs time in proportion to the case's history, and every action made four of
+    them (the validator's dry run, `apply`, two `settle`s). Copying the containers is enough: their
+    items are immutable (strings, enums, numbers and the frozen `CaseEvent`, `Occurrence` and
+    `Pause`), and the changes `apply` and `settle` make set the state's own fields, or append to,
+    replace items of or reassign its lists and dicts; none changes an item in place.
+    """
+    new = state.model_copy()
+    # Through `__dict__`, as `model_copy` itself does: assigning the fields would add them to
+    # the copy's fields-set, which a deep copy leaves as it was.
+    new.__dict__.update({name: copy(state.__dict__[name]) for name in _CONTAINERS})
+    return new
 
 
 # --------------------------------------------------------------------------------------------
@@ -694,6 +723,19 @@ def _record(
     return entry
 
 
+def _amend(state: CaseState, entry: CaseEvent, **changes: Any) -> CaseEvent:
+    """Replace `entry`, just recorded on `state`, by a copy with `changes`; returns the copy.
+
+    Events are frozen because later states share them; an effect that learns more about the act
+    it records (an inadmissibility, a corrected date) amends the new entry this way instead.
+    """
+    # The entry is the latest or nearly so: search from the end, by identity.
+    index = next(i for i in range(len(state.history) - 1, -1, -1) if state.history[i] is entry)
+    amended = entry.model_copy(update=changes)
+    state.history[index] = amended
+    return amended
+
+
 def _set_stage(state: CaseState, stage: Stage, on: date) -> None:
     if stage is not state.stage:
         state.stage = stage
@@ -778,7 +820,10 @@ def apply(
     recorded_at: datetime,
     today: date,
 ) -> Applied:
-    """Apply an action to a copy of `state`.
+    """Apply an action to a copy of `state` (which is left as it was).
+
+    The copy shares the recorded events, occurrences and pauses with `state` (see `_fork`), so
+    the cost does not grow with the case's history: a dry run (the update validator's) is cheap.
 
     Raises:
         DomainError: the stage or state does not allow the action (names stage and allowed ones).
@@ -786,7 +831,7 @@ def apply(
     """
     check_allowed(state, action)
     validate_input(state, action, payload, today)
-    new = state.model_copy(deep=True)
+    new = _fork(state)
     start = len(new.history)
     transition = TRANSITIONS[action]
     entry = _record(
@@ -890,7 +935,7 @@ def _decide_admissibility(
         _set_stage(state, Stage.LODGED, p.on)
         return
     state.outcome, state.grounds = Outcome.INADMISSIBLE, p.ground
-    entry.data["outcome"] = Outcome.INADMISSIBLE.value
+    entry = _amend(state, entry, data={**entry.data, "outcome": Outcome.INADMISSIBLE.value})
     state.occurrences.append(
         Occurrence(event=LegalEvent.DECIDED, on=p.on, seq=entry.seq, at=entry.recorded_at)
     )
@@ -978,7 +1023,7 @@ def _review_abandonment(
                 allowed_actions(state),
             )
         _discontinue(state, p, entry, actor, recorded_at)
-        entry.event = LegalEvent.DISCONTINUED
+        entry = _amend(state, entry, event=LegalEvent.DISCONTINUED)
         state.occurrences.append(
             Occurrence(event=LegalEvent.DISCONTINUED, on=p.on, seq=entry.seq, at=entry.recorded_at)
         )
@@ -1031,7 +1076,7 @@ def _resume(state: CaseState, p: ActionInput, *_: Any) -> None:
 def _correct(state: CaseState, p: CorrectEventInput, entry: CaseEvent, *_: Any) -> None:
     target = state.last(p.event)
     assert target is not None  # validated
-    entry.data["previous_date"] = target.on.isoformat()
+    _amend(state, entry, data={**entry.data, "previous_date": target.on.isoformat()})
     state.occurrences = [
         o.model_copy(update={"on": p.date}) if o.seq == target.seq else o for o in state.occurrences
     ]
@@ -1091,7 +1136,7 @@ def _risk_assessment(state: CaseState, p: RiskAssessmentInput, entry: CaseEvent,
         state.risk_assessed = True
         return
     # Non-refoulement: the person is channelled back to asylum with a subsequent application.
-    entry.event = LegalEvent.MADE
+    entry = _amend(state, entry, event=LegalEvent.MADE)
     state.occurrences.append(
         Occurrence(event=LegalEvent.MADE, on=p.on, seq=entry.seq, at=entry.recorded_at)
     )
@@ -1206,26 +1251,31 @@ def settle(state: CaseState, now: datetime, *, recorded_at: datetime) -> Applied
     authority's deadline passing is recorded as overdue; the appeal window passing without an
     appeal makes the decision final (integration or return); the reopen window passing closes the
     case; the no-contact watch flags the case as presumed abandoned (never discontinued).
+
+    When nothing is due (after most actions, and on most of the main loop's passes) `state`
+    itself is returned, not a copy, with no events; otherwise a copy (see `_fork`).
     """
-    new = state.model_copy(deep=True)
+    due: list[Deadline] | None = _due_clocks(state, now)
+    if not due and _watch_due(state, now) is None:
+        return Applied(state, [])
+    new = _fork(state)
     start = len(new.history)
     # Settling one clock can start or end others (finality starts nothing, but is ordered), so
     # repeat until nothing more falls due.
     for _ in range(20):
         changed = False
-        today = local_date(new, now)
-        # In the order they fell due, so a late catch-up records history chronologically.
-        for d in sorted(new.deadlines(today, now), key=lambda d: d.fires_at):
-            key = _instance_key(d)
-            if key in new.settled_clocks or d.fires_at > now:
-                continue
-            if d.status not in (ClockStatus.EXPIRED, ClockStatus.REACHED):
-                continue
-            new.settled_clocks.append(key)
+        # The first pass acts on what was found due on `state` (the copy is equal to it).
+        if due is None:
+            due = _due_clocks(new, now)
+        for d in due:
+            new.settled_clocks.append(_instance_key(d))
             _clock_consequence(new, d, recorded_at)
             changed = True
-        watch = new.abandonment_watch_until
-        if watch is not None and today >= watch:
+        due = None
+        # After the clocks' consequences, which can start or end the watch (none changes the
+        # pack, so the local day is the one the clocks were found due on).
+        watch = _watch_due(new, now)
+        if watch is not None:
             new.presumed_abandoned, new.abandoned_since = True, watch
             _record(
                 new,
@@ -1239,6 +1289,26 @@ def settle(state: CaseState, now: datetime, *, recorded_at: datetime) -> Applied
         if not changed:
             break
     return Applied(new, new.history[start:])
+
+
+def _due_clocks(state: CaseState, now: datetime) -> list[Deadline]:
+    """The clocks of `state` due by `now` and not yet acted on, in the order they fell due."""
+    # In that order, so a late catch-up records history chronologically.
+    deadlines = sorted(state.deadlines(local_date(state, now), now), key=lambda d: d.fires_at)
+    # One deadline per clock, so no instance key repeats within one pass.
+    return [
+        d
+        for d in deadlines
+        if d.fires_at <= now
+        and d.status in (ClockStatus.EXPIRED, ClockStatus.REACHED)
+        and _instance_key(d) not in state.settled_clocks
+    ]
+
+
+def _watch_due(state: CaseState, now: datetime) -> date | None:
+    """The day the no-contact watch fell due, if it did by `now` (None otherwise)."""
+    watch = state.abandonment_watch_until
+    return watch if watch is not None and local_date(state, now) >= watch else None
 
 
 def _clock_consequence(state: CaseState, d: Deadline, recorded_at: datetime) -> None:

@@ -10,6 +10,7 @@ Nothing stale can fire.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 from datetime import date, timedelta
 from typing import Any
@@ -25,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from models.enums import ClockStatus, Stage
     from models.lifecycle import (
         Applied,
+        CaseEvent,
         CaseState,
         DomainError,
         InvalidInput,
@@ -240,8 +242,7 @@ class CaseWorkflow:
         # whatever they add is flushed on the next pass.
         self._projection_stale = False
         row, deadlines = case_row(self.case, workflow.now())
-        events = [e for e in self.case.history if e.seq > self._projected_seq]
-        batch = ProjectionBatch(case=row, events=events, deadlines=deadlines)
+        batch = ProjectionBatch(case=row, events=self._unprojected(), deadlines=deadlines)
         await workflow.execute_activity(
             PROJECT_CASE,
             batch,
@@ -252,6 +253,11 @@ class CaseWorkflow:
             ),
         )
         self._projected_seq = max(self._projected_seq, row.last_seq)
+
+    def _unprojected(self) -> list[CaseEvent]:
+        """The events after the last projected one (history is in seq order: no full scan)."""
+        start = bisect.bisect_right(self.case.history, self._projected_seq, key=lambda e: e.seq)
+        return self.case.history[start:]
 
     def _upsert_search_attributes(self) -> None:
         if not self._input.search_attributes:
@@ -381,8 +387,9 @@ class CaseWorkflow:
             self._projection_stale = self._projection_stale or changed
             return view
         row, deadlines = case_row(self.case, workflow.now())
-        events = [e for e in self.case.history if e.seq > self._projected_seq]
-        view["projection"] = ProjectionBatch(case=row, events=events, deadlines=deadlines)
+        view["projection"] = ProjectionBatch(
+            case=row, events=self._unprojected(), deadlines=deadlines
+        )
         self._projected_seq = max(self._projected_seq, row.last_seq)
         self._projection_stale = False
         return view

@@ -2,24 +2,32 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
-from typing import Any
+from datetime import UTC, date, datetime, timedelta
+from enum import Enum
+from functools import cache
+from types import UnionType
+from typing import Any, Union, get_args, get_origin
 
 import pytest
+from pydantic import BaseModel, ValidationError
 
-from models.actions import input_model
+from models.actions import DecideAdmissibilityInput, input_model
 from models.enums import (
+    PUBLIC_EVENTS,
     Action,
     AppealResult,
     ClockName,
     ClockStatus,
+    DocumentKind,
     IdentifiedAt,
+    LegalEvent,
     Outcome,
     Procedure,
     ReferralTarget,
     Stage,
 )
 from models.lifecycle import (
+    _CONTAINERS,
     TRANSITIONS,
     CaseState,
     DomainError,
@@ -297,3 +305,236 @@ def test_wakeup_includes_clocks_due_but_not_yet_settled() -> None:
     settled = settle(s, late, recorded_at=late).state
     wake_after, _ = next_wakeup(settled, late)
     assert wake_after is None or wake_after > late
+
+
+# --------------------------------------------------------------------------------------------
+# Copy-on-write: `apply` and `settle` share recorded items with the state they start from, so
+# nothing may change the state they were given (bench/RESULTS.md §3).
+
+Body = dict[str, Any]
+
+
+def _bodies(action: Action, state: CaseState) -> list[Body]:
+    """Valid bodies of `action` for `state`, one per branch its effect can take."""
+    on = state.last_action_on
+    match action:
+        case Action.REFER:
+            return [{"to": ReferralTarget.ASYLUM}]
+        case Action.MAKE_APPLICATION:
+            return [{}, {"to_other_authority": True, "mass_influx": True}]
+        case Action.LODGE:
+            return [{}, {"subsequent": True}]
+        case Action.ASSIGN_PROCEDURE:
+            return [
+                {"procedure": Procedure.ADMISSIBILITY, "grounds": "safe third country"},
+                {"procedure": Procedure.BORDER},
+            ]
+        case Action.DECIDE_ADMISSIBILITY:
+            return [{"admissible": True}, {"admissible": False, "ground": "first country"}]
+        case Action.SCHEDULE_INTERVIEW:
+            return [{"interview_on": on + timedelta(days=5)}]
+        case Action.RECORD_INTERVIEW:
+            return [{"attended": True}, {"attended": False}]
+        case Action.EXTEND_DEADLINE:
+            return [{"clock": c, "reason": "complex"} for c in state.pack.clock_names()]
+        case Action.DECIDE:
+            return [
+                {"outcome": Outcome.REJECTED},
+                {"outcome": Outcome.REFUGEE_STATUS, "grounds": "x"},
+            ]
+        case Action.DECIDE_APPEAL:
+            return [
+                {"result": AppealResult.DISMISSED},
+                {"result": AppealResult.QUASHED_REMANDED},
+                {"result": AppealResult.SUBSTITUTED, "outcome": Outcome.SUBSIDIARY_PROTECTION},
+            ]
+        case Action.REVIEW_ABANDONMENT:
+            return [{"confirm": True}, {"confirm": False}]
+        case Action.PAUSE_CLOCK:
+            return [
+                {"reason": "documents", "attributable_to": "applicant"},
+                {"reason": "staff", "attributable_to": "authority", "clocks": ["decision"]},
+            ]
+        case Action.CORRECT_EVENT:
+            events = {o.event for o in state.occurrences} & set(PUBLIC_EVENTS)
+            return [{"event": e, "date": last.on} for e in events if (last := state.last(e))]
+        case Action.ISSUE_DOCUMENT:
+            return [{"kind": k} for k in DocumentKind]
+        case Action.RECORD_RISK_ASSESSMENT:
+            return [{"at_risk": False}, {"at_risk": True}]
+        case Action.ASSIGN_CASEWORKER:
+            return [{"user": "caseworker-2"}]
+        case Action.ASSIGN_LEGAL_AID:
+            return [{"org": "ngo-2"}]
+        case _:
+            return [{}]
+
+
+@cache
+def _representative_states() -> dict[str, CaseState]:
+    """Cases in every stage reached the real way, with pauses, flags and settled clocks."""
+    states: dict[str, CaseState] = {f"stage {s.value}": _state_in(s) for s in Stage}
+    fresh = make_case()
+    states["screened"] = act(fresh, Action.COMPLETE_SCREENING, on=date(2026, 1, 3))
+    states["child lodged"] = lodged_case(child=True)
+    lodged = lodged_case()
+    states["lodged"] = lodged
+    states["admissibility"] = act(
+        lodged, Action.ASSIGN_PROCEDURE, on=date(2026, 1, 16), procedure=Procedure.ADMISSIBILITY
+    )
+    scheduled = act(
+        lodged, Action.SCHEDULE_INTERVIEW, on=date(2026, 2, 1), interview_on=date(2026, 2, 10)
+    )
+    states["interview scheduled"] = scheduled
+    interviewed = act(scheduled, Action.RECORD_INTERVIEW, on=date(2026, 2, 10), attended=True)
+    states["interviewed"] = interviewed
+    states["decided"] = act(interviewed, Action.DECIDE, on=date(2026, 3, 2), outcome="rejected")
+    paused = act(
+        lodged, Action.PAUSE_CLOCK, on=date(2026, 2, 1), reason="docs", attributable_to="applicant"
+    )
+    states["paused"] = paused
+    states["absconded"] = act(lodged, Action.REPORT_ABSCONDED, on=date(2026, 2, 1))
+    states["presumed abandoned"] = settle(
+        lodged, datetime(2026, 2, 20, tzinfo=UTC), recorded_at=NOW
+    ).state
+    rejected = decided_case(Outcome.REJECTED)
+    states["notified negative"] = rejected
+    states["notified positive"] = decided_case(Outcome.REFUGEE_STATUS)
+    states["notified, no appeal window"] = decided_case(Outcome.REJECTED, "eu")
+    states["appeal lodged"] = act(rejected, Action.LODGE_APPEAL, on=date(2026, 3, 10))
+    states["discontinued, reopen window"] = act(
+        lodged_case("eu"), Action.DISCONTINUE, on=date(2026, 2, 1)
+    )
+    integration = settle(decided_case(Outcome.REFUGEE_STATUS), NOW, recorded_at=NOW).state
+    states["integration"] = integration
+    states["permit issued"] = act(integration, Action.ISSUE_PERMIT, on=date(2026, 11, 23))
+    ret = settle(rejected, NOW, recorded_at=NOW).state
+    states["return"] = ret
+    ret = act(ret, Action.START_RETURN, on=date(2026, 11, 23))
+    states["return counselling"] = ret
+    ret = act(ret, Action.RECORD_RETURN_CONSENT, on=date(2026, 11, 23))
+    states["return consent"] = ret
+    ret = act(ret, Action.RECORD_RISK_ASSESSMENT, on=date(2026, 11, 23), at_risk=False)
+    states["risk assessed"] = ret
+    states["departed"] = act(ret, Action.RECORD_DEPARTURE, on=date(2026, 11, 23))
+    return states
+
+
+@pytest.mark.parametrize("action", list(TRANSITIONS))
+def test_apply_leaves_the_state_it_was_given_unchanged(action: Action) -> None:
+    """Every action, on every state that allows it, in every branch: the input state is intact.
+
+    Also when the effect rejects the action after recording it on the copy (an unaccompanied
+    child in the border procedure, say). The copy shares the recorded events, so its cost does
+    not grow with the history.
+    """
+    accepted = 0
+    for name, state in _representative_states().items():
+        if why_not(state, action) is not None:
+            continue
+        for body in _bodies(action, state):
+            before = state.model_copy(deep=True)
+            dumped = state.model_dump(mode="json")
+            payload = input_model(action)(on=state.last_action_on, **body)
+            try:
+                applied = apply(state, action, payload, actor="x", recorded_at=NOW, today=TODAY)
+            except (DomainError, InvalidInput):
+                pass
+            else:
+                accepted += 1
+                new = applied.state
+                assert new is not state
+                for field in ("history", "occurrences", "pauses", "facts", "settled_clocks"):
+                    assert getattr(new, field) is not getattr(state, field), (name, field)
+                assert all(a is b for a, b in zip(state.history, new.history, strict=False))
+                assert new.history[: len(state.history)] == state.history
+                # The new state is whole: changing it further (as `settle` does) is safe too.
+                settle(new, NOW, recorded_at=NOW)
+            assert state == before, (name, body)
+            assert state.model_dump(mode="json") == dumped, (name, body)
+    assert accepted, f"no representative state accepts {action.value}"
+
+
+def test_settle_with_nothing_due_returns_the_same_state() -> None:
+    s = lodged_case()  # lodged 15 Jan 2026: nothing falls due before February
+    now = datetime(2026, 1, 20, 12, tzinfo=UTC)
+    settled = settle(s, now, recorded_at=now)
+    assert settled.state is s
+    assert settled.events == []
+
+
+def test_settle_with_something_due_leaves_the_input_unchanged() -> None:
+    s = decided_case(Outcome.REJECTED)
+    before = s.model_copy(deep=True)
+    settled = settle(s, NOW, recorded_at=NOW)
+    assert settled.events and settled.state is not s
+    assert settled.state.stage is Stage.RETURN
+    assert s == before
+    assert settled.state.history[: len(s.history)] == s.history
+    # Settled again at the same instant, nothing more is due: the same object comes back.
+    again = settle(settled.state, NOW, recorded_at=NOW)
+    assert again.state is settled.state and again.events == []
+
+
+def test_recorded_items_are_frozen() -> None:
+    s = lodged_case()
+    with pytest.raises(ValidationError):
+        s.history[0].note = "changed"  # type: ignore[misc]
+    with pytest.raises(ValidationError):
+        s.occurrences[0].on = TODAY  # type: ignore[misc]
+    paused = act(
+        s, Action.PAUSE_CLOCK, on=date(2026, 2, 1), reason="x", attributable_to="applicant"
+    )
+    with pytest.raises(ValidationError):
+        paused.pauses[0].end = TODAY  # type: ignore[misc]
+
+
+def _immutable(tp: Any) -> bool:
+    """Whether values of type `tp` cannot change in place (scalars, enums, frozen models)."""
+    if get_origin(tp) in (Union, UnionType):
+        return all(_immutable(a) for a in get_args(tp))
+    if tp in (str, int, bool, float, date, datetime, type(None)):
+        return True
+    if isinstance(tp, type) and issubclass(tp, Enum):
+        return True
+    return (
+        isinstance(tp, type) and issubclass(tp, BaseModel) and bool(tp.model_config.get("frozen"))
+    )
+
+
+def test_case_state_holds_only_immutable_items() -> None:
+    """What `_fork` relies on: every field is immutable, or a list/dict of immutable items."""
+    for name, info in CaseState.model_fields.items():
+        tp = info.annotation
+        if get_origin(tp) in (list, dict):
+            assert name in _CONTAINERS, name
+            assert all(_immutable(a) for a in get_args(tp)), name
+        else:
+            assert _immutable(tp), name
+
+
+def test_amended_events_are_replaced_not_changed() -> None:
+    """An effect that completes its own event (inadmissible, corrected) replaces it in history."""
+    s = act(lodged_case(), Action.ASSIGN_PROCEDURE, on=date(2026, 1, 16), procedure="admissibility")
+    decided = apply(
+        s,
+        Action.DECIDE_ADMISSIBILITY,
+        DecideAdmissibilityInput(on=date(2026, 1, 20), admissible=False),
+        actor="x",
+        recorded_at=NOW,
+        today=TODAY,
+    )
+    assert [e.data for e in decided.events] == [{"admissible": False, "outcome": "inadmissible"}]
+    assert decided.events[0] is decided.state.history[-1]
+    corrected = act(
+        s, Action.CORRECT_EVENT, on=date(2026, 1, 20), event="lodged", date=date(2026, 1, 14)
+    )
+    assert corrected.history[-1].data == {
+        "event": "lodged",
+        "date": "2026-01-14",
+        "previous_date": "2026-01-15",
+    }
+    abandoned = settle(lodged_case(), datetime(2026, 2, 20, tzinfo=UTC), recorded_at=NOW).state
+    confirmed = act(abandoned, Action.REVIEW_ABANDONMENT, on=date(2026, 2, 21), confirm=True)
+    assert confirmed.history[-1].event is LegalEvent.DISCONTINUED
+    assert confirmed.occurrences[-1].seq == confirmed.history[-1].seq
