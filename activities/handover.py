@@ -14,8 +14,9 @@ import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, delete, func, select
+import sqlalchemy as sa
+from sqlalchemy.engine import CursorResult, Engine
+from sqlmodel import Session, SQLModel, col, delete, func, select
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -25,31 +26,36 @@ from models.messages import ProjectionBatch
 
 log = logging.getLogger(__name__)
 
+_INTENTS = SQLModel.metadata.tables[ProjectionIntentRecord.__tablename__]
 
-def intend(session: Session, case_id: str) -> ProjectionIntentRecord:
-    """Add an intent for a change about to be sent (the caller commits)."""
-    intent = ProjectionIntentRecord(case_id=case_id, created_at=datetime.now(UTC))
-    session.add(intent)
-    return intent
+
+def intend(session: Session, case_id: str) -> int:
+    """Add an intent for a change about to be sent (the caller commits); its id."""
+    result = session.execute(
+        sa.insert(_INTENTS).values(case_id=case_id, created_at=datetime.now(UTC))
+    )
+    assert isinstance(result, CursorResult)  # an INSERT's result
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
 
 
 def record_intent(engine: Engine, case_id: str) -> int:
     """Insert and commit an intent; its id."""
     with Session(engine) as session:
-        intent = intend(session, case_id)
-        session.flush()  # assigns the id without a read after the commit
-        intent_id = intent.id
+        intent_id = intend(session, case_id)
         session.commit()
-    assert intent_id is not None
     return intent_id
+
+
+def _drop(session: Session, intent_id: int) -> None:
+    session.execute(sa.delete(_INTENTS).where(_INTENTS.c.id == intent_id))
 
 
 def forget_intent(engine: Engine, intent_id: int) -> None:
     """Drop an intent whose change never happened (the update was rejected or failed)."""
     with Session(engine) as session:
-        session.exec(
-            delete(ProjectionIntentRecord).where(col(ProjectionIntentRecord.id) == intent_id)
-        )
+        _drop(session, intent_id)
         session.commit()
 
 
@@ -58,9 +64,7 @@ def write_handed_batch(engine: Engine, batch: ProjectionBatch, intent_id: int | 
     with Session(engine) as session:
         write_projection(session, batch)
         if intent_id is not None:
-            session.exec(
-                delete(ProjectionIntentRecord).where(col(ProjectionIntentRecord.id) == intent_id)
-            )
+            _drop(session, intent_id)
         session.commit()
 
 

@@ -136,10 +136,8 @@ def _remember(
         )
         session.add(person)
         shown = public_person(person)
-        intent = intend(session, case_id)
         try:
-            session.flush()  # assigns the intent's id without a read after the commit
-            intent_id = intent.id
+            intent_id = intend(session, case_id)
             session.commit()
         except IntegrityError:
             # A concurrent request with the same key won the race: answer as it did.
