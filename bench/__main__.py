@@ -2,8 +2,9 @@
 
     .venv/bin/python -m bench [--quick] [--out PATH] [--no-bytecode-cache]
 
-Runs `bench.engine` twice, against a fresh local dev server in memory and then against one that
-persists to a temp SQLite file, and then `bench.supervision` (read-model queries) when it exists.
+Runs `bench.engine` four times, against a fresh local dev server in memory and then against one
+that persists to a temp SQLite file, each with the API in process and as a process of its own,
+and then `bench.supervision` (read-model queries) when it exists.
 Each runs in a process of its own, so one's memory and caches never flatter or burden another's
 figures (the engine bench measures this process's RSS). `--quick` uses tiny sizes (about a
 minute in all); the full run takes several minutes on two cores. `bench/RESULTS.md` says what
@@ -25,7 +26,14 @@ from typing import Any
 
 HERE = Path(__file__).parent
 BIN = Path(sys.executable).parent
-MODES: tuple[tuple[str, list[str]], ...] = (("in memory", []), ("sqlite file", ["--db-file"]))
+MODES: tuple[tuple[str, list[str]], ...] = (
+    ("in memory", []),
+    ("in memory, API as a process", ["--api-process"]),
+    ("sqlite file", ["--db-file"]),
+    ("sqlite file, API as a process", ["--db-file", "--api-process"]),
+)
+"""Each server mode twice: the API in the benchmark's process (over ASGI, one GIL with the
+worker) and as `asylumflow api` in a process of its own, as `make run` deploys it."""
 
 
 def _first(path: str, prefix: str) -> str:

@@ -28,12 +28,14 @@ import json
 import math
 import os
 import resource
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -605,8 +607,13 @@ async def run(
     sizes: Sizes,
     server: str,
     log: Callable[[str], None] = print,
+    api_process: bool = False,
 ) -> dict[str, Any]:
-    """Every measurement against `client`'s server, with a fresh read model at `db_url`."""
+    """Every measurement against `client`'s server, with a fresh read model at `db_url`.
+
+    With `api_process`, the API runs as `asylumflow api` (uvicorn, real HTTP on loopback) in a
+    process of its own, as `make run` deploys it; otherwise in this process over ASGI.
+    """
     migrate(db_url)
     engine = make_engine(db_url)
     tag = uuid.uuid4().hex[:8]
@@ -625,9 +632,7 @@ async def run(
     started = time.perf_counter()
     load_before = os.getloadavg()[0]
     try:
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://bench", timeout=60
-        ) as http:
+        async with _api_client(app, client, settings, api_process) as http:
             rig = Rig(
                 client=client,
                 engine=engine,
@@ -665,13 +670,66 @@ async def run(
         "lifecycles": lifecycles,
         "memory": memory,
         "seconds": time.perf_counter() - started,
+        "api": "separate process (uvicorn, HTTP on loopback)"
+        if api_process
+        else "in process (ASGI)",
         # Other processes on the machine move every figure; ratios move much less.
         "loadavg_1min": [load_before, os.getloadavg()[0]],
     }
 
 
+@contextlib.asynccontextmanager
+async def _api_client(
+    app: Any, client: Client, settings: Settings, api_process: bool
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client on the app: in this process over ASGI, or on `asylumflow api`."""
+    if not api_process:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://bench", timeout=60
+        ) as http:
+            yield http
+        return
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {
+        **os.environ,
+        "DATABASE_URL": settings.db_url,
+        "TEMPORAL_ADDRESS": client.service_client.config.target_host,
+        "ASYLUMFLOW_TASK_QUEUE": settings.task_queue,
+        "ASYLUMFLOW_SEARCH_ATTRIBUTES": "true",
+        "API_HOST": "127.0.0.1",
+        "API_PORT": str(port),
+    }
+    process = subprocess.Popen(
+        [str(BIN / "asylumflow"), "api"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,  # one JSON log line per request, as in production
+    )
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
+            deadline = time.monotonic() + 60
+            while True:
+                with contextlib.suppress(httpx.TransportError):
+                    if (await http.get("/health/ready")).status_code == 200:
+                        break
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise BenchError("asylumflow api did not become ready")
+                await asyncio.sleep(0.2)
+            yield http
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
 async def run_on_fresh_server(
-    *, sizes: Sizes, db_file: bool, log: Callable[[str], None] = print
+    *,
+    sizes: Sizes,
+    db_file: bool,
+    log: Callable[[str], None] = print,
+    api_process: bool = False,
 ) -> dict[str, Any]:
     """Start a local dev server (in memory or on a temp SQLite file), run, stop it."""
     with tempfile.TemporaryDirectory(prefix="asylumflow-bench-") as tmp:
@@ -688,8 +746,10 @@ async def run_on_fresh_server(
                 env.client,
                 db_url=f"sqlite:///{Path(tmp) / 'readmodel.db'}",
                 sizes=sizes,
-                server="sqlite file" if db_file else "in memory",
+                server=("sqlite file" if db_file else "in memory")
+                + (", API process" if api_process else ""),
                 log=log,
+                api_process=api_process,
             )
         finally:
             await env.shutdown()
@@ -825,15 +885,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--db-file", action="store_true", help="the dev server persists to a temp SQLite file"
     )
+    parser.add_argument(
+        "--api-process",
+        action="store_true",
+        help="run the API as `asylumflow api` in a process of its own (as deployed)",
+    )
     parser.add_argument("--json-out", type=Path, default=None, help="write the figures here")
     args = parser.parse_args(argv)
-    prefix = "[sqlite file]" if args.db_file else "[in memory]"
+    prefix = "[sqlite file" if args.db_file else "[in memory"
+    prefix += ", API process]" if args.api_process else "]"
 
     def log(line: str) -> None:
         print(f"{prefix} {line}", file=sys.stderr, flush=True)
 
     sizes = SIZES[args.sizes]
-    result = asyncio.run(run_on_fresh_server(sizes=sizes, db_file=args.db_file, log=log))
+    result = asyncio.run(
+        run_on_fresh_server(
+            sizes=sizes, db_file=args.db_file, log=log, api_process=args.api_process
+        )
+    )
     if args.json_out is not None:
         args.json_out.write_text(json.dumps(result, indent=2))
     print(format_table(result))

@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from bench import engine
@@ -17,8 +18,9 @@ def _number(value: Any) -> bool:
     return isinstance(value, int | float) and math.isfinite(value)
 
 
+@pytest.mark.parametrize("api_process", [False, True], ids=["asgi", "api-process"])
 async def test_engine_bench_produces_every_figure(
-    dev_env: WorkflowEnvironment, tmp_path: Path
+    dev_env: WorkflowEnvironment, tmp_path: Path, api_process: bool
 ) -> None:
     result = await engine.run(
         dev_env.client,
@@ -26,7 +28,9 @@ async def test_engine_bench_produces_every_figure(
         sizes=engine.SIZES["tiny"],
         server="test",
         log=lambda _: None,
+        api_process=api_process,
     )
+    assert result["api"].startswith("separate process") is api_process
 
     creation = result["creation"]
     assert [c["concurrency"] for c in creation] == [1, 8, 32]
