@@ -10,6 +10,7 @@ from sqlmodel import Session, SQLModel
 from temporalio import activity
 
 from activities.readmodel import CaseEventRecord, CaseRecord, DeadlineRecord
+from activities.stat_facts import refresh_facts
 from models.lifecycle import CaseState
 from models.messages import ProjectionBatch, case_row
 
@@ -93,6 +94,8 @@ def write_projection(session: Session, batch: ProjectionBatch) -> None:
                     for d in batch.deadlines
                 ],
             )
+    # The statistics' facts follow the events (skipped unless the batch holds a replayed one).
+    refresh_facts(session, row.id, actions=[e.action for e in batch.events])
 
 
 class ReadModelActivities:

@@ -22,20 +22,29 @@ class CaseRecord(SQLModel, table=True):
 
     __tablename__ = "cases"
     __table_args__ = (
-        Index("ix_cases_stage_since", "stage", "stage_since"),
-        Index("ix_cases_overdue", "overdue", "overdue_since"),
-        Index("ix_cases_abandoned", "presumed_abandoned", "abandoned_since"),
-        Index("ix_cases_entitled_blocked", "entitled_blocked", "labour_market_reached_on"),
+        # Stuck: each stage's page is one ordered range, ties by id included (api/supervision),
+        # also within one of the list filters.
+        Index("ix_cases_stage_since", "stage", "stage_since", "id"),
+        Index("ix_cases_assignee", "assignee", "stage", "stage_since", "id"),
+        Index("ix_cases_procedure", "procedure", "stage", "stage_since", "id"),
+        # The supervision lists page by (flag, since); with the stage, their totals (open cases
+        # only) and `/stats`' overdue count are read from the index alone.
+        Index("ix_cases_overdue", "overdue", "overdue_since", "stage"),
+        Index("ix_cases_abandoned", "presumed_abandoned", "abandoned_since", "stage"),
+        Index("ix_cases_entitled_blocked", "entitled_blocked", "labour_market_reached_on", "stage"),
         Index("ix_cases_org_next_due", "legal_aid_org", "next_deadline_due"),
-        # Backlog per stage within a jurisdiction (`/stats?jurisdiction=`) from the index alone.
-        Index("ix_cases_jurisdiction_stage", "jurisdiction", "stage"),
+        # The same within a jurisdiction; with `overdue`, the backlog within it and its overdue
+        # count (`/stats?jurisdiction=`) from the index alone.
+        Index(
+            "ix_cases_jurisdiction_stage", "jurisdiction", "stage", "stage_since", "id", "overdue"
+        ),
     )
 
     id: str = Field(primary_key=True, max_length=64)
     jurisdiction: str = Field(index=True, max_length=16)
     stage: str = Field(max_length=32)
     stage_since: date
-    procedure: str = Field(index=True, max_length=16)
+    procedure: str = Field(max_length=16)
     outcome: str | None = Field(default=None, max_length=32)
     final: bool = False
     pack_id: str = Field(max_length=32)
@@ -44,7 +53,7 @@ class CaseRecord(SQLModel, table=True):
     unaccompanied_child: bool = False
     vulnerable: bool = False
     legal_aid_org: str | None = Field(default=None, max_length=100)
-    assignee: str | None = Field(default=None, index=True, max_length=100)
+    assignee: str | None = Field(default=None, max_length=100)
     presumed_abandoned: bool = False
     abandoned_since: date | None = None
     overdue: bool = False
@@ -99,6 +108,53 @@ class DeadlineRecord(SQLModel, table=True):
     rule: str = Field(max_length=100)
     pack: str = Field(max_length=32)
     provenance: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+
+
+class CaseStatFactRecord(SQLModel, table=True):
+    """One dated fact `/stats` counts (an application, a decision...), replayed from the events.
+
+    Derived from `case_events` by `activities.stat_facts.refresh_facts` whenever a case's
+    replayed events change, so the statistics aggregate rows in SQL instead of replaying every
+    case per request. `jurisdiction` is the case's (a case never changes jurisdiction).
+    """
+
+    __tablename__ = "case_stat_facts"
+    # Indexes in the order `/stats` groups by (api/stats.py `flows`): counts by kind and key,
+    # and processing days by procedure, each with and without a jurisdiction. The rows arrive
+    # grouped, so no engine sorts them, and the date window is checked in the index (SQLite
+    # skip-scans the few kinds and keys to a date range). Each holds every column the queries
+    # read: a planner that picks another index than intended for a window (SQLite does,
+    # after ANALYZE) still never reads the table.
+    __table_args__ = (
+        Index("ix_case_stat_facts_key", "kind", "key", "on", "jurisdiction", "procedure", "days"),
+        Index("ix_case_stat_facts_days", "kind", "procedure", "days", "on", "jurisdiction"),
+        Index(
+            "ix_case_stat_facts_jurisdiction_key",
+            "jurisdiction",
+            "kind",
+            "key",
+            "on",
+            "procedure",
+            "days",
+        ),
+        Index(
+            "ix_case_stat_facts_jurisdiction_days",
+            "jurisdiction",
+            "kind",
+            "procedure",
+            "days",
+            "on",
+        ),
+    )
+
+    case_id: str = Field(primary_key=True, max_length=64)
+    seq: int = Field(primary_key=True)
+    kind: str = Field(primary_key=True, max_length=16)
+    jurisdiction: str | None = Field(default=None, max_length=16)
+    key: str = Field(max_length=32)
+    on: date
+    days: int | None = None
+    procedure: str | None = Field(default=None, max_length=16)
 
 
 def _ensure_sqlite_dir(url: str) -> None:

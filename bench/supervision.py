@@ -1,17 +1,22 @@
-"""Benchmark: the supervision lists and `/stats` on a synthetic read model of N cases.
+"""Benchmark: the supervision lists, `/stats` and legal aid deadlines on a synthetic read model.
 
-    .venv/bin/python -m bench.supervision [--cases 10000] [--database-url URL] [--repeat 30]
+    .venv/bin/python -m bench.supervision [--cases 10000 | --sizes 1000,10000,100000]
+        [--database-url URL] [--repeat 30] [--budget 20] [--json-out PATH]
 
 Seeds cases, their events and deadlines straight into the read-model tables (no workflows),
 then times the same query functions the routes call and prints p50/p95 per route, with a
 baseline measured in the same run (`SELECT count(*) FROM cases`) and each route's ratio to it,
-so results compare across machines. Without `--database-url` it uses a throwaway SQLite file;
+so results compare across machines. `--sizes` sweeps several caseloads in one database: it
+seeds up to the first size, measures, adds cases up to the next, and so on, so the 100,000-case
+figures cost one 100,000-case seeding. Without `--database-url` it uses a throwaway SQLite file;
 a given database must be migrated-or-empty and hold no cases (the script never deletes).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import random
 import sys
 import tempfile
@@ -29,11 +34,13 @@ from sqlmodel import SQLModel
 from activities.readmodel import (
     CaseEventRecord,
     CaseRecord,
+    CaseStatFactRecord,
     DeadlineRecord,
     make_engine,
     migrate,
 )
-from api import stats, supervision
+from activities.stat_facts import case_facts, event_row, fact_rows
+from api import legal_aid, stats, supervision
 from models.enums import Outcome, Procedure, Stage
 
 _JURISDICTIONS = [("rs", "rs-2023"), ("rs", "rs-2023"), ("eu", "eu-2013"), ("pl", "pl-2015")]
@@ -188,7 +195,7 @@ def _events(case: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
     ]
 
 
-def _deadlines(case: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
+def _deadlines(case: dict[str, Any], today: date, now: datetime) -> list[dict[str, Any]]:
     if not case["lodged_on"]:
         return []
     lodged: date = case["lodged_on"]
@@ -213,6 +220,10 @@ def _deadlines(case: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
         if case["overdue"]
         else lodged + timedelta(days=182)
     )
+    if decision_status == "running" and decision_due < today:
+        # The workflow expires a clock on its due day: none is still running after it. Left
+        # running, years of past-due clocks would make every legal aid deadline list huge.
+        decision_status = "expired"
     labour_status = "reached" if case["entitled_blocked"] else "cancelled"
     return [
         row("lodging", lodged, "met"),
@@ -221,23 +232,44 @@ def _deadlines(case: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
     ]
 
 
-def seed(engine: Engine, n: int, *, today: date, rng: random.Random) -> dict[str, int]:
-    """Insert `n` synthetic cases with their events and deadlines; return the row counts."""
+def seed(
+    engine: Engine, n: int, *, today: date, rng: random.Random, start: int = 0
+) -> dict[str, int]:
+    """Insert synthetic cases `start`..`n - 1` and what they project to; the row counts.
+
+    Each case comes with its events, deadlines and statistics facts.
+
+    Rows go in 1,000 cases at a time as core multi-row inserts (executemany), not ORM objects.
+    The facts come from the same replay the projection runs (`refresh_facts`), on the events
+    just generated.
+    """
     now = datetime.now(UTC)
     tables = SQLModel.metadata.tables
-    counts = {"cases": 0, "case_events": 0, "deadlines": 0}
-    for offset in range(0, n, 1000):
+    counts = {"cases": 0, "case_events": 0, "deadlines": 0, "case_stat_facts": 0}
+    for offset in range(start, n, 1000):
         cases = [_case(i, rng, today, now) for i in range(offset, min(n, offset + 1000))]
-        events = [e for c in cases for e in _events(c, now)]
-        deadlines = [d for c in cases for d in _deadlines(c, now)]
+        events: list[dict[str, Any]] = []
+        facts: list[dict[str, Any]] = []
+        for case in cases:
+            history = _events(case, now)
+            events += history
+            rows = [
+                event_row(e["case_id"], e["seq"], e["action"], e["event"], e["on"], e["data"])
+                for e in history
+            ]
+            facts += fact_rows(case["id"], case["jurisdiction"], case_facts(rows))
+        deadlines = [d for c in cases for d in _deadlines(c, today, now)]
         with engine.begin() as conn:
             conn.execute(tables[CaseRecord.__tablename__].insert(), cases)
             conn.execute(tables[CaseEventRecord.__tablename__].insert(), events)
             if deadlines:
                 conn.execute(tables[DeadlineRecord.__tablename__].insert(), deadlines)
+            if facts:
+                conn.execute(tables[CaseStatFactRecord.__tablename__].insert(), facts)
         counts["cases"] += len(cases)
         counts["case_events"] += len(events)
         counts["deadlines"] += len(deadlines)
+        counts["case_stat_facts"] += len(facts)
     return counts
 
 
@@ -251,16 +283,30 @@ def percentile(samples: list[float], percent: int) -> float:
     return ordered[max(1, -(-percent * len(ordered) // 100)) - 1]
 
 
-def measure(call: Callable[[], object], repeat: int, warmup: int = 2) -> list[float]:
-    """Wall-clock milliseconds of `repeat` calls, after `warmup` untimed ones (caches, plans)."""
+def measure(
+    call: Callable[[], object], repeat: int, warmup: int = 2, budget: float | None = None
+) -> list[float]:
+    """Wall-clock milliseconds of `repeat` calls, after `warmup` untimed ones (caches, plans).
+
+    With a `budget` (seconds), sampling stops early once the timed calls have taken that long
+    and at least 3 were made, so a query that takes seconds does not hold a sweep for minutes.
+    """
     for _ in range(warmup):
         call()
-    samples = []
+    samples: list[float] = []
     for _ in range(repeat):
         start = time.perf_counter()
         call()
         samples.append((time.perf_counter() - start) * 1000)
+        if budget is not None and len(samples) >= 3 and sum(samples) > budget * 1000:
+            break
     return samples
+
+
+LEGAL_AID_ORG = "org-a"
+"""The organisation whose deadlines are timed (a quarter of the synthetic cases)."""
+
+LEGAL_AID_WITHIN_DAYS = 14
 
 
 def workloads(engine: Engine, today: date) -> dict[str, Callable[[], object]]:
@@ -276,6 +322,12 @@ def workloads(engine: Engine, today: date) -> dict[str, Callable[[], object]]:
         first = supervision.stuck(engine, none, today=today, limit=50)
         return supervision.stuck(engine, none, today=today, cursor=first.next_cursor, limit=50)
 
+    def deadlines() -> object:
+        # As `GET /legal-aid/deadlines?within_days=14` does: the query, then the items.
+        until = today + timedelta(days=LEGAL_AID_WITHIN_DAYS)
+        rows = legal_aid.org_deadlines(engine, LEGAL_AID_ORG, until=until)
+        return [legal_aid.deadline_item(d) for d, _ in rows]
+
     return {
         "baseline: SELECT count(*) FROM cases": baseline,
         "GET /supervision/overdue": lambda: supervision.overdue(engine, none, today=today),
@@ -288,6 +340,7 @@ def workloads(engine: Engine, today: date) -> dict[str, Callable[[], object]]:
         "GET /supervision/entitled-blocked": lambda: supervision.entitled_blocked(
             engine, none, today=today
         ),
+        f"GET /legal-aid/deadlines?within_days={LEGAL_AID_WITHIN_DAYS}": deadlines,
         "GET /stats": lambda: stats.compute(engine, today=today),
         "GET /stats?from&to (90 days)&jurisdiction": lambda: stats.compute(
             engine,
@@ -312,51 +365,135 @@ def _database(url: str | None) -> Iterator[str]:
         yield f"sqlite:///{Path(tmp) / 'bench.db'}"
 
 
+def _analyze(engine: Engine) -> None:
+    """Fresh planner statistics, as a database that has lived a while would have.
+
+    Both SQLite and PostgreSQL plan from them. PostgreSQL also gets a VACUUM, as autovacuum
+    would have run after so many inserts: it sets the visibility map that index-only scans
+    need, without which a fresh table reads the heap for every index entry.
+    """
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(sa.text("VACUUM ANALYZE"))
+        return
+    with engine.begin() as conn:
+        conn.execute(sa.text("ANALYZE"))
+
+
+def _sizes(text: str) -> list[int]:
+    sizes = [int(part) for part in text.split(",") if part.strip()]
+    if not sizes or any(n < 1 for n in sizes) or sizes != sorted(set(sizes)):
+        raise argparse.ArgumentTypeError("increasing positive case counts, e.g. 1000,10000")
+    return sizes
+
+
+def _table(result: dict[str, Any], dialect: str, repeat: int) -> list[str]:
+    """The printed table of one size."""
+    counts, queries = result["counts"], result["queries"]
+    lines = [
+        f"asylumflow supervision benchmark: {counts['cases']} cases, "
+        f"{counts['case_events']} events, {counts['deadlines']} deadlines, "
+        f"{counts['case_stat_facts']} statistics facts on "
+        f"{dialect} (seeded in {result['seed_seconds']:.1f} s; up to {repeat} timed calls "
+        f"each; load average {result['loadavg_before']:.2f} -> {result['loadavg_after']:.2f})"
+    ]
+    base = queries[next(iter(queries))]["p50_ms"]
+    width = max(len(n) for n in queries)
+    lines.append(
+        f"{'query':<{width}}  {'p50 ms':>9}  {'p95 ms':>9}  {'p50 / baseline':>14}  {'n':>3}"
+    )
+    for name, q in queries.items():
+        lines.append(
+            f"{name:<{width}}  {q['p50_ms']:9.3f}  {q['p95_ms']:9.3f}  "
+            f"{q['p50_ms'] / base:14.1f}  {q['n']:3d}"
+        )
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Seed, time, print the table; returns the exit status."""
+    """Seed, time, print the tables (and write the JSON); returns the exit status."""
     parser = argparse.ArgumentParser(prog="bench.supervision", description=__doc__.split("\n")[0])
     parser.add_argument("--cases", type=int, default=10_000, help="synthetic cases (10000)")
+    parser.add_argument(
+        "--sizes",
+        type=_sizes,
+        default=None,
+        help="a sweep of increasing case counts, e.g. 1000,10000,100000 (overrides --cases)",
+    )
     parser.add_argument(
         "--database-url", default=None, help="an empty database (default: a temp SQLite file)"
     )
     parser.add_argument("--repeat", type=int, default=30, help="timed calls per query (30)")
+    parser.add_argument(
+        "--budget",
+        type=float,
+        default=None,
+        help="seconds of timed calls per query after which sampling stops (at least 3 calls)",
+    )
     parser.add_argument("--seed", type=int, default=7, help="random seed (7)")
+    parser.add_argument("--json-out", type=Path, default=None, help="also write results here")
     args = parser.parse_args(argv)
     if args.cases < 1 or args.repeat < 1:
         parser.error("--cases and --repeat must be at least 1")
+    sizes: list[int] = args.sizes or [args.cases]
     today = date.today()
+    rng = random.Random(args.seed)
+    results: list[dict[str, Any]] = []
     with _database(args.database_url) as url:
         migrate(url)
         engine = make_engine(url)
+        dialect = engine.dialect.name
         try:
             with engine.connect() as conn:
                 existing = conn.execute(sa.text("SELECT count(*) FROM cases")).scalar_one()
             if existing:
                 print(f"{url.split('@')[-1]} already holds {existing} cases; use an empty database")
                 return 2
-            started = time.perf_counter()
-            counts = seed(engine, args.cases, today=today, rng=random.Random(args.seed))
-            seeded = time.perf_counter() - started
-            # Fresh statistics, as a database that has lived a while would have: both SQLite
-            # and PostgreSQL plan from them.
-            with engine.begin() as conn:
-                conn.execute(sa.text("ANALYZE"))
-            results = {
-                name: measure(call, args.repeat) for name, call in workloads(engine, today).items()
-            }
+            seeded, counts = 0.0, {"cases": 0}
+            for n in sizes:
+                started = time.perf_counter()
+                added = seed(engine, n, today=today, rng=rng, start=counts["cases"])
+                _analyze(engine)
+                seeded += time.perf_counter() - started
+                counts = {k: counts.get(k, 0) + v for k, v in added.items()}
+                before = os.getloadavg()[0]
+                queries: dict[str, Any] = {}
+                for name, call in workloads(engine, today).items():
+                    samples = measure(call, args.repeat, budget=args.budget)
+                    queries[name] = {
+                        "p50_ms": round(percentile(samples, 50), 3),
+                        "p95_ms": round(percentile(samples, 95), 3),
+                        "n": len(samples),
+                    }
+                result = {
+                    "counts": counts,
+                    "seed_seconds": round(seeded, 1),
+                    "loadavg_before": before,
+                    "loadavg_after": os.getloadavg()[0],
+                    "queries": queries,
+                }
+                results.append(result)
+                print("\n".join(_table(result, dialect, args.repeat)), flush=True)
+                if n != sizes[-1]:
+                    print()
         finally:
             engine.dispose()
-    print(
-        f"asylumflow supervision benchmark: {counts['cases']} cases, "
-        f"{counts['case_events']} events, {counts['deadlines']} deadlines on "
-        f"{engine.dialect.name} (seeded in {seeded:.1f} s; {args.repeat} timed calls each)"
-    )
-    base = percentile(next(iter(results.values())), 50)
-    width = max(len(n) for n in results)
-    print(f"{'query':<{width}}  {'p50 ms':>9}  {'p95 ms':>9}  {'p50 / baseline':>14}")
-    for name, samples in results.items():
-        p50, p95 = percentile(samples, 50), percentile(samples, 95)
-        print(f"{name:<{width}}  {p50:9.3f}  {p95:9.3f}  {p50 / base:14.1f}")
+    if args.json_out is not None:
+        args.json_out.write_text(
+            json.dumps(
+                {
+                    "dialect": dialect,
+                    "today": today.isoformat(),
+                    "seed": args.seed,
+                    "repeat": args.repeat,
+                    "budget_seconds": args.budget,
+                    "nproc": len(os.sched_getaffinity(0)),
+                    "sizes": results,
+                },
+                indent=2,
+            )
+            + "\n"
+        )
     return 0
 
 

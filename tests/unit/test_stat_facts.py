@@ -1,0 +1,254 @@
+"""`/stats` counted in SQL from the stored facts equals the pure replay of the events.
+
+A random caseload (seeded: every run draws the same one) of histories the replay must get right:
+first and repeated lodgings, procedures assigned late, inadmissibility, appeals of every result,
+closures before and after an application, and dates corrected afterwards. Its rows go straight
+into the read model, the facts are written by `refresh_facts` as the projection writes them, and
+`flows` must give exactly what `figures` gives from the events, for several windows and
+jurisdictions, on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, SQLModel, select
+
+from activities.readmodel import (
+    MIGRATIONS,
+    CaseEventRecord,
+    CaseRecord,
+    CaseStatFactRecord,
+    make_engine,
+)
+from activities.stat_facts import EventRow, backfill, event_row, refresh_facts
+from api import stats
+from models.enums import DECISION_OUTCOMES, AppealResult, Procedure
+
+JURISDICTIONS = ("rs", "rs", "me", "pl")
+START = date(2024, 1, 1)
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+EVENTS = {
+    "identify": "identified",
+    "make_application": "made",
+    "register": "registered",
+    "lodge": "lodged",
+    "assign_procedure": "procedure_assigned",
+    "record_contact": None,
+    "decide": "decided",
+    "decide_admissibility": "admissibility_decided",
+    "notify_decision": "notified",
+    "lodge_appeal": "appeal_lodged",
+    "decide_appeal": "appeal_decided",
+    "discontinue": "discontinued",
+    "review_abandonment": "discontinued",
+    "withdraw": "withdrawn",
+    "correct_event": None,
+}
+
+
+def _history(rng: random.Random) -> list[tuple[str, date, dict[str, Any]]]:
+    """One case's (action, on, data), in order, with the twists the replay handles."""
+    day = START + timedelta(days=rng.randint(0, 500))
+    steps: list[tuple[str, date, dict[str, Any]]] = [("identify", day, {})]
+
+    def step(action: str, data: dict[str, Any] | None = None, gap: int = 30) -> None:
+        nonlocal day
+        day += timedelta(days=rng.randint(0, gap))
+        steps.append((action, day, data or {}))
+
+    if rng.random() < 0.1:  # withdrawn before ever applying: not a closed application
+        step("withdraw")
+        return steps
+    step("make_application")
+    step("register")
+    for _ in range(1 + (rng.random() < 0.15)):  # sometimes lodged again (subsequent)
+        step("lodge", {"subsequent": rng.random() < 0.1})
+        if rng.random() < 0.3:
+            step("assign_procedure", {"procedure": rng.choice(list(Procedure)).value}, 5)
+        step("record_contact")
+        roll = rng.random()
+        if roll < 0.1:
+            step(rng.choice(["discontinue", "review_abandonment", "withdraw"]))
+            if rng.random() < 0.5:
+                continue  # a case may be lodged again after it was closed
+            break
+        if roll < 0.2:
+            step("decide_admissibility", {"admissible": rng.random() < 0.4}, 60)
+        if roll < 0.85:
+            step("decide", {"outcome": rng.choice(list(DECISION_OUTCOMES)).value}, 300)
+            if rng.random() < 0.5:
+                step("notify_decision")
+                step("lodge_appeal", {}, 10)
+                result = rng.choice(list(AppealResult)).value
+                data = {"result": result}
+                if result == AppealResult.SUBSTITUTED.value:
+                    data["outcome"] = rng.choice(list(DECISION_OUTCOMES)).value
+                step("decide_appeal", data, 200)
+        break
+    for _ in range(rng.choice([0, 0, 0, 1, 2])):
+        legal = rng.choice(["lodged", "decided", "appeal_decided", "discontinued", "withdrawn"])
+        fixed = START + timedelta(days=rng.randint(0, 900))
+        step("correct_event", {"event": legal, "date": fixed.isoformat()}, 3)
+    return steps
+
+
+def _seed(engine: Engine, n: int, seed: int) -> tuple[list[EventRow], dict[str, str]]:
+    """Insert `n` random cases and their events and refresh their facts, as the projection does.
+
+    Returns the events as the replay reads them, and each case's jurisdiction.
+    """
+    rng = random.Random(seed)
+    rows: list[EventRow] = []
+    jurisdictions: dict[str, str] = {}
+    with Session(engine) as session:
+        for i in range(n):
+            case_id = f"r{seed}-{i:04d}"
+            history = _history(rng)
+            first = history[0][1]
+            jurisdictions[case_id] = rng.choice(JURISDICTIONS)
+            session.add(
+                CaseRecord(
+                    id=case_id,
+                    jurisdiction=jurisdictions[case_id],
+                    stage="lodged",
+                    stage_since=first,
+                    procedure="regular",
+                    pack_id="rs-2023",
+                    pack_version="1",
+                    last_action_on=first,
+                    last_contact_on=first,
+                    identified_on=first,
+                    updated_at=NOW,
+                )
+            )
+            for seq, (action, on, data) in enumerate(history, start=1):
+                session.add(
+                    CaseEventRecord(
+                        case_id=case_id,
+                        seq=seq,
+                        actor="test",
+                        action=action,
+                        event=EVENTS[action],
+                        on=on,
+                        recorded_at=NOW,
+                        data=data,
+                    )
+                )
+                rows.append(event_row(case_id, seq, action, EVENTS[action], on, data))
+            refresh_facts(session, case_id)
+        session.commit()
+    return rows, jurisdictions
+
+
+WINDOWS = [
+    (None, None),
+    (date(2024, 1, 1), date(2024, 12, 31)),
+    (date(2024, 3, 15), date(2024, 6, 14)),
+    (date(2025, 1, 1), None),
+    (None, date(2024, 9, 30)),
+    (date(2024, 8, 1), date(2024, 8, 1)),
+]
+
+
+def _facts(engine: Engine) -> list[tuple[Any, ...]]:
+    f = SQLModel.metadata.tables[CaseStatFactRecord.__tablename__]
+    with engine.connect() as conn:
+        return sorted(tuple(r) for r in conn.execute(sa.select(f)))
+
+
+def test_sql_counts_equal_the_replay_of_the_events(engine: Engine) -> None:
+    events, jurisdiction_of = _seed(engine, 160, seed=11)
+    assert len(_facts(engine)) > 300  # the caseload is not trivially empty
+    for jurisdiction in (None, "rs", "me", "xx"):
+        mine = [e for e in events if jurisdiction in (None, jurisdiction_of[e.case_id])]
+        for lo, hi in WINDOWS:
+            expected = stats.figures(mine, date_from=lo, date_to=hi)
+            counted = stats.flows(engine, jurisdiction=jurisdiction, date_from=lo, date_to=hi)
+            assert counted == expected, (jurisdiction, lo, hi)
+            # And the route's whole answer, with the SQL of the events as the reference.
+            loaded = stats.load_events(engine, jurisdiction=jurisdiction, date_from=lo, date_to=hi)
+            answer = stats.compute(
+                engine, jurisdiction=jurisdiction, date_from=lo, date_to=hi, today=date(2026, 1, 1)
+            )
+            assert {k: answer[k] for k in expected} == stats.figures(
+                loaded, date_from=lo, date_to=hi
+            )
+    some = stats.flows(engine)
+    assert some["processing_days"] and some["appeal_outcomes"] and some["otherwise_closed"]
+
+
+def test_refresh_replaces_the_facts_and_skips_other_actions(engine: Engine) -> None:
+    _seed(engine, 20, seed=3)
+    case_id = "r3-0000"
+    before = stats.flows(engine)
+    with Session(engine) as session:
+        last = max(
+            e.seq
+            for e in session.exec(
+                select(CaseEventRecord).where(CaseEventRecord.case_id == case_id)
+            ).all()
+        )
+        session.add(
+            CaseEventRecord(
+                case_id=case_id,
+                seq=last + 1,
+                actor="test",
+                action="lodge",
+                event="lodged",
+                on=date(2025, 12, 1),
+                recorded_at=NOW,
+                data={},
+            )
+        )
+        # Events of other actions change no fact: nothing is read or written.
+        refresh_facts(session, case_id, actions=["record_contact", "notify_decision"])
+        session.commit()
+    assert stats.flows(engine) == before
+    with Session(engine) as session:
+        refresh_facts(session, case_id, actions=["record_contact", "lodge"])
+        refresh_facts(session, case_id)  # twice: the same facts, no duplicates
+        session.commit()
+    after = stats.flows(engine)
+    added = after["applications"]["2025-12"]
+    assert added["first_time"] + added["subsequent"] == 1
+    assert after["decisions"] == before["decisions"]
+
+
+def test_migration_backfills_the_facts_of_existing_cases(db_url: str) -> None:
+    """Down to 0005 (no facts), cases and events written, up again: the same facts."""
+    engine = make_engine(db_url)
+    try:
+        _seed(engine, 60, seed=5)
+        projected = _facts(engine)
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.set_main_option("sqlalchemy.url", db_url)
+        command.downgrade(config, "0005")
+        with engine.connect() as conn:
+            assert "case_stat_facts" not in sa.inspect(conn).get_table_names()
+        engine.dispose()
+        command.upgrade(config, "head")
+        assert _facts(engine) == projected
+        with engine.begin() as conn:
+            assert backfill(conn) == len(projected)  # and again: replaced, not added to
+        assert _facts(engine) == projected
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("percent", [1, 50, 90, 100])
+def test_percentiles_of_a_histogram_are_the_nearest_rank(percent: int) -> None:
+    rng = random.Random(percent)
+    values = [rng.randint(0, 40) for _ in range(rng.randint(1, 60))]
+    histogram: dict[int, int] = {}
+    for v in values:
+        histogram[v] = histogram.get(v, 0) + 1
+    assert stats._nearest_rank_counted(histogram, percent) == stats.nearest_rank(values, percent)
