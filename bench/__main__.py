@@ -4,7 +4,8 @@
 
 Runs `bench.engine` four times, against a fresh local dev server in memory and then against one
 that persists to a temp SQLite file, each with the API in process and as a process of its own,
-and then `bench.supervision` (read-model queries) when it exists.
+and then `bench.supervision` (read-model queries at 1k, 10k and 100k cases on SQLite, and on
+PostgreSQL when `ASYLUMFLOW_BENCH_PG_URL` names an empty database).
 Each runs in a process of its own, so one's memory and caches never flatter or burden another's
 figures (the engine bench measures this process's RSS). `--quick` uses tiny sizes (about a
 minute in all); the full run takes several minutes on two cores. `bench/RESULTS.md` says what
@@ -101,20 +102,28 @@ def run_engine(quick: bool, env: dict[str, str], work: Path) -> list[dict[str, A
     return results
 
 
-def run_supervision(quick: bool, env: dict[str, str]) -> dict[str, Any] | None:
-    """`bench.supervision` (someone else's) with its defaults, or small sizes under --quick."""
-    if not (HERE / "supervision.py").exists():
-        return None
-    args = ["--cases", "500", "--repeat", "3"] if quick else []
-    print("== supervision", flush=True)
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.supervision", *args],
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return {"args": args, "output": done.stdout.splitlines()}
+def run_supervision(quick: bool, env: dict[str, str]) -> list[dict[str, Any]]:
+    """`bench.supervision`: 1k, 10k and 100k cases on SQLite, and on PostgreSQL if given.
+
+    PostgreSQL is measured when `ASYLUMFLOW_BENCH_PG_URL` names an empty database (for example
+    the throwaway cluster of `.ci/postgres.sh start`). `--quick` uses 500 cases.
+    """
+    args = ["--sizes", "500", "--repeat", "3"] if quick else ["--sizes", "1000,10000,100000"]
+    targets: list[tuple[str, list[str]]] = [("sqlite", [])]
+    if env.get("ASYLUMFLOW_BENCH_PG_URL"):
+        targets.append(("postgresql", ["--database-url", env["ASYLUMFLOW_BENCH_PG_URL"]]))
+    results = []
+    for name, extra in targets:
+        print(f"== supervision, {name}", flush=True)
+        done = subprocess.run(
+            [sys.executable, "-m", "bench.supervision", *args, *extra],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        results.append({"database": name, "args": args, "output": done.stdout.splitlines()})
+    return results
 
 
 def _summary(engine: list[dict[str, Any]]) -> list[str]:
@@ -166,9 +175,9 @@ def main(argv: list[str] | None = None) -> int:
     for result in engine:
         print()
         print(format_table(result))
-    if supervision is not None:
+    for part in supervision:
         print()
-        print("\n".join(supervision["output"]))
+        print("\n".join(part["output"]))
     print()
     print("\n".join(_summary(engine)))
     args.out.write_text(

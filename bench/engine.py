@@ -709,7 +709,12 @@ async def _api_client(
         stderr=subprocess.DEVNULL,  # one JSON log line per request, as in production
     )
     try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
+        # uvicorn closes connections idle for 5 s; the client must drop them first, or it may
+        # send on one the server is closing (ReadError) between the benchmark's rounds.
+        limits = httpx.Limits(max_connections=64, keepalive_expiry=2.0)
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}", timeout=60, limits=limits
+        ) as http:
             deadline = time.monotonic() + 60
             while True:
                 with contextlib.suppress(httpx.TransportError):
