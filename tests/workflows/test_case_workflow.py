@@ -10,12 +10,13 @@ import pytest
 import pytest_asyncio
 from sqlalchemy.engine import Engine
 from temporalio.api.enums.v1 import EventType
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from models.actions import parse_input
 from models.enums import Action, IdentifiedAt
 from models.lifecycle import CaseState, apply, new_case
-from tests.workflows.helpers import act, deadline, local_today, rejected, start_case
+from tests.workflows.helpers import Handle, act, deadline, local_today, rejected, start_case
 from worker import build_worker
 from workflows.case import CaseWorkflow
 
@@ -279,6 +280,23 @@ def _comparable(state: CaseState) -> dict[str, Any]:
     return data
 
 
+async def _query_state(handle: Handle, attempts: int = 3) -> CaseState:
+    """The case state, asking again if the query times out.
+
+    Once in a full CI run the time-skipping test server let a query sent right after a burst of
+    continue-as-new runs time out although every update had been answered; the dev server tests
+    and the API's reads never showed it. What this test checks is the state, so a lost query is
+    asked again (each attempt bounded) rather than failing the run.
+    """
+    for attempt in range(attempts):
+        try:
+            return await handle.query(CaseWorkflow.case_state, rpc_timeout=timedelta(seconds=15))
+        except RPCError:
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
 async def test_500_actions_across_continue_as_new(
     env: WorkflowEnvironment, task_queue: str, case_id: str
 ) -> None:
@@ -325,7 +343,7 @@ async def test_500_actions_across_continue_as_new(
         ).state
     description = await handle.describe()
     assert description.run_id != first_run, "the workflow never continued as new"
-    final = await handle.query(CaseWorkflow.case_state)
+    final = await _query_state(handle)
     assert len(final.history) == 504
     assert _comparable(final) == _comparable(model)
 
