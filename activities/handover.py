@@ -101,11 +101,11 @@ async def repair_pending(engine: Engine, client: Client, older_than: timedelta) 
 
     Safe beside a live API: writes are idempotent by (case, seq) and never move a row back.
     """
-    from workflows.case import CaseWorkflow
+    from workflows.case import CaseWorkflow, workflow_id
 
     repaired: list[str] = []
     for case_id, top in (await asyncio.to_thread(pending, engine, older_than)).items():
-        handle = client.get_workflow_handle_for(CaseWorkflow.run, f"case-{case_id}")
+        handle = client.get_workflow_handle_for(CaseWorkflow.run, workflow_id(case_id))
         batch: ProjectionBatch | None
         try:
             state = await handle.query(CaseWorkflow.case_state)

@@ -95,18 +95,12 @@ class TokenCache:
         # TTLCache is not thread-safe; lookups run on the event loop, revocations in threads.
         self._lock = threading.Lock()
 
-    def get(self, engine: Engine, token: str) -> UserRecord | None:
-        """The token's active user, from the cache or SQL (unknown tokens are never cached)."""
-        key = hash_token(token)
-        if self._cache is not None:
-            with self._lock:
-                cached = self._cache.get(key)
-            if cached is not None:
-                return cached
+    def load(self, engine: Engine, token: str) -> UserRecord | None:
+        """The token's active user from SQL, remembered if there is one (blocking: a thread)."""
         user = user_for_token(engine, token)
         if user is not None and self._cache is not None:
             with self._lock:
-                self._cache[key] = user
+                self._cache[hash_token(token)] = user
         return user
 
     def cached(self, token: str) -> UserRecord | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -31,7 +31,7 @@ from api.schemas import CaseCreate
 from api.settings import Settings
 from models.enums import Vulnerability
 from models.messages import ActionBatch, ActionRequest, CaseInput, ProjectionBatch, Refresh
-from workflows.case import CaseWorkflow
+from workflows.case import CaseWorkflow, workflow_id
 
 CASE_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 
@@ -41,11 +41,6 @@ TEMPORAL_TIMEOUT = 30.0
 CaseHandle = WorkflowHandle[CaseWorkflow, dict[str, Any]]
 
 log = logging.getLogger(__name__)
-
-
-def workflow_id(case_id: str) -> str:
-    """The workflow id of a case."""
-    return f"case-{case_id}"
 
 
 def handle_for(client: Client, case_id: str) -> CaseHandle:
@@ -172,8 +167,14 @@ async def send_action(
 ) -> dict[str, Any]:
     """Send one action as an Update, write the read model, map failures to 409 / 422 / 404."""
     handle = handle_for(client, case_id)
-    call = handle.execute_update(CaseWorkflow.act, request.model_copy(update={"project": True}))
-    return await _handed_over(client, engine, case_id, request.action.value, call)
+    request = request.model_copy(update={"project": True})
+    return await _handed_over(
+        client,
+        engine,
+        case_id,
+        request.action.value,
+        lambda: handle.execute_update(CaseWorkflow.act, request),
+    )
 
 
 async def send_batch(
@@ -181,8 +182,14 @@ async def send_batch(
 ) -> dict[str, Any]:
     """Send several actions as one Update (all or nothing); failures name the action's index."""
     handle = handle_for(client, case_id)
-    call = handle.execute_update(CaseWorkflow.act_batch, batch.model_copy(update={"project": True}))
-    return await _handed_over(client, engine, case_id, "the batch", call)
+    batch = batch.model_copy(update={"project": True})
+    return await _handed_over(
+        client,
+        engine,
+        case_id,
+        "the batch",
+        lambda: handle.execute_update(CaseWorkflow.act_batch, batch),
+    )
 
 
 async def _handed_over(
@@ -190,16 +197,12 @@ async def _handed_over(
     engine: Engine,
     case_id: str,
     what: str,
-    call: Coroutine[Any, Any, dict[str, Any]],
+    send: Callable[[], Coroutine[Any, Any, dict[str, Any]]],
 ) -> dict[str, Any]:
-    """Store the intent, send the update, write what it hands back."""
+    """Store the intent, then send the update, then write what it hands back."""
+    intent_id = await run_in_threadpool(record_intent, engine, case_id)
     try:
-        intent_id = await run_in_threadpool(record_intent, engine, case_id)
-    except BaseException:
-        call.close()  # never sent: nothing changed
-        raise
-    try:
-        view = await _update(client, case_id, what, call)
+        view = await _update(client, case_id, what, send())
     except (Conflict, Unprocessable, NotFound):
         # Rejected: nothing changed, nothing to project. (A timeout keeps its intent: the
         # update may still have been applied.)

@@ -49,7 +49,7 @@ async def _current_user(
     tokens: TokenCache = request.app.state.tokens
     token = credentials.credentials
     # A cached token costs no thread hop and no SQL; the first sight of one does both.
-    user = tokens.cached(token) or await run_in_threadpool(tokens.get, engine, token)
+    user = tokens.cached(token) or await run_in_threadpool(tokens.load, engine, token)
     if user is None:
         raise Unauthorized("the bearer token is unknown or revoked")
     # The audit middleware reads who made the request from here.

@@ -33,7 +33,7 @@ from models.enums import Action, IdentifiedAt, Stage
 from models.messages import ActionRequest, CaseInput, ProjectionBatch
 from models.reminders import ReminderRequest
 from models.rules import PackError, RulePack, resolve_pack
-from workflows.case import PROJECT_CASE, SEND_REMINDER, CaseWorkflow
+from workflows.case import PROJECT_CASE, SEND_REMINDER, CaseWorkflow, workflow_id
 
 T = TypeVar("T")
 Handle = WorkflowHandle[CaseWorkflow, dict[str, Any]]
@@ -201,7 +201,7 @@ class Simulation:
                     actor=ACTOR,
                     search_attributes=False,  # the test server has no search attributes
                 ),
-                id=f"case-{case_id}",
+                id=workflow_id(case_id),
                 task_queue=self.task_queue,
             )
             case = SimCase(id=case_id, handle=handle, arrived=day, last_contact=day)

@@ -53,13 +53,12 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.readmodel import make_engine, migrate
 from api.app import create_app
 from api.auth import Role, create_user
-from api.casework import workflow_id
 from api.settings import Settings
 from bench.noop import NoopWorkflow
 from models.enums import Action, IdentifiedAt
 from models.messages import ActionRequest, CaseInput, Refresh
 from worker import ALL_WORKFLOWS, PASSTHROUGH, build_worker
-from workflows.case import CaseWorkflow
+from workflows.case import CaseWorkflow, workflow_id
 from workflows.search import ALL_SEARCH_ATTRIBUTES
 
 BIN = Path(sys.executable).parent

@@ -26,7 +26,6 @@ with workflow.unsafe.imports_passed_through():
     from models.enums import ClockStatus, Stage
     from models.lifecycle import (
         Applied,
-        CaseEvent,
         CaseState,
         DomainError,
         InvalidInput,
@@ -81,6 +80,11 @@ REMINDER_RETRY = RetryPolicy(
 """A receiver that is down gets retried for about three hours; every attempt is logged in SQL."""
 
 _MIN_WAIT = timedelta(seconds=1)
+
+
+def workflow_id(case_id: str) -> str:
+    """The workflow id of a case (`case-<id>`)."""
+    return f"case-{case_id}"
 
 
 def _reject(exc: DomainError | InvalidInput | ValidationError) -> ApplicationError:
@@ -241,8 +245,7 @@ class CaseWorkflow:
         # Snapshot before awaiting: handlers may change the state while the activity runs, and
         # whatever they add is flushed on the next pass.
         self._projection_stale = False
-        row, deadlines = case_row(self.case, workflow.now())
-        batch = ProjectionBatch(case=row, events=self._unprojected(), deadlines=deadlines)
+        batch = self._pending_batch()
         await workflow.execute_activity(
             PROJECT_CASE,
             batch,
@@ -252,12 +255,14 @@ class CaseWorkflow:
                 maximum_interval=timedelta(minutes=1),
             ),
         )
-        self._projected_seq = max(self._projected_seq, row.last_seq)
+        self._projected_seq = max(self._projected_seq, batch.case.last_seq)
 
-    def _unprojected(self) -> list[CaseEvent]:
-        """The events after the last projected one (history is in seq order: no full scan)."""
+    def _pending_batch(self) -> ProjectionBatch:
+        """The case's row and deadlines now, and the events after the last projected one."""
+        row, deadlines = case_row(self.case, workflow.now())
+        # History is in seq order: the new events are found from the end, not by a full scan.
         start = bisect.bisect_right(self.case.history, self._projected_seq, key=lambda e: e.seq)
-        return self.case.history[start:]
+        return ProjectionBatch(case=row, events=self.case.history[start:], deadlines=deadlines)
 
     def _upsert_search_attributes(self) -> None:
         if not self._input.search_attributes:
@@ -386,11 +391,9 @@ class CaseWorkflow:
             # Projected by the loop's activity (a plain refresh changed nothing to project).
             self._projection_stale = self._projection_stale or changed
             return view
-        row, deadlines = case_row(self.case, workflow.now())
-        view["projection"] = ProjectionBatch(
-            case=row, events=self._unprojected(), deadlines=deadlines
-        )
-        self._projected_seq = max(self._projected_seq, row.last_seq)
+        batch = self._pending_batch()
+        view["projection"] = batch
+        self._projected_seq = max(self._projected_seq, batch.case.last_seq)
         self._projection_stale = False
         return view
 
