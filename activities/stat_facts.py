@@ -15,7 +15,6 @@ facts in Python and is the reference the SQL aggregation is tested against.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -132,15 +131,6 @@ def event_row(
         corrects=data.get("event") if action == "correct_event" else None,
         corrected_to=date.fromisoformat(fixed_to) if isinstance(fixed_to, str) else None,
     )
-
-
-def event_row_from_text(
-    case_id: str, seq: int, action: str, event: str | None, on: date, text: str | None
-) -> EventRow:
-    """As `event_row`, with `data` still JSON text: decoded only for the actions that need it."""
-    if action not in _WITH_DATA or not text:
-        return EventRow(case_id, seq, action, event, on)
-    return event_row(case_id, seq, action, event, on, json.loads(text))
 
 
 # ---------------------------------------------------------------------------------------------

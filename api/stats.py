@@ -7,9 +7,8 @@ with `correct_event`. The replay that turns events into dated facts runs at proj
 in SQL, selecting by date and jurisdiction. Stocks (backlog, overdue) are the cases as they
 stand now.
 
-`figures` is the pure reference (events in, numbers out, through the same replay); `flows`,
-`backlog` and `compute` do the SQL. `load_events` reads the events `figures` needs, which lets
-the stored facts be checked against the events they came from.
+`figures` is the pure reference (events in, numbers out, through the same replay; the tests
+check the stored facts against it); `flows`, `backlog` and `compute` do the SQL.
 """
 
 from __future__ import annotations
@@ -28,18 +27,15 @@ from sqlalchemy import ColumnElement
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import SQLModel
 
-from activities.readmodel import CaseEventRecord, CaseRecord, CaseStatFactRecord
+from activities.readmodel import CaseRecord, CaseStatFactRecord
 from activities.stat_facts import (
     APPEAL,
     APPEAL_OUTCOME,
     APPLICATION,
     CLOSED,
-    CONTEXT,
-    COUNTED,
     DECISION,
     EventRow,
     Fact,
-    event_row_from_text,
     facts_by_case,
 )
 from api.supervision import TERMINAL
@@ -225,47 +221,6 @@ FIGURES = (
 
 # ---------------------------------------------------------------------------------------------
 # SQL part
-
-
-def load_events(
-    engine: Engine,
-    *,
-    jurisdiction: str | None = None,
-    date_from: date | None = None,
-    date_to: date | None = None,
-) -> list[EventRow]:
-    """The events the replay needs, of the cases that can contribute to the window.
-
-    Not what `compute` reads (it counts the stored facts): the reference `figures` is computed
-    from these, to check the facts against the events they came from.
-
-    With a window, only cases with a counted event dated inside it (or with a date correction,
-    which may move one in) are read, through the (action, on) index; their whole relevant
-    history is read, since a decision's processing time starts at an earlier lodging.
-    """
-    e = SQLModel.metadata.tables[CaseEventRecord.__tablename__].c
-    # Data is fetched as text and decoded only for the rows that need a field of it: decoding
-    # every row's JSON (or extracting fields in SQL) was most of the cost of this query.
-    query = sa.select(e.case_id, e.seq, e.action, e.event, e.on, sa.cast(e.data, sa.Text)).where(
-        e.action.in_(COUNTED + CONTEXT)
-    )
-    if jurisdiction:
-        cases = SQLModel.metadata.tables[CaseRecord.__tablename__].c
-        query = query.where(
-            e.case_id.in_(sa.select(cases.id).where(cases.jurisdiction == jurisdiction))
-        )
-    if date_from or date_to:
-        dated: list[ColumnElement[bool]] = [e.action.in_(COUNTED)]
-        if date_from:
-            dated.append(e.on >= date_from)
-        if date_to:
-            dated.append(e.on <= date_to)
-        touched = sa.select(e.case_id).where(*dated)
-        fixes = sa.select(e.case_id).where(e.action == "correct_event")
-        query = query.where(sa.or_(e.case_id.in_(touched), e.case_id.in_(fixes)))
-    with engine.connect() as conn:
-        rows = conn.execute(query.order_by(e.case_id, e.seq)).all()
-    return [event_row_from_text(*r) for r in rows]
 
 
 @contextmanager
