@@ -21,7 +21,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.projection import full_batch, write_projection
-from activities.readmodel import CaseRecord, ProjectionIntentRecord
+from activities.readmodel import ProjectionIntentRecord
 from models.messages import ProjectionBatch
 
 log = logging.getLogger(__name__)
@@ -83,9 +83,8 @@ def pending(engine: Engine, older_than: timedelta) -> dict[str, int]:
 def _repair(engine: Engine, case_id: str, top: int, batch: ProjectionBatch | None) -> None:
     with Session(engine) as session:
         if batch is not None:
-            stored = session.get(CaseRecord, case_id)
-            # The whole case: only what is missing is added, and the row never goes back.
-            batch.case.last_seq = max(batch.case.last_seq, stored.last_seq if stored else 0)
+            # The whole case: only missing events are added, and a row the API wrote after
+            # the state was read (a higher seq) is left as it is.
             write_projection(session, batch)
         session.exec(
             delete(ProjectionIntentRecord).where(

@@ -130,3 +130,31 @@ async def test_rejected_actions_leave_no_intent(api: Api) -> None:
     )
     assert response.status_code in (409, 422), response.text
     assert cid not in handover.pending(api.engine, timedelta(0))
+
+
+async def test_a_repair_never_moves_a_newer_row_back(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api.user("cw", Role.CASEWORKER)
+    cid = (await create(api, "cw", identified_on=ago(30)))["id"]
+    written = handover.write_handed_batch
+    lost: list[ProjectionBatch] = []
+
+    def flaky(engine: Any, batch: ProjectionBatch, intent_id: int | None) -> None:
+        if not lost:
+            lost.append(batch)
+            raise OperationalError("INSERT", {}, Exception("database is locked"))
+        written(engine, batch, intent_id)
+
+    monkeypatch.setattr(casework, "write_handed_batch", flaky)
+    await act(api, "cw", cid, "make_application", on=ago(29))  # lost: its intent stays
+    await act(api, "cw", cid, "register", on=ago(28))  # written: the row is newer
+    row, _, _ = _stored(api, cid)
+    assert row is not None and row.stage == "registered"
+    # The repair read the workflow before the second action landed (a race with the API): it
+    # writes the older state, which must add what is missing and leave the newer row alone.
+    monkeypatch.setattr(handover, "full_batch", lambda state, now: lost[0])
+    assert cid in await handover.repair_pending(api.engine, api.env.client, timedelta(0))
+    row, seqs, _ = _stored(api, cid)
+    assert row is not None and row.stage == "registered"
+    assert seqs == [e["seq"] for e in await _history(api, cid)]
