@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel
 from temporalio import activity
@@ -37,43 +39,27 @@ def write_projection(session: Session, batch: ProjectionBatch) -> None:
     work's bookkeeping cost more than the statements themselves.
     """
     row = batch.case
-    stored_seq = session.execute(
-        sa.select(_CASES.c.last_seq).where(_CASES.c.id == row.id)
-    ).scalar_one_or_none()
     if batch.events:
-        # Only the batch's seqs are looked up: a long history is not read on every write.
-        known = set(
-            session.execute(
-                sa.select(_EVENTS.c.seq).where(
-                    _EVENTS.c.case_id == row.id,
-                    _EVENTS.c.seq.in_([e.seq for e in batch.events]),
-                )
-            ).scalars()
+        # Events already stored (a retry, or an overlap with another writer) are skipped by the
+        # primary key: no read of the history first.
+        session.execute(
+            _insert_ignoring_duplicates(session, _EVENTS, ("case_id", "seq")),
+            [
+                {
+                    "case_id": row.id,
+                    "seq": e.seq,
+                    "actor": e.actor,
+                    "action": e.action,
+                    "event": e.event.value if e.event else None,
+                    "on": e.on,
+                    "recorded_at": e.recorded_at,
+                    "note": e.note,
+                    "data": e.data,
+                }
+                for e in batch.events
+            ],
         )
-        new = [
-            {
-                "case_id": row.id,
-                "seq": e.seq,
-                "actor": e.actor,
-                "action": e.action,
-                "event": e.event.value if e.event else None,
-                "on": e.on,
-                "recorded_at": e.recorded_at,
-                "note": e.note,
-                "data": e.data,
-            }
-            for e in batch.events
-            if e.seq not in known
-        ]
-        if new:
-            session.execute(sa.insert(_EVENTS), new)
-    if stored_seq is None or stored_seq <= row.last_seq:
-        values = row.model_dump()
-        values["stage"] = row.stage.value
-        if stored_seq is None:
-            session.execute(sa.insert(_CASES).values(**values))
-        else:
-            session.execute(sa.update(_CASES).where(_CASES.c.id == row.id).values(**values))
+    if _upsert_unless_newer(session, row.model_dump() | {"stage": row.stage.value}):
         session.execute(sa.delete(_DEADLINES).where(_DEADLINES.c.case_id == row.id))
         if batch.deadlines:
             session.execute(
@@ -96,6 +82,43 @@ def write_projection(session: Session, batch: ProjectionBatch) -> None:
             )
     # The statistics' facts follow the events (skipped unless the batch holds a replayed one).
     refresh_facts(session, row.id, actions=[e.action for e in batch.events])
+
+
+def _insert_ignoring_duplicates(
+    session: Session, table: sa.Table, key: tuple[str, ...]
+) -> sa.Insert:
+    """`INSERT ... ON CONFLICT (key) DO NOTHING` in the session's dialect (SQLite, PostgreSQL)."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(table).on_conflict_do_nothing(index_elements=list(key))
+
+
+def _upsert_unless_newer(session: Session, values: dict[str, Any]) -> bool:
+    """Write the case row unless the stored one is newer; whether this batch's row is current.
+
+    A conditional UPDATE rather than a read then a write: one statement fewer on every API
+    action, and on PostgreSQL the row lock makes the seq check and the write one step, so of
+    two writers of the same case the older batch can never overwrite the newer row.
+    """
+    update = (
+        sa.update(_CASES)
+        .where(_CASES.c.id == values["id"], _CASES.c.last_seq <= values["last_seq"])
+        .values(**values)
+    )
+    if _rowcount(session.execute(update)):
+        return True
+    inserted = session.execute(
+        _insert_ignoring_duplicates(session, _CASES, ("id",)).values(**values)
+    )
+    if _rowcount(inserted):
+        return True
+    # Either the stored row is newer, or another writer inserted it in between: try once more.
+    return bool(_rowcount(session.execute(update)))
+
+
+def _rowcount(result: sa.Result[Any]) -> int:
+    assert isinstance(result, sa.CursorResult)  # DML statements
+    return result.rowcount
 
 
 class ReadModelActivities:

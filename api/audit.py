@@ -1,7 +1,9 @@
-"""Audit trail: every request a signed-in user makes about cases is recorded after it is answered.
+"""Audit trail: every request a signed-in user makes about cases is recorded before it is answered.
 
 A middleware rather than code in each handler, so a new route cannot forget it. Only ids, the
 route template and the status are stored: never query strings or bodies (no personal data).
+A change that writes the read model anyway stores its record in that write's transaction
+(`claim`), which spares the middleware's own commit on every successful action.
 """
 
 from __future__ import annotations
@@ -10,12 +12,16 @@ import logging
 import re
 import time
 import uuid
+from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
+import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, SQLModel
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -37,10 +43,87 @@ AUDITED_PREFIXES = (
 )
 
 
-def _write(engine: Engine, record: AuditRecord) -> None:
-    with Session(engine) as session:
-        session.add(record)
-        session.commit()
+_AUDIT = SQLModel.metadata.tables[AuditRecord.__tablename__]
+
+
+@dataclass
+class PendingAudit:
+    """The audit record of the request in progress, and whether a route already stored it."""
+
+    scope: Scope
+    written_id: int | None = None
+    written_status: int | None = None
+
+
+_pending: ContextVar[PendingAudit | None] = ContextVar("pending_audit", default=None)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A record a route stores in its own transaction (`store`), then reports (`stored`)."""
+
+    pending: PendingAudit
+    values: dict[str, Any]
+    status: int
+
+    def store(self, session: Session) -> int:
+        """Insert the record in `session`'s transaction (the caller commits); its id."""
+        result = session.execute(sa.insert(_AUDIT).values(**self.values))
+        assert isinstance(result, sa.CursorResult)  # an INSERT's result
+        key = result.inserted_primary_key
+        assert key is not None
+        return int(key[0])
+
+    def stored(self, record_id: int) -> None:
+        """The transaction committed: the middleware writes no second record."""
+        self.pending.written_id = record_id
+        self.pending.written_status = self.status
+
+
+def claim() -> Claim | None:
+    """The current request's record as its route's success, for the route's own write.
+
+    None outside an audited request, or once claimed (a route that writes several cases
+    stores the request's one record with the first). The status is the route's success
+    status; should the response end with another, the middleware corrects the record.
+    """
+    pending = _pending.get()
+    if pending is None or pending.written_id is not None:
+        return None
+    route = pending.scope.get("route")
+    status = getattr(route, "status_code", None) or 200
+    values = _values(pending.scope, status)
+    return Claim(pending, values, status) if values is not None else None
+
+
+def _values(scope: Scope, status: int) -> dict[str, Any] | None:
+    """The audit record's columns for this request, or None if it is not audited."""
+    user: UserRecord | None = scope.get("state", {}).get("user")
+    if user is None or not str(scope["path"]).startswith(AUDITED_PREFIXES):
+        return None
+    method: str = scope["method"]
+    return {
+        "at": datetime.now(UTC),
+        "user_name": user.name,
+        "role": user.role,
+        "kind": "read" if method in ("GET", "HEAD") else "change",
+        "method": method,
+        "route": getattr(scope.get("route"), "path", "unmatched"),
+        "case_id": (scope.get("path_params") or {}).get("case_id"),
+        "status": status,
+        "request_id": scope.get("state", {}).get("request_id"),
+    }
+
+
+def _write(engine: Engine, values: dict[str, Any], pending: PendingAudit, status: int) -> None:
+    with engine.begin() as conn:
+        if pending.written_id is None:
+            conn.execute(sa.insert(_AUDIT).values(**values))
+        else:
+            # The route stored it as a success, and the response ended otherwise.
+            conn.execute(
+                sa.update(_AUDIT).where(_AUDIT.c.id == pending.written_id).values(status=status)
+            )
 
 
 def install_audit(app: FastAPI) -> None:
@@ -54,7 +137,8 @@ class AuditMiddleware:
     Plain ASGI rather than `@app.middleware("http")`: Starlette's `BaseHTTPMiddleware` runs the
     app in a task of its own and streams the response through a memory channel, which cost a
     measurable share of every request. The audit record is written when the response starts,
-    before the caller has any of it: an answered request is always in the audit log.
+    before the caller has any of it: an answered request is always in the audit log. A route
+    may have stored it already (`claim`); then only a different final status is written.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -71,20 +155,34 @@ class AuditMiddleware:
         scope.setdefault("state", {})["request_id"] = rid
         started = time.perf_counter()
 
+        answered = False
+
         async def send_tagged(message: Message) -> None:
+            nonlocal answered
             if message["type"] == "http.response.start":
+                answered = True
                 MutableHeaders(scope=message).append("X-Request-Id", rid)
-                await _record(scope, rid, int(message["status"]), started)
+                await _record(scope, rid, int(message["status"]), started, pending)
             await send(message)
 
+        pending = PendingAudit(scope)
         token = request_id.set(rid)
+        pending_token = _pending.set(pending)
         try:
             await self.app(scope, receive, send_tagged)
+        except Exception:
+            # Unhandled: Starlette's outermost middleware answers 500 without passing here.
+            if not answered:
+                await _record(scope, rid, 500, started, pending)
+            raise
         finally:
+            _pending.reset(pending_token)
             request_id.reset(token)
 
 
-async def _record(scope: Scope, rid: str, status: int, started: float) -> None:
+async def _record(
+    scope: Scope, rid: str, status: int, started: float, pending: PendingAudit
+) -> None:
     template = getattr(scope.get("route"), "path", "unmatched")
     user: UserRecord | None = scope.get("state", {}).get("user")
     method: str = scope["method"]
@@ -101,17 +199,9 @@ async def _record(scope: Scope, rid: str, status: int, started: float) -> None:
             "case_id": case_id,
         },
     )
-    if user is None or not str(scope["path"]).startswith(AUDITED_PREFIXES):
+    if pending.written_status == status:
+        return  # stored by the route, in its own write's transaction (see `claim`)
+    values = _values(scope, status)
+    if values is None:
         return
-    record = AuditRecord(
-        at=datetime.now(UTC),
-        user_name=user.name,
-        role=user.role,
-        kind="read" if method in ("GET", "HEAD") else "change",
-        method=method,
-        route=template,
-        case_id=case_id,
-        status=status,
-        request_id=rid,
-    )
-    await run_in_threadpool(_write, scope["app"].state.engine, record)
+    await run_in_threadpool(_write, scope["app"].state.engine, values, pending, status)

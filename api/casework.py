@@ -25,6 +25,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.handover import forget_intent, record_intent, write_handed_batch
 from activities.readmodel import DuplicateRecord, PersonRecord, UserRecord
+from api import audit
 from api.auth import Role
 from api.errors import Conflict, Forbidden, NotFound, Unavailable, Unprocessable
 from api.schemas import CaseCreate
@@ -226,11 +227,18 @@ async def write_handed_over(
         await run_in_threadpool(forget_intent, engine, intent_id)
         return view
     batch = ProjectionBatch.model_validate(raw)
+    # The request's audit record goes into the same transaction (one commit fewer).
+    record = audit.claim()
     try:
-        await run_in_threadpool(write_handed_batch, engine, batch, intent_id)
+        record_id = await run_in_threadpool(
+            write_handed_batch, engine, batch, intent_id, record.store if record else None
+        )
     except SQLAlchemyError as exc:
         # The case id only: the batch carries personal notes.
         log.warning("read model write failed for case %s (%s); left to repair", case_id, type(exc))
+        return view
+    if record is not None and record_id is not None:
+        record.stored(record_id)
     return view
 
 

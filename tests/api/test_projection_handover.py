@@ -93,11 +93,11 @@ async def test_a_lost_write_is_repaired_from_the_workflow(
     written = handover.write_handed_batch
     failures: list[ProjectionBatch] = []
 
-    def flaky(engine: Any, batch: ProjectionBatch, intent_id: int | None) -> None:
+    def flaky(engine: Any, batch: ProjectionBatch, intent_id: int | None, also: Any) -> Any:
         if not failures:
             failures.append(batch)
             raise OperationalError("INSERT", {}, Exception("database is locked"))
-        written(engine, batch, intent_id)
+        return written(engine, batch, intent_id, also)
 
     monkeypatch.setattr(casework, "write_handed_batch", flaky)
     # The action happened: the answer is 200 although the API could not write the row.
@@ -140,11 +140,11 @@ async def test_a_repair_never_moves_a_newer_row_back(
     written = handover.write_handed_batch
     lost: list[ProjectionBatch] = []
 
-    def flaky(engine: Any, batch: ProjectionBatch, intent_id: int | None) -> None:
+    def flaky(engine: Any, batch: ProjectionBatch, intent_id: int | None, also: Any) -> Any:
         if not lost:
             lost.append(batch)
             raise OperationalError("INSERT", {}, Exception("database is locked"))
-        written(engine, batch, intent_id)
+        return written(engine, batch, intent_id, also)
 
     monkeypatch.setattr(casework, "write_handed_batch", flaky)
     await act(api, "cw", cid, "make_application", on=ago(29))  # lost: its intent stays
