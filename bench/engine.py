@@ -54,6 +54,7 @@ from activities.readmodel import make_engine, migrate
 from api.app import create_app
 from api.auth import Role, create_user
 from api.settings import Settings
+from bench.floor import create_floor_app
 from bench.noop import NoopWorkflow
 from models.enums import Action, IdentifiedAt
 from models.messages import ActionRequest, CaseInput, Refresh
@@ -203,6 +204,7 @@ class Rig:
     engine: Engine
     settings: Settings
     http: httpx.AsyncClient
+    floor_http: httpx.AsyncClient
     headers: dict[str, str]
     noop_queue: str
     tag: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
@@ -303,6 +305,14 @@ class Rig:
             ),
         )
 
+    async def floor_touch(self, wf_id: str, body: dict[str, Any]) -> None:
+        """The app's fixed cost around a no-op Update (`bench.floor`); only 200 is success."""
+        response = await self.floor_http.post(
+            f"/cases/{wf_id}/floor", json=body, headers=self.headers
+        )
+        if response.status_code != 200:
+            raise BenchError(f"floor: {response.status_code} {response.text}")
+
     async def noop_start(self, wf_id: str) -> None:
         """A raw `start_workflow` of the no-op workflow (the server only; no worker round trip)."""
         await self.client.start_workflow(NoopWorkflow.run, id=wf_id, task_queue=self.noop_queue)
@@ -399,7 +409,10 @@ async def measure_actions(rig: Rig, sizes: Sizes, log: Callable[[str], None]) ->
     async def api(_: int) -> None:
         await rig.api_act(api_case, "record_contact", on=on)
 
-    ops: dict[str, Op] = {"noop_update": noop, "case_update": raw, "api": api}
+    async def floor(_: int) -> None:
+        await rig.floor_touch(noop_id, {"on": on})
+
+    ops: dict[str, Op] = {"noop_update": noop, "case_update": raw, "api": api, "api_floor": floor}
     await _interleaved(ops, sizes.warmup, 1, 1)
     got = await _interleaved(ops, sizes.actions, 1, sizes.rounds)
     out: dict[str, Any] = {"actions": sizes.actions, "action": "record_contact"}
@@ -407,6 +420,8 @@ async def measure_actions(rig: Rig, sizes: Sizes, log: Callable[[str], None]) ->
     for q in ("p50", "p95", "p99"):
         out[f"ratio_{q}"] = _ratio(out["api"][q], out["noop_update"][q])
     out["target"] = ACTION_TARGET
+    # What an authenticated, audited route around the same no-op Update costs (bench/floor.py).
+    out["ratio_floor_p50"] = _ratio(out["api_floor"]["p50"], out["noop_update"]["p50"])
     # The case's history grows with every action, and so does the work per action.
     api_samples = got["api"][1]
     quarter = max(1, len(api_samples) // 4)
@@ -417,8 +432,8 @@ async def measure_actions(rig: Rig, sizes: Sizes, log: Callable[[str], None]) ->
     out["api_case_events"] = sum(len(r.events) for r in runs)
     log(
         f"action record_contact x{sizes.actions}: api p50 {out['api']['p50']:.1f} ms, "
-        f"raw p50 {out['case_update']['p50']:.1f} ms, noop p50 {out['noop_update']['p50']:.1f} "
-        f"ms -> ratio {_r(out['ratio_p50'])}"
+        f"raw p50 {out['case_update']['p50']:.1f} ms, floor p50 {out['api_floor']['p50']:.1f} ms, "
+        f"noop p50 {out['noop_update']['p50']:.1f} ms -> ratio {_r(out['ratio_p50'])}"
     )
     return out
 
@@ -631,12 +646,13 @@ async def run(
     started = time.perf_counter()
     load_before = os.getloadavg()[0]
     try:
-        async with _api_client(app, client, settings, api_process) as http:
+        async with _api_client(app, client, settings, api_process) as (http, floor_http):
             rig = Rig(
                 client=client,
                 engine=engine,
                 settings=settings,
                 http=http,
+                floor_http=floor_http,
                 headers={"Authorization": f"Bearer {token}"},
                 noop_queue=f"bench-noop-{tag}",
                 tag=tag,
@@ -680,14 +696,42 @@ async def run(
 @contextlib.asynccontextmanager
 async def _api_client(
     app: Any, client: Client, settings: Settings, api_process: bool
-) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client on the app: in this process over ASGI, or on `asylumflow api`."""
+) -> AsyncIterator[tuple[httpx.AsyncClient, httpx.AsyncClient]]:
+    """HTTP clients on the app and on the floor app (`bench.floor`).
+
+    In this process over ASGI, or each served as `asylumflow api` serves the API, in a process
+    of its own.
+    """
     if not api_process:
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://bench", timeout=60
-        ) as http:
-            yield http
+        floor_app = create_floor_app(app.state.settings)
+        for name in ("settings", "engine", "temporal"):
+            setattr(floor_app.state, name, getattr(app.state, name))
+        async with (
+            _asgi_client(app) as http,
+            _asgi_client(floor_app) as floor_http,
+        ):
+            yield http, floor_http
         return
+    async with (
+        _served([str(BIN / "asylumflow"), "api"], client, settings) as http,
+        _served([sys.executable, "-m", "bench.floor"], client, settings) as floor_http,
+    ):
+        yield http, floor_http
+
+
+@contextlib.asynccontextmanager
+async def _asgi_client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://bench", timeout=60
+    ) as http:
+        yield http
+
+
+@contextlib.asynccontextmanager
+async def _served(
+    command: list[str], client: Client, settings: Settings
+) -> AsyncIterator[httpx.AsyncClient]:
+    """Run `command` (an API server) on a free loopback port; a client once it is ready."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -701,8 +745,9 @@ async def _api_client(
         "API_PORT": str(port),
     }
     process = subprocess.Popen(
-        [str(BIN / "asylumflow"), "api"],
+        command,
         env=env,
+        cwd=Path(__file__).resolve().parent.parent,  # `bench` importable for the floor app
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,  # one JSON log line per request, as in production
@@ -720,7 +765,7 @@ async def _api_client(
                     if (await http.get("/health/ready")).status_code == 200:
                         break
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise BenchError("asylumflow api did not become ready")
+                    raise BenchError(f"{' '.join(command[-2:])} did not become ready")
                 await asyncio.sleep(0.2)
             yield http
     finally:
@@ -814,6 +859,16 @@ def table_rows(result: dict[str, Any]) -> list[tuple[str, str, str, str, str, st
             f"{a['api_p50_first_quarter_ms']:.1f} / {a['api_p50_last_quarter_ms']:.1f}",
             "",
             "",
+            "",
+            "",
+        )
+    )
+    rows.append(
+        (
+            "  API floor p50 ms: auth + audit + no-op Update",
+            f"{a['api_floor']['p50']:.1f}",
+            "",
+            _r(a["ratio_floor_p50"]),
             "",
             "",
         )

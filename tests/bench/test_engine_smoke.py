@@ -46,10 +46,11 @@ async def test_engine_bench_produces_every_figure(
             assert _number(c[key]) and c[key] > 0, key
 
     actions = result["actions"]
-    for side in ("api", "case_update", "noop_update"):
+    for side in ("api", "api_floor", "case_update", "noop_update"):
         assert 0 < actions[side]["p50"] <= actions[side]["p95"] <= actions[side]["p99"]
     for q in ("p50", "p95", "p99"):
         assert _number(actions[f"ratio_{q}"]) and actions[f"ratio_{q}"] > 0
+    assert _number(actions["ratio_floor_p50"]) and actions["ratio_floor_p50"] > 0
     assert _number(actions["api_p50_first_quarter_ms"])
     assert _number(actions["api_p50_last_quarter_ms"])
 
