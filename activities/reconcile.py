@@ -71,6 +71,8 @@ class ReconcileActivities:
         async for execution in self.client.list_workflows(query):
             report.checked += 1
             handle = self.client.get_workflow_handle_for(CaseWorkflow.run, execution.id)
+            # Read before the state (see below): a write made after this is newer than it.
+            seen = self._stored_seq(execution.id.removeprefix("case-"))
             try:
                 state = await handle.query(CaseWorkflow.case_state)
             except Exception:  # a case we cannot read tonight is reported, not fatal
@@ -79,8 +81,11 @@ class ReconcileActivities:
             diffs, batch = self._differences(state, datetime.now(UTC))
             if diffs:
                 # The projection is idempotent: re-applying the whole case only adds what is
-                # missing and resets the row and deadlines to the workflow's truth.
-                batch.case.last_seq = max(batch.case.last_seq, self._stored_seq(state.case_id))
+                # missing and resets the row and deadlines to the workflow's truth, also a row
+                # whose seq drifted above it (`seen`). A row the API wrote after `seen` was
+                # read holds a change newer than this state: its seq is higher than both, so
+                # write_projection's conditional update leaves it alone.
+                batch.case.last_seq = max(batch.case.last_seq, seen)
                 self.projector.project_case(batch)
                 report.repaired.append(Repair(case_id=state.case_id, differences=diffs))
             activity.heartbeat(report.checked)

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
+import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, delete, select
 from temporalio.client import ScheduleHandle
-from temporalio.testing import WorkflowEnvironment
+from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 from activities.readmodel import CaseRecord, DeadlineRecord
+from activities.reconcile import ReconcileActivities
 from api.schedules import RECONCILE_SCHEDULE, apply_schedules
+from models.lifecycle import CaseState
 from models.reports import ReconcileInput, ReconcileReport
 from tests.workflows.helpers import act, local_today, start_case
 from worker import build_worker
@@ -92,3 +96,60 @@ async def test_schedule_apply_is_idempotent(dev_env: WorkflowEnvironment, task_q
     assert [r.start for r in calendar.hour] == [2]
     assert [r.start for r in calendar.minute] == [0]
     await handle.delete()
+
+
+async def test_reconcile_leaves_a_newer_row_alone(
+    dev_env: WorkflowEnvironment, task_queue: str, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A row written after the nightly job read the case is newer: never moved back.
+
+    The API writes a newer row between the job's read of the workflow and its repair (here
+    injected into the comparison); a second case's row drifted above the workflow's seq (a row
+    that must still be reset).
+    """
+    client = dev_env.client
+    async with build_worker(client, task_queue, engine):
+        day = local_today(await dev_env.get_current_time()) - timedelta(days=20)
+        raced, drifted = (f"r{uuid.uuid4().hex[:12]}" for _ in range(2))
+        seqs = {}
+        for cid in (raced, drifted):
+            handle = await start_case(client, task_queue, cid, identified_on=day)
+            await act(handle, "make_application", day)
+            seqs[cid] = (await handle.query(CaseWorkflow.case_state)).seq
+            await _projected(engine, cid, seqs[cid])
+        with Session(engine) as session:
+            for cid, stage in ((raced, "identified"), (drifted, "registered")):
+                row = session.get(CaseRecord, cid)
+                assert row is not None
+                row.stage = stage  # drift: both rows now differ from their workflows
+                if cid == drifted:
+                    row.last_seq = seqs[cid] + 50
+                session.add(row)
+            session.commit()
+        compare = ReconcileActivities._differences
+
+        def racing(self: ReconcileActivities, state: CaseState, now: datetime) -> Any:
+            found = compare(self, state, now)
+            if state.case_id == raced:  # the API's newer write lands now
+                with Session(engine) as session:
+                    row = session.get(CaseRecord, raced)
+                    assert row is not None
+                    row.stage, row.last_seq = "registered", seqs[raced] + 1
+                    session.add(row)
+                    session.commit()
+            return found
+
+        monkeypatch.setattr(ReconcileActivities, "_differences", racing)
+        for _ in range(100):
+            if (await client.count_workflows(f'TaskQueue = "{task_queue}"')).count >= 2:
+                break
+            await asyncio.sleep(0.1)
+        report = await ActivityEnvironment().run(
+            ReconcileActivities(engine, client).reconcile_read_model, task_queue
+        )
+    assert {r.case_id for r in report.repaired} == {raced, drifted}
+    with Session(engine) as session:
+        newer = session.get(CaseRecord, raced)
+        reset = session.get(CaseRecord, drifted)
+    assert newer is not None and (newer.stage, newer.last_seq) == ("registered", seqs[raced] + 1)
+    assert reset is not None and reset.stage == "application_made"
