@@ -34,9 +34,12 @@ ALL_WORKFLOWS: Sequence[type] = (CaseWorkflow, ReconcileWorkflow)
 PASSTHROUGH = ("models", "holidays", "dateutil", "yaml", "pydantic", "pydantic_core")
 
 
-def all_activities(engine: Engine) -> list[Callable[..., Any]]:
-    """Every activity, bound to its dependencies."""
-    return [ReadModelActivities(engine).project_case, ReminderActivities(engine).send_reminder]
+def all_activities(engine: Engine, *, private_webhooks: bool = False) -> list[Callable[..., Any]]:
+    """Every activity, bound to its dependencies (see `activities.reminders.refused_target`)."""
+    return [
+        ReadModelActivities(engine).project_case,
+        ReminderActivities(engine, private_hosts=private_webhooks).send_reminder,
+    ]
 
 
 def build_worker(
@@ -46,6 +49,7 @@ def build_worker(
     *,
     activities: Sequence[Callable[..., Any]] | None = None,
     executor: ThreadPoolExecutor | None = None,
+    private_webhooks: bool = False,
 ) -> Worker:
     """A worker for case workflows and their activities on `task_queue`."""
     preload()  # packs and holiday calendars, before the first workflow task needs them
@@ -54,7 +58,11 @@ def build_worker(
         task_queue=task_queue,
         workflows=list(ALL_WORKFLOWS),
         activities=[
-            *(activities if activities is not None else all_activities(engine)),
+            *(
+                activities
+                if activities is not None
+                else all_activities(engine, private_webhooks=private_webhooks)
+            ),
             # Reconciliation reads workflows, so it needs this worker's client.
             ReconcileActivities(engine, client).reconcile_read_model,
         ],
@@ -77,7 +85,9 @@ async def run_worker() -> None:
     migrate(settings.db_url)
     client = await connect(settings)
     engine = make_engine(settings.db_url)
-    worker = build_worker(client, settings.task_queue, engine)
+    worker = build_worker(
+        client, settings.task_queue, engine, private_webhooks=settings.webhook_private_hosts
+    )
     logging.getLogger("asylumflow").info("worker on task queue %s", settings.task_queue)
     every = timedelta(seconds=settings.projection_repair_seconds)
     repairs = asyncio.create_task(repair_loop(engine, client, every))

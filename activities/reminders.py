@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
+import socket
 from collections.abc import Callable
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy.engine import Engine
@@ -36,6 +39,35 @@ def sign(secret: str, body: bytes) -> str:
     return f"sha256={digest}"
 
 
+def refused_target(url: str, *, private_hosts: bool = False) -> str | None:
+    """Why reminders may not be POSTed to `url`, or None if they may.
+
+    Webhook URLs come from legal aid users, and the workers that POST to them sit inside the
+    authority's network: a URL naming a loopback, private, link-local or otherwise non-public
+    address would let an org's user make the workers call internal services (SSRF). Every
+    address the host resolves to must be public, checked when the webhook is registered and
+    again before each delivery (DNS may change in between). `private_hosts` allows them, for
+    single-machine setups and tests (`ASYLUMFLOW_WEBHOOK_PRIVATE_HOSTS`).
+    """
+    if private_hosts:
+        return None
+    parts = urlsplit(url)
+    host = parts.hostname
+    if not host:
+        return "the URL names no host"
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError, ValueError):
+        return f"the host {host} does not resolve"
+    for *_, sockaddr in found:
+        # An IPv6 address may carry a zone ("fe80::1%eth0"): the address is before it.
+        address = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
+        if not address.is_global:
+            return f"the host {host} resolves to a non-public address ({address})"
+    return None
+
+
 def _default_client() -> httpx.Client:
     # Redirects are not followed: a reminder goes where the org registered it, nowhere else.
     return httpx.Client(timeout=httpx.Timeout(10.0), follow_redirects=False)
@@ -45,10 +77,15 @@ class ReminderActivities:
     """Delivers reminders to webhooks; the engine and HTTP client are injected for tests."""
 
     def __init__(
-        self, engine: Engine, client_factory: Callable[[], httpx.Client] | None = None
+        self,
+        engine: Engine,
+        client_factory: Callable[[], httpx.Client] | None = None,
+        *,
+        private_hosts: bool = False,
     ) -> None:
         self.engine = engine
         self.client_factory = client_factory or _default_client
+        self.private_hosts = private_hosts  # see `refused_target`
 
     def _targets(self, request: ReminderRequest) -> list[WebhookRecord]:
         """The org's active webhooks that have not accepted this reminder yet."""
@@ -73,6 +110,27 @@ class ReminderActivities:
             session.add(record)
             session.commit()
 
+    @staticmethod
+    def _post(
+        http: httpx.Client, hook: WebhookRecord, body: bytes, key: str
+    ) -> tuple[int | None, str | None]:
+        """POST one signed reminder: the status (if any answer came) and the error (if any)."""
+        try:
+            response = http.post(
+                hook.url,
+                content=body,
+                headers={
+                    "Content-Type": "application/json",
+                    SIGNATURE_HEADER: sign(hook.secret, body),
+                    REMINDER_HEADER: key,
+                },
+            )
+        except httpx.HTTPError as exc:
+            return None, f"{type(exc).__name__}: {exc}"[:_ERROR_MAX]
+        if not response.is_success:
+            return response.status_code, f"HTTP {response.status_code}"
+        return response.status_code, None
+
     @activity.defn(name="send_reminder")
     def send_reminder(self, request: ReminderRequest) -> int:
         """POST the reminder to each of the org's active webhooks; return how many accepted it.
@@ -92,22 +150,11 @@ class ReminderActivities:
             for hook in targets:
                 assert hook.id is not None  # rows read from the table have their id
                 status: int | None = None
-                error: str | None = None
-                try:
-                    response = http.post(
-                        hook.url,
-                        content=body,
-                        headers={
-                            "Content-Type": "application/json",
-                            SIGNATURE_HEADER: sign(hook.secret, body),
-                            REMINDER_HEADER: request.key,
-                        },
-                    )
-                    status = response.status_code
-                    if not response.is_success:
-                        error = f"HTTP {status}"
-                except httpx.HTTPError as exc:
-                    error = f"{type(exc).__name__}: {exc}"[:_ERROR_MAX]
+                error = refused_target(hook.url, private_hosts=self.private_hosts)
+                if error is not None:
+                    error = f"not sent: {error}"
+                else:
+                    status, error = self._post(http, hook, body, request.key)
                 self._record(
                     DeliveryRecord(
                         webhook_id=hook.id,

@@ -88,6 +88,13 @@ class Settings(BaseSettings):
         description='Days per stage before a case counts as stuck, as JSON: {"registered": 10}. '
         "Overrides the built-in levels; a rule pack's own `service_levels` override these",
     )
+    webhook_private_hosts: bool = Field(
+        default=False,
+        validation_alias="ASYLUMFLOW_WEBHOOK_PRIVATE_HOSTS",
+        description="Allow reminder webhooks on loopback or private addresses (one-machine "
+        "setups and tests only: otherwise an org's user could make the workers call internal "
+        "services)",
+    )
     reminder_offsets_days: list[int] = Field(
         default_factory=lambda: [7, 2],
         validation_alias="ASYLUMFLOW_REMINDER_OFFSETS_DAYS",

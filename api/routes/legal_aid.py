@@ -7,6 +7,7 @@ webhook of another org is `404`, exactly like one that does not exist.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -15,10 +16,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, UrlConstraints
 
 from activities.readmodel import UserRecord
+from activities.reminders import refused_target
 from api import legal_aid
 from api.auth import Role, user_for_token
 from api.deps import MAX_ROW_ID, EngineDep, RowId, SettingsDep, require_role
-from api.errors import Forbidden, NotFound, Unauthorized
+from api.errors import Forbidden, NotFound, Unauthorized, Unprocessable
 from api.schemas import Page
 
 router = APIRouter(prefix="/legal-aid", tags=["legal-aid"])
@@ -131,8 +133,18 @@ async def feed_secret(request: Request, user: LegalAid, engine: EngineDep) -> di
 
 
 @router.post("/webhooks", status_code=201, summary="Register a reminder webhook")
-async def add_webhook(body: WebhookCreate, user: LegalAid, engine: EngineDep) -> dict[str, Any]:
-    """Reminders are POSTed to `url`, signed with the returned secret (shown only here)."""
+async def add_webhook(
+    body: WebhookCreate, user: LegalAid, engine: EngineDep, settings: SettingsDep
+) -> dict[str, Any]:
+    """Reminders are POSTed to `url`, signed with the returned secret (shown only here).
+
+    The URL's host must resolve to public addresses only (`refused_target`): 422 otherwise.
+    """
+    refused = await run_in_threadpool(
+        partial(refused_target, private_hosts=settings.webhook_private_hosts), str(body.url)
+    )
+    if refused is not None:
+        raise Unprocessable("url", refused)
     record = await run_in_threadpool(
         legal_aid.create_webhook, engine, _org(user), str(body.url), datetime.now(UTC)
     )

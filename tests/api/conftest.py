@@ -61,6 +61,8 @@ async def api(
         DATABASE_URL=db_url,
         ASYLUMFLOW_TASK_QUEUE=task_queue,
         ASYLUMFLOW_SEARCH_ATTRIBUTES=True,
+        # The tests' webhook receivers listen on 127.0.0.1 (tests/webhooks.py).
+        ASYLUMFLOW_WEBHOOK_PRIVATE_HOSTS=True,
     )
     app = create_app(settings)
     app.state.settings = settings
@@ -68,7 +70,7 @@ async def api(
     app.state.temporal = dev_env.client
     transport = httpx.ASGITransport(app=app)
     async with (
-        build_worker(dev_env.client, task_queue, engine),
+        build_worker(dev_env.client, task_queue, engine, private_webhooks=True),
         httpx.AsyncClient(transport=transport, base_url="http://test") as http,
     ):
         yield Api(http=http, engine=engine, env=dev_env, task_queue=task_queue, app=app)

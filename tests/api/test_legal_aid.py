@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import icalendar
+import pytest
 from dateutil.relativedelta import relativedelta
 from sqlmodel import Session, select
 
@@ -317,3 +318,25 @@ async def test_webhook_registration_is_validated(api: Api) -> None:
         "/legal-aid/webhooks", json={"url": "https://example.org/x"}, headers=api.auth("cw")
     )
     assert staff.status_code == 403
+
+
+async def test_webhooks_on_internal_addresses_are_refused(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api.user("la-a", Role.LEGAL_AID, org="org-a")
+    # As deployed: private hosts not allowed (the fixture allows them for its receivers).
+    settings = api.app.state.settings.model_copy(update={"webhook_private_hosts": False})
+    monkeypatch.setattr(api.app.state, "settings", settings)
+    for url in ("http://127.0.0.1:7233/x", "http://169.254.169.254/latest", "http://[::1]/x"):
+        response = await api.http.post(
+            "/legal-aid/webhooks", json={"url": url}, headers=api.auth("la-a")
+        )
+        assert response.status_code == 422, url
+        body = response.json()
+        assert body["field"] == "url" and "non-public address" in body["detail"], body
+    listed = await api.http.get("/legal-aid/webhooks", headers=api.auth("la-a"))
+    assert listed.json()["items"] == []  # nothing was stored
+    public = await api.http.post(
+        "/legal-aid/webhooks", json={"url": "https://93.184.215.14/x"}, headers=api.auth("la-a")
+    )
+    assert public.status_code == 201, public.text

@@ -92,7 +92,7 @@ async def test_reminders_at_their_instants_and_none_after_cancellation(
     with WebhookReceiver(fail_first=1) as receiver:
         mine = add_webhook(sqlite_engine, "org-a", f"{receiver.url}/org-a")
         other = add_webhook(sqlite_engine, "org-b", f"{receiver.url}/org-b")
-        async with build_worker(env.client, task_queue, sqlite_engine):
+        async with build_worker(env.client, task_queue, sqlite_engine, private_webhooks=True):
             day0 = local_today(await env.get_current_time())
             handle = await start_case(
                 env.client, task_queue, case_id, identified_on=day0, legal_aid_org="org-a"
@@ -173,7 +173,7 @@ async def test_no_org_no_reminders_and_unreachable_webhook_is_logged(
     with WebhookReceiver() as receiver:
         add_webhook(sqlite_engine, "org-a", f"{receiver.url}/org-a")
     # The receiver is gone: its port refuses connections from now on.
-    async with build_worker(env.client, task_queue, sqlite_engine):
+    async with build_worker(env.client, task_queue, sqlite_engine, private_webhooks=True):
         day0 = local_today(await env.get_current_time())
         without = await start_case(env.client, task_queue, f"{case_id}-none", identified_on=day0)
         with_org = await start_case(
