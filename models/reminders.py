@@ -175,6 +175,26 @@ def request_for(state: CaseState, reminder: Reminder, now: datetime) -> Reminder
     )
 
 
+def owed_anew(before: CaseState, after: CaseState) -> bool:
+    """Whether a change handed the case to another legal aid org that was reminded before.
+
+    The keys say which reminder, not to whom: without forgetting them (`forget_sent`), an org
+    that takes a case over would never hear of a deadline its predecessor was reminded of.
+    """
+    org = after.legal_aid_org
+    return org is not None and org != before.legal_aid_org and bool(after.reminders_sent)
+
+
+def forget_sent(state: CaseState) -> CaseState:
+    """A copy of `state` that owes every reminder again.
+
+    The new org then gets, for each running deadline, the most urgent reminder already due
+    (with the days actually left) and the later ones at their instants, as if the case had
+    always been its own.
+    """
+    return state.model_copy(update={"reminders_sent": []})
+
+
 def mark_sent(state: CaseState, keys: Iterable[str]) -> CaseState:
     """A copy of `state` that remembers `keys` as sent."""
     known = list(state.reminders_sent)

@@ -48,8 +48,10 @@ with workflow.unsafe.imports_passed_through():
     from models.reminders import (
         ReminderRequest,
         due_reminders,
+        forget_sent,
         mark_sent,
         next_reminder_at,
+        owed_anew,
         request_for,
     )
     from workflows.search import (
@@ -299,6 +301,14 @@ class CaseWorkflow:
     # ----------------------------------------------------------------------------------------
     # Actions
 
+    @staticmethod
+    def _handed_over(before: CaseState, after: CaseState) -> CaseState:
+        """`after`; for a case handed to another legal aid org, with its reminders owed anew."""
+        # Histories from before this change replay without it (their later reminders differ).
+        if owed_anew(before, after) and workflow.patched("reminders-follow-org"):
+            return forget_sent(after)
+        return after
+
     def _try(self, request: ActionRequest, state: CaseState | None = None) -> Applied:
         try:
             payload = parse_input(request.action, request.body)
@@ -338,7 +348,7 @@ class CaseWorkflow:
         concurrent conflicting actions that both passed validation, the second fails here.
         """
         applied = self._try(request)
-        self.case = applied.state
+        self.case = self._handed_over(self.case, applied.state)
         # Consequences of the new dates (e.g. a past-dated decision after the appeal window)
         # are settled at once so the caller sees them.
         self._settle()
@@ -359,7 +369,7 @@ class CaseWorkflow:
         although the decision came before it, an appeal window closed before the appeal is
         entered). All or nothing: one rejected action rejects the batch.
         """
-        self.case = self._try_all(batch)
+        self.case = self._handed_over(self.case, self._try_all(batch))
         self._settle()
         self._changed = True
         return self._answer(batch.project)

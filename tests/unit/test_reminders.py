@@ -23,8 +23,10 @@ from models.lifecycle import CaseState, apply, new_case
 from models.reminders import (
     ReminderRequest,
     due_reminders,
+    forget_sent,
     mark_sent,
     next_reminder_at,
+    owed_anew,
     planned_reminders,
     reminder_key,
     request_for,
@@ -183,6 +185,25 @@ def test_mark_sent_copies_and_deduplicates() -> None:
     t = mark_sent(mark_sent(s, ["a", "b"]), ["b", "c"])
     assert t.reminders_sent == ["a", "b", "c"]
     assert s.reminders_sent == []
+
+
+def test_a_new_org_is_owed_the_reminders_its_predecessor_got() -> None:
+    now = datetime(2026, 4, 10, 10, tzinfo=UTC)  # after the 7-day reminder, before the 2-day
+    sent = mark_sent(lodged(), ["c-1:decision:2026-04-15:7d"])
+    assert due_reminders(sent, OFFSETS, now).send == []
+    moved = act(sent, Action.ASSIGN_LEGAL_AID, date(2026, 4, 10), org="org-b")
+    assert owed_anew(sent, moved)
+    again = forget_sent(moved)
+    assert moved.reminders_sent == ["c-1:decision:2026-04-15:7d"]  # a copy was changed
+    [reminder] = due_reminders(again, OFFSETS, now).send
+    assert (reminder.org, reminder.key) == ("org-b", "c-1:decision:2026-04-15:7d")
+    assert request_for(again, reminder, now).days_left == 5
+    # The same org again, no org, or nothing sent yet: nothing is owed anew.
+    same = act(sent, Action.ASSIGN_LEGAL_AID, date(2026, 4, 10), org="org-a")
+    assert not owed_anew(sent, same)
+    assert not owed_anew(sent, act(sent, Action.ASSIGN_LEGAL_AID, date(2026, 4, 10), org=None))
+    fresh = lodged()
+    assert not owed_anew(fresh, act(fresh, Action.ASSIGN_LEGAL_AID, date(2026, 4, 10), org="b"))
 
 
 def test_body_is_the_contract_and_nothing_more() -> None:

@@ -95,6 +95,21 @@ async def _reminders(env: WorkflowEnvironment, handle: Handle) -> None:
     await env.sleep(timedelta(days=20))
 
 
+async def _reminders_follow_org(env: WorkflowEnvironment, handle: Handle) -> None:
+    # The decision clock's 7-day reminder goes to one org; the case then moves to another,
+    # which is owed that reminder again at once (the patch "reminders-follow-org"), and the
+    # 2-day one later.
+    d = local_today(await env.get_current_time())
+    for action in ("make_application", "register", "lodge"):
+        await act(handle, action, d)
+    await env.sleep(timedelta(days=85))
+    d = local_today(await env.get_current_time())
+    await act(handle, "assign_legal_aid", d, org="org-rec-2")
+    await env.sleep(timedelta(days=4))
+    d = local_today(await env.get_current_time())
+    await act(handle, "decide", d, outcome="rejected")
+
+
 async def _caller_projects(env: WorkflowEnvironment, handle: Handle) -> None:
     # As the API drives a case: started with caller_projects, every action with project=True
     # (the batch comes back in the result), clocks settled by the loop itself (projected by its
@@ -130,12 +145,14 @@ SCENARIOS = {
     "continue_as_new": _continue_as_new,
     "reminders": _reminders,
     "caller_projects": _caller_projects,
+    "reminders_follow_org": _reminders_follow_org,
 }
 
 START_OPTIONS: dict[str, dict[str, Any]] = {
     "continue_as_new": {"history_threshold": 60},
     "reminders": {"legal_aid_org": "org-rec"},
     "caller_projects": {"legal_aid_org": "org-rec", "caller_projects": True},
+    "reminders_follow_org": {"legal_aid_org": "org-rec"},
 }
 
 

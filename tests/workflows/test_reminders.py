@@ -166,6 +166,44 @@ async def test_reminders_at_their_instants_and_none_after_cancellation(
     assert other not in {d.webhook_id for d in log}
 
 
+async def test_a_case_handed_to_another_org_is_reminded_to_it(
+    time_env: WorkflowEnvironment, task_queue: str, case_id: str, sqlite_engine: Engine
+) -> None:
+    env = time_env
+    with WebhookReceiver() as receiver:
+        add_webhook(sqlite_engine, "org-a", f"{receiver.url}/org-a")
+        add_webhook(sqlite_engine, "org-b", f"{receiver.url}/org-b")
+        async with build_worker(env.client, task_queue, sqlite_engine, private_webhooks=True):
+            day0 = local_today(await env.get_current_time())
+            handle = await start_case(
+                env.client, task_queue, case_id, identified_on=day0, legal_aid_org="org-a"
+            )
+            for action in ("make_application", "register", "lodge"):
+                state = await act(handle, action, day0)
+            decision_due = date.fromisoformat(deadline(state, "decision")["due"])
+            at7 = start_of_day(decision_due - timedelta(days=7))
+            at2 = start_of_day(decision_due - timedelta(days=2))
+            await sleep_until(env, at7 + timedelta(hours=1))
+            assert [r.path for r in await receiver.wait_accepted(1)] == ["/org-a"]
+
+            # With five days left the case moves to org-b, which hears of the deadline at once.
+            await sleep_until(env, at7 + timedelta(days=2, hours=1))
+            today = local_today(await env.get_current_time())
+            await act(handle, "assign_legal_aid", today, org="org-b")
+            handed = (await receiver.wait_accepted(2))[1]
+            assert handed.path == "/org-b"
+            assert handed.json()["clock"] == "decision"
+            assert handed.json()["days_left"] == (decision_due - today).days == 5
+
+            # Its later reminder goes to org-b alone; org-a hears nothing more.
+            await sleep_until(env, at2 + timedelta(hours=1))
+            last = (await receiver.wait_accepted(3))[2]
+            assert (last.path, last.json()["days_left"]) == ("/org-b", 2)
+            await asyncio.sleep(0.5)
+    assert [r.path for r in receiver.accepted] == ["/org-a", "/org-b", "/org-b"]
+    assert len(receiver.requests) == 3
+
+
 async def test_no_org_no_reminders_and_unreachable_webhook_is_logged(
     time_env: WorkflowEnvironment, task_queue: str, case_id: str, sqlite_engine: Engine
 ) -> None:
