@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel
 from temporalio import activity
 
-from activities.readmodel import CaseEventRecord, CaseRecord, DeadlineRecord
+from activities.readmodel import CaseEventRecord, CaseRecord, DeadlineRecord, upsert_into
 from activities.stat_facts import refresh_facts
 from models.lifecycle import CaseState
 from models.messages import ProjectionBatch, case_row
@@ -87,10 +86,9 @@ def write_projection(session: Session, batch: ProjectionBatch) -> None:
 def _insert_ignoring_duplicates(
     session: Session, table: sa.Table, key: tuple[str, ...]
 ) -> sa.Insert:
-    """`INSERT ... ON CONFLICT (key) DO NOTHING` in the session's dialect (SQLite, PostgreSQL)."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return insert(table).on_conflict_do_nothing(index_elements=list(key))
+    """`INSERT ... ON CONFLICT (key) DO NOTHING` in the session's dialect."""
+    insert = upsert_into(session.get_bind().dialect.name, table)
+    return cast(sa.Insert, insert.on_conflict_do_nothing(index_elements=list(key)))
 
 
 def _upsert_unless_newer(session: Session, values: dict[str, Any]) -> bool:

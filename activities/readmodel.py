@@ -10,7 +10,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, event
+from sqlalchemy import JSON, Column, Index, Table, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, SQLModel, create_engine
 
@@ -155,6 +156,19 @@ class CaseStatFactRecord(SQLModel, table=True):
     on: date
     days: int | None = None
     procedure: str | None = Field(default=None, max_length=16)
+
+
+def upsert_into(dialect: str, table: Table) -> Any:
+    """`INSERT` for `table` with `ON CONFLICT` clauses, in the read model's dialect.
+
+    The read model runs on SQLite and PostgreSQL; both take `on_conflict_do_nothing` and
+    `on_conflict_do_update` with the same arguments.
+    """
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"the read model runs on SQLite or PostgreSQL, not {dialect}")
 
 
 def _ensure_sqlite_dir(url: str) -> None:
@@ -344,3 +358,56 @@ class ProjectionIntentRecord(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     case_id: str = Field(index=True, max_length=64)
     created_at: datetime = Field(index=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Statistics rollup: `case_stat_facts` summed, kept in step by `refresh_facts`.
+
+
+class CaseStatCountRecord(SQLModel, table=True):
+    """`case_stat_facts` counted per jurisdiction, kind and key, by day and by month.
+
+    `span` "d": `on` is the day; "m": `on` is the month's first day; `n` the facts counted.
+
+    `/stats` reads the whole months of its window from the "m" rows and the days at its edges
+    from the "d" rows: about a thousand rows at 100,000 cases, where the facts are 180,000.
+    `activities.stat_facts.refresh_facts` adds each case's change to them in the transaction
+    that rewrites its facts; `jurisdiction` is "" for a case without a row. The primary key
+    (span and date first) serves windows over every jurisdiction, the index one jurisdiction's.
+    """
+
+    __tablename__ = "case_stat_counts"
+    __table_args__ = (
+        Index("ix_case_stat_counts_jurisdiction", "jurisdiction", "span", "on", "kind", "key", "n"),
+    )
+
+    span: str = Field(primary_key=True, max_length=1)
+    on: date = Field(primary_key=True)
+    jurisdiction: str = Field(primary_key=True, max_length=16)
+    kind: str = Field(primary_key=True, max_length=16)
+    key: str = Field(primary_key=True, max_length=32)
+    n: int
+
+
+class CaseStatDaysRecord(SQLModel, table=True):
+    """Decisions counted per jurisdiction, procedure and processing days, by day, month, ever.
+
+    `span` "d": `on` is the day; "m": the month's first day; "a": of all time (`on` 0001-01-01).
+    The histogram `/stats` reads its processing-time percentiles from, summed from the facts.
+    The "a" rows answer `/stats` without a window (a few thousand rows: procedure by days);
+    a window reads its whole months and edge days. Kept by `refresh_facts` like the counts.
+    """
+
+    __tablename__ = "case_stat_days"
+    __table_args__ = (
+        Index(
+            "ix_case_stat_days_jurisdiction", "jurisdiction", "span", "on", "procedure", "days", "n"
+        ),
+    )
+
+    span: str = Field(primary_key=True, max_length=1)
+    on: date = Field(primary_key=True)
+    jurisdiction: str = Field(primary_key=True, max_length=16)
+    procedure: str = Field(primary_key=True, max_length=16)
+    days: int = Field(primary_key=True)
+    n: int

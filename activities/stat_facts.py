@@ -15,8 +15,9 @@ facts in Python and is the reference the SQL aggregation is tested against.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import date
 from itertools import groupby
 from typing import Any
@@ -25,7 +26,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlmodel import Session, SQLModel, col, delete, select
 
-from activities.readmodel import CaseEventRecord, CaseRecord, CaseStatFactRecord
+from activities.readmodel import (
+    CaseEventRecord,
+    CaseRecord,
+    CaseStatCountRecord,
+    CaseStatDaysRecord,
+    CaseStatFactRecord,
+    upsert_into,
+)
 from models.enums import DECISION_OUTCOMES, AppealResult, Outcome, Procedure
 
 COUNTED = (
@@ -245,15 +253,101 @@ def fact_rows(
 
 
 # ---------------------------------------------------------------------------------------------
+# The rollup: the facts summed by day and month (readmodel.py `CaseStatCountRecord`)
+
+DAY, MONTH, ALL_TIME = "d", "m", "a"
+"""`span` of a rollup row: its `on` is the day, the month's first day, or `EVER` (any time)."""
+
+EVER = date.min
+"""The `on` of the all-time ("a") processing-days rows."""
+
+CountKey = tuple[str, date, str, str, str]
+"""A `case_stat_counts` row's key: (span, on, jurisdiction, kind, key)."""
+
+DaysKey = tuple[str, date, str, str, int]
+"""A `case_stat_days` row's key: (span, on, jurisdiction, procedure, days)."""
+
+
+@dataclass
+class Rollup:
+    """How many facts each rollup row counts, or (with negative numbers) a change of those."""
+
+    counts: Counter[CountKey] = field(default_factory=Counter)
+    days: Counter[DaysKey] = field(default_factory=Counter)
+
+    def add(self, row: Mapping[Any, Any], sign: int = 1) -> None:
+        """Count one `case_stat_facts` row (`fact_rows`' shape) in every row it is summed into.
+
+        Every fact is counted on its day and in its month; a decision with a processing time
+        also in the days histogram on its day, in its month and of all time.
+        """
+        on: date = row["on"]
+        month = on.replace(day=1)
+        jurisdiction = row["jurisdiction"] or ""
+        kind, key = row["kind"], row["key"]
+        self.counts[(DAY, on, jurisdiction, kind, key)] += sign
+        self.counts[(MONTH, month, jurisdiction, kind, key)] += sign
+        procedure, days = row["procedure"], row["days"]
+        if kind == DECISION and procedure is not None and days is not None:
+            for span, when in ((DAY, on), (MONTH, month), (ALL_TIME, EVER)):
+                self.days[(span, when, jurisdiction, procedure, days)] += sign
+
+    def changes(self) -> Rollup:
+        """This without its zeros: the rows a change must touch."""
+        return Rollup(
+            Counter({k: n for k, n in self.counts.items() if n}),
+            Counter({k: n for k, n in self.days.items() if n}),
+        )
+
+
+_COUNT_KEY = ("span", "on", "jurisdiction", "kind", "key")
+_DAYS_KEY = ("span", "on", "jurisdiction", "procedure", "days")
+
+
+def _upsert(
+    conn: Connection, table: sa.Table, names: tuple[str, ...], change: Counter[Any]
+) -> None:
+    """Add `change` (key → how many) to `table`'s `n`, inserting rows it does not have yet."""
+    if not change:
+        return
+    insert = upsert_into(conn.dialect.name, table)
+    # `n = n + excluded.n` adds to what another transaction committed meanwhile, so writers of
+    # different cases never lose each other's counts. Rows go in key order: two writers lock
+    # the rows they share in the same order, so they wait for each other, never deadlock.
+    statement = insert.on_conflict_do_update(
+        index_elements=list(names), set_={"n": table.c.n + insert.excluded.n}
+    )
+    conn.execute(
+        statement,
+        [dict(zip(names, key, strict=True)) | {"n": n} for key, n in sorted(change.items())],
+    )
+
+
+def apply_rollup(conn: Connection, change: Rollup) -> None:
+    """Add a change (`Rollup.changes`) to `case_stat_counts` and `case_stat_days`."""
+    tables = SQLModel.metadata.tables
+    _upsert(conn, tables[CaseStatCountRecord.__tablename__], _COUNT_KEY, change.counts)
+    _upsert(conn, tables[CaseStatDaysRecord.__tablename__], _DAYS_KEY, change.days)
+
+
+# ---------------------------------------------------------------------------------------------
 # SQL
+
+_FACT_COLUMNS = ("seq", "kind", "jurisdiction", "key", "on", "days", "procedure")
+
+
+def _stored(row: Mapping[Any, Any]) -> tuple[Any, ...]:
+    return tuple(row[c] for c in _FACT_COLUMNS)
 
 
 def refresh_facts(session: Session, case_id: str, *, actions: Iterable[str] | None = None) -> None:
-    """Recompute one case's facts from its `case_events` rows in `session` (delete + insert).
+    """Recompute one case's facts from its `case_events` rows in `session`, and the rollup.
 
     With `actions` (those of the events just written), nothing is done unless one of them is
     replayed: events of other actions change no fact, and most changes (contacts, interviews,
-    clock settlements) are of those. The caller commits.
+    clock settlements) are of those. Facts that come out as stored are left alone; otherwise
+    they are replaced (delete + insert) and the rollup gets the difference: the stored facts'
+    contribution taken off, the new ones' added. The caller commits.
     """
     if actions is not None and REPLAYED.isdisjoint(actions):
         return
@@ -261,30 +355,95 @@ def refresh_facts(session: Session, case_id: str, *, actions: Iterable[str] | No
     session.flush()
     # Lock the case row (PostgreSQL; SQLite serialises writers anyway) so that two writers of
     # the same case refresh one after the other, each reading the events the other committed:
-    # otherwise the later commit could store facts computed without the earlier one's events.
+    # otherwise the later commit could store facts computed without the earlier one's events,
+    # or take the same stored facts off the rollup twice.
     jurisdiction = session.exec(
         select(CaseRecord.jurisdiction).where(CaseRecord.id == case_id).with_for_update()
     ).first()
+    conn = session.connection()
     e = SQLModel.metadata.tables[CaseEventRecord.__tablename__].c
-    rows = session.connection().execute(
+    rows = conn.execute(
         sa.select(e.seq, e.action, e.event, e.on, e.data)
         .where(e.case_id == case_id, e.action.in_(REPLAYED))
         .order_by(e.seq)
     )
-    facts = case_facts([event_row(case_id, *r) for r in rows])
-    session.exec(delete(CaseStatFactRecord).where(col(CaseStatFactRecord.case_id) == case_id))
-    if facts:
-        session.connection().execute(
-            sa.insert(SQLModel.metadata.tables[CaseStatFactRecord.__tablename__]),
-            fact_rows(case_id, jurisdiction, facts),
+    new = fact_rows(case_id, jurisdiction, case_facts([event_row(case_id, *r) for r in rows]))
+    f = SQLModel.metadata.tables[CaseStatFactRecord.__tablename__]
+    old: list[Mapping[Any, Any]] = [
+        r._mapping
+        for r in conn.execute(
+            sa.select(*(f.c[n] for n in _FACT_COLUMNS)).where(f.c.case_id == case_id)
         )
+    ]
+    # Sets: (seq, kind) is the facts' key, so none repeats within a case.
+    if set(map(_stored, old)) == set(map(_stored, new)):
+        return  # a replayed event that changed no fact (a repeated batch, an unused context)
+    session.exec(delete(CaseStatFactRecord).where(col(CaseStatFactRecord.case_id) == case_id))
+    if new:
+        conn.execute(sa.insert(f), new)
+    change = Rollup()
+    for row in old:
+        change.add(row, -1)
+    for row in new:
+        change.add(row)
+    apply_rollup(conn, change.changes())
+
+
+def _fact_table() -> sa.TableClause:
+    """`case_stat_facts` as the migrations see it (not the model, which may move on)."""
+    return sa.table(
+        "case_stat_facts",
+        sa.column("case_id", sa.String),
+        sa.column("seq", sa.Integer),
+        sa.column("kind", sa.String),
+        sa.column("jurisdiction", sa.String),
+        sa.column("key", sa.String),
+        sa.column("on", sa.Date),
+        sa.column("days", sa.Integer),
+        sa.column("procedure", sa.String),
+    )
+
+
+def rebuild_rollup(conn: Connection, *, chunk: int = 5000) -> int:
+    """Recompute the rollup from every stored fact (migrations, `backfill`); its row count.
+
+    Reads the facts once (streamed) and replaces every `case_stat_counts` and `case_stat_days`
+    row, so it is exact whatever the rollup held before.
+    """
+    counts = sa.table(
+        "case_stat_counts", *(sa.column(n) for n in _COUNT_KEY), sa.column("n", sa.Integer)
+    )
+    days = sa.table(
+        "case_stat_days", *(sa.column(n) for n in _DAYS_KEY), sa.column("n", sa.Integer)
+    )
+    f = _fact_table()
+    total = Rollup()
+    rows = conn.execute(
+        sa.select(
+            f.c.kind, f.c.jurisdiction, f.c.key, f.c.on, f.c.days, f.c.procedure
+        ).execution_options(stream_results=True, yield_per=5000)
+    )
+    for row in rows:
+        total.add(row._mapping)
+    total = total.changes()
+    conn.execute(sa.delete(counts))
+    conn.execute(sa.delete(days))
+    for table, names, counter in (
+        (counts, _COUNT_KEY, total.counts),
+        (days, _DAYS_KEY, total.days),
+    ):
+        items = [dict(zip(names, key, strict=True)) | {"n": n} for key, n in counter.items()]
+        for start in range(0, len(items), chunk):
+            conn.execute(sa.insert(table), items[start : start + chunk])
+    return len(total.counts) + len(total.days)
 
 
 def backfill(conn: Connection, *, chunk: int = 5000) -> int:
     """Recompute every case's facts from `case_events` (migrations); the number of facts.
 
     Streams the replayed events in (case, seq) order, the primary key's, and inserts in chunks,
-    so memory stays flat however many cases there are. Existing facts are replaced.
+    so memory stays flat however many cases there are. Existing facts are replaced, and the
+    rollup is rebuilt from them once it exists (migration 0006 runs this before 0007 adds it).
     """
     e = sa.table(
         "case_events",
@@ -296,12 +455,7 @@ def backfill(conn: Connection, *, chunk: int = 5000) -> int:
         sa.column("data", sa.JSON),
     )
     c = sa.table("cases", sa.column("id", sa.String), sa.column("jurisdiction", sa.String))
-    facts_table = sa.table(
-        "case_stat_facts",
-        *(sa.column(n) for n in ("case_id", "seq", "kind", "jurisdiction", "key", "on")),
-        sa.column("days"),
-        sa.column("procedure"),
-    )
+    facts_table = _fact_table()
     conn.execute(sa.delete(facts_table))
     query = (
         sa.select(e.c.case_id, e.c.seq, e.c.action, e.c.event, e.c.on, e.c.data, c.c.jurisdiction)
@@ -324,4 +478,6 @@ def backfill(conn: Connection, *, chunk: int = 5000) -> int:
     if pending:
         conn.execute(sa.insert(facts_table), pending)
         total += len(pending)
+    if sa.inspect(conn).has_table("case_stat_counts"):
+        rebuild_rollup(conn)
     return total

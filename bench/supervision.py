@@ -39,7 +39,7 @@ from activities.readmodel import (
     make_engine,
     migrate,
 )
-from activities.stat_facts import case_facts, event_row, fact_rows
+from activities.stat_facts import Rollup, apply_rollup, case_facts, event_row, fact_rows
 from api import legal_aid, stats, supervision
 from models.enums import Outcome, Procedure, Stage
 
@@ -241,7 +241,7 @@ def seed(
 
     Rows go in 1,000 cases at a time as core multi-row inserts (executemany), not ORM objects.
     The facts come from the same replay the projection runs (`refresh_facts`), on the events
-    just generated.
+    just generated, and are added to the statistics rollup through the same upsert it uses.
     """
     now = datetime.now(UTC)
     tables = SQLModel.metadata.tables
@@ -266,6 +266,10 @@ def seed(
                 conn.execute(tables[DeadlineRecord.__tablename__].insert(), deadlines)
             if facts:
                 conn.execute(tables[CaseStatFactRecord.__tablename__].insert(), facts)
+                rollup = Rollup()
+                for fact in facts:
+                    rollup.add(fact)
+                apply_rollup(conn, rollup.changes())
         counts["cases"] += len(cases)
         counts["case_events"] += len(events)
         counts["deadlines"] += len(deadlines)
