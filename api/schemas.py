@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from models.enums import IdentifiedAt, Vulnerability
 
 Sex = Literal["female", "male", "other", "unknown"]
+
+
+_LATEST_ZONE = timezone(timedelta(hours=14))
+"""The first zone to start each calendar day (Line Islands)."""
+
+
+def _now() -> datetime:
+    """The current instant (a function, so tests can move it to around midnight)."""
+    return datetime.now(UTC)
 
 
 class PersonIn(BaseModel):
@@ -46,7 +55,8 @@ class PersonIn(BaseModel):
     @field_validator("date_of_birth")
     @classmethod
     def _not_future(cls, value: date | None) -> date | None:
-        if value is not None and value > date.today():
+        # The person is not tied to one jurisdiction's calendar: future everywhere on Earth.
+        if value is not None and value > _now().astimezone(_LATEST_ZONE).date():
             raise ValueError("date of birth is in the future")
         return value
 
@@ -94,8 +104,14 @@ class CaseCreate(BaseModel):
 
     @field_validator("identified_on")
     @classmethod
-    def _not_future(cls, value: date) -> date:
-        if value > date.today():
+    def _not_future(cls, value: date, info: ValidationInfo) -> date:
+        from models.rules import local_today
+
+        # The jurisdiction's own calendar day, as the workflow counts (absent if it was wrong).
+        family = info.data.get("jurisdiction")
+        now = _now()
+        today = local_today(family, now) if family else now.astimezone(_LATEST_ZONE).date()
+        if value > today:
             raise ValueError("identified_on is in the future")
         return value
 

@@ -7,7 +7,7 @@ jurisdiction or a new version of a law is adding a file; no code knows a pack by
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
+from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Literal
@@ -340,6 +340,30 @@ def pack_in_force(family: str, on: date) -> RulePack:
             f"(earliest: {versions[0].id}, from {versions[0].valid_from.isoformat()})"
         )
     return in_force[-1]
+
+
+def local_today(family: str, now: datetime) -> date:
+    """The calendar day `now` falls on in `family`'s jurisdiction (its pack's timezone).
+
+    Dates of acts are the jurisdiction's calendar days: just after midnight in Belgrade it is
+    still the day before in UTC, and a server's own date would call today's act "future".
+    """
+    return now.astimezone(pack_in_force(family, now.astimezone(UTC).date()).tz).date()
+
+
+def calendar_today(family: str | None = None, now: datetime | None = None) -> date:
+    """Today in `family`'s jurisdiction; otherwise the latest day any jurisdiction is on.
+
+    Lists and windows count days in the cases' calendars, not the server's (UTC): just after
+    midnight in Belgrade a deadline due yesterday there is a day overdue already. Across
+    jurisdictions (every pack today is on Central European time) the earliest calendar leads.
+    """
+    now = now or datetime.now(UTC)
+    known = families()
+    if family in known:
+        return local_today(family, now)
+    # No filter, or one no case can match (a list filtered by it is empty anyway).
+    return max(local_today(f, now) for f in known)
 
 
 def governing_pack(

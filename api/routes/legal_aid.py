@@ -6,7 +6,7 @@ webhook of another org is `404`, exactly like one that does not exist.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Annotated, Any
 
@@ -22,6 +22,7 @@ from api.auth import Role, user_for_token
 from api.deps import MAX_ROW_ID, EngineDep, RowId, SettingsDep, require_role
 from api.errors import Forbidden, NotFound, Unauthorized, Unprocessable
 from api.schemas import Page
+from models.rules import calendar_today
 
 router = APIRouter(prefix="/legal-aid", tags=["legal-aid"])
 
@@ -49,10 +50,6 @@ def _org(user: UserRecord) -> str:
     return user.org
 
 
-def _today() -> date:
-    return datetime.now(UTC).date()
-
-
 @router.get("/deadlines", summary="Running and paused deadlines of the org's cases, by due date")
 async def deadlines(
     user: LegalAid,
@@ -65,7 +62,7 @@ async def deadlines(
     with its provenance and the case id.
     """
     org = _org(user)
-    until = _today() + timedelta(days=within_days)
+    until = calendar_today() + timedelta(days=within_days)
     rows = await run_in_threadpool(legal_aid.org_deadlines, engine, org, until=until)
     return {"items": [legal_aid.deadline_item(d) for d, _ in rows]}
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
@@ -25,15 +25,12 @@ from api.deps import EngineDep, SettingsDep, Supervisor, TemporalDep
 from api.errors import ApiError, Unprocessable
 from models.enums import Action, Procedure, Stage
 from models.messages import ActionRequest
+from models.rules import calendar_today
 
 router = APIRouter(prefix="/supervision", tags=["supervision"])
 
 _REASSIGN_CONCURRENCY = 8
 """Updates in flight at once during a bulk reassignment (each is one workflow round trip)."""
-
-
-def _today() -> date:
-    return datetime.now(UTC).date()
 
 
 def _filters(
@@ -89,7 +86,7 @@ async def list_overdue(
         supervision.overdue,
         engine,
         filters,
-        today=_today(),
+        today=calendar_today(filters.jurisdiction),
         cursor=paging.cursor,
         limit=paging.limit,
     )
@@ -113,7 +110,7 @@ async def list_stuck(
         supervision.stuck,
         engine,
         filters,
-        today=_today(),
+        today=calendar_today(filters.jurisdiction),
         configured=settings.service_levels,
         cursor=paging.cursor,
         limit=paging.limit,
@@ -139,7 +136,7 @@ async def list_abandoned(
         supervision.abandoned,
         engine,
         filters,
-        today=_today(),
+        today=calendar_today(filters.jurisdiction),
         cursor=paging.cursor,
         limit=paging.limit,
     )
@@ -162,7 +159,7 @@ async def list_entitled_blocked(
         supervision.entitled_blocked,
         engine,
         filters,
-        today=_today(),
+        today=calendar_today(filters.jurisdiction),
         cursor=paging.cursor,
         limit=paging.limit,
     )
@@ -235,7 +232,7 @@ async def reassign(
         if body.case_ids is not None
         else await run_in_threadpool(supervision.assigned_open_cases, engine, body.from_user)
     )
-    on = (body.on or _today()).isoformat()
+    on = (body.on or calendar_today()).isoformat()
     gate = asyncio.Semaphore(_REASSIGN_CONCURRENCY)
 
     async def one(case_id: str) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qs, quote
@@ -32,6 +32,7 @@ from api.auth import Role, user_for_token
 from api.casework import check_scope, handle_for, person_of, public_person, read_view
 from api.deps import CurrentUser
 from api.errors import ApiError, Forbidden, NotFound, Unauthorized
+from models.rules import calendar_today
 from workflows.case import CaseWorkflow
 
 router = APIRouter(prefix="/ui", tags=["dashboard"], include_in_schema=False)
@@ -95,10 +96,6 @@ def _tickets(request: Request) -> Tickets:
         store = Tickets()
         request.app.state.ui_tickets = store
     return store
-
-
-def _today() -> date:
-    return datetime.now(UTC).date()
 
 
 def _engine(request: Request) -> Engine:
@@ -280,7 +277,7 @@ async def supervision_list(
         if name not in LISTS:
             raise NotFound("there is no such list")
         require(user, {Role.SUPERVISOR.value})
-        engine, filters, today = _engine(request), supervision.Filters(), _today()
+        engine, filters, today = _engine(request), supervision.Filters(), calendar_today()
         if name == "overdue":
             page = await run_in_threadpool(
                 supervision.overdue, engine, filters, today=today, cursor=cursor
@@ -359,7 +356,7 @@ async def legal_aid_page(
         require(user, {Role.LEGAL_AID.value})
         if not user.org:
             raise Forbidden("this legal_aid user belongs to no organisation")
-        today = _today()
+        today = calendar_today()
         rows = await run_in_threadpool(
             lambda: legal_aid.org_deadlines(
                 _engine(request), str(user.org), until=today + timedelta(days=within_days)

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import date, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlmodel import Session, select
 
 from activities.readmodel import PersonRecord
 from api.auth import Role
+from models.rules import local_today
 from tests.api.conftest import Api, person
 
-TODAY = date.today()
+TODAY = local_today("rs", datetime.now(UTC))
+"""Today in Belgrade, where the tests' cases are: an hour ahead of UTC, so around midnight
+the server's own date is a day behind the cases' calendar."""
 
 
 def ago(days: int) -> str:

@@ -14,7 +14,7 @@ import random
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -24,10 +24,11 @@ from api.casework import handle_for
 from models.actions import parse_input
 from models.enums import Action, IdentifiedAt, Stage
 from models.lifecycle import CaseState, allowed_actions, apply, local_date, new_case, settle
+from models.rules import local_today
 from tests.api.conftest import Api, person
 from workflows.case import CaseWorkflow
 
-TODAY = date.today()
+TODAY = local_today("rs", datetime.now(UTC))  # the cases' calendar (see test_cases_api)
 
 USER = "cw"
 """The caseworker every request is made as (caseworkers may take every action used here)."""
