@@ -345,6 +345,20 @@ class DeliveryRecord(SQLModel, table=True):
 # Projection hand-over: what the API is about to write.
 
 
+class UiTicketRecord(SQLModel, table=True):
+    """A one-time dashboard sign-in ticket (`api.ui_tickets`), valid in every API process.
+
+    Keyed by a hash of the ticket. The bearer token it stands for is sealed with a key derived
+    from the ticket, which is stored nowhere: the table alone yields no token.
+    """
+
+    __tablename__ = "ui_tickets"
+
+    id_hash: str = Field(primary_key=True, max_length=64)
+    sealed: str = Field(max_length=400)
+    expires_at: datetime = Field(index=True)
+
+
 class ProjectionIntentRecord(SQLModel, table=True):
     """A change the API sent to a case workflow and has not yet written to the read model.
 

@@ -7,14 +7,11 @@ pages are addressed by case id, and the token travels only in a POST body or the
 
 A one-time sign-in link (`POST /ui/tickets` with the bearer token) lets the CLI or a test hand a
 browser a session without typing the token: the ticket is random, single use and expires in a
-minute, and is held in this process's memory only.
+minute, and any API process redeems it (`api.ui_tickets`).
 """
 
 from __future__ import annotations
 
-import secrets
-import time
-from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -27,7 +24,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.engine import Engine
 
 from activities.readmodel import UserRecord
-from api import legal_aid, supervision
+from api import legal_aid, supervision, ui_tickets
 from api.auth import Role, user_for_token
 from api.casework import check_scope, handle_for, person_of, public_person, read_view
 from api.deps import CurrentUser
@@ -41,8 +38,6 @@ TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
 COOKIE = "asylumflow_session"
-TICKET_TTL = 60.0
-"""Seconds a one-time sign-in ticket stays valid."""
 
 LISTS: dict[str, str] = {
     "overdue": "Overdue cases",
@@ -61,41 +56,6 @@ CASE_READERS = {
     Role.SUPERVISOR.value,
     Role.LEGAL_AID.value,
 }
-
-
-@dataclass
-class Tickets:
-    """One-time sign-in tickets: ticket -> (bearer token, expiry on the monotonic clock)."""
-
-    ttl: float = TICKET_TTL
-    pending: dict[str, tuple[str, float]] = field(default_factory=dict)
-
-    def issue(self, token: str) -> str:
-        """A new ticket standing for `token` until it is used or expires."""
-        self._expire()
-        ticket = secrets.token_urlsafe(24)
-        self.pending[ticket] = (token, time.monotonic() + self.ttl)
-        return ticket
-
-    def redeem(self, ticket: str) -> str | None:
-        """The token behind a live ticket, which is then gone; None if unknown or expired."""
-        self._expire()
-        found = self.pending.pop(ticket, None)
-        return found[0] if found else None
-
-    def _expire(self) -> None:
-        now = time.monotonic()
-        for key in [k for k, (_, until) in self.pending.items() if until <= now]:
-            del self.pending[key]
-
-
-def _tickets(request: Request) -> Tickets:
-    # Created on first use so that app.py only has to include the router.
-    store: Tickets | None = getattr(request.app.state, "ui_tickets", None)
-    if store is None:
-        store = Tickets()
-        request.app.state.ui_tickets = store
-    return store
 
 
 def _engine(request: Request) -> Engine:
@@ -200,7 +160,7 @@ async def signin_form(
     """The sign-in form, or a one-time ticket redeemed for a session."""
     target = _safe_next(next)
     if ticket is not None:
-        token = _tickets(request).redeem(ticket)
+        token = await run_in_threadpool(ui_tickets.redeem, _engine(request), ticket)
         user = None
         if token is not None:
             user = await run_in_threadpool(user_for_token, _engine(request), token)
@@ -252,11 +212,11 @@ async def create_ticket(request: Request, user: CurrentUser) -> dict[str, Any]:
     token = auth.partition(" ")[2].strip()
     if not token:
         raise Unauthorized()
-    ticket = _tickets(request).issue(token)
+    ticket = await run_in_threadpool(ui_tickets.issue, _engine(request), token)
     return {
         "ticket": ticket,
         "url": f"/ui/signin?ticket={ticket}",
-        "expires_in": int(TICKET_TTL),
+        "expires_in": int(ui_tickets.TICKET_TTL.total_seconds()),
         "user": user.name,
     }
 
