@@ -221,6 +221,14 @@ def worker() -> None:
 @app.command()
 def api() -> None:
     """Serve the HTTP API (host and port from API_HOST / API_PORT)."""
+    serve("api.app:create_app")
+
+
+def serve(factory: str) -> None:
+    """Serve the app `factory` ("module:function") with uvicorn, as the API is deployed.
+
+    Also how `bench/floor.py` serves its app, so the benchmark's floor runs as the API does.
+    """
     import uvicorn
 
     from api.logs import configure_logging
@@ -229,7 +237,7 @@ def api() -> None:
     settings = get_settings()
     configure_logging()
     uvicorn.run(
-        "api.app:create_app",
+        factory,
         factory=True,
         host=settings.api_host,
         port=settings.api_port,

@@ -55,20 +55,9 @@ def create_floor_app(settings: Settings | None = None) -> FastAPI:
 
 def main() -> None:
     """Serve the floor app exactly as `asylumflow api` serves the API (API_HOST / API_PORT)."""
-    import uvicorn
+    from api.cli import serve
 
-    from api.logs import configure_logging
-    from api.settings import get_settings
-
-    settings = get_settings()
-    configure_logging()
-    uvicorn.run(
-        "bench.floor:create_floor_app",
-        factory=True,
-        host=settings.api_host,
-        port=settings.api_port,
-        log_config=None,
-    )
+    serve("bench.floor:create_floor_app")
     # As the CLI does: a Temporal client can crash the interpreter at exit (sdk-python#300).
     sys.stdout.flush()
     sys.stderr.flush()

@@ -147,6 +147,51 @@ def _history(rng: random.Random) -> list[tuple[str, date, dict[str, Any]]]:
     return steps
 
 
+def add_case(
+    session: Session,
+    case_id: str,
+    jurisdiction: str,
+    history: list[tuple[str, date, dict[str, Any]]],
+) -> None:
+    """Add a lodged case's row and its events (action, date, data), numbered from 1."""
+    first = history[0][1]
+    session.add(
+        CaseRecord(
+            id=case_id,
+            jurisdiction=jurisdiction,
+            stage="lodged",
+            stage_since=first,
+            procedure="regular",
+            pack_id="rs-2023",
+            pack_version="1",
+            last_action_on=first,
+            last_contact_on=first,
+            identified_on=first,
+            updated_at=NOW,
+        )
+    )
+    write_history(session, case_id, history, first=1)
+
+
+def write_history(
+    session: Session, case_id: str, history: list[tuple[str, date, dict[str, Any]]], first: int
+) -> None:
+    """Add a case's events (action, date, data) to `session`, numbered from `first`."""
+    for seq, (action, on, data) in enumerate(history, start=first):
+        session.add(
+            CaseEventRecord(
+                case_id=case_id,
+                seq=seq,
+                actor="test",
+                action=action,
+                event=EVENTS[action],
+                on=on,
+                recorded_at=NOW,
+                data=data,
+            )
+        )
+
+
 def _seed(engine: Engine, n: int, seed: int) -> tuple[list[EventRow], dict[str, str]]:
     """Insert `n` random cases and their events and refresh their facts, as the projection does.
 
@@ -159,37 +204,12 @@ def _seed(engine: Engine, n: int, seed: int) -> tuple[list[EventRow], dict[str, 
         for i in range(n):
             case_id = f"r{seed}-{i:04d}"
             history = _history(rng)
-            first = history[0][1]
             jurisdictions[case_id] = rng.choice(JURISDICTIONS)
-            session.add(
-                CaseRecord(
-                    id=case_id,
-                    jurisdiction=jurisdictions[case_id],
-                    stage="lodged",
-                    stage_since=first,
-                    procedure="regular",
-                    pack_id="rs-2023",
-                    pack_version="1",
-                    last_action_on=first,
-                    last_contact_on=first,
-                    identified_on=first,
-                    updated_at=NOW,
-                )
+            add_case(session, case_id, jurisdictions[case_id], history)
+            rows.extend(
+                event_row(case_id, seq, action, EVENTS[action], on, data)
+                for seq, (action, on, data) in enumerate(history, start=1)
             )
-            for seq, (action, on, data) in enumerate(history, start=1):
-                session.add(
-                    CaseEventRecord(
-                        case_id=case_id,
-                        seq=seq,
-                        actor="test",
-                        action=action,
-                        event=EVENTS[action],
-                        on=on,
-                        recorded_at=NOW,
-                        data=data,
-                    )
-                )
-                rows.append(event_row(case_id, seq, action, EVENTS[action], on, data))
             refresh_facts(session, case_id)
         session.commit()
     return rows, jurisdictions

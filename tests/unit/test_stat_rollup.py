@@ -37,7 +37,14 @@ from activities.stat_facts import EventRow, Rollup, event_row, rebuild_rollup, r
 from api import stats
 from api.stats import Window
 from bench import supervision
-from tests.unit.test_stat_facts import EVENTS, NOW, WINDOWS, _history, _seed, load_events
+from tests.unit.test_stat_facts import (
+    WINDOWS,
+    _history,
+    _seed,
+    add_case,
+    load_events,
+    write_history,
+)
 
 ROLLUP_TABLES = (CaseStatCountRecord.__tablename__, CaseStatDaysRecord.__tablename__)
 
@@ -96,24 +103,6 @@ def _all_events(engine: Engine) -> list[EventRow]:
         return [event_row(*r) for r in rows]
 
 
-def _write_history(
-    session: Session, case_id: str, history: list[tuple[str, date, dict[str, Any]]], first: int
-) -> None:
-    for seq, (action, on, data) in enumerate(history, start=first):
-        session.add(
-            CaseEventRecord(
-                case_id=case_id,
-                seq=seq,
-                actor="test",
-                action=action,
-                event=EVENTS[action],
-                on=on,
-                recorded_at=NOW,
-                data=data,
-            )
-        )
-
-
 # ---------------------------------------------------------------------------------------------
 # The window's cut
 
@@ -170,7 +159,7 @@ def test_rollup_follows_new_rewritten_and_unchanged_facts(engine: Engine) -> Non
                     session.execute(
                         sa.delete(events_table).where(events_table.c.case_id == case_id)
                     )
-                    _write_history(session, case_id, _history(rng), 1)
+                    write_history(session, case_id, _history(rng), 1)
                 elif what < 0.8:
                     # Later events: a decision, an appeal or a date corrected.
                     more: list[tuple[str, date, dict[str, Any]]] = [
@@ -185,7 +174,7 @@ def test_rollup_follows_new_rewritten_and_unchanged_facts(engine: Engine) -> Non
                             {"event": "lodged", "date": f"2024-{rng.randint(1, 12):02d}-15"},
                         ),
                     ]
-                    _write_history(session, case_id, rng.sample(more, rng.randint(1, 2)), last + 1)
+                    write_history(session, case_id, rng.sample(more, rng.randint(1, 2)), last + 1)
                 elif what < 0.9:
                     # The case's jurisdiction changed under its facts (not in practice, but the
                     # old facts must come off where they were counted).
@@ -232,26 +221,6 @@ def test_rebuild_gives_the_rollup_the_refreshes_kept(engine: Engine) -> None:
 # Concurrent writers
 
 
-def _case_with_history(session: Session, case_id: str, jurisdiction: str, history: Any) -> None:
-    first = history[0][1]
-    session.add(
-        CaseRecord(
-            id=case_id,
-            jurisdiction=jurisdiction,
-            stage="lodged",
-            stage_since=first,
-            procedure="regular",
-            pack_id="rs-2023",
-            pack_version="1",
-            last_action_on=first,
-            last_contact_on=first,
-            identified_on=first,
-            updated_at=NOW,
-        )
-    )
-    _write_history(session, case_id, history, 1)
-
-
 def _shared_history(i: int) -> list[tuple[str, date, dict[str, Any]]]:
     """Histories whose facts share rollup rows: a few lodging and decision days, one outcome."""
     lodged = date(2025, 3, 1) + timedelta(days=i % 3)
@@ -272,7 +241,7 @@ def test_concurrent_writers_of_different_cases_keep_exact_counts(engine: Engine)
     with Session(engine) as session:
         for w in range(writers):
             for i in range(per_writer):
-                _case_with_history(session, f"c{w}-{i:02d}", "rs", _shared_history(i))
+                add_case(session, f"c{w}-{i:02d}", "rs", _shared_history(i))
         session.commit()
     # First a forced overlap: writer 0 has upserted and not committed when writer 1 upserts.
     upserted, errors = threading.Event(), []

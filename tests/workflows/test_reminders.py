@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest_asyncio
@@ -79,6 +80,19 @@ async def reminder_activity_times(handle: Handle) -> list[datetime]:
     return times
 
 
+async def lodged_for_org_a(
+    env: WorkflowEnvironment, task_queue: str, case_id: str
+) -> tuple[Handle, dict[str, Any]]:
+    """A case of org-a, applied for, registered and lodged today: its handle and state."""
+    day0 = local_today(await env.get_current_time())
+    handle = await start_case(
+        env.client, task_queue, case_id, identified_on=day0, legal_aid_org="org-a"
+    )
+    for action in ("make_application", "register", "lodge"):
+        state = await act(handle, action, day0)
+    return handle, state
+
+
 async def sleep_until(env: WorkflowEnvironment, instant: datetime) -> None:
     now = await env.get_current_time()
     assert instant > now, f"{instant} is already past ({now})"
@@ -93,12 +107,7 @@ async def test_reminders_at_their_instants_and_none_after_cancellation(
         mine = add_webhook(sqlite_engine, "org-a", f"{receiver.url}/org-a")
         other = add_webhook(sqlite_engine, "org-b", f"{receiver.url}/org-b")
         async with build_worker(env.client, task_queue, sqlite_engine, private_webhooks=True):
-            day0 = local_today(await env.get_current_time())
-            handle = await start_case(
-                env.client, task_queue, case_id, identified_on=day0, legal_aid_org="org-a"
-            )
-            for action in ("make_application", "register", "lodge"):
-                state = await act(handle, action, day0)
+            handle, state = await lodged_for_org_a(env, task_queue, case_id)
             decision_due = date.fromisoformat(deadline(state, "decision")["due"])
             labour = deadline(state, "labour_market_access")
             labour_due = date.fromisoformat(labour["due"])
@@ -174,12 +183,7 @@ async def test_a_case_handed_to_another_org_is_reminded_to_it(
         add_webhook(sqlite_engine, "org-a", f"{receiver.url}/org-a")
         add_webhook(sqlite_engine, "org-b", f"{receiver.url}/org-b")
         async with build_worker(env.client, task_queue, sqlite_engine, private_webhooks=True):
-            day0 = local_today(await env.get_current_time())
-            handle = await start_case(
-                env.client, task_queue, case_id, identified_on=day0, legal_aid_org="org-a"
-            )
-            for action in ("make_application", "register", "lodge"):
-                state = await act(handle, action, day0)
+            handle, state = await lodged_for_org_a(env, task_queue, case_id)
             decision_due = date.fromisoformat(deadline(state, "decision")["due"])
             at7 = start_of_day(decision_due - timedelta(days=7))
             at2 = start_of_day(decision_due - timedelta(days=2))
