@@ -51,6 +51,7 @@ class PendingAudit:
     """The audit record of the request in progress, and whether a route already stored it."""
 
     scope: Scope
+    claimed: bool = False
     written_id: int | None = None
     written_status: int | None = None
 
@@ -79,21 +80,31 @@ class Claim:
         self.pending.written_id = record_id
         self.pending.written_status = self.status
 
+    def release(self) -> None:
+        """The transaction failed: the record is the middleware's to write after all."""
+        self.pending.claimed = False
+
 
 def claim() -> Claim | None:
     """The current request's record as its route's success, for the route's own write.
 
     None outside an audited request, or once claimed (a route that writes several cases
-    stores the request's one record with the first). The status is the route's success
-    status; should the response end with another, the middleware corrects the record.
+    stores the request's one record with the first; a failed write `release`s it). The status
+    is the route's success status; should the response end with another, the middleware
+    corrects the record.
     """
     pending = _pending.get()
-    if pending is None or pending.written_id is not None:
+    # Claimed at once: a route writing several cases concurrently (bulk reassignment) must
+    # store the one record once, not once per write in flight.
+    if pending is None or pending.claimed:
         return None
     route = pending.scope.get("route")
     status = getattr(route, "status_code", None) or 200
     values = _values(pending.scope, status)
-    return Claim(pending, values, status) if values is not None else None
+    if values is None:
+        return None
+    pending.claimed = True
+    return Claim(pending, values, status)
 
 
 def _values(scope: Scope, status: int) -> dict[str, Any] | None:

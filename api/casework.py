@@ -236,6 +236,8 @@ async def write_handed_over(
     except SQLAlchemyError as exc:
         # The case id only: the batch carries personal notes.
         log.warning("read model write failed for case %s (%s); left to repair", case_id, type(exc))
+        if record is not None:
+            record.release()
         return view
     if record is not None and record_id is not None:
         record.stored(record_id)

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from dateutil.relativedelta import relativedelta
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, select
 
-from activities.readmodel import CaseRecord
+from activities.readmodel import AuditRecord, CaseRecord
 from api import supervision
 from api.auth import Role
 from models.enums import Stage
@@ -342,6 +342,12 @@ async def test_bulk_reassignment(api: Api) -> None:
 
     moved = await reassign(from_user="cw-ana", to_user="cw-cid", note="ana on leave")
     assert moved.status_code == 200, moved.text
+    # One request, one audit record, however many cases it wrote at once.
+    with Session(api.engine) as session:
+        audited = session.exec(
+            select(AuditRecord).where(AuditRecord.request_id == moved.headers["x-request-id"])
+        ).all()
+    assert [(a.route, a.status) for a in audited] == [("/supervision/reassign", 200)]
     body = moved.json()
     assert sorted((i["id"], i["result"]) for i in body["items"]) == sorted(
         [(one, "reassigned"), (two, "reassigned")]
