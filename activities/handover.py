@@ -17,13 +17,13 @@ from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.engine import CursorResult, Engine
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, col, delete, func, select
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.projection import full_batch, write_projection
-from activities.readmodel import ProjectionIntentRecord
+from activities.readmodel import ProjectionIntentRecord, inserted_id
 from models.messages import ProjectionBatch
 
 log = logging.getLogger(__name__)
@@ -35,13 +35,9 @@ _INTENTS = SQLModel.metadata.tables[ProjectionIntentRecord.__tablename__]
 
 def intend(session: Session, case_id: str) -> int:
     """Add an intent for a change about to be sent (the caller commits); its id."""
-    result = session.execute(
-        sa.insert(_INTENTS).values(case_id=case_id, created_at=datetime.now(UTC))
+    return inserted_id(
+        session.execute(sa.insert(_INTENTS).values(case_id=case_id, created_at=datetime.now(UTC)))
     )
-    assert isinstance(result, CursorResult)  # an INSERT's result
-    key = result.inserted_primary_key
-    assert key is not None
-    return int(key[0])
 
 
 def record_intent(engine: Engine, case_id: str) -> int:

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, Column, Index, Table, event
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import CursorResult, Engine, Result
 from sqlmodel import Field, SQLModel, create_engine
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -196,16 +199,30 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
-def migrate(url: str) -> None:
-    """Upgrade the database at `url` to the newest schema revision."""
-    from alembic import command
+def alembic_config(url: str) -> Config:
+    """The migrations' alembic configuration for the database at `url`."""
     from alembic.config import Config
 
-    _ensure_sqlite_dir(url)
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", url)
-    command.upgrade(config, "head")
+    return config
+
+
+def migrate(url: str) -> None:
+    """Upgrade the database at `url` to the newest schema revision."""
+    from alembic import command
+
+    _ensure_sqlite_dir(url)
+    command.upgrade(alembic_config(url), "head")
+
+
+def inserted_id(result: Result[Any]) -> int:
+    """The primary key of the one row an `INSERT` statement's `result` added."""
+    assert isinstance(result, CursorResult)  # an INSERT's result
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -342,7 +359,7 @@ class DeliveryRecord(SQLModel, table=True):
 
 
 # ---------------------------------------------------------------------------------------------
-# Projection hand-over: what the API is about to write.
+# Dashboard sign-in: one-time tickets every API process can redeem.
 
 
 class UiTicketRecord(SQLModel, table=True):
@@ -357,6 +374,10 @@ class UiTicketRecord(SQLModel, table=True):
     id_hash: str = Field(primary_key=True, max_length=64)
     sealed: str = Field(max_length=400)
     expires_at: datetime = Field(index=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Projection hand-over: what the API is about to write.
 
 
 class ProjectionIntentRecord(SQLModel, table=True):

@@ -25,7 +25,7 @@ from sqlmodel import Session, SQLModel
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from activities.readmodel import AuditRecord, UserRecord
+from activities.readmodel import AuditRecord, UserRecord, inserted_id
 from api.logs import request_id
 
 _log = logging.getLogger("asylumflow.api")
@@ -69,11 +69,7 @@ class Claim:
 
     def store(self, session: Session) -> int:
         """Insert the record in `session`'s transaction (the caller commits); its id."""
-        result = session.execute(sa.insert(_AUDIT).values(**self.values))
-        assert isinstance(result, sa.CursorResult)  # an INSERT's result
-        key = result.inserted_primary_key
-        assert key is not None
-        return int(key[0])
+        return inserted_id(session.execute(sa.insert(_AUDIT).values(**self.values)))
 
     def stored(self, record_id: int) -> None:
         """The transaction committed: the middleware writes no second record."""

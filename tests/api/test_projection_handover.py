@@ -85,21 +85,27 @@ async def test_row_is_current_when_the_answer_comes(api: Api) -> None:
     assert await _projection_activities(api, cid) == 0
 
 
+def _lose_the_next_write(monkeypatch: pytest.MonkeyPatch) -> list[ProjectionBatch]:
+    """Make the API's next read-model write fail (and later ones succeed); the lost batch."""
+    written = handover.write_handed_batch
+    lost: list[ProjectionBatch] = []
+
+    def flaky(engine: Any, batch: ProjectionBatch, intent_id: int | None, also: Any) -> Any:
+        if not lost:
+            lost.append(batch)
+            raise OperationalError("INSERT", {}, Exception("database is locked"))
+        return written(engine, batch, intent_id, also)
+
+    monkeypatch.setattr(casework, "write_handed_batch", flaky)
+    return lost
+
+
 async def test_a_lost_write_is_repaired_from_the_workflow(
     api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     api.user("cw", Role.CASEWORKER)
     cid = (await create(api, "cw", identified_on=ago(30)))["id"]
-    written = handover.write_handed_batch
-    failures: list[ProjectionBatch] = []
-
-    def flaky(engine: Any, batch: ProjectionBatch, intent_id: int | None, also: Any) -> Any:
-        if not failures:
-            failures.append(batch)
-            raise OperationalError("INSERT", {}, Exception("database is locked"))
-        return written(engine, batch, intent_id, also)
-
-    monkeypatch.setattr(casework, "write_handed_batch", flaky)
+    failures = _lose_the_next_write(monkeypatch)
     # The action happened: the answer is 200 although the API could not write the row.
     view = await act(api, "cw", cid, "make_application", on=ago(29), note="at the border")
     assert view["stage"] == "application_made"
@@ -137,16 +143,7 @@ async def test_a_repair_never_moves_a_newer_row_back(
 ) -> None:
     api.user("cw", Role.CASEWORKER)
     cid = (await create(api, "cw", identified_on=ago(30)))["id"]
-    written = handover.write_handed_batch
-    lost: list[ProjectionBatch] = []
-
-    def flaky(engine: Any, batch: ProjectionBatch, intent_id: int | None, also: Any) -> Any:
-        if not lost:
-            lost.append(batch)
-            raise OperationalError("INSERT", {}, Exception("database is locked"))
-        return written(engine, batch, intent_id, also)
-
-    monkeypatch.setattr(casework, "write_handed_batch", flaky)
+    lost = _lose_the_next_write(monkeypatch)
     await act(api, "cw", cid, "make_application", on=ago(29))  # lost: its intent stays
     await act(api, "cw", cid, "register", on=ago(28))  # written: the row is newer
     row, _, _ = _stored(api, cid)

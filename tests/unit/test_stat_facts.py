@@ -17,16 +17,15 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from alembic import command
-from alembic.config import Config
 from sqlalchemy import ColumnElement
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, select
 
 from activities.readmodel import (
-    MIGRATIONS,
     CaseEventRecord,
     CaseRecord,
     CaseStatFactRecord,
+    alembic_config,
     make_engine,
 )
 from activities.stat_facts import (
@@ -295,9 +294,7 @@ def test_migration_backfills_the_facts_of_existing_cases(db_url: str) -> None:
     try:
         _seed(engine, 60, seed=5)
         projected = _facts(engine)
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS))
-        config.set_main_option("sqlalchemy.url", db_url)
+        config = alembic_config(db_url)
         command.downgrade(config, "0005")
         with engine.connect() as conn:
             assert "case_stat_facts" not in sa.inspect(conn).get_table_names()

@@ -19,18 +19,17 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
-from alembic.config import Config
 from alembic.migration import MigrationContext
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel
 
 from activities.readmodel import (
-    MIGRATIONS,
     CaseEventRecord,
     CaseRecord,
     CaseStatCountRecord,
     CaseStatDaysRecord,
     CaseStatFactRecord,
+    alembic_config,
     make_engine,
 )
 from activities.stat_facts import EventRow, Rollup, event_row, rebuild_rollup, refresh_facts
@@ -311,9 +310,7 @@ def test_migration_0007_fills_the_rollup_from_the_stored_facts(db_url: str) -> N
     try:
         _seed(engine, 60, seed=9)
         kept = _rollup(engine)
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS))
-        config.set_main_option("sqlalchemy.url", db_url)
+        config = alembic_config(db_url)
         command.downgrade(config, "0006")
         engine.dispose()
         with engine.connect() as conn:
