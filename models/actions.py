@@ -7,9 +7,9 @@ workflow receives them as update arguments, so one definition serves both.
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from models.enums import (
     PUBLIC_EVENTS,
@@ -27,12 +27,23 @@ from models.enums import (
 _NOTE_MAX = 4000
 
 
+def _iso_date_only(value: object) -> object:
+    """Refuse numbers for dates: pydantic would read `0` as 1970-01-01 (api.md: ISO strings)."""
+    if isinstance(value, int | float | bool):
+        raise ValueError("a date is an ISO string YYYY-MM-DD, not a number")
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date_only)]
+"""A date given as an ISO string (or a `date`), never as a number."""
+
+
 class ActionInput(BaseModel):
     """Fields every action has: the legal date of the act and an optional note."""
 
     model_config = ConfigDict(extra="forbid")
 
-    on: date = Field(description="Legal date of the act (not in the future)")
+    on: IsoDate = Field(description="Legal date of the act (not in the future)")
     note: str | None = Field(default=None, max_length=_NOTE_MAX)
 
 
@@ -72,7 +83,7 @@ class DecideAdmissibilityInput(ActionInput):
 class ScheduleInterviewInput(ActionInput):
     """`schedule_interview`: the interview date (may be in the future)."""
 
-    interview_on: date
+    interview_on: IsoDate
 
 
 class RecordInterviewInput(ActionInput):
@@ -120,7 +131,14 @@ class CorrectEventInput(ActionInput):
     """`correct_event`: the legal date of an earlier event was wrong."""
 
     event: LegalEvent = Field(description="One of: " + ", ".join(e.value for e in PUBLIC_EVENTS))
-    date: date
+    date: IsoDate
+
+
+class RetractEventInput(ActionInput):
+    """`retract_event`: an act recorded by mistake; the case is recomputed without it."""
+
+    seq: int = Field(ge=1, description="The `seq` of the recorded act to retract")
+    reason: str = Field(min_length=1, max_length=500)
 
 
 class IssueDocumentInput(ActionInput):
@@ -161,6 +179,7 @@ ACTION_INPUTS: dict[Action, type[ActionInput]] = {
     Action.REVIEW_ABANDONMENT: ReviewAbandonmentInput,
     Action.PAUSE_CLOCK: PauseClockInput,
     Action.CORRECT_EVENT: CorrectEventInput,
+    Action.RETRACT_EVENT: RetractEventInput,
     Action.ISSUE_DOCUMENT: IssueDocumentInput,
     Action.RECORD_RISK_ASSESSMENT: RiskAssessmentInput,
     Action.ASSIGN_CASEWORKER: AssignCaseworkerInput,

@@ -89,6 +89,9 @@ class Deadline(BaseModel):
     unverified: bool = False
     completed_on: date | None = None
     late: bool = False
+    days_late: int | None = Field(
+        default=None, description="Calendar days from `due` to the act; null unless `late`"
+    )
     fires_at: datetime = Field(
         description="Instant the clock falls due: end of the due day for an act, its start for "
         "an entitlement, in the jurisdiction's time zone (UTC here)"
@@ -395,8 +398,9 @@ def _one_deadline(
     )
     open_pause = any(p.end is None and p.start <= as_of for p in relevant)
     status: ClockStatus
+    late = bool(met and met.on > due)
     if met is not None:
-        status = ClockStatus.MET
+        status = ClockStatus.LATE if late else ClockStatus.MET
     elif (
         rule.kind is ClockKind.ENTITLEMENT
         and fallen_due
@@ -431,7 +435,8 @@ def _one_deadline(
         calendar=pack.calendar,
         unverified=rule.unverified,
         completed_on=met.on if met else None,
-        late=bool(met and met.on > due),
+        late=late,
+        days_late=(met.on - due).days if met is not None and late else None,
         fires_at=due_at,
         note=rule.note,
     )

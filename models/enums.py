@@ -141,8 +141,10 @@ class ClockStatus(StrEnum):
     RUNNING = "running"
     PAUSED = "paused"
     MET = "met"
+    LATE = "late"
     REACHED = "reached"
     EXPIRED = "expired"
+    MISSED = "missed"
     CANCELLED = "cancelled"
 
 
@@ -234,6 +236,7 @@ class Action(StrEnum):
     PAUSE_CLOCK = "pause_clock"
     RESUME_CLOCK = "resume_clock"
     CORRECT_EVENT = "correct_event"
+    RETRACT_EVENT = "retract_event"
     ISSUE_PERSONAL_ID = "issue_personal_id"
     ISSUE_PERMIT = "issue_permit"
     ISSUE_DOCUMENT = "issue_document"

@@ -38,7 +38,6 @@ from models.actions import (
 )
 from models.deadlines import Deadline, Occurrence, Pause, compute_deadlines, fires_at
 from models.enums import (
-    PUBLIC_EVENTS,
     Action,
     Actor,
     AppealResult,
@@ -68,17 +67,28 @@ class DomainError(Exception):
         self.stage = stage
         self.allowed_actions = allowed_actions
 
+    conflict: dict[str, Any] | None = None
+    """The recorded act that stands in the way (`seq`, `action`, `on`), where one does."""
+    index: int | None = None
+    """In a batch, the item refused."""
+
     def to_dict(self) -> dict[str, Any]:
-        """The 409 body: detail, current stage, allowed actions."""
-        return {
+        """The 409 body: detail, current stage, allowed actions (and the conflicting act)."""
+        body: dict[str, Any] = {
             "detail": self.detail,
             "stage": self.stage.value,
             "allowed_actions": [a.value for a in self.allowed_actions],
         }
+        if self.conflict is not None:
+            body["conflict"] = self.conflict
+        return body
 
 
 class InvalidInput(Exception):
     """A field of an action's body is wrong for this case (HTTP 422 naming the field)."""
+
+    index: int | None = None
+    """In a batch, the item refused."""
 
     def __init__(self, field: str, detail: str) -> None:
         super().__init__(f"{field}: {detail}")
@@ -107,12 +117,30 @@ class CaseEvent(BaseModel):
     recorded_at: datetime
     note: str | None = None
     data: dict[str, Any] = Field(default_factory=dict)
+    derived: bool = False
+    """Concluded by the engine (a clock expired, a decision became final...), not an act."""
+    retracted: bool = False
+    """A later-recorded act or correction showed it to be false; it counts nowhere else."""
+    retracted_by: int | None = None
+
+
+class CaseCreated(BaseModel):
+    """What the case was created with: the start of every re-derivation of its record."""
+
+    model_config = ConfigDict(frozen=True)
+
+    identified_at: IdentifiedAt
+    unaccompanied_child: bool
+    vulnerable: bool
+    legal_aid_org: str | None
+    actor: str
 
 
 class CaseState(BaseModel):
     """Everything the rules need about one case. Holds no personal data."""
 
     case_id: str
+    created: CaseCreated | None = None
     family: str
     pack_id: str
     pack_version: str
@@ -121,6 +149,9 @@ class CaseState(BaseModel):
     identified_on: date
     stage: Stage = Stage.IDENTIFIED
     stage_since: date
+    stage_log: list[tuple[Stage, date]] = Field(
+        default_factory=list, description="Every stage the case entered, with the day"
+    )
     procedure: Procedure = Procedure.REGULAR
     grounds: str | None = None
     outcome: Outcome | None = None
@@ -185,8 +216,13 @@ class CaseState(BaseModel):
         return max(found, key=lambda o: o.seq) if found else None
 
     def deadlines(self, as_of: date, now: datetime | None = None) -> list[Deadline]:
-        """Every clock of the case, its current instance, with status as of `as_of` (or `now`)."""
-        return compute_deadlines(
+        """Every clock of the case, its current instance, with status as of `as_of` (or `now`).
+
+        Clocks end with their stage (domain.md): once the case has left every stage in which a
+        clock's act can still be done, an authority clock that was past due is `missed` and a
+        clock still running is `cancelled`.
+        """
+        deadlines = compute_deadlines(
             self.pack,
             self.occurrences,
             self.situation(),
@@ -200,6 +236,27 @@ class CaseState(BaseModel):
                 and self.provisional_pack_id != self.pack_id
             ),
         )
+        for d in deadlines:
+            left_on = self.left_stages_on(d.clock)
+            if left_on is None:
+                continue
+            if d.status is ClockStatus.EXPIRED and d.actor is Actor.AUTHORITY:
+                d.status = ClockStatus.MISSED if d.due < left_on else ClockStatus.CANCELLED
+            elif d.status in (ClockStatus.RUNNING, ClockStatus.PAUSED):
+                d.status = ClockStatus.CANCELLED
+        return deadlines
+
+    def left_stages_on(self, clock: ClockName) -> date | None:
+        """The day the case left the last stage where `clock`'s act can be done (None if not)."""
+        stages = CLOCK_ACT_STAGES.get(clock)
+        if stages is None or self.stage in stages:
+            return None
+        left_on = self.stage_since
+        for stage, since in reversed(self.stage_log):
+            if stage in stages:
+                break
+            left_on = since
+        return left_on
 
     def deadline(self, clock: ClockName, as_of: date) -> Deadline | None:
         """The current instance of one clock, if the case has it."""
@@ -222,7 +279,7 @@ class CaseState(BaseModel):
     @property
     def abandonment_watch_until(self) -> date | None:
         """The day the no-contact watch fires (None where the case is not watched)."""
-        if self.presumed_abandoned or self.stage not in WATCHED_STAGES:
+        if self.presumed_abandoned or self.stage not in WATCHED_STAGES or self.final:
             return None
         return self.last_contact_on + timedelta(days=self.pack.no_contact_days)
 
@@ -290,8 +347,9 @@ EXAMINATION = frozenset(
 IN_PROCEDURE = EXAMINATION | {Stage.DECIDED, Stage.NOTIFIED, Stage.APPEAL_LODGED}
 TERMINAL_STAGES = frozenset({Stage.WITHDRAWN, Stage.CLOSED})
 OPEN_STAGES = frozenset(Stage) - TERMINAL_STAGES
-WATCHED_STAGES = IN_PROCEDURE - {Stage.DECIDED}
-"""Stages in which the applicant is expected to keep in touch (the no-contact watch runs)."""
+WATCHED_STAGES = EXAMINATION
+"""Stages in which the applicant is expected to keep in touch (the no-contact watch runs):
+from the application to the first-instance decision (domain.md)."""
 NEGATIVE_FOR_APPEAL = frozenset(
     {
         Outcome.REJECTED,
@@ -411,7 +469,6 @@ def _extendable_clock(state: CaseState) -> str | None:
 
 
 _EXTENDABLE = (ClockStatus.RUNNING, ClockStatus.PAUSED, ClockStatus.EXPIRED)
-_ANY_OPEN = OPEN_STAGES
 _ACTIVE = OPEN_STAGES - {Stage.DISCONTINUED}
 
 TRANSITIONS: dict[Action, Transition] = {
@@ -506,7 +563,7 @@ TRANSITIONS: dict[Action, Transition] = {
         (_no_appeal_clock,),
         description="Only where the pack has no appeal clock; enters integration or return.",
     ),
-    Action.RECORD_CONTACT: Transition(_ANY_OPEN, None),
+    Action.RECORD_CONTACT: Transition(OPEN_STAGES, None),
     Action.REPORT_ABSCONDED: Transition(
         IN_PROCEDURE, None, guards=(_not("absconded", "already reported absconded"),)
     ),
@@ -530,8 +587,13 @@ TRANSITIONS: dict[Action, Transition] = {
     Action.PAUSE_CLOCK: Transition(
         IN_PROCEDURE | {Stage.SCREENING}, None, guards=(_no_pause_open,)
     ),
-    Action.RESUME_CLOCK: Transition(_ANY_OPEN, None, guards=(_pause_open,)),
-    Action.CORRECT_EVENT: Transition(_ANY_OPEN, None),
+    Action.RESUME_CLOCK: Transition(OPEN_STAGES, None, guards=(_pause_open,)),
+    Action.CORRECT_EVENT: Transition(OPEN_STAGES, None),
+    Action.RETRACT_EVENT: Transition(
+        OPEN_STAGES | {Stage.WITHDRAWN},
+        None,
+        description="An act recorded by mistake: the case is recomputed as if it never was.",
+    ),
     Action.ISSUE_PERSONAL_ID: Transition(
         IN_PROCEDURE | {Stage.INTEGRATION},
         None,
@@ -590,8 +652,8 @@ TRANSITIONS: dict[Action, Transition] = {
             _not("reintegrated", "reintegration follow-up is already recorded"),
         ),
     ),
-    Action.ASSIGN_CASEWORKER: Transition(_ANY_OPEN, None),
-    Action.ASSIGN_LEGAL_AID: Transition(_ANY_OPEN, None),
+    Action.ASSIGN_CASEWORKER: Transition(OPEN_STAGES, None),
+    Action.ASSIGN_LEGAL_AID: Transition(OPEN_STAGES, None),
     Action.CLOSE: Transition(
         frozenset(
             {
@@ -609,6 +671,30 @@ TRANSITIONS: dict[Action, Transition] = {
 }
 
 assert set(TRANSITIONS) == set(Action), "every action needs a row in the transition table"
+
+_DECIDING = frozenset(
+    {Stage.LODGED, Stage.ADMISSIBILITY, Stage.INTERVIEW_SCHEDULED, Stage.INTERVIEWED}
+)
+
+CLOCK_ACT_STAGES: dict[ClockName, frozenset[Stage]] = {
+    ClockName.SCREENING: frozenset({Stage.IDENTIFIED}),
+    ClockName.REGISTRATION: TRANSITIONS[Action.REGISTER].sources,
+    ClockName.LODGING: frozenset({Stage.APPLICATION_MADE, Stage.REGISTERED}),
+    ClockName.UASC_REPRESENTATIVE: TRANSITIONS[Action.APPOINT_REPRESENTATIVE].sources,
+    ClockName.RECEPTION_NEEDS_ASSESSMENT: TRANSITIONS[Action.RECORD_RECEPTION_ASSESSMENT].sources,
+    ClockName.ADMISSIBILITY_DECISION: TRANSITIONS[Action.DECIDE_ADMISSIBILITY].sources,
+    ClockName.DECISION: _DECIDING,
+    ClockName.BORDER_PROCEDURE: _DECIDING,
+    ClockName.APPEAL: TRANSITIONS[Action.LODGE_APPEAL].sources,
+    ClockName.REOPEN_WINDOW: TRANSITIONS[Action.REQUEST_REOPENING].sources,
+}
+"""Where each clock's act can still be done (domain.md, "Clocks end with their stage").
+
+Beside the transition table, and built from it where the act is one action: once a case has
+left all of a clock's stages, an authority clock past due is `missed` (a breach on record, not
+a task) and a running one `cancelled`; a return to such a stage (a remand, a reopening) makes
+it `expired` or `running` again. Entitlements (labour-market access) are not listed: they do
+not end with a stage."""
 
 
 def why_not(state: CaseState, action: Action) -> str | None:
@@ -658,6 +744,13 @@ def new_case(
         facts.append("unaccompanied_child")
     state = CaseState(
         case_id=case_id,
+        created=CaseCreated(
+            identified_at=identified_at,
+            unaccompanied_child=unaccompanied_child,
+            vulnerable=vulnerable,
+            legal_aid_org=legal_aid_org,
+            actor=actor,
+        ),
         family=family,
         pack_id=pack.id,
         pack_version=pack.version,
@@ -705,6 +798,7 @@ def _record(
     event: LegalEvent | None = None,
     note: str | None = None,
     data: dict[str, Any] | None = None,
+    derived: bool = False,
 ) -> CaseEvent:
     state.seq += 1
     entry = CaseEvent(
@@ -716,11 +810,22 @@ def _record(
         recorded_at=recorded_at,
         note=note,
         data=data or {},
+        derived=derived,
     )
     state.history.append(entry)
     if event is not None:
-        state.occurrences.append(Occurrence(event=event, on=on, seq=state.seq, at=recorded_at))
+        occur(state, event, on, recorded_at)
     return entry
+
+
+def occur(state: CaseState, event: LegalEvent, on: date, at: datetime) -> None:
+    """Add a legal event to the clocks' inputs, ordered after every earlier one.
+
+    The order is the order of the legal record (acts are applied in legal order), not the
+    history's `seq`, which is the order of recording.
+    """
+    ordinal = state.occurrences[-1].seq + 1 if state.occurrences else 1
+    state.occurrences.append(Occurrence(event=event, on=on, seq=ordinal, at=at))
 
 
 def _amend(state: CaseState, entry: CaseEvent, **changes: Any) -> CaseEvent:
@@ -738,8 +843,15 @@ def _amend(state: CaseState, entry: CaseEvent, **changes: Any) -> CaseEvent:
 
 def _set_stage(state: CaseState, stage: Stage, on: date) -> None:
     if stage is not state.stage:
+        if not state.stage_log:
+            state.stage_log.append((state.stage, state.stage_since))
         state.stage = stage
         state.stage_since = on
+        state.stage_log.append((stage, on))
+        if stage not in WATCHED_STAGES and stage is not Stage.DISCONTINUED:
+            # The no-contact watch ends with the first-instance decision: a presumption of
+            # abandonment means nothing in a decided, final or closed case.
+            state.presumed_abandoned, state.abandoned_since = False, None
 
 
 def validate_input(state: CaseState, action: Action, payload: ActionInput, today: date) -> None:
@@ -748,11 +860,11 @@ def validate_input(state: CaseState, action: Action, payload: ActionInput, today
         raise InvalidInput("body", f"{action.value} takes {input_model(action).__name__}")
     if payload.on > today:
         raise InvalidInput("on", f"{payload.on.isoformat()} is in the future")
-    if action is not Action.CORRECT_EVENT and payload.on < state.last_action_on:
+    if payload.on < state.identified_on:
         raise InvalidInput(
             "on",
-            f"{payload.on.isoformat()} is before the case's last recorded act "
-            f"({state.last_action_on.isoformat()})",
+            f"{payload.on.isoformat()} is before the person was identified "
+            f"({state.identified_on.isoformat()})",
         )
     match payload:
         case ScheduleInterviewInput() if payload.interview_on < payload.on:
@@ -765,8 +877,8 @@ def validate_input(state: CaseState, action: Action, payload: ActionInput, today
             )
         case DecideInput() if payload.outcome is Outcome.IMPLICITLY_WITHDRAWN:
             raise InvalidInput("outcome", "implicit withdrawal is recorded with discontinue")
-        case CorrectEventInput():
-            _validate_correction(state, payload, today)
+        case CorrectEventInput() if payload.date > today:
+            raise InvalidInput("date", f"{payload.date.isoformat()} is in the future")
         case ExtendDeadlineInput():
             _validate_extension(state, payload)
         case PauseClockInput() if payload.clocks:
@@ -781,23 +893,6 @@ def validate_input(state: CaseState, action: Action, payload: ActionInput, today
         pause = state.open_pause()
         if pause is not None and payload.on < pause.start:
             raise InvalidInput("on", "a pause cannot end before it started")
-
-
-def _validate_correction(state: CaseState, payload: CorrectEventInput, today: date) -> None:
-    if payload.event not in PUBLIC_EVENTS:
-        allowed = ", ".join(e.value for e in PUBLIC_EVENTS)
-        raise InvalidInput("event", f"{payload.event.value} cannot be corrected; use {allowed}")
-    target = state.last(payload.event)
-    if target is None:
-        raise InvalidInput("event", f"the case has no {payload.event.value} event to correct")
-    if payload.date > today:
-        raise InvalidInput("date", f"{payload.date.isoformat()} is in the future")
-    before = [o for o in state.occurrences if o.seq < target.seq]
-    after = [o for o in state.occurrences if o.seq > target.seq]
-    if before and payload.date < max(o.on for o in before):
-        raise InvalidInput("date", "the corrected date is before the event it follows")
-    if after and payload.date > min(o.on for o in after):
-        raise InvalidInput("date", "the corrected date is after an event that follows it")
 
 
 def _validate_extension(state: CaseState, payload: ExtendDeadlineInput) -> None:
@@ -820,7 +915,11 @@ def apply(
     recorded_at: datetime,
     today: date,
 ) -> Applied:
-    """Apply an action to a copy of `state` (which is left as it was).
+    """Apply an action to a copy of `state` (which is left as it was), as the latest act.
+
+    The building block of `models.legal_record.record`, which places an act by its legal date
+    and handles corrections and retractions (acts about the record itself): callers record
+    through it.
 
     The copy shares the recorded events, occurrences and pauses with `state` (see `_fork`), so
     the cost does not grow with the case's history: a dry run (the update validator's) is cheap.
@@ -833,27 +932,55 @@ def apply(
     validate_input(state, action, payload, today)
     new = _fork(state)
     start = len(new.history)
-    transition = TRANSITIONS[action]
     entry = _record(
         new,
         actor=actor,
         action=action.value,
-        event=transition.event,
+        event=TRANSITIONS[action].event,
         on=payload.on,
         recorded_at=recorded_at,
         note=payload.note,
         data=payload.model_dump(mode="json", exclude={"on", "note"}, exclude_none=True),
     )
+    _take_effect(new, action, payload, entry)
+    return Applied(new, new.history[start:])
+
+
+def replay_act(state: CaseState, entry: CaseEvent, payload: ActionInput, today: date) -> CaseState:
+    """Apply an act already in the record (same `seq`) to a copy of `state`.
+
+    Used when the case is re-derived from its legal record: the act is checked against the state
+    at its legal date exactly as when it was first recorded.
+
+    Raises:
+        DomainError: the act is not allowed at its place in the legal record.
+        InvalidInput: a field of the act is wrong for the case at that place.
+    """
+    action = Action(entry.action)
+    check_allowed(state, action)
+    validate_input(state, action, payload, today)
+    new = _fork(state)
+    new.seq = max(new.seq, entry.seq)
+    new.history.append(entry)
+    event = TRANSITIONS[action].event
+    if event is not None:
+        occur(new, event, entry.on, entry.recorded_at)
+    _take_effect(new, action, payload, entry)
+    return new
+
+
+def _take_effect(new: CaseState, action: Action, payload: ActionInput, entry: CaseEvent) -> None:
+    """The act's consequences on the state, once its entry is in the history."""
     new.last_action_on = max(new.last_action_on, payload.on)
     # Effects see the stage the action was taken in (discontinue remembers it for reopening).
     effect = _EFFECTS.get(action)
     if effect is not None:
-        effect(new, payload, entry, actor, recorded_at)
-    if transition.target is not None:
-        _set_stage(new, transition.target, payload.on)
+        effect(new, payload, entry, entry.actor, entry.recorded_at)
+    target = TRANSITIONS[action].target
+    if target is not None:
+        _set_stage(new, target, payload.on)
     if action in APPLICANT_SIDE_ACTIONS:
-        _applicant_engaged(new, payload.on, actor, recorded_at)
-    return Applied(new, new.history[start:])
+        _applicant_engaged(new, payload.on, entry.actor, entry.recorded_at)
 
 
 Effect = Callable[[CaseState, Any, CaseEvent, str, datetime], None]
@@ -879,6 +1006,7 @@ def _applicant_engaged(state: CaseState, on: date, actor: str, recorded_at: date
             recorded_at=recorded_at,
             note="the applicant engaged again; presumption of abandonment lifted",
             data={"recorded_by": actor},
+            derived=True,
         )
 
 
@@ -936,9 +1064,7 @@ def _decide_admissibility(
         return
     state.outcome, state.grounds = Outcome.INADMISSIBLE, p.ground
     entry = _amend(state, entry, data={**entry.data, "outcome": Outcome.INADMISSIBLE.value})
-    state.occurrences.append(
-        Occurrence(event=LegalEvent.DECIDED, on=p.on, seq=entry.seq, at=entry.recorded_at)
-    )
+    occur(state, LegalEvent.DECIDED, p.on, entry.recorded_at)
     _set_stage(state, Stage.DECIDED, p.on)
 
 
@@ -981,9 +1107,7 @@ def _decide_appeal(state: CaseState, p: DecideAppealInput, entry: CaseEvent, *_:
         if against_discontinuation:
             _set_stage(state, Stage.DISCONTINUED, p.on)
             return
-        state.occurrences.append(
-            Occurrence(event=LegalEvent.FINAL, on=p.on, seq=entry.seq, at=entry.recorded_at)
-        )
+        occur(state, LegalEvent.FINAL, p.on, entry.recorded_at)
         _become_final(state, p.on)
     elif p.result is AppealResult.QUASHED_REMANDED or against_discontinuation:
         state.outcome = None
@@ -992,9 +1116,7 @@ def _decide_appeal(state: CaseState, p: DecideAppealInput, entry: CaseEvent, *_:
         _set_stage(state, Stage.LODGED, p.on)
     else:
         state.outcome = p.outcome
-        state.occurrences.append(
-            Occurrence(event=LegalEvent.FINAL, on=p.on, seq=entry.seq, at=entry.recorded_at)
-        )
+        occur(state, LegalEvent.FINAL, p.on, entry.recorded_at)
         _become_final(state, p.on)
 
 
@@ -1024,9 +1146,7 @@ def _review_abandonment(
             )
         _discontinue(state, p, entry, actor, recorded_at)
         entry = _amend(state, entry, event=LegalEvent.DISCONTINUED)
-        state.occurrences.append(
-            Occurrence(event=LegalEvent.DISCONTINUED, on=p.on, seq=entry.seq, at=entry.recorded_at)
-        )
+        occur(state, LegalEvent.DISCONTINUED, p.on, entry.recorded_at)
         _set_stage(state, Stage.DISCONTINUED, p.on)
     else:
         state.presumed_abandoned, state.abandoned_since = False, None
@@ -1071,24 +1191,6 @@ def _resume(state: CaseState, p: ActionInput, *_: Any) -> None:
         q.model_copy(update={"end": p.on}) if q.end is None else q for q in state.pauses
     ]
     state.absconded = False
-
-
-def _correct(state: CaseState, p: CorrectEventInput, entry: CaseEvent, *_: Any) -> None:
-    target = state.last(p.event)
-    assert target is not None  # validated
-    _amend(state, entry, data={**entry.data, "previous_date": target.on.isoformat()})
-    state.occurrences = [
-        o.model_copy(update={"on": p.date}) if o.seq == target.seq else o for o in state.occurrences
-    ]
-    if p.event is LegalEvent.MADE and not state.pack_pinned:
-        pack = governing_pack(state.family, made=p.date, lodged=None, fallback=p.date)[0]
-        state.pack_id, state.pack_version, state.provisional_pack_id = (
-            pack.id,
-            pack.version,
-            pack.id,
-        )
-    if p.event is LegalEvent.LODGED:
-        _pin_pack(state)
 
 
 def _appoint_representative(state: CaseState, *_: Any) -> None:
@@ -1137,9 +1239,7 @@ def _risk_assessment(state: CaseState, p: RiskAssessmentInput, entry: CaseEvent,
         return
     # Non-refoulement: the person is channelled back to asylum with a subsequent application.
     entry = _amend(state, entry, event=LegalEvent.MADE)
-    state.occurrences.append(
-        Occurrence(event=LegalEvent.MADE, on=p.on, seq=entry.seq, at=entry.recorded_at)
-    )
+    occur(state, LegalEvent.MADE, p.on, entry.recorded_at)
     state.final = False
     state.outcome = None
     state.return_counselling = state.return_consent = False
@@ -1189,7 +1289,6 @@ _EFFECTS: dict[Action, Effect] = {
     Action.WITHDRAW: _withdraw,
     Action.PAUSE_CLOCK: _pause,
     Action.RESUME_CLOCK: _resume,
-    Action.CORRECT_EVENT: _correct,
     Action.ISSUE_PERSONAL_ID: _issue_personal_id,
     Action.ISSUE_PERMIT: _issue_permit,
     Action.ISSUE_DOCUMENT: _issue_document,
@@ -1284,6 +1383,7 @@ def settle(state: CaseState, now: datetime, *, recorded_at: datetime) -> Applied
                 on=watch,
                 recorded_at=recorded_at,
                 data={"days_without_contact": new.pack.no_contact_days},
+                derived=True,
             )
             changed = True
         if not changed:
@@ -1325,6 +1425,7 @@ def _clock_consequence(state: CaseState, d: Deadline, recorded_at: datetime) -> 
             on=d.due,
             recorded_at=recorded_at,
             data=data,
+            derived=True,
         )
         return
     _record(
@@ -1334,9 +1435,10 @@ def _clock_consequence(state: CaseState, d: Deadline, recorded_at: datetime) -> 
         on=day_after,
         recorded_at=recorded_at,
         data=data,
+        derived=True,
     )
     if d.clock is ClockName.APPEAL and state.stage is Stage.NOTIFIED:
-        entry = _record(
+        _record(
             state,
             actor="system",
             action="decision_final",
@@ -1344,8 +1446,8 @@ def _clock_consequence(state: CaseState, d: Deadline, recorded_at: datetime) -> 
             on=day_after,
             recorded_at=recorded_at,
             note="no appeal within the appeal window",
+            derived=True,
         )
-        del entry
         _become_final(state, day_after)
     elif d.clock is ClockName.REOPEN_WINDOW and state.stage is Stage.DISCONTINUED:
         _record(
@@ -1356,6 +1458,7 @@ def _clock_consequence(state: CaseState, d: Deadline, recorded_at: datetime) -> 
             on=day_after,
             recorded_at=recorded_at,
             note="reopen window ended",
+            derived=True,
         )
         _set_stage(state, Stage.CLOSED, day_after)
     elif d.clock is ClockName.APPEAL and state.stage is Stage.DISCONTINUED:

@@ -24,12 +24,12 @@ with workflow.unsafe.imports_passed_through():
 
     from models.actions import parse_input
     from models.enums import ClockStatus, Stage
+    from models.legal_record import ActRequest, record_all
     from models.lifecycle import (
         Applied,
         CaseState,
         DomainError,
         InvalidInput,
-        apply,
         as_public_dict,
         local_date,
         new_case,
@@ -128,6 +128,8 @@ class CaseWorkflow:
                 recorded_at=workflow.now(),
             )
         self._projected_seq = inp.projected_seq
+        # Entries already projected that a later act marked retracted: written again.
+        self._reproject: set[int] = set()
         # A starter that writes the first projection itself (the API) spares the activity.
         self._projection_stale = not inp.caller_projects
         self._changed = False
@@ -264,7 +266,12 @@ class CaseWorkflow:
         row, deadlines = case_row(self.case, workflow.now())
         # History is in seq order: the new events are found from the end, not by a full scan.
         start = bisect.bisect_right(self.case.history, self._projected_seq, key=lambda e: e.seq)
-        return ProjectionBatch(case=row, events=self.case.history[start:], deadlines=deadlines)
+        events = self.case.history[start:]
+        if self._reproject:
+            # Retractions of entries already in the read model: each is written again, marked.
+            events = [e for e in self.case.history[:start] if e.seq in self._reproject] + events
+            self._reproject = set()
+        return ProjectionBatch(case=row, events=events, deadlines=deadlines)
 
     def _upsert_search_attributes(self) -> None:
         if not self._input.search_attributes:
@@ -309,36 +316,42 @@ class CaseWorkflow:
             return forget_sent(after)
         return after
 
-    def _try(self, request: ActionRequest, state: CaseState | None = None) -> Applied:
-        try:
-            payload = parse_input(request.action, request.body)
-            return apply(
-                state or self.case,
-                request.action,
-                payload,
-                actor=request.actor,
-                recorded_at=workflow.now(),
-                today=self._today(),
-            )
-        except (DomainError, InvalidInput, ValidationError) as exc:
-            raise _reject(exc) from None
-
-    def _try_all(self, batch: ActionBatch) -> CaseState:
-        """Apply a batch to a copy, in order, with no clock settled in between."""
-        state = self.case
-        for index, request in enumerate(batch.actions):
+    def _try(self, requests: list[ActionRequest]) -> Applied:
+        """Record acts on a copy of the case: the legal record decides, not the typing order."""
+        parsed: list[ActRequest] = []
+        for index, request in enumerate(requests):
             try:
-                state = self._try(request, state).state
-            except ApplicationError as exc:
-                details = dict(exc.details[0]) if exc.details else {}
-                details["index"] = index
-                raise ApplicationError(
-                    f"action {index} ({request.action.value}): {exc.message}",
-                    details,
-                    type=exc.type,
-                    non_retryable=True,
-                ) from None
-        return state
+                payload = parse_input(request.action, request.body)
+            except ValidationError as exc:
+                raise self._indexed(_reject(exc), index, len(requests), request) from None
+            parsed.append(ActRequest(request.action, payload, request.actor))
+        try:
+            return record_all(self.case, parsed, now=workflow.now(), today=self._today())
+        except (DomainError, InvalidInput) as exc:
+            error = _reject(exc)
+            if exc.index is None or len(requests) == 1:
+                raise error from None
+            raise self._indexed(error, exc.index, len(requests), requests[exc.index]) from None
+
+    @staticmethod
+    def _indexed(
+        error: ApplicationError, index: int, count: int, request: ActionRequest
+    ) -> ApplicationError:
+        if count == 1:
+            return error
+        details = dict(error.details[0]) if error.details else {}
+        details["index"] = index
+        return ApplicationError(
+            f"action {index} ({request.action.value}): {error.message}",
+            details,
+            type=error.type,
+            non_retryable=True,
+        )
+
+    def _accept(self, applied: Applied) -> None:
+        """Take the recorded case; entries it marked retracted are projected again."""
+        self._reproject.update(e.seq for e in applied.events if e.seq <= self._projected_seq)
+        self.case = self._handed_over(self.case, applied.state)
 
     @workflow.update
     def act(self, request: ActionRequest) -> dict[str, Any]:
@@ -347,18 +360,16 @@ class CaseWorkflow:
         Synchronous on purpose: the state changes before anything else can run, so of two
         concurrent conflicting actions that both passed validation, the second fails here.
         """
-        applied = self._try(request)
-        self.case = self._handed_over(self.case, applied.state)
         # Consequences of the new dates (e.g. a past-dated decision after the appeal window)
         # are settled at once so the caller sees them.
-        self._settle()
+        self._accept(self._try([request]))
         self._changed = True
         return self._answer(request.project)
 
     @act.validator
     def _validate_act(self, request: ActionRequest) -> None:
         # A rejected update leaves nothing in history; the dry run works on a copy.
-        self._try(request)
+        self._try([request])
 
     @workflow.update
     def act_batch(self, batch: ActionBatch) -> dict[str, Any]:
@@ -369,14 +380,13 @@ class CaseWorkflow:
         although the decision came before it, an appeal window closed before the appeal is
         entered). All or nothing: one rejected action rejects the batch.
         """
-        self.case = self._handed_over(self.case, self._try_all(batch))
-        self._settle()
+        self._accept(self._try(batch.actions))
         self._changed = True
         return self._answer(batch.project)
 
     @act_batch.validator
     def _validate_act_batch(self, batch: ActionBatch) -> None:
-        self._try_all(batch)
+        self._try(batch.actions)
 
     @workflow.update
     def refresh(self, request: Refresh | None = None) -> dict[str, Any]:

@@ -1378,16 +1378,16 @@ WORKED = [
     ),
     pytest.param(
         Worked(
-            why="decided 20 Apr, after the 15 Apr due date: met, late",
+            why="decided 20 Apr, after the 15 Apr due date: late by 5 calendar days",
             pack=RS_2026,
             clock=C.DECISION,
             events={**RS_LODGED, "decided": D(2026, 4, 20)},
             as_of=D(2026, 5, 1),
             due=D(2026, 4, 15),
-            status=S.MET,
+            status=S.LATE,
             late=True,
         ),
-        id="status-met-late",
+        id="status-late",
     ),
     pytest.param(
         Worked(
@@ -1524,6 +1524,7 @@ def test_worked_example(ex: Worked) -> None:
         assert (d.trigger, d.trigger_date) == (LegalEvent(ex.trigger[0]), ex.trigger[1]), ex.why
     if ex.late is not None:
         assert d.late is ex.late, ex.why
+        assert d.days_late == ((d.completed_on - d.due).days if ex.late else None), ex.why
     assert d.extensions == ex.extensions
     # Provenance every deadline carries.
     assert d.calendar == CALENDAR[d.pack]
