@@ -266,6 +266,7 @@ async def _update(
                     stage=details["stage"],
                     allowed_actions=details["allowed_actions"],
                     **({} if index is None else {"index": index}),
+                    **({"conflict": details["conflict"]} if "conflict" in details else {}),
                 ) from None
             if cause.type == "InvalidInput":
                 field = details["field"] if index is None else f"actions.{index}.{details['field']}"

@@ -140,6 +140,9 @@ class CaseState(BaseModel):
     """Everything the rules need about one case. Holds no personal data."""
 
     case_id: str
+    legal_time: bool = False
+    """The record follows legal dates (see models.legal_record). False only in cases begun
+    before it, which replay their old behaviour until they continue as new."""
     created: CaseCreated | None = None
     family: str
     pack_id: str
@@ -236,7 +239,7 @@ class CaseState(BaseModel):
                 and self.provisional_pack_id != self.pack_id
             ),
         )
-        for d in deadlines:
+        for d in deadlines if self.legal_time else ():
             left_on = self.left_stages_on(d.clock)
             if left_on is None:
                 continue
@@ -279,7 +282,11 @@ class CaseState(BaseModel):
     @property
     def abandonment_watch_until(self) -> date | None:
         """The day the no-contact watch fires (None where the case is not watched)."""
-        if self.presumed_abandoned or self.stage not in WATCHED_STAGES or self.final:
+        if not self.legal_time:
+            watched = self.stage in IN_PROCEDURE - {Stage.DECIDED}
+        else:
+            watched = self.stage in WATCHED_STAGES and not self.final
+        if self.presumed_abandoned or not watched:
             return None
         return self.last_contact_on + timedelta(days=self.pack.no_contact_days)
 
@@ -744,6 +751,7 @@ def new_case(
         facts.append("unaccompanied_child")
     state = CaseState(
         case_id=case_id,
+        legal_time=True,
         created=CaseCreated(
             identified_at=identified_at,
             unaccompanied_child=unaccompanied_child,
@@ -848,7 +856,7 @@ def _set_stage(state: CaseState, stage: Stage, on: date) -> None:
         state.stage = stage
         state.stage_since = on
         state.stage_log.append((stage, on))
-        if stage not in WATCHED_STAGES and stage is not Stage.DISCONTINUED:
+        if state.legal_time and stage not in WATCHED_STAGES | {Stage.DISCONTINUED}:
             # The no-contact watch ends with the first-instance decision: a presumption of
             # abandonment means nothing in a decided, final or closed case.
             state.presumed_abandoned, state.abandoned_since = False, None

@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
         CaseState,
         DomainError,
         InvalidInput,
+        apply,
         as_public_dict,
         local_date,
         new_case,
@@ -127,6 +128,9 @@ class CaseWorkflow:
                 actor=inp.actor,
                 recorded_at=workflow.now(),
             )
+        # Cases begun before legal time replay their recorded behaviour; from the next run on
+        # (or at once, for a new case) the record follows the legal dates of acts.
+        self.case.legal_time = workflow.patched("legal-time")
         self._projected_seq = inp.projected_seq
         # Entries already projected that a later act marked retracted: written again.
         self._reproject: set[int] = set()
@@ -318,6 +322,8 @@ class CaseWorkflow:
 
     def _try(self, requests: list[ActionRequest]) -> Applied:
         """Record acts on a copy of the case: the legal record decides, not the typing order."""
+        if not self.case.legal_time:
+            return self._try_in_typing_order(requests)
         parsed: list[ActRequest] = []
         for index, request in enumerate(requests):
             try:
@@ -332,6 +338,25 @@ class CaseWorkflow:
             if exc.index is None or len(requests) == 1:
                 raise error from None
             raise self._indexed(error, exc.index, len(requests), requests[exc.index]) from None
+
+    def _try_in_typing_order(self, requests: list[ActionRequest]) -> Applied:
+        """How cases begun before legal time recorded acts: in typing order, then settled."""
+        state, start = self.case, len(self.case.history)
+        for index, request in enumerate(requests):
+            try:
+                payload = parse_input(request.action, request.body)
+                state = apply(
+                    state,
+                    request.action,
+                    payload,
+                    actor=request.actor,
+                    recorded_at=workflow.now(),
+                    today=self._today(),
+                ).state
+            except (DomainError, InvalidInput, ValidationError) as exc:
+                raise self._indexed(_reject(exc), index, len(requests), request) from None
+        state = settle(state, workflow.now(), recorded_at=workflow.now()).state
+        return Applied(state, state.history[start:])
 
     @staticmethod
     def _indexed(

@@ -6,7 +6,7 @@ import base64
 import hashlib
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Header, Query, Response
 from fastapi.concurrency import run_in_threadpool
@@ -252,23 +252,47 @@ async def get_case(
     return view
 
 
+_HISTORY_FIELDS = (
+    "seq",
+    "actor",
+    "action",
+    "event",
+    "on",
+    "recorded_at",
+    "note",
+    "data",
+    "derived",
+    "retracted",
+    "retracted_by",
+)
+
+
 @router.get("/{case_id}/history", summary="The ordered events of a case")
 async def case_history(
-    case_id: str, user: CaseReader, engine: EngineDep, client: TemporalDep
+    case_id: str,
+    user: CaseReader,
+    engine: EngineDep,
+    client: TemporalDep,
+    order: Annotated[
+        Literal["legal", "recorded"],
+        Query(description="`legal` (default): by legal date `on`; `recorded`: by `seq`"),
+    ] = "legal",
 ) -> dict[str, Any]:
-    """Every event with its actor, legal date and recording time, ordered by `seq`."""
+    """Every item with its actor, legal date and recording time.
+
+    In legal order by default: by `on`, and on one day acts before what the engine derived,
+    then by `seq`; `?order=recorded` gives the order in which they were recorded.
+    """
     view = await read_view(client, case_id)
     check_scope(user, view, await run_in_threadpool(person_of, engine, case_id))
     events = await handle_for(client, case_id).query(CaseWorkflow.history)
-    return {
-        "items": [
-            {
-                k: e.get(k)
-                for k in ("seq", "actor", "action", "event", "on", "recorded_at", "note", "data")
-            }
-            for e in events
-        ]
-    }
+    items = [{k: e.get(k) for k in _HISTORY_FIELDS} for e in events]
+    for item in items:
+        item["derived"] = bool(item["derived"])
+        item["retracted"] = bool(item["retracted"])
+    if order == "legal":
+        items.sort(key=lambda i: (i["on"], i["derived"], i["seq"]))
+    return {"items": items}
 
 
 @router.post(
