@@ -42,7 +42,7 @@ def write_projection(session: Session, batch: ProjectionBatch) -> None:
         # Events already stored (a retry, or an overlap with another writer) are skipped by the
         # primary key: no read of the history first.
         session.execute(
-            _insert_ignoring_duplicates(session, _EVENTS, ("case_id", "seq")),
+            _insert_or_mark_retracted(session),
             [
                 {
                     "case_id": row.id,
@@ -54,6 +54,9 @@ def write_projection(session: Session, batch: ProjectionBatch) -> None:
                     "recorded_at": e.recorded_at,
                     "note": e.note,
                     "data": e.data,
+                    "derived": e.derived,
+                    "retracted": e.retracted,
+                    "retracted_by": e.retracted_by,
                 }
                 for e in batch.events
             ],
@@ -89,6 +92,28 @@ def _insert_ignoring_duplicates(
     """`INSERT ... ON CONFLICT (key) DO NOTHING` in the session's dialect."""
     insert = upsert_into(session.get_bind().dialect.name, table)
     return cast(sa.Insert, insert.on_conflict_do_nothing(index_elements=list(key)))
+
+
+def _insert_or_mark_retracted(session: Session) -> sa.Insert:
+    """Insert events by (case id, seq); a stored one only ever changes by being retracted.
+
+    An entry is immutable but for that mark, so a retry or an overlap writes nothing new, and a
+    later act that showed the entry false sets `retracted` (never clears it: a stale batch
+    cannot undo a retraction).
+    """
+    insert = upsert_into(session.get_bind().dialect.name, _EVENTS)
+    return cast(
+        sa.Insert,
+        insert.on_conflict_do_update(
+            index_elements=["case_id", "seq"],
+            set_={
+                "retracted": sa.or_(_EVENTS.c.retracted, insert.excluded.retracted),
+                "retracted_by": sa.func.coalesce(
+                    _EVENTS.c.retracted_by, insert.excluded.retracted_by
+                ),
+            },
+        ),
+    )
 
 
 def _upsert_unless_newer(session: Session, values: dict[str, Any]) -> bool:

@@ -10,6 +10,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import sqlalchemy as sa
 from sqlalchemy import JSON, Column, Index, Table, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult, Engine, Result
@@ -94,6 +95,10 @@ class CaseEventRecord(SQLModel, table=True):
     recorded_at: datetime
     note: str | None = None
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    derived: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    retracted: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    """Shown to be false by a later-recorded act: kept in the history, counted nowhere."""
+    retracted_by: int | None = None
 
 
 class DeadlineRecord(SQLModel, table=True):

@@ -364,7 +364,8 @@ def refresh_facts(session: Session, case_id: str, *, actions: Iterable[str] | No
     e = SQLModel.metadata.tables[CaseEventRecord.__tablename__].c
     rows = conn.execute(
         sa.select(e.seq, e.action, e.event, e.on, e.data)
-        .where(e.case_id == case_id, e.action.in_(REPLAYED))
+        # A retracted entry counts nowhere (api.md): not in the statistics either.
+        .where(e.case_id == case_id, e.action.in_(REPLAYED), sa.not_(e.retracted))
         .order_by(e.seq)
     )
     new = fact_rows(case_id, jurisdiction, case_facts([event_row(case_id, *r) for r in rows]))

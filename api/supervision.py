@@ -403,6 +403,7 @@ def _abandonment_causes(
             .where(
                 col(CaseEventRecord.case_id).in_([r.id for r in rows]),
                 col(CaseEventRecord.action).in_(_ABANDONMENT_CAUSES),
+                sa.not_(col(CaseEventRecord.retracted)),
             )
             .order_by(col(CaseEventRecord.case_id), col(CaseEventRecord.seq))
         ).all()

@@ -122,6 +122,10 @@ def record_all(
 def _fast(state: CaseState, requests: Sequence[ActRequest], today: date) -> bool:
     if any(r.action in _RECORD_ONLY or r.payload.on != today for r in requests):
         return False
+    gone = _explicitly_retracted(state.history)
+    if any(e.retracted and not e.derived and e.seq not in gone for e in state.history):
+        # A suspended act may find its place again: only a re-derivation tells.
+        return False
     latest = max((e.on for e in state.history if not e.retracted), default=state.identified_on)
     return latest <= today
 
@@ -143,36 +147,27 @@ def _record_slow(
     """Add the acts to the record, re-derive the case, and settle what that changes."""
     entries: list[CaseEvent] = []
     seq = state.seq
-    retractions: dict[int, int] = {}
     for index, request in enumerate(requests):
         seq += 1
         with _item(index, len(requests)):
-            entry, retracted = _entry(state, entries, request, seq, now, today)
-        retractions.update(dict.fromkeys(retracted, seq))
-        entries.append(entry)
-    history = [
-        e.model_copy(update={"retracted": True, "retracted_by": retractions[e.seq]})
-        if e.seq in retractions
-        else e
-        for e in state.history
-    ]
-    fold = _fold(state, [*history, *entries], now=now, today=today)
+            entries.append(_entry(state, entries, request, seq, now, today))
+    history = [*state.history, *entries]
+    fold = _fold(state, history, now=now, today=today)
     new_seqs = {e.seq: i for i, e in enumerate(entries)}
     for entry in fold.displaced:
         if entry.seq in new_seqs:
             with _item(new_seqs[entry.seq], len(requests)):
                 _refuse_new(state, entry)
-    cause = entries[-1].seq
-    blocking = [
-        e
-        for e in fold.displaced
-        if Action(e.action) in IRREVERSIBLE or (retractions and e.seq not in new_seqs)
-    ]
+    # Acts this record newly leaves without a place. A late act may retract them, unless one
+    # is irreversible; a retraction may not (they depend on what it takes out).
+    newly = [e for e in fold.displaced if not e.retracted]
+    retracting = any(r.action is Action.RETRACT_EVENT for r in requests)
+    blocking = [e for e in newly if retracting or Action(e.action) in IRREVERSIBLE]
     if blocking:
         first = min(blocking, key=lambda e: (e.on, e.seq))
         why = (
-            "the retracted act is needed by a later act"
-            if retractions
+            "a later act depends on the retracted one"
+            if retracting
             else "an irreversible later act stands in the way"
         )
         error = DomainError(
@@ -182,9 +177,7 @@ def _record_slow(
         )
         error.conflict = {"seq": first.seq, "action": first.action, "on": first.on.isoformat()}
         raise error
-    for entry in fold.displaced:
-        retractions[entry.seq] = cause
-    return _merge(state, history, entries, fold.state, retractions, cause, now)
+    return _merge(state, history, entries, fold, cause=entries[-1].seq, now=now)
 
 
 def _entry(
@@ -194,20 +187,19 @@ def _entry(
     seq: int,
     now: datetime,
     today: date,
-) -> tuple[CaseEvent, list[int]]:
-    """The history entry of a new act, and the seqs it retracts (for `retract_event`)."""
+) -> CaseEvent:
+    """The history entry of a new act (recorded at `now` by the caller's `recorded_at`)."""
     if request.action in _RECORD_ONLY:
         # An act about the record itself is checked against the case as it is now.
         check_allowed(state, request.action)
         validate_input(state, request.action, request.payload, today)
     data = request.payload.model_dump(mode="json", exclude={"on", "note"}, exclude_none=True)
-    retracted: list[int] = []
     if isinstance(request.payload, CorrectEventInput):
         previous = _correction_target(state, pending, request.payload, seq)
         data["previous_date"] = previous.isoformat()
     if isinstance(request.payload, RetractEventInput):
-        retracted = _retraction_targets(state, pending, request.payload)
-    entry = CaseEvent(
+        data["retracts"] = _retraction_targets(state, pending, request.payload)
+    return CaseEvent(
         seq=seq,
         actor=request.actor,
         action=request.action.value,
@@ -217,7 +209,6 @@ def _entry(
         note=request.payload.note,
         data=data,
     )
-    return entry, retracted
 
 
 def _refuse_new(state: CaseState, entry: CaseEvent) -> None:
@@ -242,8 +233,24 @@ def _refuse_new(state: CaseState, entry: CaseEvent) -> None:
 # Corrections and retractions
 
 
+def _explicitly_retracted(history: Sequence[CaseEvent]) -> set[int]:
+    """The seqs that `retract_event` entries took out of the record (for good)."""
+    return {
+        target
+        for e in history
+        if e.action == Action.RETRACT_EVENT.value
+        for target in e.data.get("retracts", [e.data["seq"]])
+    }
+
+
 def _acts(history: Sequence[CaseEvent]) -> list[CaseEvent]:
-    return [e for e in history if not e.derived and not e.retracted]
+    """The record: every recorded act but those retracted by `retract_event`.
+
+    An act that a late act left without a place is marked retracted, but stays in the record:
+    should the record allow it again (the act it needed recorded after all), it is back.
+    """
+    gone = _explicitly_retracted(history)
+    return [e for e in history if not e.derived and e.seq not in gone]
 
 
 def _correction_target(
@@ -422,41 +429,55 @@ def _merge(
     before: CaseState,
     history: list[CaseEvent],
     entries: list[CaseEvent],
-    fold: CaseState,
-    retractions: dict[int, int],
+    fold: _Fold,
+    *,
     cause: int,
     now: datetime,
 ) -> Applied:
-    """The re-derived case, with the history of `before` kept and marked, plus what is new."""
-    produced = [e for e in fold.history if e.derived]
+    """The re-derived case: the history of `before` kept and (re)marked, plus what is new.
+
+    Derived items that the fold no longer produces are retracted; the others keep their seq
+    and recording time, and those it produces anew are appended. Acts are marked retracted
+    while the record leaves them without a place (`retracted_by` the act that did), and
+    for good when `retract_event` took them out.
+    """
+    produced = [e for e in fold.state.history if e.derived]
     standing = Counter(_key(e) for e in history if e.derived and not e.retracted)
     reproduced = Counter(_key(e) for e in produced)
-    # Derived items no longer produced are retracted; the others keep their seq and time.
     gone = standing - reproduced
-    for entry in history:
-        if entry.derived and not entry.retracted and gone[_key(entry)] > 0:
-            gone[_key(entry)] -= 1
-            retractions[entry.seq] = cause
-    folded = {e.seq: e for e in fold.history if not e.derived}
-    new_entries = [folded.get(e.seq, e) for e in entries]
+    explicit = {
+        target: e.seq
+        for e in history
+        if e.action == Action.RETRACT_EVENT.value
+        for target in e.data.get("retracts", [e.data["seq"]])
+    }
+    displaced = {e.seq for e in fold.displaced}
     # An act that effects amended in the fold (an inadmissibility, say) keeps the amendment,
-    # and its legal date as recorded (a correction is its own entry).
-    new_entries = [
-        e.model_copy(update={"on": orig.on}) if e.on != orig.on else e
-        for e, orig in zip(new_entries, entries, strict=True)
-    ]
-    already = {e.seq for e in before.history if e.retracted}
+    # and its legal date as recorded (a correction is an entry of its own).
+    folded = {e.seq: e for e in fold.state.history if not e.derived}
+    new_seqs = {e.seq for e in entries}
     merged: list[CaseEvent] = []
     changed: list[CaseEvent] = []
-    for entry in [*history, *new_entries]:
-        if entry.seq in retractions and not entry.retracted:
-            entry = entry.model_copy(
-                update={"retracted": True, "retracted_by": retractions[entry.seq]}
-            )
+    for entry in history:
+        if entry.seq in new_seqs:
+            entry = folded.get(entry.seq, entry).model_copy(update={"on": entry.on})
+        if entry.derived:
+            marks = (entry.retracted, entry.retracted_by)
+            if not entry.retracted and gone[_key(entry)] > 0:
+                gone[_key(entry)] -= 1
+                marks = (True, cause)
+        elif entry.seq in explicit:
+            marks = (True, explicit[entry.seq])
+        elif entry.seq in displaced:
+            marks = (True, entry.retracted_by if entry.retracted else cause)
+        else:
+            marks = (False, None)
+        if marks != (entry.retracted, entry.retracted_by):
+            entry = entry.model_copy(update={"retracted": marks[0], "retracted_by": marks[1]})
+            if entry.seq <= before.seq:
+                changed.append(entry)
         merged.append(entry)
-        if entry.retracted and entry.seq not in already and entry.seq <= before.seq:
-            changed.append(entry)
-    seq = max((e.seq for e in new_entries), default=before.seq)
+    seq = max((e.seq for e in entries), default=before.seq)
     # The derived items that stand again: produced now and already in the history.
     fresh = standing & reproduced
     appended: list[CaseEvent] = []
@@ -467,10 +488,11 @@ def _merge(
         seq += 1
         appended.append(entry.model_copy(update={"seq": seq, "recorded_at": now}))
     merged.extend(appended)
-    result = fold.model_copy()
+    result = fold.state.model_copy()
     result.history = merged
     result.seq = seq
     result.reminders_sent = list(before.reminders_sent)
+    new_entries = [e for e in merged if e.seq in new_seqs]
     return Applied(result, [*changed, *new_entries, *appended])
 
 

@@ -241,11 +241,12 @@ class CaseState(BaseModel):
         )
         for d in deadlines if self.legal_time else ():
             left_on = self.left_stages_on(d.clock)
-            if left_on is None:
+            if left_on is None or d.status not in _ENDED_WITH_STAGE:
                 continue
-            if d.status is ClockStatus.EXPIRED and d.actor is Actor.AUTHORITY:
-                d.status = ClockStatus.MISSED if d.due < left_on else ClockStatus.CANCELLED
-            elif d.status in (ClockStatus.RUNNING, ClockStatus.PAUSED):
+            past_due = d.due < left_on and d.kind is ClockKind.ACT
+            if past_due and d.actor is Actor.AUTHORITY:
+                d.status = ClockStatus.MISSED
+            elif not past_due or d.status is not ClockStatus.EXPIRED:
                 d.status = ClockStatus.CANCELLED
         return deadlines
 
@@ -475,6 +476,13 @@ def _extendable_clock(state: CaseState) -> str | None:
     return "no running clock of the case can be extended"
 
 
+_ENDED_WITH_STAGE = (
+    ClockStatus.RUNNING,
+    ClockStatus.PAUSED,
+    ClockStatus.EXPIRED,
+    ClockStatus.CANCELLED,
+)
+"""Statuses a clock can have when its stage ends (met, late and reached stay as they are)."""
 _EXTENDABLE = (ClockStatus.RUNNING, ClockStatus.PAUSED, ClockStatus.EXPIRED)
 _ACTIVE = OPEN_STAGES - {Stage.DISCONTINUED}
 
@@ -1375,7 +1383,7 @@ def settle(state: CaseState, now: datetime, *, recorded_at: datetime) -> Applied
         if due is None:
             due = _due_clocks(new, now)
         for d in due:
-            new.settled_clocks.append(_instance_key(d))
+            new.settled_clocks.append(_settle_key(d))
             _clock_consequence(new, d, recorded_at)
             changed = True
         due = None
@@ -1408,9 +1416,15 @@ def _due_clocks(state: CaseState, now: datetime) -> list[Deadline]:
         d
         for d in deadlines
         if d.fires_at <= now
-        and d.status in (ClockStatus.EXPIRED, ClockStatus.REACHED)
-        and _instance_key(d) not in state.settled_clocks
+        and d.status in (ClockStatus.EXPIRED, ClockStatus.REACHED, ClockStatus.MISSED)
+        and _settle_key(d) not in state.settled_clocks
     ]
+
+
+def _settle_key(deadline: Deadline) -> str:
+    """What marks a clock instance as acted on (its expiry, and separately its being missed)."""
+    key = _instance_key(deadline)
+    return f"missed:{key}" if deadline.status is ClockStatus.MISSED else key
 
 
 def _watch_due(state: CaseState, now: datetime) -> date | None:
@@ -1422,6 +1436,19 @@ def _watch_due(state: CaseState, now: datetime) -> date | None:
 def _clock_consequence(state: CaseState, d: Deadline, recorded_at: datetime) -> None:
     day_after = d.due + timedelta(days=1)
     data: dict[str, Any] = {"clock": d.clock.value, "due": d.due.isoformat(), "rule": d.rule}
+    if d.status is ClockStatus.MISSED:
+        # A breach on record: the case left the stages where the act could be done.
+        left_on = state.left_stages_on(d.clock) or state.stage_since
+        _record(
+            state,
+            actor="system",
+            action="deadline_missed",
+            on=left_on,
+            recorded_at=recorded_at,
+            data=data,
+            derived=True,
+        )
+        return
     if d.status is ClockStatus.REACHED:
         if d.clock is ClockName.LABOUR_MARKET_ACCESS:
             state.labour_market_reached_on = d.due

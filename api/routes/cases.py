@@ -69,6 +69,7 @@ ACTION_EXAMPLES: dict[str, Any] = {
     "pause_clock": {"on": "2026-11-22", "reason": "documents", "attributable_to": "applicant"},
     "resume_clock": {"on": "2026-11-22"},
     "correct_event": {"on": "2026-11-22", "event": "lodged", "date": "2026-11-21"},
+    "retract_event": {"on": "2026-03-05", "seq": 4, "reason": "recorded on the wrong case"},
     "issue_personal_id": {"on": "2026-11-22"},
     "issue_permit": {"on": "2026-11-22"},
     "issue_document": {"on": "2026-11-22", "kind": "id_card"},
