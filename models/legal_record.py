@@ -74,6 +74,8 @@ class _Fold:
     state: CaseState
     displaced: list[CaseEvent] = field(default_factory=list)
     """Acts of the record that the lifecycle no longer allows at their legal place."""
+    errors: dict[int, DomainError | InvalidInput] = field(default_factory=dict)
+    """Why each displaced act (by seq) was refused at its place."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -157,7 +159,7 @@ def _record_slow(
     for entry in fold.displaced:
         if entry.seq in new_seqs:
             with _item(new_seqs[entry.seq], len(requests)):
-                _refuse_new(state, entry)
+                _refuse_new(fold, entry)
     # Acts this record newly leaves without a place. A late act may retract them, unless one
     # is irreversible; a retraction may not (they depend on what it takes out).
     newly = [e for e in fold.displaced if not e.retracted]
@@ -211,22 +213,20 @@ def _entry(
     )
 
 
-def _refuse_new(state: CaseState, entry: CaseEvent) -> None:
-    """Raise the error of a new act that its legal place does not allow."""
+def _refuse_new(fold: _Fold, entry: CaseEvent) -> None:
+    """Raise the error of a new act that its legal place does not allow.
+
+    Allowed once everything else on record stands, but not at its date: the date is before
+    the act it follows (422 on `on`). Otherwise what refused it at its place (409 naming the
+    stage it would have been taken in, or 422).
+    """
     action = Action(entry.action)
-    # Allowed now but not at its date: the date is before the act it follows (422 on `on`).
-    # Otherwise the stage refuses it (409).
-    if action in allowed_actions(state):
+    if action in allowed_actions(fold.state):
         raise InvalidInput(
             "on",
             f"{entry.on.isoformat()} is before the act {action.value} follows in the record",
         )
-    raise DomainError(
-        f"{action.value} is not allowed in stage {state.stage.value}"
-        f" (nor at its legal date {entry.on.isoformat()})",
-        state.stage,
-        allowed_actions(state),
-    )
+    raise fold.errors[entry.seq]
 
 
 # --------------------------------------------------------------------------------------------
@@ -406,6 +406,7 @@ def _fold(state: CaseState, history: Sequence[CaseEvent], *, now: datetime, toda
         key=lambda e: (dates.get(e.seq, e.on), e.seq),
     )
     displaced: list[CaseEvent] = []
+    errors: dict[int, DomainError | InvalidInput] = {}
     settled_to = datetime.combine(identified_on, time(0), tzinfo=fold.pack.tz)
     for entry in acts:
         on = dates.get(entry.seq, entry.on)
@@ -414,10 +415,11 @@ def _fold(state: CaseState, history: Sequence[CaseEvent], *, now: datetime, toda
         placed = entry if on == entry.on else entry.model_copy(update={"on": on})
         try:
             fold = replay_act(fold, placed, _payload(entry, on), today)
-        except (DomainError, InvalidInput):
+        except (DomainError, InvalidInput) as exc:
             displaced.append(entry)
+            errors[entry.seq] = exc
     fold = settle(fold, max(now, settled_to), recorded_at=now).state
-    return _Fold(fold, displaced)
+    return _Fold(fold, displaced, errors)
 
 
 def _key(entry: CaseEvent) -> tuple[Any, ...]:

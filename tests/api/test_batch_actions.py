@@ -39,18 +39,30 @@ async def test_migrated_case_in_one_batch(api: Api) -> None:
     assert "entitlement_reached" not in actions
     assert "decision_final" not in actions
 
-    # The same acts one at a time settle the clocks in between, as if the later acts had not
-    # happened: the appeal window closes before the appeal can be entered.
+    # The same acts one at a time, late, end in the same record: legal time, not typing time.
     single = (await create(api, "cw", identified_on=ago(400)))["id"]
     for item in PAST[:-1]:
         await act(
             api, "cw", single, item["action"], **{k: v for k, v in item.items() if k != "action"}
         )
+    # Typed after the window closed, the appeal lodged in time is accepted, and the finality
+    # concluded in between is retracted.
     late = await api.http.post(
         f"/cases/{single}/actions/lodge_appeal", json={"on": ago(290)}, headers=api.auth("cw")
     )
-    assert late.status_code == 409, late.text
-    assert late.json()["stage"] == "return"
+    assert late.status_code == 200, late.text
+    assert late.json()["stage"] == "appeal_lodged"
+    assert late.json()["deadlines"] == state["deadlines"]
+    items = await _history(api, single)
+    finality = [e for e in items if e["action"] == "decision_final"]
+    appeal = next(e for e in items if e["action"] == "lodge_appeal")
+    assert finality and all(e["retracted"] for e in finality)
+    assert {e["retracted_by"] for e in finality} == {appeal["seq"]}
+    standing = [
+        (e["action"], e["on"]) for e in items if not e["retracted"] and e["action"] != "identify"
+    ]
+    in_batch = [(e["action"], e["on"]) for e in await _history(api, batch_case)]
+    assert standing == [a for a in in_batch if a[0] != "identify"]
 
 
 async def test_batch_is_all_or_nothing(api: Api) -> None:

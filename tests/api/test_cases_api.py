@@ -74,9 +74,14 @@ async def test_lifecycle_by_http_alone(api: Api) -> None:
     await act(api, "cw", cid, "issue_personal_id", on=ago(249))
     state = await act(api, "cw", cid, "close", on=ago(200))
     assert state["stage"] == "closed"
-    history = (await api.http.get(f"/cases/{cid}/history", headers=api.auth("cw"))).json()
-    seqs = [e["seq"] for e in history["items"]]
+    recorded = await api.http.get(f"/cases/{cid}/history?order=recorded", headers=api.auth("cw"))
+    seqs = [e["seq"] for e in recorded.json()["items"]]
     assert seqs == sorted(seqs)
+    # By default in legal order: by date, acts before what was derived on the same day.
+    history = (await api.http.get(f"/cases/{cid}/history", headers=api.auth("cw"))).json()
+    legal = [(e["on"], e["derived"], e["seq"]) for e in history["items"]]
+    assert legal == sorted(legal)
+    assert sorted(seqs) == sorted(s for _, _, s in legal)
     by_users = [e["action"] for e in history["items"] if e["actor"] != "system"]
     assert by_users[:5] == [
         "identify",
