@@ -26,8 +26,8 @@ $(STAMP): pyproject.toml
 # Bytecode first: the workflow sandbox re-imports the workflow modules for every new workflow
 # run, and without .pyc files (PYTHONDONTWRITEBYTECODE) each one compiles them from source.
 run: install
-	$(BIN)/python -m compileall -q models workflows activities api worker.py
-	$(BIN)/python -m api.stack
+	$(BIN)/python -m compileall -q models workflows core db activities api tools worker.py
+	$(BIN)/python -m tools.stack
 
 test: install
 	$(BIN)/python -m pytest

@@ -18,10 +18,10 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from activities.handover import repair_loop
 from activities.projection import ReadModelActivities
 from activities.reconcile import ReconcileActivities
 from activities.reminders import ReminderActivities
+from db.intents import repair_loop
 from models.deadlines import preload
 from models.rules import add_pack_directory
 from workflows.case import CaseWorkflow
@@ -75,9 +75,9 @@ def build_worker(
 
 async def run_worker() -> None:
     """Connect with the configured settings and run one worker until cancelled."""
-    from activities.readmodel import make_engine, migrate
-    from api.settings import get_settings
-    from api.temporal import connect
+    from core.settings import get_settings
+    from core.temporal import connect
+    from db.engine import make_engine, migrate
 
     settings = get_settings()
     if settings.extra_packs_dir is not None:

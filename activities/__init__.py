@@ -1,1 +1,1 @@
-"""Temporal activities: side effects such as the read-model projection."""
+"""Temporal activities only, thin: each calls the database layer or a sender."""

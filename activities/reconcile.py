@@ -10,8 +10,9 @@ from sqlmodel import Session, select
 from temporalio import activity
 from temporalio.client import Client
 
-from activities.projection import ReadModelActivities, full_batch
-from activities.readmodel import CaseRecord, DeadlineRecord
+from activities.projection import ReadModelActivities
+from db.projection import full_batch
+from db.tables import CaseRecord, DeadlineRecord
 from models.lifecycle import CaseState
 from models.messages import ProjectionBatch
 from models.reports import ReconcileReport, Repair

@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.readmodel import DeliveryRecord, WebhookRecord
+from db.tables import DeliveryRecord, WebhookRecord
 from models.reminders import ReminderRequest
 
 SIGNATURE_HEADER = "X-Asylumflow-Signature"

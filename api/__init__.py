@@ -1,1 +1,1 @@
-"""HTTP API and command line."""
+"""HTTP only: the FastAPI app, dependencies, auth, errors, schemas, routes per area, templates."""

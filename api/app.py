@@ -9,24 +9,14 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
-from activities.readmodel import make_engine
 from api.audit import install_audit
 from api.auth import TokenCache
 from api.errors import install_error_handlers
 from api.limits import BodyLimit
-from api.routes import (
-    cases,
-    codec,
-    duplicates,
-    health,
-    legal_aid,
-    stats,
-    supervision,
-    ui,
-    users,
-)
-from api.settings import Settings, get_settings
-from api.temporal import connect
+from api.routes import cases, codec, duplicates, health, legal_aid, stats, supervision, ui, users
+from core.settings import Settings, get_settings
+from core.temporal import connect
+from db.engine import make_engine
 from models.rules import add_pack_directory
 
 

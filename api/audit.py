@@ -25,8 +25,9 @@ from sqlmodel import Session, SQLModel
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from activities.readmodel import AuditRecord, UserRecord, inserted_id
-from api.logs import request_id
+from core.logs import request_id
+from db.engine import inserted_id
+from db.tables import AuditRecord, UserRecord
 
 _log = logging.getLogger("asylumflow.api")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")

@@ -23,13 +23,13 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.handover import forget_intent, record_intent, write_handed_batch
-from activities.readmodel import DuplicateRecord, PersonRecord, UserRecord
 from api import audit
-from api.auth import Role
 from api.errors import Conflict, Forbidden, NotFound, Unavailable, Unprocessable
 from api.schemas import CaseCreate
-from api.settings import Settings
+from core.settings import Settings
+from db.intents import forget_intent, record_intent, write_handed_batch
+from db.tables import DuplicateRecord, PersonRecord, UserRecord
+from db.users import Role
 from models.enums import Vulnerability
 from models.messages import ActionBatch, ActionRequest, CaseInput, ProjectionBatch, Refresh
 from workflows.case import CaseWorkflow, workflow_id
@@ -220,7 +220,7 @@ async def write_handed_over(
     The row is then current when the caller gets the answer, and the workflow ran no
     projection activity for the change (see `ActionRequest.project`). The action has happened
     whatever this write does: if it fails, the answer stands and the intent stays behind for
-    the workers' repair loop (`activities.handover`).
+    the workers' repair loop (`db.intents`).
     """
     raw = view.pop("projection", None)
     if raw is None:

@@ -11,10 +11,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.engine import Engine
 from temporalio.client import Client
 
-from activities.readmodel import UserRecord
-from api.auth import Role, TokenCache
+from api.auth import TokenCache
 from api.errors import Forbidden, Unauthorized
-from api.settings import Settings
+from core.settings import Settings
+from db.tables import UserRecord
+from db.users import Role
 
 
 def _settings(request: Request) -> Settings:

@@ -8,6 +8,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from db.cursor import InvalidCursor
+
 
 class ApiError(Exception):
     """An error with an HTTP status and a JSON body."""
@@ -59,6 +61,11 @@ class Unprocessable(ApiError):
             field=field,
             errors=[{"loc": loc, "msg": detail, "type": "value_error"}],
         )
+
+
+def bad_cursor(exc: InvalidCursor) -> Unprocessable:
+    """The 422 for a cursor this API did not hand out."""
+    return Unprocessable("cursor", str(exc))
 
 
 class Unavailable(ApiError):
@@ -123,6 +130,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse(exc.body, status_code=exc.status, headers=exc.headers)
+
+    @app.exception_handler(InvalidCursor)
+    async def _bad_cursor(_: Request, exc: InvalidCursor) -> JSONResponse:
+        error = bad_cursor(exc)
+        return JSONResponse(error.body, status_code=error.status)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

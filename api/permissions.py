@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from api.auth import Role
+from db.users import Role
 from models.enums import Action
 
 BORDER_ACTIONS = frozenset({Action.COMPLETE_SCREENING, Action.REFER, Action.MAKE_APPLICATION})

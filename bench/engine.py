@@ -50,12 +50,12 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from activities.readmodel import make_engine, migrate
 from api.app import create_app
-from api.auth import Role, create_user
-from api.settings import Settings
 from bench.floor import create_floor_app
 from bench.noop import NoopWorkflow
+from core.settings import Settings
+from db.engine import make_engine, migrate
+from db.users import Role, create_user
 from models.enums import Action, IdentifiedAt
 from models.messages import ActionRequest, CaseInput, Refresh
 from worker import ALL_WORKFLOWS, PASSTHROUGH, build_worker

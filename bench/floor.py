@@ -25,8 +25,8 @@ from fastapi import APIRouter, FastAPI
 
 from api.app import create_app
 from api.deps import CaseReader, TemporalDep
-from api.settings import Settings
 from bench.noop import NoopWorkflow
+from core.settings import Settings
 
 FLOOR_PATH = "/cases/{workflow_id}/floor"
 """Under `/cases`, so the audit middleware records it as it records an action."""
@@ -55,7 +55,7 @@ def create_floor_app(settings: Settings | None = None) -> FastAPI:
 
 def main() -> None:
     """Serve the floor app exactly as `asylumflow api` serves the API (API_HOST / API_PORT)."""
-    from api.cli import serve
+    from tools.cli import serve
 
     serve("bench.floor:create_floor_app")
     # As the CLI does: a Temporal client can crash the interpreter at exit (sdk-python#300).

@@ -31,16 +31,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
-from activities.readmodel import (
-    CaseEventRecord,
-    CaseRecord,
-    CaseStatFactRecord,
-    DeadlineRecord,
-    make_engine,
-    migrate,
-)
-from activities.stat_facts import Rollup, apply_rollup, case_facts, event_row, fact_rows
-from api import legal_aid, stats, supervision
+from db import legal_aid, stats, supervision
+from db.engine import make_engine, migrate
+from db.stat_facts import Rollup, apply_rollup, case_facts, event_row, fact_rows
+from db.tables import CaseEventRecord, CaseRecord, CaseStatFactRecord, DeadlineRecord
 from models.enums import Outcome, Procedure, Stage
 
 _JURISDICTIONS = [("rs", "rs-2023"), ("rs", "rs-2023"), ("eu", "eu-2013"), ("pl", "pl-2015")]

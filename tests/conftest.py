@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from activities.readmodel import make_engine, migrate
+from db.engine import make_engine, migrate
 from workflows.search import ALL_SEARCH_ATTRIBUTES
 
 BIN = Path(sys.executable).parent

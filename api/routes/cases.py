@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import uuid
 from datetime import UTC, datetime
@@ -14,9 +13,6 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from activities.handover import intend
-from activities.readmodel import CaseRecord, IdempotencyRecord, PersonRecord, UserRecord
-from api.auth import Role
 from api.casework import (
     check_scope,
     handle_for,
@@ -29,10 +25,14 @@ from api.casework import (
     start_case,
 )
 from api.deps import BorderOrStaff, CaseReader, EngineDep, SettingsDep, TemporalDep
-from api.duplicates import name_key, record_matches
 from api.errors import Forbidden, NotFound, Unprocessable
 from api.permissions import roles_for
 from api.schemas import CaseCreate, Page
+from db.cursor import decode_cursor, encode_cursor
+from db.duplicates import name_key, record_matches
+from db.intents import intend
+from db.tables import CaseRecord, IdempotencyRecord, PersonRecord, UserRecord
+from db.users import Role
 from models.actions import parse_input
 from models.enums import Action, Procedure, Stage
 from models.messages import ActionBatch, ActionRequest
@@ -176,21 +176,6 @@ async def create_case(
     return view
 
 
-def _encode(value: str) -> str:
-    return base64.urlsafe_b64encode(value.encode()).decode()
-
-
-def _decode(cursor: str) -> str:
-    try:
-        # validate=True: characters outside the alphabet are an error, not silently dropped.
-        value = base64.b64decode(cursor.encode(), altchars=b"-_", validate=True).decode()
-    except (ValueError, UnicodeDecodeError):
-        value = ""
-    if not value:
-        raise Unprocessable("cursor", "not a cursor this API returned")
-    return value
-
-
 def _list_cases(
     engine: Any,
     user: UserRecord,
@@ -216,11 +201,13 @@ def _list_cases(
         mine = select(PersonRecord.case_id).where(PersonRecord.created_by == user.name)
         query = query.where(col(CaseRecord.id).in_(mine))
     if cursor:
-        query = query.where(CaseRecord.id > _decode(cursor))
+        query = query.where(CaseRecord.id > decode_cursor(cursor)[0])
     with Session(engine) as session:
         rows = session.exec(query.order_by(col(CaseRecord.id)).limit(limit + 1)).all()
     items = [r.model_dump(mode="json") for r in rows[:limit]]
-    return Page(items=items, next_cursor=_encode(rows[limit - 1].id) if len(rows) > limit else None)
+    return Page(
+        items=items, next_cursor=encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
+    )
 
 
 @router.get("", summary="List cases from the read model")

@@ -12,9 +12,9 @@ from fastapi import APIRouter, Depends, Request
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload
 
-from api.auth import Role
 from api.deps import require_role
 from api.errors import NotFound, Unprocessable
+from db.users import Role
 
 router = APIRouter(prefix="/codec", tags=["codec"])
 

@@ -9,9 +9,9 @@ from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from sqlmodel import Session, col, select
 
-from activities.readmodel import DuplicateRecord, UserRecord
 from api.deps import EngineDep, RowId, Staff, Supervisor
 from api.errors import Conflict, NotFound
+from db.tables import DuplicateRecord, UserRecord
 
 router = APIRouter(prefix="/duplicates", tags=["duplicates"])
 

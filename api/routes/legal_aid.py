@@ -15,13 +15,13 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, UrlConstraints
 
-from activities.readmodel import UserRecord
 from activities.reminders import refused_target
-from api import legal_aid
-from api.auth import Role, user_for_token
 from api.deps import MAX_ROW_ID, EngineDep, RowId, SettingsDep, require_role
 from api.errors import Forbidden, NotFound, Unauthorized, Unprocessable
 from api.schemas import Page
+from db import legal_aid
+from db.tables import UserRecord
+from db.users import Role, user_for_token
 from models.rules import calendar_today
 
 router = APIRouter(prefix="/legal-aid", tags=["legal-aid"])

@@ -8,9 +8,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Response
 from fastapi.concurrency import run_in_threadpool
 
-from api import stats
 from api.deps import EngineDep, Supervisor
 from api.errors import Unprocessable
+from db import stats
 
 router = APIRouter(tags=["supervision"])
 

@@ -17,12 +17,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from activities.readmodel import UserRecord
-from api import supervision
-from api.auth import Role
 from api.casework import read_view, send_action
 from api.deps import EngineDep, SettingsDep, Supervisor, TemporalDep
 from api.errors import ApiError, Unprocessable
+from db import supervision
+from db.tables import UserRecord
+from db.users import Role
 from models.enums import Action, Procedure, Stage
 from models.messages import ActionRequest
 from models.rules import calendar_today

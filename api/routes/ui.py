@@ -7,7 +7,7 @@ pages are addressed by case id, and the token travels only in a POST body or the
 
 A one-time sign-in link (`POST /ui/tickets` with the bearer token) lets the CLI or a test hand a
 browser a session without typing the token: the ticket is random, single use and expires in a
-minute, and any API process redeems it (`api.ui_tickets`).
+minute, and any API process redeems it (`db.ui_tickets`).
 """
 
 from __future__ import annotations
@@ -23,12 +23,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.engine import Engine
 
-from activities.readmodel import UserRecord
-from api import legal_aid, supervision, ui_tickets
-from api.auth import Role, user_for_token
 from api.casework import check_scope, handle_for, person_of, public_person, read_view
 from api.deps import CurrentUser
-from api.errors import ApiError, Forbidden, NotFound, Unauthorized
+from api.errors import ApiError, Forbidden, NotFound, Unauthorized, bad_cursor
+from db import legal_aid, supervision, ui_tickets
+from db.cursor import InvalidCursor
+from db.tables import UserRecord
+from db.users import Role, user_for_token
 from models.rules import calendar_today
 from workflows.case import CaseWorkflow
 
@@ -262,6 +263,8 @@ async def supervision_list(
             )
     except ApiError as exc:
         return error_page(request, exc, user)
+    except InvalidCursor as exc:
+        return error_page(request, bad_cursor(exc), user)
     return render(
         request,
         "list.html",

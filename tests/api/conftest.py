@@ -14,8 +14,8 @@ from sqlalchemy.engine import Engine
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
-from api.auth import Role, create_user
-from api.settings import Settings
+from core.settings import Settings
+from db.users import Role, create_user
 from worker import build_worker
 
 

@@ -27,9 +27,9 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 from sqlmodel import Session
 
-from activities.readmodel import DuplicateRecord
 from api.app import create_app
-from api.auth import Role, revoke_user
+from db.tables import DuplicateRecord
+from db.users import Role, revoke_user
 from tests.api.conftest import Api
 from tests.api.test_cases_api import TODAY, ago, create
 

@@ -14,10 +14,10 @@ import pytest
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
-from activities.readmodel import AuditRecord
 from api import audit, casework
-from api.auth import Role
 from api.routes import cases
+from db.tables import AuditRecord
+from db.users import Role
 from tests.api.conftest import Api, person
 from tests.api.test_cases_api import ago, create
 

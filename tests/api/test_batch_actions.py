@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from api.auth import Role
+from db.users import Role
 from tests.api.conftest import Api
 from tests.api.test_cases_api import act, ago, create
 

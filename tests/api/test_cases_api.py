@@ -9,8 +9,8 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from activities.readmodel import PersonRecord
-from api.auth import Role
+from db.tables import PersonRecord
+from db.users import Role
 from models.rules import local_today
 from tests.api.conftest import Api, person
 

@@ -8,9 +8,9 @@ import pytest
 from pydantic import SecretStr, ValidationError
 from temporalio.api.common.v1 import Payload
 
-from api.auth import Role
-from api.codec import make_codec, new_key
-from api.settings import EXAMPLE_KEYS, Settings
+from core.codec import make_codec, new_key
+from core.settings import EXAMPLE_KEYS, Settings
+from db.users import Role
 from tests.api.conftest import Api
 
 

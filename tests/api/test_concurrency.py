@@ -19,8 +19,8 @@ from typing import Any
 
 import httpx
 
-from api.auth import Role
 from api.casework import handle_for
+from db.users import Role
 from models.actions import parse_input
 from models.enums import Action, IdentifiedAt, Stage
 from models.lifecycle import CaseState, allowed_actions, apply, local_date, new_case, settle

@@ -36,7 +36,7 @@ from schemathesis.checks import (
 from schemathesis.core.failures import Failure, FailureGroup
 from schemathesis.core.result import Ok
 
-from api.auth import Role
+from db.users import Role
 from models.enums import Action
 from tests.api.conftest import Api
 from tests.api.test_access_matrix import Seed, seed

@@ -18,8 +18,8 @@ import pytest
 from dateutil.relativedelta import relativedelta
 from sqlmodel import Session, select
 
-from activities.readmodel import AuditRecord
-from api.auth import Role
+from db.tables import AuditRecord
+from db.users import Role
 from tests.api.conftest import Api, person
 from tests.webhooks import WebhookReceiver
 

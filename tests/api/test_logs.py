@@ -8,8 +8,8 @@ import logging
 import pytest
 from pythonjsonlogger.json import JsonFormatter
 
-from api.auth import Role
-from api.logs import _RequestIdFilter
+from core.logs import _RequestIdFilter
+from db.users import Role
 from tests.api.conftest import Api, person
 
 

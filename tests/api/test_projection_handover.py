@@ -15,10 +15,10 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 from temporalio.api.enums.v1 import EventType
 
-from activities import handover
-from activities.readmodel import CaseEventRecord, CaseRecord, DeadlineRecord
 from api import casework
-from api.auth import Role
+from db import intents
+from db.tables import CaseEventRecord, CaseRecord, DeadlineRecord
+from db.users import Role
 from models.messages import ProjectionBatch
 from tests.api.conftest import Api
 from tests.api.test_cases_api import act, ago, create
@@ -87,7 +87,7 @@ async def test_row_is_current_when_the_answer_comes(api: Api) -> None:
 
 def _lose_the_next_write(monkeypatch: pytest.MonkeyPatch) -> list[ProjectionBatch]:
     """Make the API's next read-model write fail (and later ones succeed); the lost batch."""
-    written = handover.write_handed_batch
+    written = intents.write_handed_batch
     lost: list[ProjectionBatch] = []
 
     def flaky(engine: Any, batch: ProjectionBatch, intent_id: int | None, also: Any) -> Any:
@@ -113,19 +113,19 @@ async def test_a_lost_write_is_repaired_from_the_workflow(
     row, seqs, _ = _stored(api, cid)
     assert row is not None and row.stage == "identified" and seqs == [1]
     # Its intent is what the workers' repair loop finds (here called once, with no minimum age).
-    assert handover.pending(api.engine, timedelta(0)) != {}
-    assert cid in await handover.repair_pending(api.engine, api.env.client, timedelta(0))
+    assert intents.pending(api.engine, timedelta(0)) != {}
+    assert cid in await intents.repair_pending(api.engine, api.env.client, timedelta(0))
     row, seqs, _ = _stored(api, cid)
     assert row is not None and row.stage == "application_made"
     assert seqs == [e["seq"] for e in await _history(api, cid)] == [1, 2]
-    assert cid not in handover.pending(api.engine, timedelta(0))
+    assert cid not in intents.pending(api.engine, timedelta(0))
     assert await _projection_activities(api, cid) == 0
     # Later changes go the fast way again, and leave no intent behind.
     await act(api, "cw", cid, "register", on=ago(28))
     row, seqs, _ = _stored(api, cid)
     assert row is not None and row.stage == "registered"
     assert seqs == [e["seq"] for e in await _history(api, cid)]
-    assert cid not in handover.pending(api.engine, timedelta(0))
+    assert cid not in intents.pending(api.engine, timedelta(0))
 
 
 async def test_rejected_actions_leave_no_intent(api: Api) -> None:
@@ -135,7 +135,7 @@ async def test_rejected_actions_leave_no_intent(api: Api) -> None:
         f"/cases/{cid}/actions/decide", json={"on": ago(1)}, headers=api.auth("cw")
     )
     assert response.status_code in (409, 422), response.text
-    assert cid not in handover.pending(api.engine, timedelta(0))
+    assert cid not in intents.pending(api.engine, timedelta(0))
 
 
 async def test_a_repair_never_moves_a_newer_row_back(
@@ -150,8 +150,8 @@ async def test_a_repair_never_moves_a_newer_row_back(
     assert row is not None and row.stage == "registered"
     # The repair read the workflow before the second action landed (a race with the API): it
     # writes the older state, which must add what is missing and leave the newer row alone.
-    monkeypatch.setattr(handover, "full_batch", lambda state, now: lost[0])
-    assert cid in await handover.repair_pending(api.engine, api.env.client, timedelta(0))
+    monkeypatch.setattr(intents, "full_batch", lambda state, now: lost[0])
+    assert cid in await intents.repair_pending(api.engine, api.env.client, timedelta(0))
     row, seqs, _ = _stored(api, cid)
     assert row is not None and row.stage == "registered"
     assert seqs == [e["seq"] for e in await _history(api, cid)]

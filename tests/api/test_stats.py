@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
 
-from api.auth import Role
+from db.users import Role
 from tests.api.conftest import Api, person
 from tests.api.test_cases_api import act, ago
 from tests.api.test_supervision import SUP, caught_up

@@ -16,9 +16,9 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from activities.readmodel import AuditRecord, CaseRecord
-from api import supervision
-from api.auth import Role
+from db import supervision
+from db.tables import AuditRecord, CaseRecord
+from db.users import Role
 from models.enums import Stage
 from models.rules import all_packs
 from tests.api.conftest import Api, person

@@ -6,7 +6,8 @@ another API process) within the cache's lifetime, which `ASYLUMFLOW_AUTH_CACHE_S
 
 from __future__ import annotations
 
-from api.auth import Role, TokenCache, revoke_user
+from api.auth import TokenCache
+from db.users import Role, revoke_user
 from tests.api.conftest import Api
 
 

@@ -35,8 +35,8 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from activities.readmodel import make_engine, migrate
-from api.auth import Role, create_user
+from db.engine import make_engine, migrate
+from db.users import Role, create_user
 from models.deadlines import Occurrence, compute_deadlines
 from models.enums import LegalEvent
 from models.rules import Situation, load_pack_file

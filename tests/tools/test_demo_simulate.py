@@ -12,9 +12,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 from temporalio.testing import WorkflowEnvironment
 
-from activities.readmodel import CaseRecord, PersonRecord, UserRecord
-from api.demo import SCENARIOS, seed_demo
-from api.settings import get_settings
+from core.settings import get_settings
+from db.tables import CaseRecord, PersonRecord, UserRecord
+from tools.demo import SCENARIOS, seed_demo
 from worker import build_worker
 from workflows.case import CaseWorkflow
 
@@ -88,7 +88,7 @@ async def test_demo_caseload_covers_every_situation(
 
 
 async def test_simulator_writes_csvs_and_charts(tmp_path: Path) -> None:
-    from api.simulate import SimulationConfig, run_simulation
+    from tools.simulate import SimulationConfig, run_simulation
 
     config = SimulationConfig(
         pack="rs", arrivals_per_week=5, weeks=3, caseworkers=1, abscond_rate=0.3, seed=7

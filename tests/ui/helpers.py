@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 from sqlalchemy.engine import Engine
 
-from api import legal_aid, supervision
+from db import legal_aid, supervision
 
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"}
 TODAY = datetime.now(UTC).date()

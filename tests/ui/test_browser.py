@@ -26,8 +26,8 @@ from sqlalchemy.engine import Engine
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
-from api.auth import Role, create_user
-from api.settings import Settings
+from core.settings import Settings
+from db.users import Role, create_user
 from tests.ui.helpers import Dom, assert_accessible, build_caseload
 from worker import build_worker
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from api.auth import Role
 from api.routes.ui import COOKIE
+from db.users import Role
 from tests.api.conftest import Api
 from tests.ui.helpers import Dom, assert_accessible, build_caseload
 

@@ -15,11 +15,12 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlmodel import Session, SQLModel, select
 
-from activities.readmodel import UiTicketRecord, make_engine, migrate
-from api import ui_tickets
 from api.app import create_app
-from api.auth import Role
 from api.routes.ui import COOKIE
+from db import ui_tickets
+from db.engine import make_engine, migrate
+from db.tables import UiTicketRecord
+from db.users import Role
 from tests.api.conftest import Api
 
 

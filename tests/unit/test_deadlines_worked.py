@@ -1524,7 +1524,11 @@ def test_worked_example(ex: Worked) -> None:
         assert (d.trigger, d.trigger_date) == (LegalEvent(ex.trigger[0]), ex.trigger[1]), ex.why
     if ex.late is not None:
         assert d.late is ex.late, ex.why
-        assert d.days_late == ((d.completed_on - d.due).days if ex.late else None), ex.why
+        if ex.late:
+            assert d.completed_on is not None, ex.why
+            assert d.days_late == (d.completed_on - d.due).days, ex.why
+        else:
+            assert d.days_late is None, ex.why
     assert d.extensions == ex.extensions
     # Provenance every deadline carries.
     assert d.calendar == CALENDAR[d.pack]

@@ -303,9 +303,7 @@ def _effective(state: CaseState) -> list[tuple[str, date]]:
 def _summary(state: CaseState) -> dict[str, Any]:
     return {
         "stage": state.stage,
-        "deadlines": [
-            d.model_dump(exclude={"fires_at"}) for d in state.deadlines(TODAY, NOW)
-        ],
+        "deadlines": [d.model_dump(exclude={"fires_at"}) for d in state.deadlines(TODAY, NOW)],
         "flags": state.flags(TODAY, NOW),
         "derived": sorted(
             (e.action, e.on, str(e.data.get("clock")))

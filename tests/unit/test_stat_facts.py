@@ -21,22 +21,10 @@ from sqlalchemy import ColumnElement
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, select
 
-from activities.readmodel import (
-    CaseEventRecord,
-    CaseRecord,
-    CaseStatFactRecord,
-    alembic_config,
-    make_engine,
-)
-from activities.stat_facts import (
-    CONTEXT,
-    COUNTED,
-    EventRow,
-    backfill,
-    event_row,
-    refresh_facts,
-)
-from api import stats
+from db import stats
+from db.engine import alembic_config, make_engine
+from db.stat_facts import CONTEXT, COUNTED, EventRow, backfill, event_row, refresh_facts
+from db.tables import CaseEventRecord, CaseRecord, CaseStatFactRecord
 from models.enums import DECISION_OUTCOMES, AppealResult, Procedure
 
 JURISDICTIONS = ("rs", "rs", "me", "pl")

@@ -23,19 +23,18 @@ from alembic.migration import MigrationContext
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel
 
-from activities.readmodel import (
+from bench import supervision
+from db import stats
+from db.engine import alembic_config, make_engine
+from db.stat_facts import EventRow, Rollup, event_row, rebuild_rollup, refresh_facts
+from db.stats import Window
+from db.tables import (
     CaseEventRecord,
     CaseRecord,
     CaseStatCountRecord,
     CaseStatDaysRecord,
     CaseStatFactRecord,
-    alembic_config,
-    make_engine,
 )
-from activities.stat_facts import EventRow, Rollup, event_row, rebuild_rollup, refresh_facts
-from api import stats
-from api.stats import Window
-from bench import supervision
 from tests.unit.test_stat_facts import (
     WINDOWS,
     _history,

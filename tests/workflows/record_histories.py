@@ -26,7 +26,7 @@ from typing import Any
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from activities.readmodel import make_engine, migrate
+from db.engine import make_engine, migrate
 from models.enums import Action
 from models.messages import ActionBatch, ActionRequest, Refresh
 from tests.workflows.helpers import Handle, act, local_today, start_case

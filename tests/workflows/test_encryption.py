@@ -11,7 +11,7 @@ from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from api.codec import CodecError, EncryptionCodec, data_converter, make_codec, new_key, parse_key
+from core.codec import CodecError, EncryptionCodec, data_converter, make_codec, new_key, parse_key
 from tests.workflows.helpers import act, local_today, rejected, start_case
 from worker import build_worker
 from workflows.case import CaseWorkflow

@@ -12,7 +12,7 @@ from temporalio import activity
 from temporalio.testing import WorkflowEnvironment
 
 from activities.projection import ReadModelActivities
-from activities.readmodel import CaseEventRecord, CaseRecord, DeadlineRecord
+from db.tables import CaseEventRecord, CaseRecord, DeadlineRecord
 from models.messages import ProjectionBatch
 from tests.workflows.helpers import act, local_today, start_case
 from worker import build_worker

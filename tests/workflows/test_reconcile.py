@@ -13,12 +13,12 @@ from sqlmodel import Session, col, delete, select
 from temporalio.client import ScheduleHandle
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
-from activities.readmodel import CaseRecord, DeadlineRecord
 from activities.reconcile import ReconcileActivities
-from api.schedules import RECONCILE_SCHEDULE, apply_schedules
+from db.tables import CaseRecord, DeadlineRecord
 from models.lifecycle import CaseState
 from models.reports import ReconcileInput, ReconcileReport
 from tests.workflows.helpers import act, local_today, start_case
+from tools.schedules import RECONCILE_SCHEDULE, apply_schedules
 from worker import build_worker
 from workflows.case import CaseWorkflow
 from workflows.reconcile import ReconcileWorkflow

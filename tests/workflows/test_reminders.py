@@ -20,7 +20,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from activities.readmodel import DeliveryRecord, WebhookRecord
+from db.tables import DeliveryRecord, WebhookRecord
 from tests.conftest import venv_binary
 from tests.webhooks import WebhookReceiver
 from tests.workflows.helpers import Handle, act, deadline, local_today, start_case

@@ -19,13 +19,13 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 from temporalio.client import Client
 
-from activities.readmodel import UserRecord
-from api.auth import Role, create_user
 from api.casework import send_action, start_case
 from api.errors import Conflict
 from api.routes.cases import _remember
 from api.schemas import CaseCreate, PersonIn
-from api.settings import Settings
+from core.settings import Settings
+from db.tables import UserRecord
+from db.users import Role, create_user
 from models.enums import Action, IdentifiedAt, Vulnerability
 from models.messages import ActionRequest
 

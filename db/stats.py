@@ -3,7 +3,7 @@
 Flows (applications, decisions, closures, processing times) come from each case's recorded
 events, so they count what happened on the day it legally happened, including dates later fixed
 with `correct_event`. The replay that turns events into dated facts runs at projection time
-(activities/stat_facts.py) and its facts are stored in `case_stat_facts`, summed by day and
+(db/stat_facts.py) and its facts are stored in `case_stat_facts`, summed by day and
 month into a rollup kept in the same transaction; `compute` adds up the rollup's rows for the
 window and jurisdiction in SQL. Stocks (backlog, overdue) are the cases as they stand now.
 
@@ -27,8 +27,7 @@ from sqlalchemy import ColumnClause, ColumnElement
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import SQLModel
 
-from activities.readmodel import CaseRecord, CaseStatCountRecord, CaseStatDaysRecord
-from activities.stat_facts import (
+from db.stat_facts import (
     ALL_TIME,
     APPEAL,
     APPEAL_OUTCOME,
@@ -42,7 +41,8 @@ from activities.stat_facts import (
     Fact,
     facts_by_case,
 )
-from api.supervision import TERMINAL
+from db.supervision import TERMINAL
+from db.tables import CaseRecord, CaseStatCountRecord, CaseStatDaysRecord
 from models.enums import (
     DECISION_OUTCOMES,
     POSITIVE_OUTCOMES,
@@ -289,7 +289,7 @@ def flows(
 
     One statement reads `case_stat_counts` (facts by kind, key and day or month) and
     `case_stat_days` (decisions by procedure and processing days: the histogram the
-    percentiles are read from), both kept by `refresh_facts` (activities/stat_facts.py). The
+    percentiles are read from), both kept by `refresh_facts` (db/stat_facts.py). The
     window's whole months come from the month rows and its edges from the day rows; without a
     window the histogram is the all-time rows'. That is about a thousand rows per figure where
     the facts are 180,000 at 100,000 cases. Applications are summed into months here (no date

@@ -84,7 +84,7 @@ def upgrade() -> None:
     # The replay is the application's (a migration cannot express it in SQL); the facts are a
     # cache of it, so a later change to the replay recomputes them with `backfill` again.
     # Filled before the indexes exist: one index build is cheaper than index upkeep per row.
-    from activities.stat_facts import backfill
+    from db.stat_facts import backfill
 
     backfill(op.get_bind())
     for name, columns in FACT_INDEXES.items():

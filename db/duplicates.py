@@ -16,7 +16,7 @@ from sqlalchemy import or_
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from activities.readmodel import DuplicateRecord, PersonRecord
+from db.tables import DuplicateRecord, PersonRecord
 
 NAME_THRESHOLD = 85.0
 """Token-sort similarity (0-100) from which two transliterated names count as alike."""

@@ -108,7 +108,7 @@ def main() -> None:
         )
         children.append(("temporal", server))
         _wait_for_port(temporal_port, server, "the Temporal server", 60)
-        from activities.readmodel import migrate
+        from db.engine import migrate
 
         migrate(_db_url(env))
         worker = subprocess.Popen([str(BIN / "asylumflow"), "worker"], env=env)

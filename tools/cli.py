@@ -29,7 +29,7 @@ rules_app = typer.Typer(help="Rule packs.", no_args_is_help=True)
 @app.callback()
 def _load_extra_packs() -> None:
     """Every command sees the extra pack directory (ASYLUMFLOW_EXTRA_PACKS) the workers see."""
-    from api.settings import get_settings
+    from core.settings import get_settings
     from models.rules import add_pack_directory
 
     extra = get_settings().extra_packs_dir
@@ -211,7 +211,7 @@ def worker() -> None:
     """Run one worker process against the configured Temporal server and database."""
     import logging
 
-    from api.logs import configure_logging
+    from core.logs import configure_logging
     from worker import run_worker
 
     configure_logging(logging.INFO)
@@ -231,8 +231,8 @@ def serve(factory: str) -> None:
     """
     import uvicorn
 
-    from api.logs import configure_logging
-    from api.settings import get_settings
+    from core.logs import configure_logging
+    from core.settings import get_settings
 
     settings = get_settings()
     configure_logging()
@@ -258,9 +258,9 @@ def users_create(
     org: Annotated[str | None, typer.Option(help="Organisation (legal_aid only).")] = None,
 ) -> None:
     """Create a user; the last line printed is its bearer token (shown only this once)."""
-    from activities.readmodel import make_engine, migrate
-    from api.auth import Role, UserError, create_user
-    from api.settings import get_settings
+    from core.settings import get_settings
+    from db.engine import make_engine, migrate
+    from db.users import Role, UserError, create_user
 
     try:
         chosen = Role(role)
@@ -281,9 +281,9 @@ def users_revoke(
     name: Annotated[str, typer.Argument(help="The user whose tokens to revoke.")],
 ) -> None:
     """Revoke a user's tokens."""
-    from activities.readmodel import make_engine
-    from api.auth import UserError, revoke_user
-    from api.settings import get_settings
+    from core.settings import get_settings
+    from db.engine import make_engine
+    from db.users import UserError, revoke_user
 
     try:
         revoke_user(make_engine(get_settings().db_url), name)
@@ -303,9 +303,9 @@ def schedules_apply() -> None:
     """Install the nightly reconciliation schedule, or update it."""
     import asyncio
 
-    from api.schedules import apply_schedules
-    from api.settings import get_settings
-    from api.temporal import connect
+    from core.settings import get_settings
+    from core.temporal import connect
+    from tools.schedules import apply_schedules
 
     async def run() -> str:
         settings = get_settings()
@@ -321,8 +321,8 @@ app.add_typer(db_app, name="db")
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Bring the database (DATABASE_URL, or SQLite under the data dir) to the newest schema."""
-    from activities.readmodel import migrate
-    from api.settings import get_settings
+    from core.settings import get_settings
+    from db.engine import migrate
 
     migrate(get_settings().db_url)
 
@@ -337,10 +337,10 @@ def demo(
     """
     import asyncio
 
-    from activities.readmodel import make_engine, migrate
-    from api.demo import role_of, seed_demo
-    from api.settings import get_settings
-    from api.temporal import connect
+    from core.settings import get_settings
+    from core.temporal import connect
+    from db.engine import make_engine, migrate
+    from tools.demo import role_of, seed_demo
 
     settings = get_settings()
     migrate(settings.db_url)
@@ -386,7 +386,7 @@ def simulate(
     import asyncio
     import time
 
-    from api.simulate import SimulationConfig, SimulationError, run_simulation
+    from tools.simulate import SimulationConfig, SimulationError, run_simulation
 
     config = SimulationConfig(
         pack=pack,

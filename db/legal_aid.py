@@ -15,14 +15,8 @@ from icalendar import Alarm, Calendar, Event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from activities.readmodel import (
-    CaseRecord,
-    DeadlineRecord,
-    DeliveryRecord,
-    FeedSecretRecord,
-    WebhookRecord,
-)
-from api.auth import hash_token
+from db.tables import CaseRecord, DeadlineRecord, DeliveryRecord, FeedSecretRecord, WebhookRecord
+from db.users import hash_token
 
 OPEN_STATUSES = ("running", "paused")
 """Deadline statuses a provider still has to watch (paused clocks run again on resumption)."""

@@ -9,8 +9,6 @@ make another case be skipped or shown twice.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import operator
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
@@ -24,8 +22,8 @@ from sqlalchemy import ColumnElement, and_, func, or_, tuple_, union_all
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, col, select
 
-from activities.readmodel import CaseEventRecord, CaseRecord, DeadlineRecord
-from api.errors import Unprocessable
+from db.cursor import InvalidCursor, decode_cursor, encode_cursor
+from db.tables import CaseEventRecord, CaseRecord, DeadlineRecord
 from models.enums import Stage
 from models.rules import RulePack, all_packs
 
@@ -98,18 +96,17 @@ class Listing:
 # Cursors
 
 
-def encode_cursor(since: date, case_id: str) -> str:
-    """An opaque cursor after the row (since, case id)."""
-    return base64.urlsafe_b64encode(f"{since.isoformat()}|{case_id}".encode()).decode()
+def _cursor_after(since: date, case_id: str) -> str:
+    return encode_cursor(since.isoformat(), case_id)
 
 
-def decode_cursor(cursor: str) -> tuple[date, str]:
-    """The (since, case id) a cursor points after; 422 naming `cursor` if it is not ours."""
+def _cursor_position(cursor: str) -> tuple[date, str]:
+    """The (since, case id) a cursor points after; InvalidCursor if it is not ours."""
+    since, case_id = decode_cursor(cursor, 2)
     try:
-        since, case_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
         return date.fromisoformat(since), case_id
-    except (ValueError, UnicodeDecodeError, binascii.Error):
-        raise Unprocessable("cursor", "not a cursor this API returned") from None
+    except ValueError:
+        raise InvalidCursor from None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -139,7 +136,7 @@ def _page(
     where = [*where, since.is_not(None)]
     query = select(CaseRecord).where(*where)
     if cursor:
-        after, after_id = decode_cursor(cursor)
+        after, after_id = _cursor_position(cursor)
         query = query.where(or_(since > after, and_(since == after, col(CaseRecord.id) > after_id)))
     with Session(engine) as session:
         rows = list(session.exec(query.order_by(since, col(CaseRecord.id)).limit(limit + 1)).all())
@@ -149,7 +146,7 @@ def _page(
     following = None
     if more:
         last = rows[-1]
-        following = encode_cursor(getattr(last, since.key), last.id)
+        following = _cursor_after(getattr(last, since.key), last.id)
     return rows, int(total), following
 
 
@@ -176,7 +173,7 @@ def _page_of_arms(
     where = [*where, c.stage_since.is_not(None)]
     after: list[ColumnElement[bool]] = []
     if cursor:
-        after_since, after_id = decode_cursor(cursor)
+        after_since, after_id = _cursor_position(cursor)
         # A row-value comparison, which both engines turn into one index range (an OR of
         # `since > a` and `since = a AND id > b` is not).
         after = [tuple_(c.stage_since, c.id) > tuple_(after_since, after_id)]
@@ -217,7 +214,7 @@ def _page_of_arms(
         )
     more = len(rows) > limit
     rows = rows[:limit]
-    following = encode_cursor(rows[-1].stage_since, rows[-1].id) if more else None
+    following = _cursor_after(rows[-1].stage_since, rows[-1].id) if more else None
     return rows, int(count), following
 
 

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
-from activities.readmodel import UiTicketRecord
+from db.tables import UiTicketRecord
 
 TICKET_TTL = timedelta(seconds=60)
 """How long a ticket stays valid if nobody redeems it."""

@@ -5,8 +5,8 @@ from __future__ import annotations
 from temporalio.client import Client
 from temporalio.service import TLSConfig
 
-from api.codec import data_converter
-from api.settings import Settings
+from core.codec import data_converter
+from core.settings import Settings
 
 
 async def connect(settings: Settings) -> Client:
@@ -23,7 +23,7 @@ async def connect(settings: Settings) -> Client:
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
-        # Encrypts every payload when a key is configured (api/codec.py).
+        # Encrypts every payload when a key is configured (core/codec.py).
         data_converter=data_converter(settings.codec()),
         tls=tls,
     )

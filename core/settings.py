@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import Field, PositiveInt, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from api.codec import CodecError, EncryptionCodec, make_codec, parse_key
+from core.codec import CodecError, EncryptionCodec, make_codec, parse_key
 from models.enums import Stage
 
 EXAMPLE_KEYS = frozenset({"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="})
@@ -29,7 +29,7 @@ class Settings(BaseSettings):
     encryption_key: SecretStr | None = Field(
         default=None,
         validation_alias="ASYLUMFLOW_ENCRYPTION_KEY",
-        description="Base64 AES-256 key for Temporal payloads (`python -c 'from api.codec "
+        description="Base64 AES-256 key for Temporal payloads (`python -c 'from core.codec "
         "import new_key; print(new_key())'`)",
     )
     encryption_key_id: str = Field(default="k1", validation_alias="ASYLUMFLOW_ENCRYPTION_KEY_ID")

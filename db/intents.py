@@ -22,8 +22,9 @@ from sqlmodel import Session, SQLModel, col, delete, func, select
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.projection import full_batch, write_projection
-from activities.readmodel import ProjectionIntentRecord, inserted_id
+from db.engine import inserted_id
+from db.projection import full_batch, write_projection
+from db.tables import ProjectionIntentRecord
 from models.messages import ProjectionBatch
 
 log = logging.getLogger(__name__)

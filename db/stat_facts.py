@@ -7,9 +7,9 @@ it is about, and `correct_event` moves the date a fact is counted on. None of th
 statistics' window or jurisdiction, which only select facts by their date and case. So the replay
 runs once per change of a case (`refresh_facts`, from `write_projection`) and stores what it
 finds in `case_stat_facts`; `/stats` then counts rows in SQL instead of replaying every case's
-events on every request (api/stats.py).
+events on every request (db/stats.py).
 
-`case_facts` is the replay itself (pure: events in, facts out); `api.stats.figures` tallies its
+`case_facts` is the replay itself (pure: events in, facts out); `db.stats.figures` tallies its
 facts in Python and is the reference the SQL aggregation is tested against.
 """
 
@@ -26,13 +26,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlmodel import Session, SQLModel, col, delete, select
 
-from activities.readmodel import (
+from db.engine import upsert_into
+from db.tables import (
     CaseEventRecord,
     CaseRecord,
     CaseStatCountRecord,
     CaseStatDaysRecord,
     CaseStatFactRecord,
-    upsert_into,
 )
 from models.enums import DECISION_OUTCOMES, AppealResult, Outcome, Procedure
 

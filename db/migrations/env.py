@@ -1,4 +1,4 @@
-"""Alembic environment for the read model (run through `activities.readmodel.migrate`)."""
+"""Alembic environment for the read model (run through `db.engine.migrate`)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from alembic import context
 from sqlalchemy import engine_from_config, pool
 from sqlmodel import SQLModel
 
-import activities.readmodel  # noqa: F401  (registers the tables on SQLModel.metadata)
+import db.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
 
 config = context.config
 target_metadata = SQLModel.metadata

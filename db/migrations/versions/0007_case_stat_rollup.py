@@ -3,7 +3,7 @@
 Creates `case_stat_counts` (facts per jurisdiction, kind and key, by day and by month) and
 `case_stat_days` (decisions per jurisdiction, procedure and processing days, by day, by month
 and of all time), and fills both from the `case_stat_facts` already stored. From here on
-`activities.stat_facts.refresh_facts` adds each case's change to them as it rewrites its facts.
+`db.stat_facts.refresh_facts` adds each case's change to them as it rewrites its facts.
 
 Revision ID: 0007
 Revises: 0006
@@ -45,7 +45,7 @@ def upgrade() -> None:
     )
     # Summed by the application's code (the month of a date has no portable SQL), from the
     # stored facts; filled before the secondary indexes exist, which are then built once.
-    from activities.stat_facts import rebuild_rollup
+    from db.stat_facts import rebuild_rollup
 
     rebuild_rollup(op.get_bind())
     op.create_index(

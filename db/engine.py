@@ -1,0 +1,87 @@
+"""The database: engines, sessions, migrations and the SQL helpers every writer shares.
+
+Schema changes go through alembic (`db/migrations`); `migrate()` brings a database to the newest
+revision. SQLite by default, PostgreSQL when `DATABASE_URL` says so. The tables are in
+`db.tables`, by area.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Table, event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import CursorResult, Engine, Result
+from sqlmodel import create_engine
+
+import db.tables  # noqa: F401  (registers every table on SQLModel.metadata)
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def upsert_into(dialect: str, table: Table) -> Any:
+    """`INSERT` for `table` with `ON CONFLICT` clauses, in the read model's dialect.
+
+    The read model runs on SQLite and PostgreSQL; both take `on_conflict_do_nothing` and
+    `on_conflict_do_update` with the same arguments.
+    """
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"the read model runs on SQLite or PostgreSQL, not {dialect}")
+
+
+def _ensure_sqlite_dir(url: str) -> None:
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for the read model; SQLite gets WAL and a busy timeout for concurrent writers."""
+    _ensure_sqlite_dir(url)
+    if url.startswith("sqlite:///"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            # WAL + NORMAL stays consistent after a crash (the last commits may be lost, and the
+            # projection re-applies them idempotently); FULL costs a sync per audit record.
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def alembic_config(url: str) -> Config:
+    """The migrations' alembic configuration for the database at `url`."""
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", url)
+    return config
+
+
+def migrate(url: str) -> None:
+    """Upgrade the database at `url` to the newest schema revision."""
+    from alembic import command
+
+    _ensure_sqlite_dir(url)
+    command.upgrade(alembic_config(url), "head")
+
+
+def inserted_id(result: Result[Any]) -> int:
+    """The primary key of the one row an `INSERT` statement's `result` added."""
+    assert isinstance(result, CursorResult)  # an INSERT's result
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])

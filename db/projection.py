@@ -1,0 +1,144 @@
+"""The read-model write: a batch of a case's accepted events, its row and its deadlines.
+
+Shared by the projection activity, the API (which writes the batch an update hands back) and
+the repairs (`db.intents`, the nightly reconciliation).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, cast
+
+import sqlalchemy as sa
+from sqlmodel import Session, SQLModel
+
+from db.engine import upsert_into
+from db.stat_facts import refresh_facts
+from db.tables import CaseEventRecord, CaseRecord, DeadlineRecord
+from models.lifecycle import CaseState
+from models.messages import ProjectionBatch, case_row
+
+_CASES = SQLModel.metadata.tables[CaseRecord.__tablename__]
+_EVENTS = SQLModel.metadata.tables[CaseEventRecord.__tablename__]
+_DEADLINES = SQLModel.metadata.tables[DeadlineRecord.__tablename__]
+
+
+def full_batch(state: CaseState, now: datetime) -> ProjectionBatch:
+    """The whole case as one batch (every event), for repairs from the workflow's state."""
+    row, deadlines = case_row(state, now)
+    return ProjectionBatch(case=row, events=state.history, deadlines=deadlines)
+
+
+def write_projection(session: Session, batch: ProjectionBatch) -> None:
+    """Upsert the case row, insert new events by (case id, seq), replace its deadlines.
+
+    Idempotent, and shared by the projection activity and the API (which writes the batch an
+    update hands back, in the request). A batch older than what the row already shows (a late
+    retry, or a workflow projection overtaken by the API's) only adds missing events, so the row
+    never goes back in time. The caller commits.
+
+    SQL Core statements, not ORM objects: this runs inside every API action, and the unit of
+    work's bookkeeping cost more than the statements themselves.
+    """
+    row = batch.case
+    if batch.events:
+        # Events already stored (a retry, or an overlap with another writer) are skipped by the
+        # primary key: no read of the history first.
+        session.execute(
+            _insert_or_remark(session),
+            [
+                {
+                    "case_id": row.id,
+                    "seq": e.seq,
+                    "actor": e.actor,
+                    "action": e.action,
+                    "event": e.event.value if e.event else None,
+                    "on": e.on,
+                    "recorded_at": e.recorded_at,
+                    "note": e.note,
+                    "data": e.data,
+                    "derived": e.derived,
+                    "retracted": e.retracted,
+                    "retracted_by": e.retracted_by,
+                }
+                for e in batch.events
+            ],
+        )
+    if _upsert_unless_newer(session, row.model_dump() | {"stage": row.stage.value}):
+        session.execute(sa.delete(_DEADLINES).where(_DEADLINES.c.case_id == row.id))
+        if batch.deadlines:
+            session.execute(
+                sa.insert(_DEADLINES),
+                [
+                    {
+                        "case_id": row.id,
+                        "clock": d.clock.value,
+                        "due": d.due,
+                        "status": d.status.value,
+                        "actor": d.actor.value,
+                        "kind": d.kind.value,
+                        "fires_at": d.fires_at,
+                        "rule": d.rule,
+                        "pack": d.pack,
+                        "provenance": d.model_dump(mode="json"),
+                    }
+                    for d in batch.deadlines
+                ],
+            )
+    # The statistics' facts follow the events (skipped unless the batch holds a replayed one).
+    refresh_facts(session, row.id, actions=[e.action for e in batch.events])
+
+
+def _insert_ignoring_duplicates(
+    session: Session, table: sa.Table, key: tuple[str, ...]
+) -> sa.Insert:
+    """`INSERT ... ON CONFLICT (key) DO NOTHING` in the session's dialect."""
+    insert = upsert_into(session.get_bind().dialect.name, table)
+    return cast(sa.Insert, insert.on_conflict_do_nothing(index_elements=list(key)))
+
+
+def _insert_or_remark(session: Session) -> sa.Insert:
+    """Insert events by (case id, seq); a stored one changes only in its retraction mark.
+
+    An entry is immutable but for that mark (a late act can retract it, and a later record
+    can give a displaced act its place back), so a retry or an overlap writes nothing new.
+    """
+    insert = upsert_into(session.get_bind().dialect.name, _EVENTS)
+    return cast(
+        sa.Insert,
+        insert.on_conflict_do_update(
+            index_elements=["case_id", "seq"],
+            set_={
+                "retracted": insert.excluded.retracted,
+                "retracted_by": insert.excluded.retracted_by,
+            },
+        ),
+    )
+
+
+def _upsert_unless_newer(session: Session, values: dict[str, Any]) -> bool:
+    """Write the case row unless the stored one is newer; whether this batch's row is current.
+
+    A conditional UPDATE rather than a read then a write: one statement fewer on every API
+    action, and on PostgreSQL the row lock makes the seq check and the write one step, so of
+    two writers of the same case the older batch can never overwrite the newer row.
+    """
+    update = (
+        sa.update(_CASES)
+        .where(_CASES.c.id == values["id"], _CASES.c.last_seq <= values["last_seq"])
+        .values(**values)
+    )
+    if _rowcount(session.execute(update)):
+        return True
+    inserted = session.execute(
+        _insert_ignoring_duplicates(session, _CASES, ("id",)).values(**values)
+    )
+    if _rowcount(inserted):
+        return True
+    # Either the stored row is newer, or another writer inserted it in between: try once more.
+    return bool(_rowcount(session.execute(update)))
+
+
+def _rowcount(result: sa.Result[Any]) -> int:
+    assert isinstance(result, sa.CursorResult)  # DML statements
+    return result.rowcount

@@ -1,0 +1,26 @@
+"""The tables, by area. Importing this package registers all of them on `SQLModel.metadata`."""
+
+from db.tables.access import AuditRecord, UiTicketRecord, UserRecord
+from db.tables.cases import CaseEventRecord, CaseRecord, DeadlineRecord, ProjectionIntentRecord
+from db.tables.feeds import DeliveryRecord, FeedSecretRecord, WebhookRecord
+from db.tables.registry import DuplicateRecord, IdempotencyRecord, PersonRecord
+from db.tables.statistics import CaseStatCountRecord, CaseStatDaysRecord, CaseStatFactRecord
+
+__all__ = [
+    "AuditRecord",
+    "CaseEventRecord",
+    "CaseRecord",
+    "CaseStatCountRecord",
+    "CaseStatDaysRecord",
+    "CaseStatFactRecord",
+    "DeadlineRecord",
+    "DeliveryRecord",
+    "DuplicateRecord",
+    "FeedSecretRecord",
+    "IdempotencyRecord",
+    "PersonRecord",
+    "ProjectionIntentRecord",
+    "UiTicketRecord",
+    "UserRecord",
+    "WebhookRecord",
+]

@@ -1,0 +1,125 @@
+"""The read model's case tables: cases, their events and deadlines, and projection intents.
+
+Projected from the case workflows (`db.projection`); intents are written by the API (`db.intents`).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import JSON, Column, Index
+from sqlmodel import Field, SQLModel
+
+
+class CaseRecord(SQLModel, table=True):
+    """One row per case: what lists and supervision queries filter and sort on."""
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        # Stuck: each stage's page is one ordered range, ties by id included (api/supervision),
+        # also within one of the list filters.
+        Index("ix_cases_stage_since", "stage", "stage_since", "id"),
+        Index("ix_cases_assignee", "assignee", "stage", "stage_since", "id"),
+        Index("ix_cases_procedure", "procedure", "stage", "stage_since", "id"),
+        # The supervision lists page by (flag, since); with the stage, their totals (open cases
+        # only) and `/stats`' overdue count are read from the index alone.
+        Index("ix_cases_overdue", "overdue", "overdue_since", "stage"),
+        Index("ix_cases_abandoned", "presumed_abandoned", "abandoned_since", "stage"),
+        Index("ix_cases_entitled_blocked", "entitled_blocked", "labour_market_reached_on", "stage"),
+        Index("ix_cases_org_next_due", "legal_aid_org", "next_deadline_due"),
+        # The same within a jurisdiction; with `overdue`, the backlog within it and its overdue
+        # count (`/stats?jurisdiction=`) from the index alone.
+        Index(
+            "ix_cases_jurisdiction_stage", "jurisdiction", "stage", "stage_since", "id", "overdue"
+        ),
+    )
+
+    id: str = Field(primary_key=True, max_length=64)
+    jurisdiction: str = Field(index=True, max_length=16)
+    stage: str = Field(max_length=32)
+    stage_since: date
+    procedure: str = Field(max_length=16)
+    outcome: str | None = Field(default=None, max_length=32)
+    final: bool = False
+    pack_id: str = Field(max_length=32)
+    pack_version: str = Field(max_length=16)
+    pack_pinned: bool = False
+    unaccompanied_child: bool = False
+    vulnerable: bool = False
+    legal_aid_org: str | None = Field(default=None, max_length=100)
+    assignee: str | None = Field(default=None, max_length=100)
+    presumed_abandoned: bool = False
+    abandoned_since: date | None = None
+    overdue: bool = False
+    overdue_since: date | None = None
+    overdue_clock: str | None = Field(default=None, max_length=32)
+    entitled_blocked: bool = False
+    labour_market_reached_on: date | None = None
+    personal_id_issued: bool = False
+    next_deadline_due: date | None = Field(default=None, index=True)
+    next_deadline_clock: str | None = Field(default=None, max_length=32)
+    last_action_on: date
+    last_contact_on: date
+    identified_on: date
+    lodged_on: date | None = Field(default=None, index=True)
+    decided_on: date | None = Field(default=None, index=True)
+    subsequent: bool = False
+    last_seq: int = 0
+    updated_at: datetime
+
+
+class CaseEventRecord(SQLModel, table=True):
+    """One accepted event of a case; (case_id, seq) makes replays and retries harmless."""
+
+    __tablename__ = "case_events"
+    # `/stats?from=&to=` finds the cases with a counted event in the window by action and date.
+    __table_args__ = (Index("ix_case_events_action_on", "action", "on"),)
+
+    case_id: str = Field(primary_key=True, max_length=64)
+    seq: int = Field(primary_key=True)
+    actor: str = Field(max_length=100)
+    action: str = Field(index=True, max_length=64)
+    event: str | None = Field(default=None, max_length=32)
+    on: date
+    recorded_at: datetime
+    note: str | None = None
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    derived: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    retracted: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    """Shown to be false by a later-recorded act: kept in the history, counted nowhere."""
+    retracted_by: int | None = None
+
+
+class DeadlineRecord(SQLModel, table=True):
+    """The current instance of one clock of a case, with its provenance."""
+
+    __tablename__ = "deadlines"
+    __table_args__ = (Index("ix_deadlines_status_due", "status", "due"),)
+
+    case_id: str = Field(primary_key=True, max_length=64)
+    clock: str = Field(primary_key=True, max_length=32)
+    due: date
+    status: str = Field(max_length=16)
+    actor: str = Field(max_length=16)
+    kind: str = Field(max_length=16)
+    fires_at: datetime
+    rule: str = Field(max_length=100)
+    pack: str = Field(max_length=32)
+    provenance: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+
+
+class ProjectionIntentRecord(SQLModel, table=True):
+    """A change the API sent to a case workflow and has not yet written to the read model.
+
+    Inserted before the update is sent and deleted in the transaction that writes the batch
+    the update hands back. One left behind (the API died in between, or its write failed) is
+    found by the worker's repair loop, which projects the case from its workflow.
+    """
+
+    __tablename__ = "projection_intents"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: str = Field(index=True, max_length=64)
+    created_at: datetime = Field(index=True)

@@ -1,0 +1,1 @@
+"""Operator tools: the asylumflow CLI, the demo seeder, the simulator, the launcher, schedules."""
