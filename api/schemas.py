@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from models.actions import IsoDate
 from models.enums import IdentifiedAt, Vulnerability
 
 Sex = Literal["female", "male", "other", "unknown"]
@@ -28,7 +29,7 @@ class PersonIn(BaseModel):
 
     given_name: str = Field(min_length=1, max_length=200)
     family_name: str = Field(min_length=1, max_length=200)
-    date_of_birth: date | None = None
+    date_of_birth: IsoDate | None = None
     nationality: str | None = Field(
         default=None, description="ISO 3166-1 alpha-2 or alpha-3 code", examples=["SYR"]
     )
@@ -88,7 +89,7 @@ class CaseCreate(BaseModel):
 
     jurisdiction: str = Field(description="A family: eu, rs, me, pl…")
     person: PersonIn
-    identified_on: date
+    identified_on: IsoDate
     identified_at: IdentifiedAt = IdentifiedAt.BORDER
     vulnerabilities: list[Vulnerability] = Field(default_factory=list)
     legal_aid_org: str | None = Field(default=None, max_length=100)
@@ -113,6 +114,14 @@ class CaseCreate(BaseModel):
         today = local_today(family, now) if family else now.astimezone(_LATEST_ZONE).date()
         if value > today:
             raise ValueError("identified_on is in the future")
+        if family:
+            # The same check the workflow makes at start: a case needs a pack in force.
+            from models.rules import PackError, pack_in_force
+
+            try:
+                pack_in_force(family, value)
+            except PackError as exc:
+                raise ValueError(str(exc)) from None
         return value
 
 

@@ -57,6 +57,11 @@ _RECORD_ONLY = frozenset({Action.CORRECT_EVENT, Action.RETRACT_EVENT})
 
 CREATION = "identify"
 
+_RANK = {action.value: rank for rank, action in enumerate(TRANSITIONS)}
+"""Acts of one day in the lifecycle's order (the transition table's): the law does not order
+acts within a day, and typing order must not decide it (an interview typed after the decision
+of the same day still comes before it)."""
+
 
 @dataclass
 class ActRequest:
@@ -101,12 +106,16 @@ def record_all(
     Raises:
         DomainError, InvalidInput: as `record`; for a batch, `index` names the failing item.
     """
-    if _fast(state, requests, today):
-        # Dated today, after everything on record: the fold is the current state, settled up
-        # to now, followed by the acts. No re-derivation is needed.
-        current = settle(state, now, recorded_at=now).state
+    # Whatever fell due by now comes first: it belongs to the record before any act typed now.
+    current = settle(state, now, recorded_at=now).state
+    if _fast(current, requests, today):
+        # At the end of the legal record: the fold is the current state followed by the acts.
         start = len(state.history)
         for index, request in enumerate(requests):
+            # As the fold does: what falls due before each act's instant comes before it.
+            current = settle(
+                current, _instant_of(current, request.payload.on, now), recorded_at=now
+            ).state
             with _item(index, len(requests)):
                 current = apply(
                     current,
@@ -122,14 +131,30 @@ def record_all(
 
 
 def _fast(state: CaseState, requests: Sequence[ActRequest], today: date) -> bool:
-    if any(r.action in _RECORD_ONLY or r.payload.on != today for r in requests):
+    """Whether the acts go at the end of the legal record, so that no re-derivation is needed.
+
+    True when each act is dated on or after everything on record (acts and derived items) and
+    the batch is in legal order: the state settled so far is then the fold up to the act's
+    date (settling only ever adds items, each dated when it fell due), and applying the act
+    and settling again is exactly what the fold would do. The common case (an act dated today,
+    a migration entered in legal order) stays linear in the history.
+    """
+    if any(r.action in _RECORD_ONLY for r in requests):
         return False
     gone = _explicitly_retracted(state.history)
     if any(e.retracted and not e.derived and e.seq not in gone for e in state.history):
         # A suspended act may find its place again: only a re-derivation tells.
         return False
-    latest = max((e.on for e in state.history if not e.retracted), default=state.identified_on)
-    return latest <= today
+    standing = [e for e in state.history if not e.retracted]
+    latest = max((e.on for e in standing), default=state.identified_on)
+    rank = max((_RANK.get(e.action, -1) for e in standing if e.on == latest), default=-1)
+    for request in requests:
+        on, this = request.payload.on, _RANK[request.action.value]
+        if on < latest or on > today or (on == latest and this < rank):
+            return False
+        rank = this
+        latest = on
+    return True
 
 
 @contextmanager
@@ -371,13 +396,18 @@ def _payload(entry: CaseEvent, on: date) -> ActionInput:
 
 
 def _instant(state: CaseState, entry: CaseEvent, on: date) -> datetime:
-    """When an act happened, for settling the clocks before it.
+    """When a recorded act happened, for settling the clocks before it (see `_instant_of`)."""
+    return _instant_of(state, on, entry.recorded_at)
+
+
+def _instant_of(state: CaseState, on: date, recorded_at: datetime) -> datetime:
+    """When an act dated `on` and recorded at `recorded_at` happened.
 
     An act recorded on its legal day happened when it was recorded (clocks in seconds, in the
     test packs, depend on that); one recorded later happened at the start of its day.
     """
-    if local_date(state, entry.recorded_at) == on:
-        return entry.recorded_at
+    if local_date(state, recorded_at) == on:
+        return recorded_at
     return datetime.combine(on, time(0), tzinfo=state.pack.tz)
 
 
@@ -403,23 +433,47 @@ def _fold(state: CaseState, history: Sequence[CaseEvent], *, now: datetime, toda
     fold.seq = max(e.seq for e in history)
     acts = sorted(
         (e for e in _acts(history)[1:] if e.action not in _RECORD_VALUES),
-        key=lambda e: (dates.get(e.seq, e.on), e.seq),
+        key=lambda e: (dates.get(e.seq, e.on), _RANK[e.action], e.seq),
     )
     displaced: list[CaseEvent] = []
     errors: dict[int, DomainError | InvalidInput] = {}
     settled_to = datetime.combine(identified_on, time(0), tzinfo=fold.pack.tz)
+    # Acts refused at their place, waiting for another act of the same day: the law does not
+    # order acts within a day, so one typed before the act it needs (a decision before that
+    # day's interview) finds its place after it.
+    waiting: list[CaseEvent] = []
     for entry in acts:
         on = dates.get(entry.seq, entry.on)
+        if waiting and dates.get(waiting[0].seq, waiting[0].on) < on:
+            displaced.extend(waiting)
+            waiting = []
         settled_to = max(settled_to, _instant(fold, entry, on))
         fold = settle(fold, settled_to, recorded_at=now).state
-        placed = entry if on == entry.on else entry.model_copy(update={"on": on})
         try:
-            fold = replay_act(fold, placed, _payload(entry, on), today)
+            fold = replay_act(fold, _placed(entry, on), _payload(entry, on), today)
         except (DomainError, InvalidInput) as exc:
-            displaced.append(entry)
+            waiting.append(entry)
             errors[entry.seq] = exc
+            continue
+        retry = True
+        while retry:
+            retry = False
+            for other in list(waiting):
+                try:
+                    fold = replay_act(fold, _placed(other, on), _payload(other, on), today)
+                except (DomainError, InvalidInput):
+                    continue
+                waiting.remove(other)
+                errors.pop(other.seq, None)
+                retry = True
+    displaced.extend(waiting)
     fold = settle(fold, max(now, settled_to), recorded_at=now).state
     return _Fold(fold, displaced, errors)
+
+
+def _placed(entry: CaseEvent, on: date) -> CaseEvent:
+    """The entry at its legal date (after corrections)."""
+    return entry if on == entry.on else entry.model_copy(update={"on": on})
 
 
 def _key(entry: CaseEvent) -> tuple[Any, ...]:

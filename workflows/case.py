@@ -55,6 +55,7 @@ with workflow.unsafe.imports_passed_through():
         owed_anew,
         request_for,
     )
+    from models.rules import PackError, all_packs
     from workflows.search import (
         CASE_STAGE,
         JURISDICTION,
@@ -90,6 +91,20 @@ def workflow_id(case_id: str) -> str:
     return f"case-{case_id}"
 
 
+def _new_case(inp: CaseInput, family: str, identified_on: date) -> CaseState:
+    return new_case(
+        case_id=inp.case_id,
+        family=family,
+        identified_on=identified_on,
+        identified_at=inp.identified_at,
+        unaccompanied_child=inp.unaccompanied_child,
+        vulnerable=inp.vulnerable,
+        legal_aid_org=inp.legal_aid_org,
+        actor=inp.actor,
+        recorded_at=workflow.now(),
+    )
+
+
 def _reject(exc: DomainError | InvalidInput | ValidationError) -> ApplicationError:
     """A domain or input error as an update failure the API can map to 409 or 422."""
     if isinstance(exc, DomainError):
@@ -114,20 +129,18 @@ class CaseWorkflow:
         # State is built here, not in run(): update validators may run before run() starts, and
         # after continue-as-new they must see the carried state.
         self._input = inp
+        self._unstartable: str | None = None
         if inp.carried is not None:
             self.case: CaseState = inp.carried
         else:
-            self.case = new_case(
-                case_id=inp.case_id,
-                family=inp.jurisdiction,
-                identified_on=inp.identified_on,
-                identified_at=inp.identified_at,
-                unaccompanied_child=inp.unaccompanied_child,
-                vulnerable=inp.vulnerable,
-                legal_aid_org=inp.legal_aid_org,
-                actor=inp.actor,
-                recorded_at=workflow.now(),
-            )
+            try:
+                self.case = _new_case(inp, inp.jurisdiction, inp.identified_on)
+            except PackError as exc:
+                # The API checks this first; should a starter not have, the workflow fails at
+                # once with the reason (an exception here would fail its task for ever).
+                self._unstartable = str(exc)
+                earliest = all_packs()[0]
+                self.case = _new_case(inp, earliest.family, earliest.valid_from)
         # Cases begun before legal time replay their recorded behaviour; from the next run on
         # (or at once, for a new case) the record follows the legal dates of acts.
         self.case.legal_time = workflow.patched("legal-time")
@@ -145,6 +158,8 @@ class CaseWorkflow:
     @workflow.run
     async def run(self, inp: CaseInput) -> dict[str, Any]:
         """Settle due clocks, project, then sleep until the next due instant or a change."""
+        if self._unstartable is not None:
+            raise self._cannot_start()
         if inp.carried is not None and workflow.patched("no-projection-after-continue-as-new"):
             # The previous run flushed everything before continuing; projecting again at the
             # start of each run was a wasted activity. Older runs replay the old behaviour.
@@ -320,8 +335,15 @@ class CaseWorkflow:
             return forget_sent(after)
         return after
 
+    def _cannot_start(self) -> ApplicationError:
+        return ApplicationError(
+            f"the case cannot start: {self._unstartable}", type="InvalidStart", non_retryable=True
+        )
+
     def _try(self, requests: list[ActionRequest]) -> Applied:
         """Record acts on a copy of the case: the legal record decides, not the typing order."""
+        if self._unstartable is not None:
+            raise self._cannot_start()
         if not self.case.legal_time:
             return self._try_in_typing_order(requests)
         parsed: list[ActRequest] = []
@@ -419,6 +441,8 @@ class CaseWorkflow:
 
         Used after server outages, and by the API's update-with-start (with `project`).
         """
+        if self._unstartable is not None:
+            raise self._cannot_start()
         self._settle()
         self._changed = True
         return self._answer(request is not None and request.project, changed=False)
