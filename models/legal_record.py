@@ -57,11 +57,6 @@ _RECORD_ONLY = frozenset({Action.CORRECT_EVENT, Action.RETRACT_EVENT})
 
 CREATION = "identify"
 
-_RANK = {action.value: rank for rank, action in enumerate(TRANSITIONS)}
-"""Acts of one day in the lifecycle's order (the transition table's): the law does not order
-acts within a day, and typing order must not decide it (an interview typed after the decision
-of the same day still comes before it)."""
-
 
 @dataclass
 class ActRequest:
@@ -99,23 +94,32 @@ def record(state: CaseState, request: ActRequest, *, now: datetime, today: date)
 
 
 def record_all(
-    state: CaseState, requests: Sequence[ActRequest], *, now: datetime, today: date
+    state: CaseState,
+    requests: Sequence[ActRequest],
+    *,
+    now: datetime,
+    today: date,
+    settled: bool = False,
 ) -> Applied:
     """Record several acts as one batch (all or nothing) and derive the case once.
+
+    `settled` says that nothing fell due since the state was last settled (the workflow knows
+    its next wake-up), which spares computing every clock again.
 
     Raises:
         DomainError, InvalidInput: as `record`; for a batch, `index` names the failing item.
     """
     # Whatever fell due by now comes first: it belongs to the record before any act typed now.
-    current = settle(state, now, recorded_at=now).state
+    current = state if settled else settle(state, now, recorded_at=now).state
     if _fast(current, requests, today):
         # At the end of the legal record: the fold is the current state followed by the acts.
         start = len(state.history)
         for index, request in enumerate(requests):
-            # As the fold does: what falls due before each act's instant comes before it.
-            current = settle(
-                current, _instant_of(current, request.payload.on, now), recorded_at=now
-            ).state
+            if index:
+                # As the fold does: what the batch's earlier acts make fall due before this
+                # act's instant comes before it (the state was settled up to the first one).
+                instant = _instant_of(current, request.payload.on, now)
+                current = settle(current, instant, recorded_at=now).state
             with _item(index, len(requests)):
                 current = apply(
                     current,
@@ -145,15 +149,11 @@ def _fast(state: CaseState, requests: Sequence[ActRequest], today: date) -> bool
     if any(e.retracted and not e.derived and e.seq not in gone for e in state.history):
         # A suspended act may find its place again: only a re-derivation tells.
         return False
-    standing = [e for e in state.history if not e.retracted]
-    latest = max((e.on for e in standing), default=state.identified_on)
-    rank = max((_RANK.get(e.action, -1) for e in standing if e.on == latest), default=-1)
+    latest = max((e.on for e in state.history if not e.retracted), default=state.identified_on)
     for request in requests:
-        on, this = request.payload.on, _RANK[request.action.value]
-        if on < latest or on > today or (on == latest and this < rank):
+        if request.payload.on < latest or request.payload.on > today:
             return False
-        rank = this
-        latest = on
+        latest = request.payload.on
     return True
 
 
@@ -433,14 +433,15 @@ def _fold(state: CaseState, history: Sequence[CaseEvent], *, now: datetime, toda
     fold.seq = max(e.seq for e in history)
     acts = sorted(
         (e for e in _acts(history)[1:] if e.action not in _RECORD_VALUES),
-        key=lambda e: (dates.get(e.seq, e.on), _RANK[e.action], e.seq),
+        key=lambda e: (dates.get(e.seq, e.on), e.seq),
     )
     displaced: list[CaseEvent] = []
     errors: dict[int, DomainError | InvalidInput] = {}
     settled_to = datetime.combine(identified_on, time(0), tzinfo=fold.pack.tz)
-    # Acts refused at their place, waiting for another act of the same day: the law does not
-    # order acts within a day, so one typed before the act it needs (a decision before that
-    # day's interview) finds its place after it.
+    # Within a day, acts are in typing order (the law does not order them, and of two
+    # conflicting acts of one day the first typed stands). An act refused at its place waits
+    # for the day's later acts: one typed before the act it needs of the same day (a
+    # notification typed before that day's decision) finds its place after it.
     waiting: list[CaseEvent] = []
     for entry in acts:
         on = dates.get(entry.seq, entry.on)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -130,6 +130,10 @@ class CaseWorkflow:
         # after continue-as-new they must see the carried state.
         self._input = inp
         self._unstartable: str | None = None
+        # When the next clock or watch falls due, as the main loop last computed it: until
+        # then the state is settled, and an action need not settle it again (its validator
+        # runs for every request, and concurrent requests arrive in bursts).
+        self._due_at: datetime | None = workflow.now()
         if inp.carried is not None:
             self.case: CaseState = inp.carried
         else:
@@ -200,6 +204,7 @@ class CaseWorkflow:
                     )
                 )
             wake_at, _ = next_wakeup(self.case, workflow.now())
+            self._due_at = wake_at
             if reminders:
                 remind_at = next_reminder_at(
                     self.case, self._input.reminder_offsets_days, workflow.now()
@@ -353,8 +358,10 @@ class CaseWorkflow:
             except ValidationError as exc:
                 raise self._indexed(_reject(exc), index, len(requests), request) from None
             parsed.append(ActRequest(request.action, payload, request.actor))
+        now = workflow.now()
+        settled = self._due_at is None or now < self._due_at
         try:
-            return record_all(self.case, parsed, now=workflow.now(), today=self._today())
+            return record_all(self.case, parsed, now=now, today=self._today(), settled=settled)
         except (DomainError, InvalidInput) as exc:
             error = _reject(exc)
             if exc.index is None or len(requests) == 1:
@@ -399,6 +406,8 @@ class CaseWorkflow:
         """Take the recorded case; entries it marked retracted are projected again."""
         self._reproject.update(e.seq for e in applied.events if e.seq <= self._projected_seq)
         self.case = self._handed_over(self.case, applied.state)
+        # New clocks may fall due before the loop's last wake-up: it recomputes it.
+        self._due_at = workflow.now()
 
     @workflow.update
     def act(self, request: ActionRequest) -> dict[str, Any]:
