@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 from activities.handover import intend
 from activities.readmodel import CaseRecord, IdempotencyRecord, PersonRecord, UserRecord
 from api.auth import Role
+from api.case_scope import readable_case_ids
 from api.casework import (
     check_scope,
     handle_for,
@@ -248,7 +249,8 @@ async def get_case(
     person = await run_in_threadpool(person_of, engine, case_id)
     check_scope(user, view, person)
     view["person"] = public_person(person)
-    view["linked_cases"] = await run_in_threadpool(linked_cases, engine, case_id)
+    linked = await run_in_threadpool(linked_cases, engine, case_id)
+    view["linked_cases"] = await run_in_threadpool(readable_case_ids, engine, user, linked)
     return view
 
 
