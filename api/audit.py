@@ -40,7 +40,11 @@ AUDITED_PREFIXES = (
     "/users",
     "/audit",
     "/ui",  # the dashboard reads the same cases and lists
+    "/codec",  # the Temporal UI's decryption of case histories
 )
+
+READ_ROUTES = frozenset({"/codec/decode"})
+"""POST routes that only read (recorded as reads)."""
 
 
 _AUDIT = SQLModel.metadata.tables[AuditRecord.__tablename__]
@@ -109,13 +113,14 @@ def _values(scope: Scope, status: int) -> dict[str, Any] | None:
     if user is None or not str(scope["path"]).startswith(AUDITED_PREFIXES):
         return None
     method: str = scope["method"]
+    route = getattr(scope.get("route"), "path", "unmatched")
     return {
         "at": datetime.now(UTC),
         "user_name": user.name,
         "role": user.role,
-        "kind": "read" if method in ("GET", "HEAD") else "change",
+        "kind": "read" if method in ("GET", "HEAD") or route in READ_ROUTES else "change",
         "method": method,
-        "route": getattr(scope.get("route"), "path", "unmatched"),
+        "route": route,
         "case_id": (scope.get("path_params") or {}).get("case_id"),
         "status": status,
         "request_id": scope.get("state", {}).get("request_id"),
