@@ -25,6 +25,7 @@ from api.routes import (
     ui,
     users,
 )
+from api.security_headers import SecurityHeaders
 from api.settings import Settings, get_settings
 from api.temporal import connect
 from models.rules import add_pack_directory
@@ -65,6 +66,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_headers=["Authorization", "Content-Type", "X-Namespace"],
         allow_credentials=True,
     )
+    # Outermost: every answer gets the headers, refusals by the other middlewares included.
+    app.add_middleware(SecurityHeaders)
     app.include_router(health.router)
     app.include_router(cases.router)
     app.include_router(duplicates.router)
