@@ -120,11 +120,21 @@ def _values(scope: Scope, status: int) -> dict[str, Any] | None:
         "role": user.role,
         "kind": "read" if method in ("GET", "HEAD") or route in READ_ROUTES else "change",
         "method": method,
-        "route": route,
-        "case_id": (scope.get("path_params") or {}).get("case_id"),
+        # Bounded to their columns: a path is whatever the caller typed (any length).
+        "route": _bounded(route, _ROUTE_MAX),
+        "case_id": _bounded((scope.get("path_params") or {}).get("case_id"), _CASE_ID_MAX),
         "status": status,
         "request_id": scope.get("state", {}).get("request_id"),
     }
+
+
+_ROUTE_MAX = 200  # AuditRecord.route
+_CASE_ID_MAX = 64  # AuditRecord.case_id
+
+
+def _bounded(value: str | None, size: int) -> str | None:
+    """`value` cut to `size` characters (a column's length)."""
+    return value if value is None else value[:size]
 
 
 def _write(engine: Engine, values: dict[str, Any], pending: PendingAudit, status: int) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from typing import Annotated, Any, Literal
 
@@ -12,6 +11,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
 from activities.readmodel import AuditRecord, UserRecord
+from api import csv_safety
 from api.auth import Role, UserError, create_user, revoke_user
 from api.deps import MAX_ROW_ID, Admin, CurrentUser, EngineDep
 from api.errors import NotFound, Unprocessable
@@ -86,7 +86,7 @@ async def audit_log(
     items = await run_in_threadpool(query)
     if format == "csv":
         out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=list(AuditRecord.model_fields))
+        writer = csv_safety.dict_writer(out, list(AuditRecord.model_fields))
         writer.writeheader()
         writer.writerows(items)
         return Response(
