@@ -34,6 +34,7 @@ from api.duplicates import name_key, record_matches
 from api.errors import Forbidden, NotFound, Unprocessable
 from api.permissions import roles_for
 from api.schemas import CaseCreate, Page
+from api.text_safety import refused_field
 from models.actions import parse_input
 from models.enums import Action, Procedure, Stage
 from models.messages import ActionBatch, ActionRequest
@@ -315,6 +316,9 @@ def _checked(
             f"role {user.role} may not {known.value}",
             allowed_roles=sorted(r.value for r in roles_for(known)),
         )
+    unsafe = refused_field(body)
+    if unsafe is not None:
+        raise Unprocessable(prefix + unsafe[0], unsafe[1])
     try:
         parse_input(known, body)
     except ValidationError as exc:
