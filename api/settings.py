@@ -54,6 +54,13 @@ class Settings(BaseSettings):
     task_queue: str = Field(default="asylumflow-cases", validation_alias="ASYLUMFLOW_TASK_QUEUE")
     api_host: str = Field(default="127.0.0.1", validation_alias="API_HOST")
     api_port: int = Field(default=8000, validation_alias="API_PORT")
+    public_url: str | None = Field(
+        default=None,
+        validation_alias="ASYLUMFLOW_PUBLIC_URL",
+        description="The API's address as users reach it (e.g. https://asylum.example.gov), "
+        "for links the API hands out (the calendar feed); default http://API_HOST:API_PORT. "
+        "Never taken from a request's Host header, which the caller chooses",
+    )
     extra_packs_dir: Path | None = Field(
         default=None,
         validation_alias="ASYLUMFLOW_EXTRA_PACKS",
@@ -102,6 +109,15 @@ class Settings(BaseSettings):
         "(webhooks) and alarmed (calendar feed); JSON list, e.g. [7, 2]",
     )
 
+    @field_validator("public_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith(("http://", "https://")) or "?" in value or "#" in value:
+            raise ValueError("ASYLUMFLOW_PUBLIC_URL is an http(s) base URL (no query, no fragment)")
+        return value.rstrip("/")
+
     @field_validator("reminder_offsets_days")
     @classmethod
     def _offsets_in_range(cls, value: list[int]) -> list[int]:
@@ -138,6 +154,11 @@ class Settings(BaseSettings):
             self.encryption_key.get_secret_value(),
             [k.get_secret_value() for k in self.encryption_old_keys],
         )
+
+    @property
+    def public_base_url(self) -> str:
+        """`ASYLUMFLOW_PUBLIC_URL`, or the configured host and port (never a request's Host)."""
+        return self.public_url or f"http://{self.api_host}:{self.api_port}"
 
     @property
     def db_url(self) -> str:

@@ -121,12 +121,18 @@ async def calendar(
 
 
 @router.post("/feed-secret", summary="A new calendar feed secret; the old one stops working")
-async def feed_secret(request: Request, user: LegalAid, engine: EngineDep) -> dict[str, str]:
-    """Create (or replace) the org's feed secret and return it with the feed URL, once."""
+async def feed_secret(
+    request: Request, user: LegalAid, engine: EngineDep, settings: SettingsDep
+) -> dict[str, str]:
+    """Create (or replace) the org's feed secret and return it with the feed URL, once.
+
+    The URL is built on `ASYLUMFLOW_PUBLIC_URL` (or the configured host), never on the
+    request's `Host` header: a caller could otherwise have a link to its own server handed out.
+    """
     org = _org(user)
     secret = await run_in_threadpool(legal_aid.rotate_feed_secret, engine, org, datetime.now(UTC))
-    url = request.url_for("legal_aid_calendar").include_query_params(feed=secret)
-    return {"secret": secret, "feed_url": str(url)}
+    path = request.app.url_path_for("legal_aid_calendar")
+    return {"secret": secret, "feed_url": f"{settings.public_base_url}{path}?feed={secret}"}
 
 
 @router.post("/webhooks", status_code=201, summary="Register a reminder webhook")
