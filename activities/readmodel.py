@@ -15,6 +15,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult, Engine, Result
 from sqlmodel import Field, SQLModel, create_engine
 
+from activities.private_files import ensure_private_sqlite
+
 if TYPE_CHECKING:
     from alembic.config import Config
 
@@ -177,6 +179,7 @@ def upsert_into(dialect: str, table: Table) -> Any:
 def _ensure_sqlite_dir(url: str) -> None:
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        ensure_private_sqlite(url)
 
 
 def make_engine(url: str) -> Engine:

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
+from activities.private_files import restrict_tree
 from workflows.search import cli_flags
 
 BIN = Path(sys.executable).parent
@@ -46,7 +47,10 @@ def main() -> None:
     temporal_port = int(os.environ.get("TEMPORAL_PORT", "7233"))
     ui_port = int(os.environ.get("TEMPORAL_UI_PORT", "8233"))
     data_dir = Path(os.environ.get("ASYLUMFLOW_DATA_DIR", "./.data")).resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    # Everything this stack and its children create (the read model, Temporal's database,
+    # keys) is the owner's alone; files from before this rule are tightened too.
+    os.umask(0o077)
+    restrict_tree(data_dir)
     for port, name in (
         (api_port, "API_PORT"),
         (temporal_port, "TEMPORAL_PORT"),
