@@ -16,6 +16,7 @@ address would let an org's user make the workers call internal services (SSRF). 
 from __future__ import annotations
 
 import ipaddress
+import logging
 import socket
 from typing import Any
 
@@ -127,8 +128,35 @@ class PinnedTransport(httpx.BaseTransport):
         self._inner.close()
 
 
+class OriginOnly(logging.Filter):
+    """Cuts every URL in httpx's log lines down to its origin (`scheme://host:port`).
+
+    httpx logs each request's full URL at INFO; a webhook's path and query often carry the
+    receiver's own secret, and logs travel further than the database.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the record's URL arguments; never drop the record."""
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                f"{a.scheme}://{a.netloc.decode('ascii', 'replace')}/..."
+                if isinstance(a, httpx.URL)
+                else a
+                for a in record.args
+            )
+        return True
+
+
+def redact_http_logs() -> None:
+    """Install `OriginOnly` on httpx's logger (once per process)."""
+    logger = logging.getLogger("httpx")
+    if not any(isinstance(f, OriginOnly) for f in logger.filters):
+        logger.addFilter(OriginOnly())
+
+
 def pinned_client(*, private_hosts: bool, **options: Any) -> httpx.Client:
     """An httpx client that never follows redirects and connects only to checked addresses."""
+    redact_http_logs()
     return httpx.Client(
         transport=PinnedTransport(private_hosts=private_hosts),
         follow_redirects=False,
