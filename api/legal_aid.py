@@ -193,10 +193,18 @@ def deactivate_webhook(engine: Engine, org: str, webhook_id: int) -> bool:
 
 
 def deliveries(
-    engine: Engine, webhook_id: int, *, after: int | None, limit: int
+    engine: Engine, org: str, webhook_id: int, *, after: int | None, limit: int
 ) -> list[DeliveryRecord]:
-    """Delivery attempts of one webhook in the order they were made (by id, after `after`)."""
-    query = select(DeliveryRecord).where(DeliveryRecord.webhook_id == webhook_id)
+    """Delivery attempts of one webhook in the order they were made (by id, after `after`).
+
+    Only those for cases that are still `org`'s: once a case moves to another organisation,
+    the rows naming it leave the old one's view with the case itself.
+    """
+    query = (
+        select(DeliveryRecord)
+        .join(CaseRecord, col(CaseRecord.id) == col(DeliveryRecord.case_id))
+        .where(DeliveryRecord.webhook_id == webhook_id, CaseRecord.legal_aid_org == org)
+    )
     if after is not None:
         query = query.where(col(DeliveryRecord.id) > after)
     with Session(engine) as session:

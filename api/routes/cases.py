@@ -32,6 +32,7 @@ from api.casework import (
 from api.deps import BorderOrStaff, CaseReader, EngineDep, SettingsDep, TemporalDep
 from api.duplicates import name_key, record_matches
 from api.errors import Forbidden, NotFound, Unprocessable
+from api.note_scope import readable_notes
 from api.permissions import roles_for
 from api.schemas import CaseCreate, Page
 from api.text_safety import refused_field
@@ -263,11 +264,15 @@ async def case_history(
     view = await read_view(client, case_id)
     check_scope(user, view, await run_in_threadpool(person_of, engine, case_id))
     events = await handle_for(client, case_id).query(CaseWorkflow.history)
+    events = await run_in_threadpool(readable_notes, engine, user, events)
     return {
         "items": [
             {
                 k: e.get(k)
-                for k in ("seq", "actor", "action", "event", "on", "recorded_at", "note", "data")
+                for k in (
+                    *("seq", "actor", "action", "event", "on", "recorded_at"),
+                    *("note", "note_org", "data"),
+                )
             }
             for e in events
         ]

@@ -183,10 +183,11 @@ async def webhook_deliveries(
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> Page:
     """Every attempt (status code or error, attempt number) in order; `next_cursor` continues."""
-    if await run_in_threadpool(legal_aid.org_webhook, engine, _org(user), webhook_id) is None:
+    org = _org(user)
+    if await run_in_threadpool(legal_aid.org_webhook, engine, org, webhook_id) is None:
         raise NotFound("no such webhook")
     rows = await run_in_threadpool(
-        legal_aid.deliveries, engine, webhook_id, after=cursor, limit=limit + 1
+        legal_aid.deliveries, engine, org, webhook_id, after=cursor, limit=limit + 1
     )
     items = [r.model_dump(mode="json") for r in rows[:limit]]
     more = len(rows) > limit

@@ -29,6 +29,7 @@ from api.auth import Role, user_for_token
 from api.casework import check_scope, handle_for, person_of, public_person, read_view
 from api.deps import CurrentUser
 from api.errors import ApiError, Forbidden, NotFound, Unauthorized
+from api.note_scope import readable_notes
 from models.rules import calendar_today
 from workflows.case import CaseWorkflow
 
@@ -289,6 +290,7 @@ async def case_page(request: Request, case_id: str) -> Response:
         person = await run_in_threadpool(person_of, _engine(request), case_id)
         check_scope(user, view, person)
         events = await handle_for(client, case_id).query(CaseWorkflow.history)
+        events = await run_in_threadpool(readable_notes, _engine(request), user, events)
     except ApiError as exc:
         return error_page(request, exc, user)
     return render(
