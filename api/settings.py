@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -37,6 +39,23 @@ class Settings(BaseSettings):
         default_factory=list,
         validation_alias="ASYLUMFLOW_ENCRYPTION_OLD_KEYS",
         description='Rotated-out keys that still decrypt, JSON: ["<id>:<base64 key>"]',
+    )
+    encryption_key_file: Path | None = Field(
+        default=None,
+        validation_alias="ASYLUMFLOW_ENCRYPTION_KEY_FILE",
+        description="A file holding the base64 key, when ASYLUMFLOW_ENCRYPTION_KEY is unset "
+        "(`make run` keeps one in the data directory)",
+    )
+    action_key: SecretStr | None = Field(
+        default=None,
+        validation_alias="ASYLUMFLOW_ACTION_KEY",
+        description="Base64 key the API signs actions with and the workers check them with; "
+        "default: derived from the encryption key",
+    )
+    action_key_file: Path | None = Field(
+        default=None,
+        validation_alias="ASYLUMFLOW_ACTION_KEY_FILE",
+        description="A file holding the action key, when ASYLUMFLOW_ACTION_KEY is unset",
     )
     codec_cors_origins: list[str] = Field(
         default_factory=lambda: ["http://127.0.0.1:8233", "http://localhost:8233"],
@@ -126,6 +145,20 @@ class Settings(BaseSettings):
         return sorted(set(value), reverse=True)
 
     @model_validator(mode="after")
+    def _keys_from_files(self) -> Settings:
+        # Files as `make run` keeps them beside each other in the data directory (0600).
+        if self.encryption_key is None and self.encryption_key_file is not None:
+            self.encryption_key = SecretStr(self.encryption_key_file.read_text().strip())
+        if self.action_key is None and self.action_key_file is not None:
+            self.action_key = SecretStr(self.action_key_file.read_text().strip())
+        if self.action_key is not None:
+            try:
+                parse_key(self.action_key.get_secret_value())
+            except CodecError as exc:
+                raise ValueError(f"ASYLUMFLOW_ACTION_KEY: {exc}") from None
+        return self
+
+    @model_validator(mode="after")
     def _safe_outside_development(self) -> Settings:
         if self.encryption_key is not None:
             try:
@@ -154,6 +187,19 @@ class Settings(BaseSettings):
             self.encryption_key.get_secret_value(),
             [k.get_secret_value() for k in self.encryption_old_keys],
         )
+
+    def action_signing_key(self) -> bytes | None:
+        """The key actions are signed and checked with (`workflows.action_signing`).
+
+        `ASYLUMFLOW_ACTION_KEY` (or its file); else derived from the encryption key, so every
+        deployment that encrypts also signs; None without either (development in the clear).
+        """
+        if self.action_key is not None:
+            return parse_key(self.action_key.get_secret_value())
+        if self.encryption_key is not None:
+            codec_key = parse_key(self.encryption_key.get_secret_value())
+            return hmac.new(codec_key, b"asylumflow action signing v1", hashlib.sha256).digest()
+        return None
 
     @property
     def public_base_url(self) -> str:

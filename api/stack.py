@@ -17,7 +17,8 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from activities.private_files import restrict_tree
+from activities.private_files import restrict_tree, write_private
+from api.codec import new_key
 from workflows.search import cli_flags
 
 BIN = Path(sys.executable).parent
@@ -61,6 +62,7 @@ def main() -> None:
 
     env = {
         **os.environ,
+        **local_keys(data_dir),
         "ASYLUMFLOW_DATA_DIR": str(data_dir),
         "TEMPORAL_ADDRESS": f"127.0.0.1:{temporal_port}",
         "API_PORT": str(api_port),
@@ -140,6 +142,32 @@ def main() -> None:
             time.sleep(1)
     finally:
         stop()
+
+
+CODEC_KEY_FILE = "codec.key"
+ACTION_KEY_FILE = "action.key"
+
+
+def local_keys(data_dir: Path) -> dict[str, str]:
+    """Encryption by default: the payload and action-signing keys, made on the first start.
+
+    Both live in the data directory (0600) beside each other and reach the worker and the API
+    as `ASYLUMFLOW_ENCRYPTION_KEY_FILE` / `ASYLUMFLOW_ACTION_KEY_FILE`. A key set in the
+    environment wins (nothing is created for it). Histories written before the key existed stay
+    readable: the codec passes unencrypted payloads through.
+    """
+    env: dict[str, str] = {}
+    for name, variable in (
+        (CODEC_KEY_FILE, "ASYLUMFLOW_ENCRYPTION_KEY"),
+        (ACTION_KEY_FILE, "ASYLUMFLOW_ACTION_KEY"),
+    ):
+        if os.environ.get(variable) or os.environ.get(f"{variable}_FILE"):
+            continue
+        path = data_dir / name
+        if not path.exists():
+            write_private(path, new_key() + "\n")
+        env[f"{variable}_FILE"] = str(path)
+    return env
 
 
 def _seed_demo(env: dict[str, str], data_dir: Path) -> None:
