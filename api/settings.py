@@ -148,9 +148,9 @@ class Settings(BaseSettings):
     def _keys_from_files(self) -> Settings:
         # Files as `make run` keeps them beside each other in the data directory (0600).
         if self.encryption_key is None and self.encryption_key_file is not None:
-            self.encryption_key = SecretStr(self.encryption_key_file.read_text().strip())
+            self.encryption_key = _key_from(self.encryption_key_file, "ENCRYPTION_KEY_FILE")
         if self.action_key is None and self.action_key_file is not None:
-            self.action_key = SecretStr(self.action_key_file.read_text().strip())
+            self.action_key = _key_from(self.action_key_file, "ACTION_KEY_FILE")
         if self.action_key is not None:
             try:
                 parse_key(self.action_key.get_secret_value())
@@ -212,6 +212,14 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'asylumflow.db').resolve()}"
+
+
+def _key_from(path: Path, setting: str) -> SecretStr:
+    """A base64 key read from a file (a `ValueError` naming the setting if it cannot be)."""
+    try:
+        return SecretStr(path.read_text().strip())
+    except OSError as exc:
+        raise ValueError(f"ASYLUMFLOW_{setting}: cannot read {path}: {exc.strerror}") from None
 
 
 @lru_cache
