@@ -24,6 +24,7 @@ from activities.reminders import ReminderActivities
 from db.intents import repair_loop
 from models.deadlines import preload
 from models.rules import add_pack_directory
+from models.action_signing import register_key
 from workflows.case import CaseWorkflow
 from workflows.reconcile import ReconcileWorkflow
 
@@ -31,7 +32,11 @@ ALL_WORKFLOWS: Sequence[type] = (CaseWorkflow, ReconcileWorkflow)
 
 # Pure domain code and its libraries are deterministic; passing them through the sandbox keeps
 # the rule packs loaded once per process instead of once per workflow run.
-PASSTHROUGH = ("models", "holidays", "dateutil", "yaml", "pydantic", "pydantic_core")
+# The action-signing key registry must be the one `build_worker` filled (one per process).
+PASSTHROUGH = (
+    *("models", "holidays", "dateutil", "yaml", "pydantic", "pydantic_core"),
+    "workflows.action_signing",
+)
 
 
 def all_activities(engine: Engine, *, private_webhooks: bool = False) -> list[Callable[..., Any]]:
@@ -50,9 +55,15 @@ def build_worker(
     activities: Sequence[Callable[..., Any]] | None = None,
     executor: ThreadPoolExecutor | None = None,
     private_webhooks: bool = False,
+    action_key: bytes | None = None,
 ) -> Worker:
-    """A worker for case workflows and their activities on `task_queue`."""
+    """A worker for case workflows and their activities on `task_queue`.
+
+    With `action_key`, the case workflows on `task_queue` accept only actions the API signed
+    with it (`workflows.action_signing`).
+    """
     preload()  # packs and holiday calendars, before the first workflow task needs them
+    register_key(task_queue, action_key)
     return Worker(
         client,
         task_queue=task_queue,
@@ -86,7 +97,11 @@ async def run_worker() -> None:
     client = await connect(settings)
     engine = make_engine(settings.db_url)
     worker = build_worker(
-        client, settings.task_queue, engine, private_webhooks=settings.webhook_private_hosts
+        client,
+        settings.task_queue,
+        engine,
+        private_webhooks=settings.webhook_private_hosts,
+        action_key=settings.action_signing_key(),
     )
     logging.getLogger("asylumflow").info("worker on task queue %s", settings.task_queue)
     every = timedelta(seconds=settings.projection_repair_seconds)

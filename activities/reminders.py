@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
-import socket
 from collections.abc import Callable
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
+from functools import partial
 
 import httpx
 from sqlalchemy.engine import Engine
@@ -22,6 +20,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from db.tables import DeliveryRecord, WebhookRecord
+from activities.webhook_guard import RefusedTarget, pinned_client, refused_url
 from models.reminders import ReminderRequest
 
 SIGNATURE_HEADER = "X-Asylumflow-Signature"
@@ -40,37 +39,20 @@ def sign(secret: str, body: bytes) -> str:
 
 
 def refused_target(url: str, *, private_hosts: bool = False) -> str | None:
-    """Why reminders may not be POSTed to `url`, or None if they may.
+    """Why reminders may not be POSTed to `url`, or None if they may (`webhook_guard`).
 
-    Webhook URLs come from legal aid users, and the workers that POST to them sit inside the
-    authority's network: a URL naming a loopback, private, link-local or otherwise non-public
-    address would let an org's user make the workers call internal services (SSRF). Every
-    address the host resolves to must be public, checked when the webhook is registered and
-    again before each delivery (DNS may change in between). `private_hosts` allows them, for
-    single-machine setups and tests (`ASYLUMFLOW_WEBHOOK_PRIVATE_HOSTS`).
+    Checked when the webhook is registered; each delivery checks again, on the address it then
+    connects to (`webhook_guard.PinnedTransport`), since DNS may change in between.
+    `private_hosts` allows non-public addresses (`ASYLUMFLOW_WEBHOOK_PRIVATE_HOSTS`).
     """
     if private_hosts:
         return None
-    parts = urlsplit(url)
-    host = parts.hostname
-    if not host:
-        return "the URL names no host"
-    try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError, ValueError):
-        return f"the host {host} does not resolve"
-    for *_, sockaddr in found:
-        # An IPv6 address may carry a zone ("fe80::1%eth0"): the address is before it.
-        address = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
-        if not address.is_global:
-            return f"the host {host} resolves to a non-public address ({address})"
-    return None
+    return refused_url(url, private_hosts=private_hosts)
 
 
-def _default_client() -> httpx.Client:
+def _pinned_client(private_hosts: bool) -> httpx.Client:
     # Redirects are not followed: a reminder goes where the org registered it, nowhere else.
-    return httpx.Client(timeout=httpx.Timeout(10.0), follow_redirects=False)
+    return pinned_client(private_hosts=private_hosts, timeout=httpx.Timeout(10.0))
 
 
 class ReminderActivities:
@@ -84,7 +66,7 @@ class ReminderActivities:
         private_hosts: bool = False,
     ) -> None:
         self.engine = engine
-        self.client_factory = client_factory or _default_client
+        self.client_factory = client_factory or partial(_pinned_client, private_hosts)
         self.private_hosts = private_hosts  # see `refused_target`
 
     def _targets(self, request: ReminderRequest) -> list[WebhookRecord]:
@@ -125,6 +107,8 @@ class ReminderActivities:
                     REMINDER_HEADER: key,
                 },
             )
+        except RefusedTarget as exc:
+            return None, f"not sent: {exc}"[:_ERROR_MAX]
         except httpx.HTTPError as exc:
             return None, f"{type(exc).__name__}: {exc}"[:_ERROR_MAX]
         if not response.is_success:
@@ -149,12 +133,9 @@ class ReminderActivities:
         with self.client_factory() as http:
             for hook in targets:
                 assert hook.id is not None  # rows read from the table have their id
-                status: int | None = None
-                error = refused_target(hook.url, private_hosts=self.private_hosts)
-                if error is not None:
-                    error = f"not sent: {error}"
-                else:
-                    status, error = self._post(http, hook, body, request.key)
+                # The client's transport resolves the host once, checks the address and
+                # connects to it (`webhook_guard`): refused, nothing is sent.
+                status, error = self._post(http, hook, body, request.key)
                 self._record(
                     DeliveryRecord(
                         webhook_id=hook.id,

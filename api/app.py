@@ -14,6 +14,7 @@ from api.auth import TokenCache
 from api.errors import install_error_handlers
 from api.limits import BodyLimit
 from api.routes import cases, codec, duplicates, health, legal_aid, stats, supervision, ui, users
+from api.security_headers import SecurityHeaders
 from core.settings import Settings, get_settings
 from core.temporal import connect
 from db.engine import make_engine
@@ -55,6 +56,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_headers=["Authorization", "Content-Type", "X-Namespace"],
         allow_credentials=True,
     )
+    # Outermost: every answer gets the headers, refusals by the other middlewares included.
+    app.add_middleware(SecurityHeaders)
     app.include_router(health.router)
     app.include_router(cases.router)
     app.include_router(duplicates.router)

@@ -41,7 +41,11 @@ AUDITED_PREFIXES = (
     "/users",
     "/audit",
     "/ui",  # the dashboard reads the same cases and lists
+    "/codec",  # the Temporal UI's decryption of case histories
 )
+
+READ_ROUTES = frozenset({"/codec/decode"})
+"""POST routes that only read (recorded as reads)."""
 
 
 _AUDIT = SQLModel.metadata.tables[AuditRecord.__tablename__]
@@ -110,17 +114,28 @@ def _values(scope: Scope, status: int) -> dict[str, Any] | None:
     if user is None or not str(scope["path"]).startswith(AUDITED_PREFIXES):
         return None
     method: str = scope["method"]
+    route = getattr(scope.get("route"), "path", "unmatched")
     return {
         "at": datetime.now(UTC),
         "user_name": user.name,
         "role": user.role,
-        "kind": "read" if method in ("GET", "HEAD") else "change",
+        "kind": "read" if method in ("GET", "HEAD") or route in READ_ROUTES else "change",
         "method": method,
-        "route": getattr(scope.get("route"), "path", "unmatched"),
-        "case_id": (scope.get("path_params") or {}).get("case_id"),
+        # Bounded to their columns: a path is whatever the caller typed (any length).
+        "route": _bounded(route, _ROUTE_MAX),
+        "case_id": _bounded((scope.get("path_params") or {}).get("case_id"), _CASE_ID_MAX),
         "status": status,
         "request_id": scope.get("state", {}).get("request_id"),
     }
+
+
+_ROUTE_MAX = 200  # AuditRecord.route
+_CASE_ID_MAX = 64  # AuditRecord.case_id
+
+
+def _bounded(value: str | None, size: int) -> str | None:
+    """`value` cut to `size` characters (a column's length)."""
+    return value if value is None else value[:size]
 
 
 def _write(engine: Engine, values: dict[str, Any], pending: PendingAudit, status: int) -> None:

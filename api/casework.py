@@ -79,7 +79,8 @@ def check_scope(user: UserRecord, view: dict[str, Any], person: PersonRecord | N
     if user.role == Role.LEGAL_AID and view.get("legal_aid_org") != user.org:
         raise NotFound("no such case")
     if user.role == Role.BORDER_OFFICER and (person is None or person.created_by != user.name):
-        raise Forbidden("border officers read and act on the cases they created")
+        # 404, not 403: an officer must not learn that another officer's case exists.
+        raise NotFound("no such case")
     if user.role == Role.ADMIN:
         raise Forbidden("admins take no case actions and read no cases")
 

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from models.actions import IsoDate
+from api.text_safety import check_text
 from models.enums import IdentifiedAt, Vulnerability
 
 Sex = Literal["female", "male", "other", "unknown"]
@@ -37,6 +38,11 @@ class PersonIn(BaseModel):
     biometric_ref: str | None = Field(
         default=None, max_length=128, description="Reference into a biometric system (exact match)"
     )
+
+    @field_validator("given_name", "family_name", "biometric_ref")
+    @classmethod
+    def _visible_text(cls, value: str | None) -> str | None:
+        return None if value is None else check_text(value)
 
     @field_validator("nationality")
     @classmethod

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -38,6 +40,23 @@ class Settings(BaseSettings):
         validation_alias="ASYLUMFLOW_ENCRYPTION_OLD_KEYS",
         description='Rotated-out keys that still decrypt, JSON: ["<id>:<base64 key>"]',
     )
+    encryption_key_file: Path | None = Field(
+        default=None,
+        validation_alias="ASYLUMFLOW_ENCRYPTION_KEY_FILE",
+        description="A file holding the base64 key, when ASYLUMFLOW_ENCRYPTION_KEY is unset "
+        "(`make run` keeps one in the data directory)",
+    )
+    action_key: SecretStr | None = Field(
+        default=None,
+        validation_alias="ASYLUMFLOW_ACTION_KEY",
+        description="Base64 key the API signs actions with and the workers check them with; "
+        "default: derived from the encryption key",
+    )
+    action_key_file: Path | None = Field(
+        default=None,
+        validation_alias="ASYLUMFLOW_ACTION_KEY_FILE",
+        description="A file holding the action key, when ASYLUMFLOW_ACTION_KEY is unset",
+    )
     codec_cors_origins: list[str] = Field(
         default_factory=lambda: ["http://127.0.0.1:8233", "http://localhost:8233"],
         validation_alias="ASYLUMFLOW_CODEC_CORS_ORIGINS",
@@ -54,6 +73,13 @@ class Settings(BaseSettings):
     task_queue: str = Field(default="asylumflow-cases", validation_alias="ASYLUMFLOW_TASK_QUEUE")
     api_host: str = Field(default="127.0.0.1", validation_alias="API_HOST")
     api_port: int = Field(default=8000, validation_alias="API_PORT")
+    public_url: str | None = Field(
+        default=None,
+        validation_alias="ASYLUMFLOW_PUBLIC_URL",
+        description="The API's address as users reach it (e.g. https://asylum.example.gov), "
+        "for links the API hands out (the calendar feed); default http://API_HOST:API_PORT. "
+        "Never taken from a request's Host header, which the caller chooses",
+    )
     extra_packs_dir: Path | None = Field(
         default=None,
         validation_alias="ASYLUMFLOW_EXTRA_PACKS",
@@ -102,12 +128,35 @@ class Settings(BaseSettings):
         "(webhooks) and alarmed (calendar feed); JSON list, e.g. [7, 2]",
     )
 
+    @field_validator("public_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith(("http://", "https://")) or "?" in value or "#" in value:
+            raise ValueError("ASYLUMFLOW_PUBLIC_URL is an http(s) base URL (no query, no fragment)")
+        return value.rstrip("/")
+
     @field_validator("reminder_offsets_days")
     @classmethod
     def _offsets_in_range(cls, value: list[int]) -> list[int]:
         if any(not 0 <= v <= 366 for v in value):
             raise ValueError("reminder offsets are whole days from 0 to 366")
         return sorted(set(value), reverse=True)
+
+    @model_validator(mode="after")
+    def _keys_from_files(self) -> Settings:
+        # Files as `make run` keeps them beside each other in the data directory (0600).
+        if self.encryption_key is None and self.encryption_key_file is not None:
+            self.encryption_key = _key_from(self.encryption_key_file, "ENCRYPTION_KEY_FILE")
+        if self.action_key is None and self.action_key_file is not None:
+            self.action_key = _key_from(self.action_key_file, "ACTION_KEY_FILE")
+        if self.action_key is not None:
+            try:
+                parse_key(self.action_key.get_secret_value())
+            except CodecError as exc:
+                raise ValueError(f"ASYLUMFLOW_ACTION_KEY: {exc}") from None
+        return self
 
     @model_validator(mode="after")
     def _safe_outside_development(self) -> Settings:
@@ -139,12 +188,38 @@ class Settings(BaseSettings):
             [k.get_secret_value() for k in self.encryption_old_keys],
         )
 
+    def action_signing_key(self) -> bytes | None:
+        """The key actions are signed and checked with (`workflows.action_signing`).
+
+        `ASYLUMFLOW_ACTION_KEY` (or its file); else derived from the encryption key, so every
+        deployment that encrypts also signs; None without either (development in the clear).
+        """
+        if self.action_key is not None:
+            return parse_key(self.action_key.get_secret_value())
+        if self.encryption_key is not None:
+            codec_key = parse_key(self.encryption_key.get_secret_value())
+            return hmac.new(codec_key, b"asylumflow action signing v1", hashlib.sha256).digest()
+        return None
+
+    @property
+    def public_base_url(self) -> str:
+        """`ASYLUMFLOW_PUBLIC_URL`, or the configured host and port (never a request's Host)."""
+        return self.public_url or f"http://{self.api_host}:{self.api_port}"
+
     @property
     def db_url(self) -> str:
         """`DATABASE_URL`, or a SQLite file under the data directory."""
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'asylumflow.db').resolve()}"
+
+
+def _key_from(path: Path, setting: str) -> SecretStr:
+    """A base64 key read from a file (a `ValueError` naming the setting if it cannot be)."""
+    try:
+        return SecretStr(path.read_text().strip())
+    except OSError as exc:
+        raise ValueError(f"ASYLUMFLOW_{setting}: cannot read {path}: {exc.strerror}") from None
 
 
 @lru_cache

@@ -7,6 +7,7 @@ from temporalio.service import TLSConfig
 
 from core.codec import data_converter
 from core.settings import Settings
+from core.signed_actions import SigningInterceptor
 
 
 async def connect(settings: Settings) -> Client:
@@ -20,10 +21,13 @@ async def connect(settings: Settings) -> Client:
                 settings.temporal_tls_ca.read_bytes() if settings.temporal_tls_ca else None
             ),
         )
+    action_key = settings.action_signing_key()
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
         # Encrypts every payload when a key is configured (core/codec.py).
         data_converter=data_converter(settings.codec()),
+        # Signs every action sent to a case (workflows/action_signing.py).
+        interceptors=[SigningInterceptor(action_key)] if action_key else [],
         tls=tls,
     )

@@ -15,7 +15,14 @@ from icalendar import Alarm, Calendar, Event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from db.tables import CaseRecord, DeadlineRecord, DeliveryRecord, FeedSecretRecord, WebhookRecord
+from db.tables import (
+    CaseRecord,
+    DeadlineRecord,
+    DeliveryRecord,
+    FeedSecretRecord,
+    UserRecord,
+    WebhookRecord,
+)
 from db.users import hash_token
 
 OPEN_STATUSES = ("running", "paused")
@@ -112,13 +119,18 @@ def calendar_ics(
     return ical
 
 
-def rotate_feed_secret(engine: Engine, org: str, now: datetime) -> str:
-    """A new feed secret for `org`; only its hash is stored, and it replaces the old one."""
+def rotate_feed_secret(engine: Engine, user_name: str, now: datetime) -> str:
+    """A new feed secret for one user; only its hash is stored, and it replaces the user's old one.
+
+    Colleagues' secrets are untouched.
+    """
     secret = secrets.token_urlsafe(32)
     with Session(engine) as session:
-        record = session.get(FeedSecretRecord, org)
+        record = session.get(FeedSecretRecord, user_name)
         if record is None:
-            record = FeedSecretRecord(org=org, secret_hash=hash_token(secret), created_at=now)
+            record = FeedSecretRecord(
+                user_name=user_name, secret_hash=hash_token(secret), created_at=now
+            )
         else:
             record.secret_hash, record.created_at = hash_token(secret), now
         session.add(record)
@@ -126,13 +138,17 @@ def rotate_feed_secret(engine: Engine, org: str, now: datetime) -> str:
     return secret
 
 
-def org_for_feed_secret(engine: Engine, secret: str) -> str | None:
-    """The organisation a feed secret belongs to, if it is the current one."""
+def user_for_feed_secret(engine: Engine, secret: str) -> UserRecord | None:
+    """The active legal aid user whose current feed secret this is (None once revoked)."""
     with Session(engine) as session:
-        record = session.exec(
-            select(FeedSecretRecord).where(FeedSecretRecord.secret_hash == hash_token(secret))
+        user = session.exec(
+            select(UserRecord)
+            .join(FeedSecretRecord, col(FeedSecretRecord.user_name) == col(UserRecord.name))
+            .where(FeedSecretRecord.secret_hash == hash_token(secret))
         ).first()
-    return record.org if record is not None else None
+    if user is None or user.revoked_at is not None or user.role != "legal_aid" or not user.org:
+        return None
+    return user
 
 
 def create_webhook(engine: Engine, org: str, url: str, now: datetime) -> WebhookRecord:
@@ -177,10 +193,18 @@ def deactivate_webhook(engine: Engine, org: str, webhook_id: int) -> bool:
 
 
 def deliveries(
-    engine: Engine, webhook_id: int, *, after: int | None, limit: int
+    engine: Engine, org: str, webhook_id: int, *, after: int | None, limit: int
 ) -> list[DeliveryRecord]:
-    """Delivery attempts of one webhook in the order they were made (by id, after `after`)."""
-    query = select(DeliveryRecord).where(DeliveryRecord.webhook_id == webhook_id)
+    """Delivery attempts of one webhook in the order they were made (by id, after `after`).
+
+    Only those for cases that are still `org`'s: once a case moves to another organisation,
+    the rows naming it leave the old one's view with the case itself.
+    """
+    query = (
+        select(DeliveryRecord)
+        .join(CaseRecord, col(CaseRecord.id) == col(DeliveryRecord.case_id))
+        .where(DeliveryRecord.webhook_id == webhook_id, CaseRecord.legal_aid_org == org)
+    )
     if after is not None:
         query = query.where(col(DeliveryRecord.id) > after)
     with Session(engine) as session:

@@ -13,7 +13,6 @@ check the stored facts against it); `flows`, `backlog` and `compute` do the SQL.
 
 from __future__ import annotations
 
-import csv
 import io
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping
@@ -41,6 +40,7 @@ from db.stat_facts import (
     Fact,
     facts_by_case,
 )
+from core import csv_safety
 from db.supervision import TERMINAL
 from db.tables import CaseRecord, CaseStatCountRecord, CaseStatDaysRecord
 from models.enums import (
@@ -193,7 +193,7 @@ def csv_rows(stats: dict[str, Any]) -> Iterator[tuple[str, str, str]]:
 def to_csv(stats: dict[str, Any]) -> str:
     """The figures as CSV with a `metric,key,value` header."""
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = csv_safety.writer(out)
     writer.writerow(("metric", "key", "value"))
     writer.writerows(csv_rows(stats))
     return out.getvalue()

@@ -39,6 +39,8 @@ def create_user(engine: Engine, name: str, role: Role, org: str | None = None) -
     """Create a user and return its bearer token (the only time it is ever visible)."""
     if role is Role.LEGAL_AID and not org:
         raise UserError("a legal_aid user belongs to an organisation: give --org")
+    if name == "system":
+        raise UserError("'system' is the engine's name in case histories")
     if role is not Role.LEGAL_AID and org:
         raise UserError("only legal_aid users belong to an organisation")
     token = secrets.token_urlsafe(32)

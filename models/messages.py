@@ -45,6 +45,8 @@ class ActionRequest(BaseModel):
     action: Action
     body: dict[str, Any]
     actor: str = Field(min_length=1, max_length=100)
+    signature: str | None = Field(default=None, max_length=100)
+    """The API's HMAC of the action (`workflows.action_signing`); the validators check it."""
     project: bool = False
     """The caller writes the read model from the update's result (its `projection` key): the
     API does, so the row is current when the caseworker gets the answer and the workflow need

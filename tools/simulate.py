@@ -10,7 +10,6 @@ SQL, and the projection tells the simulator which cases changed (only those are 
 from __future__ import annotations
 
 import asyncio
-import csv
 import random
 import statistics
 import sys
@@ -28,6 +27,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
+from core import csv_safety
 from models.deadlines import preload
 from models.enums import Action, IdentifiedAt, Stage
 from models.messages import ActionRequest, CaseInput, ProjectionBatch
@@ -449,12 +449,12 @@ def _write(sim: Simulation, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     weekly = out / "weekly.csv"
     with weekly.open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(sim.weekly[0]))
+        writer = csv_safety.dict_writer(fh, list(sim.weekly[0]))
         writer.writeheader()
         writer.writerows(sim.weekly)
     cases = out / "cases.csv"
     with cases.open("w", newline="") as fh:
-        rows = csv.writer(fh)
+        rows = csv_safety.writer(fh)
         rows.writerow(
             [
                 "id",

@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 from types import FrameType
 
+from core.private_files import restrict_tree, write_private
+from core.codec import new_key
 from workflows.search import cli_flags
 
 BIN = Path(sys.executable).parent
@@ -46,7 +48,10 @@ def main() -> None:
     temporal_port = int(os.environ.get("TEMPORAL_PORT", "7233"))
     ui_port = int(os.environ.get("TEMPORAL_UI_PORT", "8233"))
     data_dir = Path(os.environ.get("ASYLUMFLOW_DATA_DIR", "./.data")).resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    # Everything this stack and its children create (the read model, Temporal's database,
+    # keys) is the owner's alone; files from before this rule are tightened too.
+    os.umask(0o077)
+    restrict_tree(data_dir)
     for port, name in (
         (api_port, "API_PORT"),
         (temporal_port, "TEMPORAL_PORT"),
@@ -57,6 +62,7 @@ def main() -> None:
 
     env = {
         **os.environ,
+        **local_keys(data_dir),
         "ASYLUMFLOW_DATA_DIR": str(data_dir),
         "TEMPORAL_ADDRESS": f"127.0.0.1:{temporal_port}",
         "API_PORT": str(api_port),
@@ -136,6 +142,32 @@ def main() -> None:
             time.sleep(1)
     finally:
         stop()
+
+
+CODEC_KEY_FILE = "codec.key"
+ACTION_KEY_FILE = "action.key"
+
+
+def local_keys(data_dir: Path) -> dict[str, str]:
+    """Encryption by default: the payload and action-signing keys, made on the first start.
+
+    Both live in the data directory (0600) beside each other and reach the worker and the API
+    as `ASYLUMFLOW_ENCRYPTION_KEY_FILE` / `ASYLUMFLOW_ACTION_KEY_FILE`. A key set in the
+    environment wins (nothing is created for it). Histories written before the key existed stay
+    readable: the codec passes unencrypted payloads through.
+    """
+    env: dict[str, str] = {}
+    for name, variable in (
+        (CODEC_KEY_FILE, "ASYLUMFLOW_ENCRYPTION_KEY"),
+        (ACTION_KEY_FILE, "ASYLUMFLOW_ACTION_KEY"),
+    ):
+        if os.environ.get(variable) or os.environ.get(f"{variable}_FILE"):
+            continue
+        path = data_dir / name
+        if not path.exists():
+            write_private(path, new_key() + "\n")
+        env[f"{variable}_FILE"] = str(path)
+    return env
 
 
 def _seed_demo(env: dict[str, str], data_dir: Path) -> None:

@@ -14,6 +14,8 @@ OVERDUE = SearchAttributeKey.for_bool("Overdue")
 PRESUMED_ABANDONED = SearchAttributeKey.for_bool("PresumedAbandoned")
 LEGAL_AID_ORG = SearchAttributeKey.for_keyword("LegalAidOrg")
 VULNERABLE = SearchAttributeKey.for_bool("Vulnerable")
+"""Special-category data (vulnerability): no longer set, nor registered for new namespaces.
+Only case runs begun before its removal still upsert it (`workflow.patched`)."""
 
 ALL_SEARCH_ATTRIBUTES = (
     CASE_STAGE,
@@ -25,7 +27,6 @@ ALL_SEARCH_ATTRIBUTES = (
     OVERDUE,
     PRESUMED_ABANDONED,
     LEGAL_AID_ORG,
-    VULNERABLE,
 )
 
 

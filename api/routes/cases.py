@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from api.case_scope import readable_case_ids
 from api.casework import (
     check_scope,
     handle_for,
@@ -26,6 +27,7 @@ from api.casework import (
 )
 from api.deps import BorderOrStaff, CaseReader, EngineDep, SettingsDep, TemporalDep
 from api.errors import Forbidden, NotFound, Unprocessable
+from api.note_scope import readable_notes
 from api.permissions import roles_for
 from api.schemas import CaseCreate, Page
 from db.cursor import decode_cursor, encode_cursor
@@ -33,6 +35,7 @@ from db.duplicates import name_key, record_matches
 from db.intents import intend
 from db.tables import CaseRecord, IdempotencyRecord, PersonRecord, UserRecord
 from db.users import Role
+from api.text_safety import refused_field
 from models.actions import parse_input
 from models.enums import Action, Procedure, Stage
 from models.messages import ActionBatch, ActionRequest
@@ -236,7 +239,8 @@ async def get_case(
     person = await run_in_threadpool(person_of, engine, case_id)
     check_scope(user, view, person)
     view["person"] = public_person(person)
-    view["linked_cases"] = await run_in_threadpool(linked_cases, engine, case_id)
+    linked = await run_in_threadpool(linked_cases, engine, case_id)
+    view["linked_cases"] = await run_in_threadpool(readable_case_ids, engine, user, linked)
     return view
 
 
@@ -248,6 +252,7 @@ _HISTORY_FIELDS = (
     "on",
     "recorded_at",
     "note",
+    "note_org",
     "data",
     "derived",
     "retracted",
@@ -274,6 +279,7 @@ async def case_history(
     view = await read_view(client, case_id)
     check_scope(user, view, await run_in_threadpool(person_of, engine, case_id))
     events = await handle_for(client, case_id).query(CaseWorkflow.history)
+    events = await run_in_threadpool(readable_notes, engine, user, events)
     items = [{k: e.get(k) for k in _HISTORY_FIELDS} for e in events]
     for item in items:
         item["derived"] = bool(item["derived"])
@@ -325,6 +331,9 @@ def _checked(
             f"role {user.role} may not {known.value}",
             allowed_roles=sorted(r.value for r in roles_for(known)),
         )
+    unsafe = refused_field(body)
+    if unsafe is not None:
+        raise Unprocessable(prefix + unsafe[0], unsafe[1])
     try:
         parse_input(known, body)
     except ValidationError as exc:

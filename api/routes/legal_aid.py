@@ -83,7 +83,7 @@ async def calendar(
 ) -> Response:
     """One all-day event per running or paused deadline, with alarms before each.
 
-    Calendar apps cannot send a bearer token, so the org's feed secret in `?feed=` works too.
+    Calendar apps cannot send a bearer token, so the user's feed secret in `?feed=` works too.
     """
     if credentials is not None and credentials.credentials:
         user = await run_in_threadpool(user_for_token, engine, credentials.credentials)
@@ -94,13 +94,13 @@ async def calendar(
             raise Forbidden(f"role {user.role} may not do this", allowed_roles=["legal_aid"])
         org = _org(user)
     elif feed:
-        found = await run_in_threadpool(legal_aid.org_for_feed_secret, engine, feed)
-        if found is None:
-            raise Unauthorized("the feed secret is unknown or was replaced")
-        org = found
-        # Not a signed-in user, but the read is audited all the same, as the org's feed.
+        owner = await run_in_threadpool(legal_aid.user_for_feed_secret, engine, feed)
+        if owner is None:
+            raise Unauthorized("the feed secret is unknown, was replaced or its user revoked")
+        org = _org(owner)
+        # Not a signed-in request, but the read is audited all the same, as the user's feed.
         request.state.user = UserRecord(
-            name=f"feed:{org}"[:100],
+            name=f"feed:{owner.name}"[:100],
             role=Role.LEGAL_AID.value,
             org=org,
             token_hash="",
@@ -121,12 +121,23 @@ async def calendar(
 
 
 @router.post("/feed-secret", summary="A new calendar feed secret; the old one stops working")
-async def feed_secret(request: Request, user: LegalAid, engine: EngineDep) -> dict[str, str]:
-    """Create (or replace) the org's feed secret and return it with the feed URL, once."""
-    org = _org(user)
-    secret = await run_in_threadpool(legal_aid.rotate_feed_secret, engine, org, datetime.now(UTC))
-    url = request.url_for("legal_aid_calendar").include_query_params(feed=secret)
-    return {"secret": secret, "feed_url": str(url)}
+async def feed_secret(
+    request: Request, user: LegalAid, engine: EngineDep, settings: SettingsDep
+) -> dict[str, str]:
+    """Create (or replace) the user's own feed secret and return it with the feed URL, once.
+
+    Each member of an org has its own: revoking the user ends its feed, and a new secret
+    replaces only the caller's old one.
+
+    The URL is built on `ASYLUMFLOW_PUBLIC_URL` (or the configured host), never on the
+    request's `Host` header: a caller could otherwise have a link to its own server handed out.
+    """
+    _org(user)
+    secret = await run_in_threadpool(
+        legal_aid.rotate_feed_secret, engine, user.name, datetime.now(UTC)
+    )
+    path = request.app.url_path_for("legal_aid_calendar")
+    return {"secret": secret, "feed_url": f"{settings.public_base_url}{path}?feed={secret}"}
 
 
 @router.post("/webhooks", status_code=201, summary="Register a reminder webhook")
@@ -172,10 +183,11 @@ async def webhook_deliveries(
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> Page:
     """Every attempt (status code or error, attempt number) in order; `next_cursor` continues."""
-    if await run_in_threadpool(legal_aid.org_webhook, engine, _org(user), webhook_id) is None:
+    org = _org(user)
+    if await run_in_threadpool(legal_aid.org_webhook, engine, org, webhook_id) is None:
         raise NotFound("no such webhook")
     rows = await run_in_threadpool(
-        legal_aid.deliveries, engine, webhook_id, after=cursor, limit=limit + 1
+        legal_aid.deliveries, engine, org, webhook_id, after=cursor, limit=limit + 1
     )
     items = [r.model_dump(mode="json") for r in rows[:limit]]
     more = len(rows) > limit

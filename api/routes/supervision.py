@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -23,6 +23,7 @@ from api.errors import ApiError, Unprocessable
 from db import supervision
 from db.tables import UserRecord
 from db.users import Role
+from api.text_safety import check_text
 from models.enums import Action, Procedure, Stage
 from models.messages import ActionRequest
 from models.rules import calendar_today
@@ -190,6 +191,11 @@ class Reassignment(BaseModel):
     )
     on: date | None = Field(default=None, description="Legal date of the assignment; today")
     note: str | None = Field(default=None, max_length=500)
+
+    @field_validator("note")
+    @classmethod
+    def _visible_text(cls, value: str | None) -> str | None:
+        return None if value is None else check_text(value)
 
 
 def _assignable(engine: Engine, name: str) -> bool:

@@ -30,6 +30,7 @@ from db import legal_aid, supervision, ui_tickets
 from db.cursor import InvalidCursor
 from db.tables import UserRecord
 from db.users import Role, user_for_token
+from api.note_scope import readable_notes
 from models.rules import calendar_today
 from workflows.case import CaseWorkflow
 
@@ -292,6 +293,7 @@ async def case_page(request: Request, case_id: str) -> Response:
         person = await run_in_threadpool(person_of, _engine(request), case_id)
         check_scope(user, view, person)
         events = await handle_for(client, case_id).query(CaseWorkflow.history)
+        events = await run_in_threadpool(readable_notes, _engine(request), user, events)
     except ApiError as exc:
         return error_page(request, exc, user)
     return render(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from typing import Annotated, Any, Literal
 
@@ -11,6 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
+from core import csv_safety
 from api.deps import MAX_ROW_ID, Admin, CurrentUser, EngineDep
 from api.errors import NotFound, Unprocessable
 from db.tables import AuditRecord, UserRecord
@@ -86,7 +86,7 @@ async def audit_log(
     items = await run_in_threadpool(query)
     if format == "csv":
         out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=list(AuditRecord.model_fields))
+        writer = csv_safety.dict_writer(out, list(AuditRecord.model_fields))
         writer.writeheader()
         writer.writerows(items)
         return Response(

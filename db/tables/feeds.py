@@ -9,11 +9,15 @@ from sqlmodel import Field, SQLModel
 
 
 class FeedSecretRecord(SQLModel, table=True):
-    """An organisation's calendar feed secret (hashed); a new one replaces the old."""
+    """A legal aid user's calendar feed secret (hashed); a new one replaces the old.
 
-    __tablename__ = "feed_secrets"
+    Per user, not per org: it dies with the user's revocation, and a rotation leaves the
+    colleagues' feeds alone. The feed shows the user's organisation's deadlines.
+    """
 
-    org: str = Field(primary_key=True, max_length=100)
+    __tablename__ = "user_feed_secrets"
+
+    user_name: str = Field(primary_key=True, max_length=100)
     secret_hash: str = Field(unique=True, max_length=64)
     created_at: datetime
 

@@ -8,7 +8,9 @@ every kind of principal and checks the status class:
 - no token or a revoked token: `401`;
 - a role without permission: `403`;
 - a legal aid user of another org on a case (or webhook) of org-a: `404` (it must not learn
-  that the case exists);
+  that the case exists); likewise another border officer on a case it did not open;
+- no answer names a case its caller may not read (`leak`): org-a's case is linked to org-b's,
+  opened by another officer, and neither org-a nor the first officer may see that id;
 - a permitted role: anything but `401`/`403` (and not `404` on org-scoped routes) and no `5xx`.
 
 Dashboard pages under `/ui` sign in with a cookie, not a bearer token: they have `UiRule`s and
@@ -107,9 +109,9 @@ RULES: dict[tuple[str, str], AnyRule] = {
     ("POST", "/users/{name}/revoke"): Rule(frozenset({ADMIN})),
     ("GET", "/audit"): Rule(frozenset({ADMIN})),
     ("GET", "/rules"): Rule(ALL_ROLES),  # rule packs are public law: any signed-in user
-    # The Temporal UI's codec server: staff and admins see decrypted histories.
-    ("POST", "/codec/decode"): Rule(frozenset({CASEWORKER, SUPERVISOR, ADMIN})),
-    ("POST", "/codec/encode"): Rule(frozenset({CASEWORKER, SUPERVISOR, ADMIN})),
+    # The Temporal UI's codec server: the roles that read every case (issue 21).
+    ("POST", "/codec/decode"): Rule(STAFF),
+    ("POST", "/codec/encode"): Rule(STAFF),
     # Bearer-authenticated although under /ui: swaps a token for a one-time sign-in link.
     ("POST", "/ui/tickets"): Rule(ALL_ROLES),
     ("GET", "/ui"): UiRule(303, SIGNIN, to_signin=True),
@@ -195,17 +197,23 @@ PRINCIPALS = (
     Principal("sup", SUPERVISOR, "sup"),
     Principal("la-own", LEGAL_AID, "la-a"),
     Principal("la-other", LEGAL_AID, "la-b"),
+    Principal("border-other", BORDER, "officer-b"),
     Principal("admin", ADMIN, "admin"),
 )
 
 
 @dataclass
 class Seed:
-    """Real resources for path parameters: org-a's case, a pending duplicate, org-a's webhook."""
+    """Real resources for path parameters: org-a's case, a pending duplicate, org-a's webhook.
+
+    `readable` maps each user to the seeded case ids it may read; `case_ids` are all of them.
+    """
 
     case_id: str
     duplicate_id: int
     webhook_id: int
+    readable: dict[str, set[str]] = field(default_factory=dict)
+    case_ids: set[str] = field(default_factory=set)
 
 
 def _case_body() -> dict[str, Any]:
@@ -289,11 +297,20 @@ def verdict(rule: Rule, who: Principal, status: int) -> str | None:
         return None if status == 401 else "expected 401"
     if who.role not in rule.roles:
         return None if status == 403 else "expected 403"
-    if who.label == "la-other" and rule.scope != "none":
-        return None if status == 404 else "expected 404 (another org's resource)"
+    if who.label in ("la-other", "border-other") and rule.scope != "none":
+        return None if status == 404 else "expected 404 (a case or resource out of its reach)"
     if status in (401, 403) or status >= 500 or (status == 404 and rule.scope != "none"):
         return "expected an allowed status"
     return None
+
+
+def leak(seeded: Seed, who: Principal, text: str) -> str | None:
+    """A seeded case id in an answer to someone who may not read that case, if any."""
+    if who.user is None or who.role in (CASEWORKER, SUPERVISOR, ADMIN):
+        return None  # staff read every case; admins read ids in the audit log only
+    hidden = seeded.case_ids - seeded.readable.get(who.user, set())
+    shown = sorted(cid for cid in hidden if cid in text)
+    return f"names case(s) {shown} it may not read" if shown else None
 
 
 async def seed(api: Api) -> Seed:
@@ -303,6 +320,7 @@ async def seed(api: Api) -> Seed:
     api.user("sup", Role.SUPERVISOR)
     api.user("la-a", Role.LEGAL_AID, org="org-a")
     api.user("la-b", Role.LEGAL_AID, org="org-b")
+    api.user("officer-b", Role.BORDER_OFFICER)
     api.user("admin", Role.ADMIN)
     api.user("spare", Role.CASEWORKER)
     api.user("revoked", Role.CASEWORKER)
@@ -310,7 +328,21 @@ async def seed(api: Api) -> Seed:
     # The border officer opens org-a's case, so it is within the officer's reach too.
     case_id = (await create(api, "officer", **{**_case_body(), "legal_aid_org": "org-a"}))["id"]
     other_id = (await create(api, "officer", **_case_body()))["id"]
+    # Another officer's case of org-b, confirmed to be the same person as org-a's case.
+    far_id = (await create(api, "officer-b", **{**_case_body(), "legal_aid_org": "org-b"}))["id"]
     with Session(api.engine) as session:
+        session.add(
+            DuplicateRecord(
+                case_id=case_id,
+                other_case_id=far_id,
+                score=0.95,
+                reasons=["access matrix: linked across orgs and officers"],
+                status="confirmed",
+                decided_by="sup",
+                decided_at=datetime.now(UTC),
+                created_at=datetime.now(UTC),
+            )
+        )
         duplicate = DuplicateRecord(
             case_id=case_id,
             other_case_id=other_id,
@@ -327,7 +359,13 @@ async def seed(api: Api) -> Seed:
         "/legal-aid/webhooks", json={"url": "http://127.0.0.1:9/seed"}, headers=api.auth("la-a")
     )
     assert hook.status_code == 201, hook.text
-    return Seed(case_id, duplicate_id, hook.json()["id"])
+    readable = {
+        "officer": {case_id, other_id},
+        "officer-b": {far_id},
+        "la-a": {case_id},
+        "la-b": {far_id},
+    }
+    return Seed(case_id, duplicate_id, hook.json()["id"], readable, {case_id, other_id, far_id})
 
 
 async def test_access_matrix(api: Api) -> None:
@@ -352,7 +390,7 @@ async def test_access_matrix(api: Api) -> None:
             headers = api.auth(who.user) if who.user else {}
             response = await send(probe.method, probe.url, json=probe.json, headers=headers)
             status = response.status_code
-            problem = verdict(probe.rule, who, status)
+            problem = verdict(probe.rule, who, status) or leak(seeded, who, response.text)
             if problem:
                 mismatches.append(
                     f"{probe.label} as {who.label}: {status}: {problem}: {response.text[:200]}"

@@ -205,10 +205,10 @@ async def test_calendar_feed_and_secret_rotation(api: Api) -> None:
     old = await api.http.get("/legal-aid/calendar.ics", params={"feed": first.json()["secret"]})
     assert old.status_code == 401
     await calendar(params={"feed": second.json()["secret"]})
-    # Reads through the feed are audited as the org's feed (no query string: no secret).
+    # Reads through the feed are audited as the user's feed (no query string: no secret).
     with Session(api.engine) as session:
         audited = session.exec(
-            select(AuditRecord).where(AuditRecord.user_name == "feed:org-a")
+            select(AuditRecord).where(AuditRecord.user_name == "feed:la-a")
         ).all()
     assert len(audited) == 3
     assert {(a.route, a.status, a.kind) for a in audited} == {

@@ -41,6 +41,8 @@ CHROMIUM_FLAGS = [
     "--disable-component-update",
     "--no-first-run",
     "--hide-scrollbars",
+    # Console messages (Content-Security-Policy violations among them) go to stderr.
+    "--enable-logging=stderr",
 ]
 
 
@@ -129,6 +131,8 @@ async def run_chromium(binary: str, profile: Path, *args: str) -> str:
         process.kill()
         raise
     assert process.returncode == 0, err.decode()[-2000:]
+    # The pages satisfy the security headers' policy (api/security_headers.py): nothing blocked.
+    assert "Content Security Policy" not in err.decode(), err.decode()[-3000:]
     assert out or "--dump-dom" not in args, err.decode()[-3000:]
     return out.decode()
 

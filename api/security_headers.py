@@ -1,0 +1,87 @@
+"""Security headers on every answer, and `Cache-Control: no-store` on all but static assets.
+
+The dashboard is plain server-rendered HTML: one stylesheet from `/ui/static`, no scripts, no
+inline styles, forms posting to the API itself. Its policy allows exactly that. The OpenAPI
+pages (`/docs`, `/redoc`) load FastAPI's Swagger UI and ReDoc from their CDN with an inline
+bootstrap script, so they get a policy of their own that allows those and nothing else.
+
+Answers carry personal data (names, case ids, notes), so no cache, shared or the browser's own
+back-button store, may keep them; only the static assets (no personal data) are cacheable.
+"""
+
+from __future__ import annotations
+
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+PAGE_POLICY = "; ".join(
+    (
+        "default-src 'none'",
+        "style-src 'self'",
+        "img-src 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+    )
+)
+"""The API's JSON and the dashboard: one same-origin stylesheet, same-origin forms."""
+
+_CDN = "https://cdn.jsdelivr.net"
+
+DOCS_POLICY = "; ".join(
+    (
+        "default-src 'none'",
+        f"script-src {_CDN} 'unsafe-inline'",
+        f"style-src {_CDN} https://fonts.googleapis.com 'unsafe-inline'",
+        "font-src https://fonts.gstatic.com",
+        "img-src 'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly",
+        "connect-src 'self'",
+        "worker-src blob:",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+    )
+)
+"""Swagger UI and ReDoc as FastAPI serves them (CDN scripts and an inline bootstrap)."""
+
+DOCS_PATHS = ("/docs", "/redoc")
+STATIC_PREFIX = "/ui/static/"
+
+COMMON_HEADERS = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+)
+
+
+def policy_for(path: str) -> str:
+    """The Content-Security-Policy of the answer to `path`."""
+    return DOCS_POLICY if path.startswith(DOCS_PATHS) else PAGE_POLICY
+
+
+class SecurityHeaders:
+    """Adds the headers as each response starts (plain ASGI: no extra task per request)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request on; decorate the response's start."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = str(scope.get("path", ""))
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers["content-security-policy"] = policy_for(path)
+                for name, value in COMMON_HEADERS:
+                    headers[name.decode()] = value.decode()
+                if not path.startswith(STATIC_PREFIX) and "no-store" not in headers.get(
+                    "cache-control", ""
+                ):
+                    headers["cache-control"] = "no-store"
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
