@@ -43,6 +43,8 @@ AUDITED_PREFIXES = (
     "/ui",  # the dashboard reads the same cases and lists
 )
 
+READ_POSTS = frozenset({"/cases/search"})
+"""Routes that read although POSTed (what they are given is personal data: not in a URL)."""
 
 _AUDIT = SQLModel.metadata.tables[AuditRecord.__tablename__]
 
@@ -110,13 +112,15 @@ def _values(scope: Scope, status: int) -> dict[str, Any] | None:
     if user is None or not str(scope["path"]).startswith(AUDITED_PREFIXES):
         return None
     method: str = scope["method"]
+    route = getattr(scope.get("route"), "path", "unmatched")
+    reads = method in ("GET", "HEAD") or route in READ_POSTS
     return {
         "at": datetime.now(UTC),
         "user_name": user.name,
         "role": user.role,
-        "kind": "read" if method in ("GET", "HEAD") else "change",
+        "kind": "read" if reads else "change",
         "method": method,
-        "route": getattr(scope.get("route"), "path", "unmatched"),
+        "route": route,
         "case_id": (scope.get("path_params") or {}).get("case_id"),
         "status": status,
         "request_id": scope.get("state", {}).get("request_id"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 from anyascii import anyascii
 from rapidfuzz import fuzz
@@ -27,6 +28,89 @@ def name_key(given: str, family: str) -> str:
     text = anyascii(f"{given} {family}").lower()
     cleaned = "".join(ch if ch.isalnum() else " " for ch in text)
     return " ".join(cleaned.split())
+
+
+# Search (`db.search`) compares a typed name with the stored ones more leniently than the
+# duplicate check: the searcher knows only roughly how the name was written down. Spelling
+# variants that transliterations of one name take are folded to one form first.
+_FOLDS = (
+    ("ph", "f"),
+    ("kh", "h"),
+    ("gh", "g"),
+    ("dh", "d"),
+    ("th", "t"),
+    ("sh", "s"),
+    ("ch", "c"),
+    ("dj", "j"),
+    ("ck", "k"),
+    ("q", "k"),
+    ("c", "k"),
+    ("x", "ks"),
+    ("w", "v"),
+    ("ei", "ai"),
+    ("ey", "ai"),
+    ("ej", "ai"),
+    ("ay", "ai"),
+    ("aj", "ai"),
+    ("ou", "u"),
+    ("oo", "u"),
+    ("ee", "i"),
+    ("y", "i"),
+)
+_VOWELS = frozenset("aeiou")
+
+TOKEN_THRESHOLD = 80.0
+"""Similarity (0-100) from which a searched name part counts as found in a stored name."""
+
+
+@lru_cache(maxsize=65536)
+def fold(token: str) -> str:
+    """One spelling of a name part across transliterations (`qarawi`, `karawi` → `karavi`)."""
+    for variant, common in _FOLDS:
+        token = token.replace(variant, common)
+    # Doubled letters (`mohammed`, `mohamed`) count once.
+    return "".join(ch for i, ch in enumerate(token) if i == 0 or ch != token[i - 1])
+
+
+def _skeleton(folded: str) -> str:
+    """The consonants of a folded name part: what a script without vowels writes."""
+    return "".join(ch for ch in folded if ch not in _VOWELS)
+
+
+def _token_score(typed: str, stored: str) -> float:
+    """Similarity of two name parts as typed and stored (`name_key` tokens)."""
+    folded, other = fold(typed), fold(stored)
+    similarity = fuzz.ratio(folded, other)
+    skeleton = _skeleton(folded)
+    if skeleton and skeleton == _skeleton(other):
+        # The same consonants with other vowels are as alike as a typo where one side was
+        # written without vowels (an Arabic or Persian spelling transliterated: `zynb`), or
+        # where they start alike and have three or more (`mohamed`, `muhammad`).
+        vowelless = _VOWELS.isdisjoint(typed) or _VOWELS.isdisjoint(stored)
+        if (vowelless and len(skeleton) >= 2) or (len(skeleton) >= 3 and folded[0] == other[0]):
+            similarity = max(similarity, TOKEN_THRESHOLD)
+    return similarity
+
+
+def name_score(typed_key: str, stored_key: str) -> float:
+    """How well a typed name (its `name_key`) matches a stored one, 0-100.
+
+    Every typed part must be found among the stored parts (in any order, a part may be left
+    out: `Zeinab Karawi` finds `Zainab Qarawi-Testperson`), after folding spelling variants and
+    allowing typos; else the whole names are compared, which catches parts run together.
+    """
+    typed, stored = typed_key.split(), stored_key.split()
+    if not typed or not stored:
+        return 0.0
+    best = [max(_token_score(t, s) for s in stored) for t in typed]
+    if min(best) >= TOKEN_THRESHOLD:
+        return round(sum(best) / len(best), 1)
+    folded = [fold(t) for t in typed], [fold(s) for s in stored]
+    whole = max(
+        fuzz.ratio("".join(folded[0]), "".join(folded[1])),
+        fuzz.token_sort_ratio(" ".join(folded[0]), " ".join(folded[1])),
+    )
+    return round(whole, 1) if whole >= NAME_THRESHOLD else 0.0
 
 
 @dataclass(frozen=True)

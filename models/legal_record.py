@@ -399,6 +399,7 @@ def _fold(state: CaseState, history: Sequence[CaseEvent], *, now: datetime, toda
         recorded_at=creation.recorded_at,
     )
     fold.created = created
+    fold.reference = state.reference
     fold.history = [creation]
     fold.seq = max(e.seq for e in history)
     acts = sorted(

@@ -19,6 +19,9 @@ class CaseInput(BaseModel):
     """What a case workflow starts with (or continues as new with, carrying its state)."""
 
     case_id: str
+    reference: str | None = None
+    """The readable reference the API gave the case (`RS-2026-000123`); None in cases begun
+    before references (their reference lives in SQL only)."""
     jurisdiction: str
     identified_on: date
     identified_at: IdentifiedAt = IdentifiedAt.INLAND
@@ -70,6 +73,7 @@ class CaseRow(BaseModel):
     """The read model's row for a case: what supervisors filter and sort on."""
 
     id: str
+    reference: str | None = None
     jurisdiction: str
     stage: Stage
     stage_since: date
@@ -128,6 +132,7 @@ def case_row(state: CaseState, now: datetime) -> tuple[CaseRow, list[Deadline]]:
     lodged, decided = state.last(LegalEvent.LODGED), state.last(LegalEvent.DECIDED)
     row = CaseRow(
         id=state.case_id,
+        reference=state.reference,
         jurisdiction=state.family,
         stage=state.stage,
         stage_since=state.stage_since,

@@ -128,6 +128,8 @@ class CaseWorkflow:
                 actor=inp.actor,
                 recorded_at=workflow.now(),
             )
+            # No command: cases begun before references replay alike (theirs stays None).
+            self.case.reference = inp.reference
         # Cases begun before legal time replay their recorded behaviour; from the next run on
         # (or at once, for a new case) the record follows the legal dates of acts.
         self.case.legal_time = workflow.patched("legal-time")
