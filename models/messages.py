@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from models.deadlines import Deadline
 from models.enums import Action, ClockStatus, IdentifiedAt, Stage
 from models.lifecycle import CaseEvent, CaseState, local_date
+from models.reminders import SentReminder
 
 
 class CaseInput(BaseModel):
@@ -40,6 +41,9 @@ class CaseInput(BaseModel):
         default_factory=lambda: [7, 2],
         description="Days before each running deadline on which the legal aid org is reminded",
     )
+    sent_reminders: list[SentReminder] = Field(default_factory=list)
+    """Reminders sent so far (carried across continue-as-new): a re-derivation of the record
+    that no longer bears one out withdraws it (`reminder_retracted`)."""
 
 
 class ActionRequest(BaseModel):
