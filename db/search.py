@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel
 
-from db.duplicates import name_key, name_score
+from db.duplicates import name_key, name_scores
 from db.references import normalise
 from db.tables import CaseRecord, CaseReferenceRecord, PersonRecord, UserRecord
 from db.users import Role
@@ -99,26 +99,28 @@ def search(engine: Engine, user: UserRecord, text: str, limit: int) -> list[dict
     )
     with Session(engine) as session:
         rows = session.execute(candidates).all()
-        hits: list[Hit] = []
-        for case_id, key, _ in rows:
-            matched = tuple(
-                what
-                for what, given in (
-                    ("reference", query.reference),
-                    ("date_of_birth", query.dates_of_birth),
-                )
-                if given
+        matched = tuple(
+            what
+            for what, given in (
+                ("reference", query.reference),
+                ("date_of_birth", query.dates_of_birth),
             )
-            score = 100.0
-            if query.name:
-                score = name_score(query.name, key)
-                if score <= 0:
-                    continue
-                matched = (*matched, "name")
-            hits.append(Hit(case_id, score, matched))
+            if given
+        )
+        if query.name:
+            scores = name_scores(query.name, [key for _, key, _ in rows])
+            hits = [
+                Hit(case_id, score, (*matched, "name"))
+                for (case_id, _, _), score in zip(rows, scores, strict=True)
+                if score > 0
+            ]
+        else:
+            hits = [Hit(case_id, 100.0, matched) for case_id, _, _ in rows]
         by_reference = {case_id: ref or "" for case_id, _, ref in rows}
         hits.sort(key=lambda h: (-h.score, by_reference[h.case_id], h.case_id))
         hits = hits[:limit]
+        if not hits:
+            return []
         details = {
             row.case_id: row
             for row in session.execute(
