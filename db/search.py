@@ -83,6 +83,8 @@ def search(engine: Engine, user: UserRecord, text: str, limit: int) -> list[dict
     )
     conditions: list[sa.ColumnElement[bool]] = []
     if user.role == Role.LEGAL_AID:
+        if not user.org:
+            return []
         conditions.append(_CASES.c.legal_aid_org == user.org)
     elif user.role == Role.BORDER_OFFICER:
         conditions.append(_PERSONS.c.created_by == user.name)
