@@ -20,8 +20,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, SQLModel, col, select
 
 from db.engine import alembic_config, make_engine
 from db.intents import record_intent, repair_pending
@@ -291,6 +293,11 @@ def test_migration_numbers_existing_cases_deterministically(db_url: str) -> None
             )
         command.upgrade(config, "head")
         engine.dispose()
+        with engine.connect() as conn:
+            # The models and the migration agree on what 0010 made.
+            diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
+        mine = ("reference", "case_references", "reference_counters", "webhook_deliveries")
+        assert not [d for d in diff if any(name in repr(d) for name in mine)], diff
         with Session(engine) as session:
             given = {c.id: c.reference for c in session.exec(select(CaseRecord)).all()}
             registered = {
