@@ -41,9 +41,11 @@ PASSTHROUGH = (
 
 def all_activities(engine: Engine, *, private_webhooks: bool = False) -> list[Callable[..., Any]]:
     """Every activity, bound to its dependencies (see `activities.reminders.refused_target`)."""
+    reminders = ReminderActivities(engine, private_hosts=private_webhooks)
     return [
         ReadModelActivities(engine).project_case,
-        ReminderActivities(engine, private_hosts=private_webhooks).send_reminder,
+        reminders.send_reminder,
+        reminders.send_reminder_retraction,
     ]
 
 

@@ -21,13 +21,14 @@ from temporalio.exceptions import ApplicationError
 
 from db.tables import DeliveryRecord, WebhookRecord
 from activities.webhook_guard import RefusedTarget, pinned_client, refused_url
-from models.reminders import ReminderRequest
+from models.reminders import ReminderRequest, RetractionRequest
 
 SIGNATURE_HEADER = "X-Asylumflow-Signature"
 """Carries `sha256=<hex HMAC-SHA256 of the exact body bytes, keyed with the webhook secret>`."""
 
 REMINDER_HEADER = "X-Asylumflow-Reminder"
-"""The reminder's key, so a receiver can recognise a reminder it already has."""
+"""The reminder's key, so a receiver can recognise a reminder it already has (on a
+`reminder_retracted`: the key of the reminder it withdraws)."""
 
 _ERROR_MAX = 500  # the column's size
 
@@ -69,8 +70,8 @@ class ReminderActivities:
         self.client_factory = client_factory or partial(_pinned_client, private_hosts)
         self.private_hosts = private_hosts  # see `refused_target`
 
-    def _targets(self, request: ReminderRequest) -> list[WebhookRecord]:
-        """The org's active webhooks that have not accepted this reminder yet."""
+    def _targets(self, request: ReminderRequest | RetractionRequest) -> list[WebhookRecord]:
+        """The org's active webhooks that have not accepted this reminder (or retraction) yet."""
         with Session(self.engine) as session:
             hooks = session.exec(
                 select(WebhookRecord)
@@ -123,6 +124,24 @@ class ReminderActivities:
             ApplicationError: when a webhook answered other than 2xx or could not be reached
                 (retryable: the workflow's retry policy sends it again).
         """
+        return self._send(request, "reminder", request.key)
+
+    @activity.defn(name="send_reminder_retraction")
+    def send_reminder_retraction(self, request: RetractionRequest) -> int:
+        """POST a `reminder_retracted` to each of the org's active webhooks, signed as reminders.
+
+        The `X-Asylumflow-Reminder` header names the reminder withdrawn; the delivery log
+        records it under the retraction's own key, with kind `reminder_retracted`.
+
+        Raises:
+            ApplicationError: as `send_reminder`.
+        """
+        return self._send(request, "reminder_retracted", request.reminder_key)
+
+    def _send(
+        self, request: ReminderRequest | RetractionRequest, kind: str, header_key: str
+    ) -> int:
+        """POST `request`'s body to the org's webhooks that have not accepted it; log each try."""
         body = request.body()
         attempt = activity.info().attempt
         failures: list[str] = []
@@ -135,10 +154,11 @@ class ReminderActivities:
                 assert hook.id is not None  # rows read from the table have their id
                 # The client's transport resolves the host once, checks the address and
                 # connects to it (`webhook_guard`): refused, nothing is sent.
-                status, error = self._post(http, hook, body, request.key)
+                status, error = self._post(http, hook, body, header_key)
                 self._record(
                     DeliveryRecord(
                         webhook_id=hook.id,
+                        kind=kind,
                         case_id=request.case_id,
                         clock=request.clock.value,
                         due=request.due,
@@ -157,7 +177,7 @@ class ReminderActivities:
                     failures.append(f"webhook {hook.id}: {error}")
         if failures:
             raise ApplicationError(
-                f"reminder {request.key} not accepted: {'; '.join(failures)}",
+                f"{kind} {request.key} not accepted: {'; '.join(failures)}",
                 type="WebhookDeliveryFailed",
             )
         return accepted

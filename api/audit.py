@@ -44,8 +44,9 @@ AUDITED_PREFIXES = (
     "/codec",  # the Temporal UI's decryption of case histories
 )
 
-READ_ROUTES = frozenset({"/codec/decode"})
-"""POST routes that only read (recorded as reads)."""
+READ_ROUTES = frozenset({"/codec/decode", "/cases/search"})
+"""POST routes that only read (recorded as reads; what they are given is personal data, so it
+goes in the body, never in a URL)."""
 
 
 _AUDIT = SQLModel.metadata.tables[AuditRecord.__tablename__]

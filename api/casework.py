@@ -122,6 +122,8 @@ async def start_case(
     body: CaseCreate,
     actor: str,
     intent_id: int | None = None,
+    *,
+    reference: str | None = None,
 ) -> dict[str, Any]:
     """Start (or reach, if it exists) a case's workflow in one update-with-start round trip.
 
@@ -135,6 +137,7 @@ async def start_case(
         CaseWorkflow.run,
         CaseInput(
             case_id=case_id,
+            reference=reference,
             jurisdiction=body.jurisdiction,
             identified_on=body.identified_on,
             identified_at=body.identified_at,

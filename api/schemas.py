@@ -137,3 +137,20 @@ class Page(BaseModel):
     items: list[dict[str, Any]]
     next_cursor: str | None = None
     total: int | None = None
+
+
+class SearchRequest(BaseModel):
+    """`POST /cases/search`: what is typed goes in the body, never in a URL (personal data)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"q": "Zeinab Karawi"}, {"q": "RS-2026-000123"}]},
+    )
+
+    q: str = Field(
+        min_length=1,
+        max_length=200,
+        description="A name (any transliteration, typos tolerated), an ISO date of birth, a "
+        "case reference, or several of them",
+    )
+    limit: int = Field(default=20, ge=1, le=100)

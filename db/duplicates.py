@@ -7,11 +7,13 @@ confirms (links the cases) or dismisses. Nothing is ever merged automatically.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 from anyascii import anyascii
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 from sqlalchemy import or_
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -27,6 +29,141 @@ def name_key(given: str, family: str) -> str:
     text = anyascii(f"{given} {family}").lower()
     cleaned = "".join(ch if ch.isalnum() else " " for ch in text)
     return " ".join(cleaned.split())
+
+
+# Search (`db.search`) compares a typed name with the stored ones more leniently than the
+# duplicate check: the searcher knows only roughly how the name was written down. Spelling
+# variants that transliterations of one name take are folded to one form first.
+_FOLDS = (
+    ("ph", "f"),
+    ("kh", "h"),
+    ("gh", "g"),
+    ("dh", "d"),
+    ("th", "t"),
+    ("sh", "s"),
+    ("ch", "c"),
+    ("dj", "j"),
+    ("ck", "k"),
+    ("q", "k"),
+    ("c", "k"),
+    ("x", "ks"),
+    ("w", "v"),
+    ("ei", "ai"),
+    ("ey", "ai"),
+    ("ej", "ai"),
+    ("ay", "ai"),
+    ("aj", "ai"),
+    ("ou", "u"),
+    ("oo", "u"),
+    ("ee", "i"),
+    ("y", "i"),
+)
+_VOWELS = frozenset("aeiou")
+
+TOKEN_THRESHOLD = 80.0
+"""Similarity (0-100) from which a searched name part counts as found in a stored name."""
+
+
+@lru_cache(maxsize=65536)
+def fold(token: str) -> str:
+    """One spelling of a name part across transliterations (`qarawi`, `karawi` → `karavi`)."""
+    for variant, common in _FOLDS:
+        token = token.replace(variant, common)
+    # Doubled letters (`mohammed`, `mohamed`) count once.
+    return "".join(ch for i, ch in enumerate(token) if i == 0 or ch != token[i - 1])
+
+
+def _skeleton(folded: str) -> str:
+    """The consonants of a folded name part: what a script without vowels writes."""
+    return "".join(ch for ch in folded if ch not in _VOWELS)
+
+
+def _token_score(typed: str, stored: str) -> float:
+    """Similarity of two name parts as typed and stored (`name_key` tokens)."""
+    folded, other = fold(typed), fold(stored)
+    similarity = fuzz.ratio(folded, other)
+    skeleton = _skeleton(folded)
+    if skeleton and skeleton == _skeleton(other):
+        # The same consonants with other vowels are as alike as a typo where one side was
+        # written without vowels (an Arabic or Persian spelling transliterated: `zynb`), or
+        # where they start alike and have three or more (`mohamed`, `muhammad`).
+        vowelless = _VOWELS.isdisjoint(typed) or _VOWELS.isdisjoint(stored)
+        if (vowelless and len(skeleton) >= 2) or (len(skeleton) >= 3 and folded[0] == other[0]):
+            similarity = max(similarity, TOKEN_THRESHOLD)
+    return similarity
+
+
+def name_score(typed_key: str, stored_key: str) -> float:
+    """How well a typed name (its `name_key`) matches a stored one, 0-100.
+
+    Every typed part must be found among the stored parts (in any order, a part may be left
+    out: `Zeinab Karawi` finds `Zainab Qarawi-Testperson`), after folding spelling variants and
+    allowing typos; else the whole names are compared, which catches parts run together or
+    split apart.
+    """
+    typed, stored = typed_key.split(), stored_key.split()
+    if not typed or not stored:
+        return 0.0
+    best = [max(_token_score(t, s) for s in stored) for t in typed]
+    if min(best) >= TOKEN_THRESHOLD:
+        return round(sum(best) / len(best), 1)
+    whole = fuzz.ratio("".join(fold(t) for t in typed), "".join(fold(s) for s in stored))
+    return round(whole, 1) if whole >= NAME_THRESHOLD else 0.0
+
+
+def name_scores(typed_key: str, stored_keys: Sequence[str]) -> list[float]:
+    """`name_score` of a typed name against many stored ones at once (search: every person).
+
+    The same scores, computed mostly inside rapidfuzz: each typed part is compared once with
+    each distinct stored part (most name parts recur across people), and the whole-name
+    comparison runs over the list in one call; each stored name is split and folded once per
+    process (`_forms`).
+    """
+    typed = typed_key.split()
+    result = [0.0] * len(stored_keys)
+    if not typed:
+        return result
+    forms = [_forms(key) for key in stored_keys]
+    parts = sorted(set().union(*(f[0] for f in forms)))
+    folded_parts = [fold(p) for p in parts]
+    found: list[dict[str, float]] = []
+    for t in typed:
+        near = process.extract(
+            fold(t), folded_parts, scorer=fuzz.ratio, score_cutoff=_PREFILTER, limit=None
+        )
+        scores = {parts[i]: _token_score(t, parts[i]) for _, _, i in near}
+        found.append({p: v for p, v in scores.items() if v >= TOKEN_THRESHOLD})
+    if all(found):
+        first = found[0].keys()
+        for index, (stored, _) in enumerate(forms):
+            if first.isdisjoint(stored):
+                continue
+            best = [max(f.get(p, 0.0) for p in stored) for f in found]
+            if min(best) >= TOKEN_THRESHOLD:
+                result[index] = round(sum(best) / len(best), 1)
+    # The whole names, for the rest (parts run together or split apart).
+    rest = [i for i, score in enumerate(result) if score == 0.0 and forms[i][0]]
+    for _, whole, j in process.extract(
+        "".join(fold(t) for t in typed),
+        [forms[i][1] for i in rest],
+        scorer=fuzz.ratio,
+        score_cutoff=NAME_THRESHOLD,
+        limit=None,
+    ):
+        result[rest[j]] = round(whole, 1)
+    return result
+
+
+@lru_cache(maxsize=262144)
+def _forms(key: str) -> tuple[frozenset[str], str]:
+    """A stored `name_key`'s parts, and its folded parts run together."""
+    parts = key.split()
+    return frozenset(parts), "".join(fold(p) for p in parts)
+
+
+_PREFILTER = 50.0
+"""Part similarity below which `_token_score` cannot reach `TOKEN_THRESHOLD` (consonant
+matches included): a cheap first pass."""
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, SQLModel
 
 from db.engine import upsert_into
+from db.references import registered_reference
 from db.stat_facts import refresh_facts
 from db.tables import CaseEventRecord, CaseRecord, DeadlineRecord
 from models.lifecycle import CaseState
@@ -123,6 +124,12 @@ def _upsert_unless_newer(session: Session, values: dict[str, Any]) -> bool:
     action, and on PostgreSQL the row lock makes the seq check and the write one step, so of
     two writers of the same case the older batch can never overwrite the newer row.
     """
+    inserted_values = values
+    if values.get("reference") is None:
+        # A case begun before references: its workflow does not know it. The stored row keeps
+        # the one it was given; a new row takes it from the registry (`db.references`).
+        values = {k: v for k, v in values.items() if k != "reference"}
+        inserted_values = values | {"reference": registered_reference(values["id"])}
     update = (
         sa.update(_CASES)
         .where(_CASES.c.id == values["id"], _CASES.c.last_seq <= values["last_seq"])
@@ -131,7 +138,7 @@ def _upsert_unless_newer(session: Session, values: dict[str, Any]) -> bool:
     if _rowcount(session.execute(update)):
         return True
     inserted = session.execute(
-        _insert_ignoring_duplicates(session, _CASES, ("id",)).values(**values)
+        _insert_ignoring_duplicates(session, _CASES, ("id",)).values(**inserted_values)
     )
     if _rowcount(inserted):
         return True

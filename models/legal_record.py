@@ -429,6 +429,7 @@ def _fold(state: CaseState, history: Sequence[CaseEvent], *, now: datetime, toda
         recorded_at=creation.recorded_at,
     )
     fold.created = created
+    fold.reference = state.reference
     fold.history = [creation]
     fold.seq = max(e.seq for e in history)
     acts = sorted(
@@ -556,3 +557,34 @@ def _merge(
 def rederive(state: CaseState, *, now: datetime, today: date) -> CaseState:
     """The case as its legal record gives it now (what `record` keeps it equal to)."""
     return _fold(state, state.history, now=now, today=today).state
+
+
+def record_as_of(state: CaseState, at: datetime) -> CaseState:
+    """The case as its legal record, as now known, gave it at a past instant `at`.
+
+    The record then: the acts dated before that day, and those of that day recorded by `at`
+    (one of the same day recorded later may have happened after `at`: acts carry a day, not
+    an hour); corrections and retractions are in force whenever recorded, since they say what
+    the record always should have been. Used to tell whether what the case said at `at` (a
+    reminder sent then) still stands after a re-derivation.
+    """
+    day = local_date(state, at)
+    dates = _corrected_dates(state.history)
+
+    def then(entry: CaseEvent) -> bool:
+        on = dates.get(entry.seq, entry.on)
+        return on < day or (on == day and entry.recorded_at <= at)
+
+    creation = state.history[0]
+    kept = {creation.seq} | {e.seq for e in state.history[1:] if not e.derived and then(e)}
+    # A correction applies to the act it corrected, and only if that act is in the record then.
+    for entry in state.history:
+        if entry.derived or entry.action not in _RECORD_VALUES:
+            continue
+        if entry.action == Action.CORRECT_EVENT.value:
+            target = _latest_with_event(state.history, LegalEvent(entry.data["event"]), entry.seq)
+            if target is None or target.seq not in kept:
+                continue
+        kept.add(entry.seq)
+    history = [creation, *(e for e in state.history[1:] if e.seq in kept)]
+    return _fold(state, history, now=at, today=day).state

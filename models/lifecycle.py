@@ -144,6 +144,8 @@ class CaseState(BaseModel):
     """The record follows legal dates (see models.legal_record). False only in cases begun
     before it, which replay their old behaviour until they continue as new."""
     created: CaseCreated | None = None
+    reference: str | None = None
+    """The readable reference given at creation (None in cases begun before references)."""
     family: str
     pack_id: str
     pack_version: str
@@ -1511,6 +1513,7 @@ def as_public_dict(state: CaseState, now: datetime) -> dict[str, Any]:
     waiting = waiting_for(state, deadlines)
     return {
         "id": state.case_id,
+        "reference": state.reference,
         "stage": state.stage.value,
         "stage_since": state.stage_since.isoformat(),
         "procedure": state.procedure.value,

@@ -13,12 +13,16 @@ from pydantic import BaseModel, Field
 from models.deadlines import Deadline
 from models.enums import Action, ClockStatus, IdentifiedAt, Stage
 from models.lifecycle import CaseEvent, CaseState, local_date
+from models.reminders import SentReminder
 
 
 class CaseInput(BaseModel):
     """What a case workflow starts with (or continues as new with, carrying its state)."""
 
     case_id: str
+    reference: str | None = None
+    """The readable reference the API gave the case (`RS-2026-000123`); None in cases begun
+    before references (their reference lives in SQL only)."""
     jurisdiction: str
     identified_on: date
     identified_at: IdentifiedAt = IdentifiedAt.INLAND
@@ -37,6 +41,9 @@ class CaseInput(BaseModel):
         default_factory=lambda: [7, 2],
         description="Days before each running deadline on which the legal aid org is reminded",
     )
+    sent_reminders: list[SentReminder] = Field(default_factory=list)
+    """Reminders sent so far (carried across continue-as-new): a re-derivation of the record
+    that no longer bears one out withdraws it (`reminder_retracted`)."""
 
 
 class ActionRequest(BaseModel):
@@ -72,6 +79,7 @@ class CaseRow(BaseModel):
     """The read model's row for a case: what supervisors filter and sort on."""
 
     id: str
+    reference: str | None = None
     jurisdiction: str
     stage: Stage
     stage_since: date
@@ -130,6 +138,7 @@ def case_row(state: CaseState, now: datetime) -> tuple[CaseRow, list[Deadline]]:
     lodged, decided = state.last(LegalEvent.LODGED), state.last(LegalEvent.DECIDED)
     row = CaseRow(
         id=state.case_id,
+        reference=state.reference,
         jurisdiction=state.family,
         stage=state.stage,
         stage_since=state.stage_since,

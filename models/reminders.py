@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict
 
 from models.deadlines import Deadline, fires_at
 from models.enums import ClockKind, ClockName, ClockStatus
+from models.legal_record import record_as_of
 from models.lifecycle import TERMINAL_STAGES, CaseState, local_date
 from models.rules import Period
 
@@ -72,6 +73,133 @@ class ReminderRequest(BaseModel):
         bytes.
         """
         return json.dumps(self.payload(), separators=(",", ":"), sort_keys=True).encode()
+
+
+class SentReminder(BaseModel):
+    """A reminder whose delivery was started: what it said, to which org, and when.
+
+    Kept by the case workflow (and carried across continue-as-new) so that a later
+    re-derivation can tell whether it still stands (`stale_reminders`).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str
+    org: str
+    clock: ClockName
+    due: date
+    days_left: int
+    at: datetime
+    """When it was sent (the workflow's instant)."""
+    retracted: bool = False
+    """A `reminder_retracted` was sent for it (never twice)."""
+
+
+def sent(request: ReminderRequest, at: datetime) -> SentReminder:
+    """The record of `request` sent at `at`."""
+    return SentReminder(
+        key=request.key,
+        org=request.org,
+        clock=request.clock,
+        due=request.due,
+        days_left=request.days_left,
+        at=at,
+    )
+
+
+class RetractionRequest(BaseModel):
+    """What the `send_reminder_retraction` activity delivers: a reminder that no longer stands.
+
+    POSTed to the same org's webhooks as reminders, signed alike; `key` identifies the
+    retraction (its deliveries are logged under it), `reminder_key` the reminder it withdraws.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str
+    reminder_key: str
+    case_id: str
+    org: str
+    clock: ClockName
+    due: date
+    days_left: int
+    """The days left the reminder said (its delivery log shows them again)."""
+    reason: str
+
+    def payload(self) -> dict[str, Any]:
+        """The JSON body POSTed to the organisation's webhooks (shared/api.md)."""
+        return {
+            "kind": "reminder_retracted",
+            "case_id": self.case_id,
+            "clock": self.clock.value,
+            "due": self.due.isoformat(),
+            "reason": self.reason,
+        }
+
+    def body(self) -> bytes:
+        """The exact bytes sent and signed (compact JSON, sorted keys, as reminders)."""
+        return json.dumps(self.payload(), separators=(",", ":"), sort_keys=True).encode()
+
+
+def retraction_for(case_id: str, reminder: SentReminder, reason: str) -> RetractionRequest:
+    """The activity input that withdraws `reminder` for `reason`."""
+    return RetractionRequest(
+        key=f"{reminder.key}:retracted",
+        reminder_key=reminder.key,
+        case_id=case_id,
+        org=reminder.org,
+        clock=reminder.clock,
+        due=reminder.due,
+        days_left=reminder.days_left,
+        reason=reason,
+    )
+
+
+def why_not_standing(state: CaseState, reminder: SentReminder) -> str | None:
+    """Why `reminder` is not borne out by the record as it now stands, or None if it is.
+
+    The question is what the record, as now known, said when the reminder was sent
+    (`models.legal_record.record_as_of`): a reminder is withdrawn when, then, its clock had
+    already been met (`met`: the act was done before the reminder), the clock was not running
+    to that due date (`due_changed`), it did not run at all (`clock_gone`: its trigger was
+    retracted or corrected away, or the derived item it follows from was retracted), or it
+    was in another state (its status: `cancelled`, `paused`, `expired`, `missed`, `reached`).
+    An act dated after the reminder changes nothing: the reminder was true when sent.
+    """
+    then = record_as_of(state, reminder.at)
+    found = [
+        d
+        for d in then.deadlines(local_date(then, reminder.at), reminder.at)
+        if d.clock is reminder.clock
+    ]
+    if not found:
+        return "clock_gone"
+    deadline = found[0]
+    if deadline.status in (ClockStatus.MET, ClockStatus.LATE):
+        return "met"
+    if deadline.due != reminder.due:
+        return "due_changed"
+    if deadline.status is ClockStatus.RUNNING:
+        return None
+    return deadline.status.value
+
+
+def stale_reminders(
+    state: CaseState, reminders: Sequence[SentReminder], since: date
+) -> list[tuple[SentReminder, str]]:
+    """The sent reminders a change of the record from legal day `since` on no longer bears out.
+
+    Reminders sent before `since` are left alone (the record before it did not change), and
+    so are those already retracted. Each comes with the reason (`why_not_standing`).
+    """
+    found: list[tuple[SentReminder, str]] = []
+    for reminder in reminders:
+        if reminder.retracted or local_date(state, reminder.at) < since:
+            continue
+        reason = why_not_standing(state, reminder)
+        if reason is not None:
+            found.append((reminder, reason))
+    return found
 
 
 class DueReminders(BaseModel):

@@ -201,8 +201,12 @@ async def _seed_case(
         legal_aid_org=LEGAL_AID_ORGS[index % 2] if index % 3 == 0 else None,
     )
     # A fixed idempotency key per case: a seeding run cut short never makes duplicates.
-    case_id, _, intent = await asyncio.to_thread(_remember, engine, border, f"demo-{index}", body)
-    view = await start_case(client, engine, settings, case_id, body, border.name, intent)
+    case_id, _, intent, reference = await asyncio.to_thread(
+        _remember, engine, border, f"demo-{index}", body
+    )
+    view = await start_case(
+        client, engine, settings, case_id, body, border.name, intent, reference=reference
+    )
     if view["stage"] != "identified":
         return  # already seeded by an earlier, interrupted run
     caseworker = CASEWORKERS[index % len(CASEWORKERS)]

@@ -31,9 +31,9 @@ from core import csv_safety
 from models.deadlines import preload
 from models.enums import Action, IdentifiedAt, Stage
 from models.messages import ActionRequest, CaseInput, ProjectionBatch
-from models.reminders import ReminderRequest
+from models.reminders import ReminderRequest, RetractionRequest
 from models.rules import PackError, RulePack, resolve_pack
-from workflows.case import PROJECT_CASE, SEND_REMINDER, CaseWorkflow, workflow_id
+from workflows.case import PROJECT_CASE, SEND_REMINDER, SEND_RETRACTION, CaseWorkflow, workflow_id
 
 T = TypeVar("T")
 Handle = WorkflowHandle[CaseWorkflow, dict[str, Any]]
@@ -118,6 +118,11 @@ class Projections:
 @activity.defn(name=SEND_REMINDER)
 async def send_reminder(request: ReminderRequest) -> None:
     """Simulated cases have no legal aid org to remind: nothing to deliver."""
+
+
+@activity.defn(name=SEND_RETRACTION)
+async def send_reminder_retraction(request: RetractionRequest) -> None:
+    """Nor any reminder to withdraw."""
 
 
 def _choose_pack(name: str, today: date) -> RulePack:
@@ -404,7 +409,7 @@ async def _run(
         env.client,
         task_queue=task_queue,
         workflows=[CaseWorkflow],
-        activities=[projections.project_case, send_reminder],
+        activities=[projections.project_case, send_reminder, send_reminder_retraction],
         # No sandbox: the workflow code is the same, but the sandbox's per-task import
         # isolation was a quarter of the run time, and replay safety is moot for a run this
         # process starts and ends (tests/workflows replay the histories under the sandbox).

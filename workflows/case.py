@@ -48,12 +48,16 @@ with workflow.unsafe.imports_passed_through():
     )
     from models.reminders import (
         ReminderRequest,
+        RetractionRequest,
         due_reminders,
         forget_sent,
         mark_sent,
         next_reminder_at,
         owed_anew,
         request_for,
+        retraction_for,
+        sent,
+        stale_reminders,
     )
     from models.rules import PackError, all_packs
     from workflows.action_signing import require_signed
@@ -76,6 +80,9 @@ PROJECT_CASE = "project_case"
 SEND_REMINDER = "send_reminder"
 """Name of the activity that POSTs one reminder to the legal aid org's webhooks."""
 
+SEND_RETRACTION = "send_reminder_retraction"
+"""Name of the activity that POSTs a `reminder_retracted` to the legal aid org's webhooks."""
+
 REMINDER_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2),
     backoff_coefficient=3.0,
@@ -85,6 +92,9 @@ REMINDER_RETRY = RetryPolicy(
 """A receiver that is down gets retried for about three hours; every attempt is logged in SQL."""
 
 _MIN_WAIT = timedelta(seconds=1)
+
+_RECORD_ACTIONS = frozenset({"correct_event", "retract_event"})
+"""Acts about the record itself: they may change any part of its past."""
 
 
 def workflow_id(case_id: str) -> str:
@@ -146,6 +156,8 @@ class CaseWorkflow:
                 self._unstartable = str(exc)
                 earliest = all_packs()[0]
                 self.case = _new_case(inp, earliest.family, earliest.valid_from)
+            # No command: cases begun before references replay alike (theirs stays None).
+            self.case.reference = inp.reference
         # Cases begun before legal time replay their recorded behaviour; from the next run on
         # (or at once, for a new case) the record follows the legal dates of acts.
         self.case.legal_time = workflow.patched("legal-time")
@@ -156,6 +168,10 @@ class CaseWorkflow:
         self._projection_stale = not inp.caller_projects
         self._changed = False
         self._deliveries: list[asyncio.Task[None]] = []
+        # Reminders sent, and the earliest legal day a re-derivation changed since the loop
+        # last checked them (None: nothing to check).
+        self._sent = list(inp.sent_reminders)
+        self._recheck_since: date | None = None
 
     # ----------------------------------------------------------------------------------------
     # Main loop
@@ -181,6 +197,7 @@ class CaseWorkflow:
                 self._changed = False
             self._settle()
             if reminders:
+                self._retract_stale()
                 self._remind()
             await self._project()
             self._upsert_search_attributes()
@@ -201,7 +218,11 @@ class CaseWorkflow:
                 await self._project()
                 workflow.continue_as_new(
                     inp.model_copy(
-                        update={"carried": self.case, "projected_seq": self._projected_seq}
+                        update={
+                            "carried": self.case,
+                            "projected_seq": self._projected_seq,
+                            "sent_reminders": self._sent,
+                        }
                     )
                 )
             wake_at, _ = next_wakeup(self.case, workflow.now())
@@ -243,13 +264,56 @@ class CaseWorkflow:
         self._deliveries = [t for t in self._deliveries if not t.done()]
         for reminder in due.send:
             request = request_for(self.case, reminder, now)
+            # Remembered (state only, no command) so a later re-derivation can withdraw it.
+            self._sent.append(sent(request, now))
             self._deliveries.append(asyncio.create_task(self._deliver(request)))
 
-    async def _deliver(self, request: ReminderRequest) -> None:
+    def _retract_stale(self) -> None:
+        """Withdraw each sent reminder that a re-derivation of the record no longer bears out.
+
+        Once per reminder: its `reminder_retracted` goes to the org that got it, signed alike.
+        Cases begun before this replay without it (the patch is asked only when one is due).
+        """
+        since, self._recheck_since = self._recheck_since, None
+        if since is None or not self.case.legal_time or not self._sent:
+            return
+        stale = stale_reminders(self.case, self._sent, since)
+        if not stale or not workflow.patched("reminder-retractions"):
+            return
+        withdrawn = {reminder.key for reminder, _ in stale}
+        self._sent = [
+            r.model_copy(update={"retracted": True}) if r.key in withdrawn else r
+            for r in self._sent
+        ]
+        self._deliveries = [t for t in self._deliveries if not t.done()]
+        for reminder, reason in stale:
+            request = retraction_for(self.case.case_id, reminder, reason)
+            self._deliveries.append(asyncio.create_task(self._deliver(request)))
+
+    def _note_rederivation(self, applied: Applied) -> None:
+        """Remember from which legal day the record changed, if it changed the past.
+
+        Acts dated today, recorded now, cannot change what the record said when an earlier
+        reminder went out (that day's acts recorded after it are not counted against it).
+        """
+        if not self._sent:
+            return
+        today = self._today()
+        days = [
+            date.min if e.action in _RECORD_ACTIONS else e.on
+            for e in applied.events
+            if not e.derived
+        ]
+        since = min(days, default=today)
+        if since < today:
+            current = self._recheck_since
+            self._recheck_since = since if current is None else min(current, since)
+
+    async def _deliver(self, request: ReminderRequest | RetractionRequest) -> None:
         # In a task of its own so a webhook that is down never holds back the clocks' timers.
         try:
             await workflow.execute_activity(
-                SEND_REMINDER,
+                SEND_REMINDER if isinstance(request, ReminderRequest) else SEND_RETRACTION,
                 request,
                 start_to_close_timeout=timedelta(seconds=60),
                 schedule_to_close_timeout=timedelta(days=1),
@@ -412,6 +476,7 @@ class CaseWorkflow:
         self.case = self._handed_over(self.case, applied.state)
         # New clocks may fall due before the loop's last wake-up: it recomputes it.
         self._due_at = workflow.now()
+        self._note_rederivation(applied)
 
     @workflow.update
     def act(self, request: ActionRequest) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
 
 from fastapi import APIRouter, Body, Header, Query, Response
 from fastapi.concurrency import run_in_threadpool
@@ -29,10 +29,12 @@ from api.deps import BorderOrStaff, CaseReader, EngineDep, SettingsDep, Temporal
 from api.errors import Forbidden, NotFound, Unprocessable
 from api.note_scope import readable_notes
 from api.permissions import roles_for
-from api.schemas import CaseCreate, Page
+from api.schemas import CaseCreate, Page, SearchRequest
 from db.cursor import decode_cursor, encode_cursor
 from db.duplicates import name_key, record_matches
 from db.intents import intend
+from db.references import assign_reference, normalise, reference_of
+from db.search import search
 from db.tables import CaseRecord, IdempotencyRecord, PersonRecord, UserRecord
 from db.users import Role
 from api.text_safety import refused_field
@@ -93,15 +95,24 @@ def _body_hash(body: CaseCreate) -> str:
     return hashlib.sha256(body.model_dump_json().encode()).hexdigest()
 
 
-def _remember(
-    engine: Any, user: UserRecord, key: str | None, body: CaseCreate
-) -> tuple[str, dict[str, Any] | None, int | None]:
-    """Store the person (and the idempotency key) before the workflow starts.
+class Remembered(NamedTuple):
+    """What `_remember` stored (or found stored) for a creation request."""
 
-    Returns the case id and, for a new case, the person as the answer shows it and the id of
-    the projection intent stored with it (a request that repeats an earlier one gets None for
-    both: its person is read back). With a key, the case id is derived from it, so even a retry
-    racing the first request starts the same workflow.
+    case_id: str
+    shown: dict[str, Any] | None
+    """The person as the answer shows it; None for a request that repeats an earlier one."""
+    intent_id: int | None
+    """The projection intent stored with the person (None for a repeat)."""
+    reference: str | None
+    """The case's readable reference (None only for a case opened before references)."""
+
+
+def _remember(engine: Any, user: UserRecord, key: str | None, body: CaseCreate) -> Remembered:
+    """Store the person, the case's reference (and the idempotency key) before the workflow starts.
+
+    A request that repeats an earlier one gets the earlier case and reference back (its person
+    is read back). With a key, the case id is derived from it, so even a retry racing the first
+    request starts the same workflow, with the same reference.
     """
     digest = _body_hash(body)
     case_id = uuid.uuid5(_ID_NAMESPACE, f"{user.name}\x00{key}").hex if key else uuid.uuid4().hex
@@ -113,7 +124,9 @@ def _remember(
                     raise Unprocessable(
                         "Idempotency-Key", "this key was used with a different body"
                     )
-                return earlier.case_id, None, None
+                return Remembered(
+                    earlier.case_id, None, None, reference_of(engine, earlier.case_id)
+                )
             session.add(
                 IdempotencyRecord(
                     user_name=user.name,
@@ -141,13 +154,17 @@ def _remember(
         session.add(person)
         shown = public_person(person)
         try:
+            reference = assign_reference(
+                session, case_id, body.jurisdiction, body.identified_on.year
+            )
             intent_id = intend(session, case_id)
             session.commit()
         except IntegrityError:
-            # A concurrent request with the same key won the race: answer as it did.
+            # A concurrent request with the same key won the race: answer as it did (its
+            # reference number is given back with the rollback).
             session.rollback()
             return _remember(engine, user, key, body)
-    return case_id, shown, intent_id
+    return Remembered(case_id, shown, intent_id, reference)
 
 
 @router.post(
@@ -169,8 +186,14 @@ async def create_case(
 
     A retried request with the same `Idempotency-Key` returns the same case and never makes two.
     """
-    case_id, shown, intent = await run_in_threadpool(_remember, engine, user, idempotency_key, body)
-    view = await start_case(client, engine, settings, case_id, body, user.name, intent)
+    case_id, shown, intent, reference = await run_in_threadpool(
+        _remember, engine, user, idempotency_key, body
+    )
+    view = await start_case(
+        client, engine, settings, case_id, body, user.name, intent, reference=reference
+    )
+    if view.get("reference") is None:
+        view["reference"] = reference
     if shown is None:
         response.status_code = 200
         response.headers["Idempotent-Replayed"] = "true"
@@ -188,8 +211,14 @@ def _list_cases(
     assignee: str | None,
     cursor: str | None,
     limit: int,
+    reference: str | None = None,
 ) -> Page:
     query = select(CaseRecord)
+    if reference is not None:
+        wanted = normalise(reference)
+        if wanted is None:
+            return Page(items=[])
+        query = query.where(CaseRecord.reference == wanted)
     if stage:
         query = query.where(CaseRecord.stage == stage.value)
     if procedure:
@@ -223,11 +252,42 @@ async def list_cases(
     assignee: str | None = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    reference: Annotated[
+        str | None,
+        Query(
+            max_length=40,
+            description="A case reference (`RS-2026-000123`): that case, or an empty list",
+        ),
+    ] = None,
 ) -> Page:
     """Cases the user may see, filtered, in pages (`next_cursor` continues)."""
     return await run_in_threadpool(
-        _list_cases, engine, user, stage, procedure, jurisdiction, assignee, cursor, limit
+        _list_cases,
+        engine,
+        user,
+        stage,
+        procedure,
+        jurisdiction,
+        assignee,
+        cursor,
+        limit,
+        reference,
     )
+
+
+@router.post(
+    "/search",
+    summary="Find cases by name, date of birth or reference (in the body: personal data)",
+)
+async def search_cases(body: SearchRequest, user: CaseReader, engine: EngineDep) -> Page:
+    """The cases within the user's reach whose person or reference matches `q`, best first.
+
+    Names are matched across transliterations and with typos (`Zeinab Karawi` finds
+    `Zainab Qarawi`); an ISO date matches the date of birth; a reference its case. Legal aid
+    searches its organisation's cases, a border officer the cases it opened.
+    """
+    items = await run_in_threadpool(search, engine, user, body.q, body.limit)
+    return Page(items=items)
 
 
 @router.get("/{case_id}", summary="One case: stage, deadlines with provenance, allowed actions")
@@ -238,6 +298,9 @@ async def get_case(
     view = await read_view(client, case_id)
     person = await run_in_threadpool(person_of, engine, case_id)
     check_scope(user, view, person)
+    if view.get("reference") is None:
+        # A case begun before references: its workflow does not know the one it was given.
+        view["reference"] = await run_in_threadpool(reference_of, engine, case_id)
     view["person"] = public_person(person)
     linked = await run_in_threadpool(linked_cases, engine, case_id)
     view["linked_cases"] = await run_in_threadpool(readable_case_ids, engine, user, linked)

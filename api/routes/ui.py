@@ -28,6 +28,7 @@ from api.deps import CurrentUser
 from api.errors import ApiError, Forbidden, NotFound, Unauthorized, bad_cursor
 from db import legal_aid, supervision, ui_tickets
 from db.cursor import InvalidCursor
+from db.references import reference_of
 from db.tables import UserRecord
 from db.users import Role, user_for_token
 from api.note_scope import readable_notes
@@ -292,6 +293,8 @@ async def case_page(request: Request, case_id: str) -> Response:
         view = await read_view(client, case_id)
         person = await run_in_threadpool(person_of, _engine(request), case_id)
         check_scope(user, view, person)
+        if view.get("reference") is None:  # a case begun before references
+            view["reference"] = await run_in_threadpool(reference_of, _engine(request), case_id)
         events = await handle_for(client, case_id).query(CaseWorkflow.history)
         events = await run_in_threadpool(readable_notes, _engine(request), user, events)
     except ApiError as exc:

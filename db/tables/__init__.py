@@ -3,13 +3,20 @@
 from db.tables.access import AuditRecord, UiTicketRecord, UserRecord
 from db.tables.cases import CaseEventRecord, CaseRecord, DeadlineRecord, ProjectionIntentRecord
 from db.tables.feeds import DeliveryRecord, FeedSecretRecord, WebhookRecord
-from db.tables.registry import DuplicateRecord, IdempotencyRecord, PersonRecord
+from db.tables.registry import (
+    CaseReferenceRecord,
+    DuplicateRecord,
+    IdempotencyRecord,
+    PersonRecord,
+    ReferenceCounterRecord,
+)
 from db.tables.statistics import CaseStatCountRecord, CaseStatDaysRecord, CaseStatFactRecord
 
 __all__ = [
     "AuditRecord",
     "CaseEventRecord",
     "CaseRecord",
+    "CaseReferenceRecord",
     "CaseStatCountRecord",
     "CaseStatDaysRecord",
     "CaseStatFactRecord",
@@ -20,6 +27,7 @@ __all__ = [
     "IdempotencyRecord",
     "PersonRecord",
     "ProjectionIntentRecord",
+    "ReferenceCounterRecord",
     "UiTicketRecord",
     "UserRecord",
     "WebhookRecord",

@@ -37,6 +37,9 @@ class CaseRecord(SQLModel, table=True):
     )
 
     id: str = Field(primary_key=True, max_length=64)
+    reference: str | None = Field(default=None, unique=True, index=True, max_length=32)
+    """Readable and never reused (`RS-2026-000123`); null only for a case begun before
+    references whose row was rebuilt without its registry entry."""
     jurisdiction: str = Field(index=True, max_length=16)
     stage: str = Field(max_length=32)
     stage_since: date

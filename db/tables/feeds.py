@@ -43,6 +43,12 @@ class DeliveryRecord(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     webhook_id: int
+    kind: str = Field(
+        default="reminder",
+        max_length=32,
+        sa_column_kwargs={"server_default": "reminder"},
+        description="`reminder` or `reminder_retracted`",
+    )
     case_id: str = Field(max_length=64)
     clock: str = Field(max_length=32)
     due: date

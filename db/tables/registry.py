@@ -43,6 +43,29 @@ class IdempotencyRecord(SQLModel, table=True):
     created_at: datetime
 
 
+class ReferenceCounterRecord(SQLModel, table=True):
+    """The last case reference number handed out per family and year (never goes back)."""
+
+    __tablename__ = "reference_counters"
+
+    family: str = Field(primary_key=True, max_length=16)
+    year: int = Field(primary_key=True)
+    last: int = 0
+
+
+class CaseReferenceRecord(SQLModel, table=True):
+    """The readable reference given to a case when it was opened (`RS-2026-000123`).
+
+    Written with the person, before the workflow starts, so a retried creation starts the
+    workflow with the same reference; and the fallback for cases begun before references.
+    """
+
+    __tablename__ = "case_references"
+
+    case_id: str = Field(primary_key=True, max_length=64)
+    reference: str = Field(unique=True, index=True, max_length=32)
+
+
 class DuplicateRecord(SQLModel, table=True):
     """A likely duplicate registration awaiting a supervisor's decision (never auto-merged)."""
 

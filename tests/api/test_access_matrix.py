@@ -84,6 +84,7 @@ SIGNIN = "ui: redirects to sign-in without a session"
 RULES: dict[tuple[str, str], AnyRule] = {
     ("POST", "/cases"): Rule(frozenset({BORDER, CASEWORKER, SUPERVISOR})),
     ("GET", "/cases"): Rule(CASE_READERS),  # filtered to what the user may see: never 404
+    ("POST", "/cases/search"): Rule(CASE_READERS),  # within the user's reach: never 404
     ("GET", "/cases/{case_id}"): Rule(CASE_READERS, "case"),
     ("GET", "/cases/{case_id}/history"): Rule(CASE_READERS, "case"),
     ("POST", "/cases/{case_id}/actions/{action}"): ActionRule(ACTIONS),
@@ -264,6 +265,7 @@ def probes(seed: Seed) -> list[Probe]:
     }
     bodies: dict[tuple[str, str], Any] = {
         ("POST", "/cases"): _case_body(),
+        ("POST", "/cases/search"): {"q": "Matrix Probe"},
         ("POST", "/supervision/reassign"): {"from_user": "cw", "to_user": "sup"},
         ("POST", "/legal-aid/webhooks"): {"url": "http://127.0.0.1:9/matrix"},
         ("POST", "/users"): {"name": "made-by-matrix", "role": "caseworker"},

@@ -22,6 +22,7 @@ from models.enums import Action, ClockName, IdentifiedAt, Outcome
 from models.lifecycle import CaseState, apply, new_case
 from models.reminders import (
     ReminderRequest,
+    SentReminder,
     due_reminders,
     forget_sent,
     mark_sent,
@@ -30,6 +31,10 @@ from models.reminders import (
     planned_reminders,
     reminder_key,
     request_for,
+    retraction_for,
+    sent,
+    stale_reminders,
+    why_not_standing,
 )
 
 RECORDED = datetime(2026, 1, 15, 9, tzinfo=UTC)
@@ -255,3 +260,82 @@ def test_clocks_in_seconds_get_none() -> None:
     now = RECORDED + timedelta(seconds=1)
     assert {d.clock for d in s.deadlines(date(2026, 1, 15), now) if d.status == "running"}
     assert planned_reminders(s, OFFSETS, now) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# Withdrawn reminders: what the record, as now known, said when a reminder was sent
+
+
+def _recorded(state: CaseState, action: Action, on: date, at: datetime, **fields: Any) -> CaseState:
+    """Record an act at instant `at` through the legal record (late acts re-derive)."""
+    from models.legal_record import ActRequest, record_all
+
+    request = ActRequest(action, input_model(action)(on=on, **fields), "cw")
+    today = at.astimezone(rules.get_pack("rs-2023").tz).date()
+    return record_all(state, [request], now=at, today=today).state
+
+
+def _sent_7d(state: CaseState) -> tuple[CaseState, SentReminder]:
+    """The decision clock's 7-day reminder, sent at its instant."""
+    (reminder,) = due_reminders(state, [7], DECISION_7D).send
+    return state, sent(request_for(state, reminder, DECISION_7D), DECISION_7D)
+
+
+AFTER = datetime(2026, 4, 9, 10, tzinfo=UTC)
+"""When the late acts below are recorded: the day after the 7-day reminder."""
+
+
+def test_a_reminder_stands_while_the_record_bears_it_out() -> None:
+    state, reminder = _sent_7d(lodged())
+    assert reminder.due == DECISION_DUE and reminder.days_left == 7
+    assert why_not_standing(state, reminder) is None
+    # A contact before it, or a decision after it, changes nothing it said.
+    contact = _recorded(state, Action.RECORD_CONTACT, date(2026, 3, 1), AFTER)
+    assert why_not_standing(contact, reminder) is None
+    later = _recorded(state, Action.DECIDE, date(2026, 4, 9), AFTER, outcome=Outcome.REJECTED)
+    assert why_not_standing(later, reminder) is None
+    assert stale_reminders(later, [reminder], date(2026, 4, 9)) == []
+
+
+def test_a_decision_dated_before_the_reminder_withdraws_it() -> None:
+    state, reminder = _sent_7d(lodged())
+    decided = _recorded(state, Action.DECIDE, date(2026, 4, 2), AFTER, outcome=Outcome.REJECTED)
+    assert why_not_standing(decided, reminder) == "met"
+    assert stale_reminders(decided, [reminder], date(2026, 4, 2)) == [(reminder, "met")]
+    # Once: a reminder already withdrawn is not withdrawn again.
+    done = reminder.model_copy(update={"retracted": True})
+    assert stale_reminders(decided, [done], date.min) == []
+    # Acts of the reminder's own day recorded after it may have happened after it.
+    same_day = _recorded(state, Action.DECIDE, date(2026, 4, 8), AFTER, outcome=Outcome.REJECTED)
+    assert why_not_standing(same_day, reminder) is None
+
+
+def test_a_correction_or_a_retraction_withdraws_it() -> None:
+    state, reminder = _sent_7d(lodged())
+    corrected = _recorded(
+        state, Action.CORRECT_EVENT, date(2026, 4, 9), AFTER, event="lodged", date=date(2026, 1, 8)
+    )
+    assert why_not_standing(corrected, reminder) == "due_changed"
+    lodge = next(e for e in state.history if e.action == "lodge")
+    retracted = _recorded(
+        state, Action.RETRACT_EVENT, date(2026, 4, 9), AFTER, seq=lodge.seq, reason="wrong case"
+    )
+    assert why_not_standing(retracted, reminder) == "clock_gone"
+
+
+def test_the_retraction_body_is_signed_like_a_reminder() -> None:
+    _, reminder = _sent_7d(lodged())
+    request = retraction_for("c-1", reminder, "met")
+    assert request.key == f"{reminder.key}:retracted"
+    assert request.reminder_key == reminder.key
+    assert json.loads(request.body()) == {
+        "kind": "reminder_retracted",
+        "case_id": "c-1",
+        "clock": "decision",
+        "due": "2026-04-15",
+        "reason": "met",
+    }
+    assert (
+        request.body()
+        == json.dumps(request.payload(), separators=(",", ":"), sort_keys=True).encode()
+    )

@@ -110,6 +110,21 @@ async def _reminders_follow_org(env: WorkflowEnvironment, handle: Handle) -> Non
     await act(handle, "decide", d, outcome="rejected")
 
 
+async def _reminder_retracted(env: WorkflowEnvironment, handle: Handle) -> None:
+    # A case with a reference, of a legal aid org: the decision clock's 7-day reminder goes
+    # out; a decision dated before that reminder, recorded after it, shows the reminder was
+    # about a deadline already met: it is withdrawn (the patch "reminder-retractions"; the
+    # recording DB has no webhooks). Then the appeal window runs out.
+    start = local_today(await env.get_current_time())
+    for action in ("make_application", "register", "lodge"):
+        await act(handle, action, start)
+    await env.sleep(timedelta(days=87))
+    await act(handle, "decide", start + timedelta(days=80), outcome="rejected")
+    d = local_today(await env.get_current_time())
+    await act(handle, "notify_decision", d)
+    await env.sleep(timedelta(days=20))
+
+
 async def _caller_projects(env: WorkflowEnvironment, handle: Handle) -> None:
     # As the API drives a case: started with caller_projects, every action with project=True
     # (the batch comes back in the result), clocks settled by the loop itself (projected by its
@@ -146,6 +161,7 @@ SCENARIOS = {
     "reminders": _reminders,
     "caller_projects": _caller_projects,
     "reminders_follow_org": _reminders_follow_org,
+    "reminder_retracted": _reminder_retracted,
 }
 
 START_OPTIONS: dict[str, dict[str, Any]] = {
@@ -153,6 +169,7 @@ START_OPTIONS: dict[str, dict[str, Any]] = {
     "reminders": {"legal_aid_org": "org-rec"},
     "caller_projects": {"legal_aid_org": "org-rec", "caller_projects": True},
     "reminders_follow_org": {"legal_aid_org": "org-rec"},
+    "reminder_retracted": {"legal_aid_org": "org-rec", "reference": "RS-2026-000001"},
 }
 
 

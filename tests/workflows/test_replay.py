@@ -24,6 +24,7 @@ def test_histories_are_recorded() -> None:
         "continue_as_new",
         "reminders",
         "pre_reminders_legal_aid",
+        "reminder_retracted",
     } <= names
 
 
