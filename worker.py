@@ -22,9 +22,9 @@ from activities.projection import ReadModelActivities
 from activities.reconcile import ReconcileActivities
 from activities.reminders import ReminderActivities
 from db.intents import repair_loop
+from models.action_signing import register_key
 from models.deadlines import preload
 from models.rules import add_pack_directory
-from models.action_signing import register_key
 from workflows.case import CaseWorkflow
 from workflows.reconcile import ReconcileWorkflow
 

@@ -19,8 +19,8 @@ from sqlmodel import Session, col, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from db.tables import DeliveryRecord, WebhookRecord
 from activities.webhook_guard import RefusedTarget, pinned_client, refused_url
+from db.tables import DeliveryRecord, WebhookRecord
 from models.reminders import ReminderRequest, RetractionRequest
 
 SIGNATURE_HEADER = "X-Asylumflow-Signature"

@@ -7,8 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from models.actions import IsoDate
 from api.text_safety import check_text
+from models.actions import IsoDate
 from models.enums import IdentifiedAt, Vulnerability
 
 Sex = Literal["female", "male", "other", "unknown"]

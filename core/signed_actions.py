@@ -19,8 +19,8 @@ from temporalio.client import (
     WorkflowUpdateHandle,
 )
 
-from models.messages import ActionBatch, ActionRequest
 from models.action_signing import sign_request
+from models.messages import ActionBatch, ActionRequest
 
 
 def signed(key: bytes, workflow_id: str, arg: Any, now: int) -> Any:

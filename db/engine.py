@@ -10,13 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core.private_files import ensure_private_sqlite
 from sqlalchemy import Table, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult, Engine, Result
 from sqlmodel import create_engine
 
 import db.tables  # noqa: F401  (registers every table on SQLModel.metadata)
+from core.private_files import ensure_private_sqlite
 
 if TYPE_CHECKING:
     from alembic.config import Config

@@ -26,6 +26,7 @@ from sqlalchemy import ColumnClause, ColumnElement
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import SQLModel
 
+from core import csv_safety
 from db.stat_facts import (
     ALL_TIME,
     APPEAL,
@@ -40,7 +41,6 @@ from db.stat_facts import (
     Fact,
     facts_by_case,
 )
-from core import csv_safety
 from db.supervision import TERMINAL
 from db.tables import CaseRecord, CaseStatCountRecord, CaseStatDaysRecord
 from models.enums import (

@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from core.private_files import restrict_tree, write_private
 from core.codec import new_key
+from core.private_files import restrict_tree, write_private
 from workflows.search import cli_flags
 
 BIN = Path(sys.executable).parent

@@ -30,6 +30,7 @@ from api.errors import Forbidden, NotFound, Unprocessable
 from api.note_scope import readable_notes
 from api.permissions import roles_for
 from api.schemas import CaseCreate, Page, SearchRequest
+from api.text_safety import refused_field
 from db.cursor import decode_cursor, encode_cursor
 from db.duplicates import name_key, record_matches
 from db.intents import intend
@@ -37,7 +38,6 @@ from db.references import assign_reference, normalise, reference_of
 from db.search import search
 from db.tables import CaseRecord, IdempotencyRecord, PersonRecord, UserRecord
 from db.users import Role
-from api.text_safety import refused_field
 from models.actions import parse_input
 from models.enums import Action, Procedure, Stage
 from models.messages import ActionBatch, ActionRequest

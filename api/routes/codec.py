@@ -18,6 +18,7 @@ from temporalio.api.common.v1 import Payload
 
 from api.deps import require_role
 from api.errors import NotFound, Unprocessable
+from core.codec import CodecError, EncryptionCodec
 from db.users import Role
 
 router = APIRouter(prefix="/codec", tags=["codec"])

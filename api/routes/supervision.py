@@ -20,10 +20,10 @@ from sqlmodel import Session, select
 from api.casework import read_view, send_action
 from api.deps import EngineDep, SettingsDep, Supervisor, TemporalDep
 from api.errors import ApiError, Unprocessable
+from api.text_safety import check_text
 from db import supervision
 from db.tables import UserRecord
 from db.users import Role
-from api.text_safety import check_text
 from models.enums import Action, Procedure, Stage
 from models.messages import ActionRequest
 from models.rules import calendar_today

@@ -26,12 +26,12 @@ from sqlalchemy.engine import Engine
 from api.casework import check_scope, handle_for, person_of, public_person, read_view
 from api.deps import CurrentUser
 from api.errors import ApiError, Forbidden, NotFound, Unauthorized, bad_cursor
+from api.note_scope import readable_notes
 from db import legal_aid, supervision, ui_tickets
 from db.cursor import InvalidCursor
 from db.references import reference_of
 from db.tables import UserRecord
 from db.users import Role, user_for_token
-from api.note_scope import readable_notes
 from models.rules import calendar_today
 from workflows.case import CaseWorkflow
 

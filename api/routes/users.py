@@ -10,9 +10,9 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
-from core import csv_safety
 from api.deps import MAX_ROW_ID, Admin, CurrentUser, EngineDep
 from api.errors import NotFound, Unprocessable
+from core import csv_safety
 from db.tables import AuditRecord, UserRecord
 from db.users import Role, UserError, create_user, revoke_user
 from models.rules import all_packs

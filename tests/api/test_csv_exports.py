@@ -6,8 +6,8 @@ import csv
 import io
 from urllib.parse import quote
 
-from db.users import Role
 from core.csv_safety import FORMULA_PREFIXES, safe_cell
+from db.users import Role
 from tests.api.conftest import Api
 
 FORMULAS = (

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from db.tables import make_engine, migrate
+from db.engine import make_engine, migrate
 from db.users import Role
 from tests.api.conftest import Api, person
 from tests.api.test_cases_api import ago, create

@@ -64,7 +64,7 @@ async def test_readme_walkthrough_typed_in_weeks_later(api: Api) -> None:
 
 
 async def _rejected_and_notified(api: Api, notified_days_ago: int) -> str:
-    cid = (await create(api, CW, identified_on=ago(notified_days_ago + 40)))["id"]
+    cid: str = (await create(api, CW, identified_on=ago(notified_days_ago + 40)))["id"]
     response = await api.http.post(
         f"/cases/{cid}/actions",
         json={

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import httpx
 
-from db.users import Role
 from api.routes.ui import COOKIE
+from db.users import Role
 from tests.api.conftest import Api
 from tests.api.test_cases_api import ago, create
 from tests.ui.helpers import Dom

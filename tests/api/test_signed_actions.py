@@ -25,17 +25,17 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
-from db.users import Role
 from core.codec import ENCODING, data_converter, new_key
 from core.settings import Settings
 from core.signed_actions import SigningInterceptor
-from tools.stack import local_keys
+from db.users import Role
+from models.action_signing import register_key, sign_request
 from models.enums import Action
 from models.messages import ActionBatch, ActionRequest
 from tests.api.conftest import Api, person
 from tests.api.test_cases_api import ago
+from tools.stack import local_keys
 from worker import build_worker
-from models.action_signing import register_key, sign_request
 from workflows.case import CaseWorkflow, workflow_id
 
 NOTE = "fled from the checkpoint at Qasr, brother detained"
