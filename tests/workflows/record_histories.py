@@ -125,6 +125,32 @@ async def _reminder_retracted(env: WorkflowEnvironment, handle: Handle) -> None:
     await env.sleep(timedelta(days=20))
 
 
+async def _late_entry(env: WorkflowEnvironment, handle: Handle) -> None:
+    # Legal time: acts typed in weeks after they happened and out of order. A rejection whose
+    # appeal window closed (finality derived, return opened), then the appeal lodged in time
+    # typed late (finality and return retracted), a pause typed by mistake and retracted, a
+    # correction of the notification date.
+    start = local_today(await env.get_current_time())
+    await env.sleep(timedelta(days=60))
+    for action, day, fields in [
+        ("make_application", 0, {}),
+        ("register", 1, {}),
+        ("lodge", 2, {}),
+        ("decide", 20, {"outcome": "rejected"}),
+        ("notify_decision", 21, {}),
+    ]:
+        await act(handle, action, start + timedelta(days=day), **fields)
+    d = local_today(await env.get_current_time())
+    await act(handle, "start_return", d)
+    await act(handle, "lodge_appeal", start + timedelta(days=30))
+    await act(handle, "pause_clock", d, reason="typed by mistake", attributable_to="applicant")
+    state = await handle.query(CaseWorkflow.history)
+    pause = next(e["seq"] for e in state if e["action"] == "pause_clock")
+    await act(handle, "retract_event", d, seq=pause, reason="wrong case")
+    await act(handle, "correct_event", d, event="notified", date=(start + timedelta(days=22)))
+    await env.sleep(timedelta(days=5))
+
+
 async def _caller_projects(env: WorkflowEnvironment, handle: Handle) -> None:
     # As the API drives a case: started with caller_projects, every action with project=True
     # (the batch comes back in the result), clocks settled by the loop itself (projected by its
@@ -162,6 +188,7 @@ SCENARIOS = {
     "caller_projects": _caller_projects,
     "reminders_follow_org": _reminders_follow_org,
     "reminder_retracted": _reminder_retracted,
+    "late_entry": _late_entry,
 }
 
 START_OPTIONS: dict[str, dict[str, Any]] = {

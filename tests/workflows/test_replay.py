@@ -25,6 +25,7 @@ def test_histories_are_recorded() -> None:
         "reminders",
         "pre_reminders_legal_aid",
         "reminder_retracted",
+        "late_entry",
     } <= names
 
 
