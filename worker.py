@@ -21,6 +21,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.projection import ReadModelActivities
 from activities.reconcile import ReconcileActivities
 from activities.reminders import ReminderActivities
+from core.settings import Settings
 from db.intents import repair_loop
 from models.deadlines import preload
 from models.rules import add_pack_directory
@@ -50,8 +51,13 @@ def build_worker(
     activities: Sequence[Callable[..., Any]] | None = None,
     executor: ThreadPoolExecutor | None = None,
     private_webhooks: bool = False,
+    tuning: dict[str, Any] | None = None,
 ) -> Worker:
-    """A worker for case workflows and their activities on `task_queue`."""
+    """A worker for case workflows and their activities on `task_queue`.
+
+    `tuning`: Worker options (`max_concurrent_workflow_tasks`, `max_concurrent_activities`,
+    `max_cached_workflows`) that override the SDK's defaults (see `worker_tuning`).
+    """
     preload()  # packs and holiday calendars, before the first workflow task needs them
     return Worker(
         client,
@@ -70,7 +76,22 @@ def build_worker(
         workflow_runner=SandboxedWorkflowRunner(
             restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)
         ),
+        **(tuning or {}),
     )
+
+
+def worker_tuning(settings: Settings) -> dict[str, Any]:
+    """The worker options the settings set (unset ones keep the SDK's defaults).
+
+    On SIGTERM the worker stops polling and gives running activities 10 s to finish.
+    """
+    chosen: dict[str, Any] = {
+        "graceful_shutdown_timeout": timedelta(seconds=10),
+        "max_concurrent_workflow_tasks": settings.max_concurrent_workflow_tasks,
+        "max_concurrent_activities": settings.max_concurrent_activities,
+        "max_cached_workflows": settings.max_cached_workflows,
+    }
+    return {name: value for name, value in chosen.items() if value is not None}
 
 
 async def run_worker() -> None:
@@ -86,7 +107,11 @@ async def run_worker() -> None:
     client = await connect(settings)
     engine = make_engine(settings.db_url)
     worker = build_worker(
-        client, settings.task_queue, engine, private_webhooks=settings.webhook_private_hosts
+        client,
+        settings.task_queue,
+        engine,
+        private_webhooks=settings.webhook_private_hosts,
+        tuning=worker_tuning(settings),
     )
     logging.getLogger("asylumflow").info("worker on task queue %s", settings.task_queue)
     every = timedelta(seconds=settings.projection_repair_seconds)
