@@ -300,18 +300,26 @@ app.add_typer(schedules_app, name="schedules")
 
 @schedules_app.command("apply")
 def schedules_apply() -> None:
-    """Install the nightly reconciliation schedule, or update it."""
+    """Install the nightly reconciliation schedule (or update it) and the namespace retention."""
     import asyncio
 
     from core.settings import get_settings
     from core.temporal import connect
-    from tools.schedules import apply_schedules
+    from tools.schedules import apply_retention, apply_schedules
 
-    async def run() -> str:
+    async def run() -> list[str]:
         settings = get_settings()
-        return await apply_schedules(await connect(settings), settings.task_queue)
+        client = await connect(settings)
+        return [
+            await apply_schedules(client, settings.task_queue),
+            await apply_retention(client, settings.retention_days),
+        ]
 
-    print(asyncio.run(run()))
+    try:
+        done = asyncio.run(run())
+    except RuntimeError as exc:  # no Temporal server to talk to
+        fail(f"schedules: {exc}")
+    print("\n".join(done))
 
 
 db_app = typer.Typer(help="The read-model database.", no_args_is_help=True)
@@ -330,35 +338,55 @@ def db_upgrade() -> None:
 @app.command()
 def demo(
     cases: Annotated[int, typer.Option(help="How many demo cases to create.")] = 300,
+    tokens_only: Annotated[
+        bool,
+        typer.Option(
+            "--tokens", help="Only issue fresh tokens for the demo users (earlier ones stop)."
+        ),
+    ] = False,
 ) -> None:
-    """Seed a demo caseload and one user per role; print `role: token` per line.
+    """Seed the demo caseload and one user per role, or finish an interrupted seeding.
 
-    Does nothing (and says so on stderr) when the demo data already exists.
+    Prints `role: token` per line at the end (for users made by an earlier run, fresh tokens,
+    only when there was work to do). Exit code 1 if some cases could not be seeded: run it
+    again, it resumes.
     """
     import asyncio
 
     from core.settings import get_settings
     from core.temporal import connect
     from db.engine import make_engine, migrate
-    from tools.demo import role_of, seed_demo
+    from tools.demo import DemoReport, fresh_tokens, role_of, seed_demo
 
     settings = get_settings()
     migrate(settings.db_url)
+    engine = make_engine(settings.db_url)
+    if tokens_only:
+        for name, token in fresh_tokens(engine).items():
+            print(f"{role_of(name)}: {token}")
+        return
 
-    async def run() -> dict[str, str]:
-        return await seed_demo(
-            await connect(settings), make_engine(settings.db_url), settings, cases
-        )
+    async def run() -> DemoReport:
+        return await seed_demo(await connect(settings), engine, settings, cases)
 
     try:
-        tokens = asyncio.run(run())
-    except RuntimeError as exc:  # e.g. no Temporal server or worker to talk to
+        report = asyncio.run(run())
+    except RuntimeError as exc:  # e.g. no Temporal server to talk to
         fail(f"demo: {exc}")
-    if not tokens:
-        _err.print("demo data already present; nothing done", highlight=False)
-        return
-    for name, token in tokens.items():
+    summary = ", ".join(f"{n} {o.value}" for o, n in sorted(report.outcomes.items()))
+    _err.print(f"demo cases: {summary}", highlight=False)
+    for error in report.errors[:5]:
+        _err.print(f"  {error}", markup=False, highlight=False)
+    if not report.tokens:
+        _err.print(
+            "demo data already present; `asylumflow demo --tokens` issues fresh tokens",
+            highlight=False,
+        )
+    for name, token in report.tokens.items():
         print(f"{role_of(name)}: {token}")
+    if not report.complete:
+        _err.print("some demo cases could not be seeded; run it again to resume")
+        raise typer.Exit(1)
 
 
 @app.command()
