@@ -208,7 +208,7 @@ class Stack:
         if not self.stopping.is_set():
             raise SystemExit(f"{child.name} did not open port {child.port} within {timeout:.0f} s")
 
-    def _run_tool(self, *args: str) -> None:
+    def _run_tool(self, *args: str) -> bool:
         done = subprocess.run(
             [str(BIN / "asylumflow"), *args],
             env=self.env,
@@ -219,8 +219,9 @@ class Stack:
         )
         if done.returncode == 0:
             log(done.stdout.strip())
-        else:
-            log(f"`asylumflow {' '.join(args)}` failed (the stack runs on): {done.stderr.strip()}")
+            return True
+        log(f"`asylumflow {' '.join(args)}` failed (the stack runs on): {done.stderr.strip()}")
+        return False
 
     def start(self) -> None:
         """Start everything in order; seeding the demo goes on in the background."""
@@ -242,6 +243,11 @@ class Stack:
         self.worker.start()
         # The nightly reconciliation of the read model with the workflows, and the retention.
         self._run_tool("schedules", "apply")
+        marker = self.data_dir / "rebuild-needed"
+        if marker.exists():
+            log("restored data: rebuilding the read model from the workflows…")
+            if self._run_tool("readmodel", "rebuild", "--drop-missing"):
+                marker.unlink()
         self.api.start()
         self._wait_port(self.api, 60)
         if self.stopping.is_set():
