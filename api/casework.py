@@ -164,9 +164,18 @@ async def start_case(
 
 
 async def send_action(
-    client: Client, engine: Engine, case_id: str, request: ActionRequest
+    client: Client,
+    engine: Engine,
+    case_id: str,
+    request: ActionRequest,
+    *,
+    update_id: str | None = None,
 ) -> dict[str, Any]:
-    """Send one action as an Update, write the read model, map failures to 409 / 422 / 404."""
+    """Send one action as an Update, write the read model, map failures to 409 / 422 / 404.
+
+    `update_id`: Temporal applies an update id once per case run; a retry with the same id
+    gets the first one's result (the `Idempotency-Key` of an action).
+    """
     handle = handle_for(client, case_id)
     request = request.model_copy(update={"project": True})
     return await _handed_over(
@@ -174,7 +183,7 @@ async def send_action(
         engine,
         case_id,
         request.action.value,
-        lambda: handle.execute_update(CaseWorkflow.act, request),
+        lambda: handle.execute_update(CaseWorkflow.act, request, id=update_id),
     )
 
 
