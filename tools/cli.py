@@ -335,6 +335,53 @@ def db_upgrade() -> None:
     migrate(get_settings().db_url)
 
 
+DERIVED = ("temporal_address", "api_url", "db_url")
+"""Settings computed from others (TEMPORAL_ADDRESS or TEMPORAL_PORT; API_HOST and API_PORT...)."""
+
+
+@app.command("settings")
+def show_settings(
+    get: Annotated[
+        str | None,
+        typer.Option(help="Print one value: a variable (API_PORT) or api_url, db_url..."),
+    ] = None,
+) -> None:
+    """Print the settings every process reads (environment, then `.env`); secrets masked.
+
+    `API=$(.venv/bin/asylumflow settings --get api_url)` gives the README's `$API`.
+    """
+    from pydantic import SecretStr
+
+    from core.settings import Settings, get_settings
+
+    settings = get_settings()
+
+    def shown(value: object) -> str:
+        if isinstance(value, SecretStr):
+            return "(set)"
+        if isinstance(value, list) and value and isinstance(value[0], SecretStr):
+            return f"({len(value)} set)"
+        if value is None:
+            return ""
+        if isinstance(value, dict | list):
+            return json.dumps(value, default=str)
+        return str(value)
+
+    values: dict[str, str] = {}
+    for name, info in Settings.model_fields.items():
+        values[str(info.validation_alias or name)] = shown(getattr(settings, name))
+    for name in DERIVED:
+        values[name] = shown(getattr(settings, name))
+    if get is not None:
+        if get not in values:
+            fail(f"--get {get!r}: use one of {', '.join(values)}")
+        print(values[get])
+        return
+    width = max(map(len, values))
+    for name, value in values.items():
+        print(f"{name:<{width}}  {value}")
+
+
 @app.command()
 def backup(
     target: Annotated[Path, typer.Argument(help="A new (or empty) directory for the copy.")],

@@ -65,3 +65,12 @@ def test_worker_tuning_only_overrides_what_is_set() -> None:
     assert tuned["max_concurrent_workflow_tasks"] == 50
     assert tuned["max_concurrent_activities"] == 20
     assert tuned["max_cached_workflows"] == 300
+
+
+def test_the_readme_table_lists_every_setting() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    table = readme[readme.index("## Settings") : readme.index("## Running the embedded stack")]
+    for name, info in Settings.model_fields.items():
+        alias = str(info.validation_alias or name)
+        short = alias.removeprefix("ASYLUMFLOW_ENCRYPTION")
+        assert f"`{alias}`" in table or f"`{short}`" in table, alias
