@@ -14,6 +14,7 @@ from sqlmodel import Session, col, or_, select
 from starlette.concurrency import run_in_threadpool
 from temporalio.client import (
     Client,
+    RPCTimeoutOrCancelledError,
     WithStartWorkflowOperation,
     WorkflowHandle,
     WorkflowQueryFailedError,
@@ -157,7 +158,7 @@ async def start_case(
             ),
             TEMPORAL_TIMEOUT,
         )
-    except (RPCError, TimeoutError) as exc:
+    except (RPCError, RPCTimeoutOrCancelledError, TimeoutError) as exc:
         # The intent stays: if the case started after all, the repair loop projects it.
         raise Unavailable("the workflow service did not answer; retry with the same key") from exc
     return await write_handed_over(engine, case_id, view, intent_id)
@@ -259,8 +260,9 @@ async def _update(
     try:
         view: dict[str, Any] = await asyncio.wait_for(call, TEMPORAL_TIMEOUT)
         return view
-    except TimeoutError:
-        # The update may still be applied: a retry then gets 409 rather than a duplicate.
+    except (TimeoutError, RPCTimeoutOrCancelledError):
+        # The server gave up waiting (or we did). The update may still be applied: a retry
+        # with the same Idempotency-Key reaches it; without one it gets 409, never a duplicate.
         raise Unavailable(
             "the case did not answer in time; check its state before retrying"
         ) from None

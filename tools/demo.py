@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import Client, RPCTimeoutOrCancelledError, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.casework import send_action, start_case
@@ -304,7 +304,12 @@ async def _seed_case(
         }
         try:
             view = await send_action(
-                client, engine, case_id, ActionRequest(action=action, body=body_json, actor=actor)
+                client,
+                engine,
+                case_id,
+                ActionRequest(action=action, body=body_json, actor=actor),
+                # A retry after a timeout reaches the same update: applied once.
+                update_id=f"demo-{case_id}-{action.value}",
             )
             moved += 1
         except Conflict as exc:
@@ -358,7 +363,13 @@ async def seed_demo(
                         random.Random(index),
                         today,
                     )
-                except (RPCError, TimeoutError, Unavailable, OSError) as exc:
+                except (
+                    RPCError,
+                    RPCTimeoutOrCancelledError,
+                    TimeoutError,
+                    Unavailable,
+                    OSError,
+                ) as exc:
                     if attempt == attempts:
                         report.errors.append(f"case {index}: {exc}")
                         outcome = SeedOutcome.FAILED
