@@ -153,9 +153,17 @@ class Stack:
             "API_PORT": str(self.api_port),
             "PYTHONUNBUFFERED": "1",
         }
-        for tls in ("TEMPORAL_TLS", "TEMPORAL_TLS_CA", "TEMPORAL_API_KEY", "TEMPORAL_TLS_CERT"):
-            self.env.pop(tls, None)
-        self.env.pop("TEMPORAL_TLS_KEY", None)
+        # A cluster's connection options do not apply to the embedded, plaintext server.
+        for name in (
+            "TEMPORAL_TLS",
+            "TEMPORAL_TLS_CA",
+            "TEMPORAL_TLS_CERT",
+            "TEMPORAL_TLS_KEY",
+            "TEMPORAL_TLS_SERVER_NAME",
+            "TEMPORAL_API_KEY",
+            "TEMPORAL_NAMESPACE",
+        ):
+            self.env.pop(name, None)
         self.db_url = settings.database_url or f"sqlite:///{self.data_dir / 'asylumflow.db'}"
         self.temporal = Child(
             "temporal",
