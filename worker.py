@@ -72,7 +72,10 @@ def build_worker(
             # Reconciliation reads workflows, so it needs this worker's client.
             ReconcileActivities(engine, client).reconcile_read_model,
         ],
-        activity_executor=executor or ThreadPoolExecutor(max_workers=16),
+        activity_executor=executor
+        or ThreadPoolExecutor(
+            max_workers=max(16, int((tuning or {}).get("max_concurrent_activities", 16)))
+        ),
         workflow_runner=SandboxedWorkflowRunner(
             restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)
         ),
