@@ -101,6 +101,7 @@ class Processes:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)
 async def test_two_workers_two_apis_lose_nothing(
     dev_server: DevServer, e2e_dir: Path, pg_url: str
 ) -> None:
@@ -208,9 +209,22 @@ async def test_two_workers_two_apis_lose_nothing(
             down.add(0)  # the driver learns it from the connection errors; this saves time
             os.kill(apis[0].pid, signal.SIGKILL)
 
+        async def progress() -> None:
+            while True:
+                await asyncio.sleep(10)
+                print(
+                    f"scale-out: {done}/{CASES} after {time.monotonic() - began:.0f} s, "
+                    f"retries {dict(retries)}",
+                    flush=True,
+                )
+
         began = time.monotonic()
         killer = asyncio.create_task(faults())
-        await asyncio.gather(*(one(i) for i in range(CASES)))
+        reporter = asyncio.create_task(progress())
+        try:
+            await asyncio.gather(*(one(i) for i in range(CASES)))
+        finally:
+            reporter.cancel()
         await killer
         elapsed = time.monotonic() - began
         for http in https:
