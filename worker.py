@@ -21,6 +21,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.projection import ReadModelActivities
 from activities.reconcile import ReconcileActivities
 from activities.reminders import ReminderActivities
+from core.settings import Settings
 from db.intents import repair_loop
 from models.action_signing import register_key
 from models.deadlines import preload
@@ -58,11 +59,14 @@ def build_worker(
     executor: ThreadPoolExecutor | None = None,
     private_webhooks: bool = False,
     action_key: bytes | None = None,
+    tuning: dict[str, Any] | None = None,
 ) -> Worker:
     """A worker for case workflows and their activities on `task_queue`.
 
     With `action_key`, the case workflows on `task_queue` accept only actions the API signed
-    with it (`workflows.action_signing`).
+    with it (`workflows.action_signing`). `tuning`: Worker options (`max_concurrent_workflow_tasks`,
+    `max_concurrent_activities`, `max_cached_workflows`) that override the SDK's defaults (see
+    `worker_tuning`).
     """
     preload()  # packs and holiday calendars, before the first workflow task needs them
     register_key(task_queue, action_key)
@@ -79,11 +83,29 @@ def build_worker(
             # Reconciliation reads workflows, so it needs this worker's client.
             ReconcileActivities(engine, client).reconcile_read_model,
         ],
-        activity_executor=executor or ThreadPoolExecutor(max_workers=16),
+        activity_executor=executor
+        or ThreadPoolExecutor(
+            max_workers=max(16, int((tuning or {}).get("max_concurrent_activities", 16)))
+        ),
         workflow_runner=SandboxedWorkflowRunner(
             restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)
         ),
+        **(tuning or {}),
     )
+
+
+def worker_tuning(settings: Settings) -> dict[str, Any]:
+    """The worker options the settings set (unset ones keep the SDK's defaults).
+
+    On SIGTERM the worker stops polling and gives running activities 10 s to finish.
+    """
+    chosen: dict[str, Any] = {
+        "graceful_shutdown_timeout": timedelta(seconds=10),
+        "max_concurrent_workflow_tasks": settings.max_concurrent_workflow_tasks,
+        "max_concurrent_activities": settings.max_concurrent_activities,
+        "max_cached_workflows": settings.max_cached_workflows,
+    }
+    return {name: value for name, value in chosen.items() if value is not None}
 
 
 async def run_worker() -> None:
@@ -104,6 +126,7 @@ async def run_worker() -> None:
         engine,
         private_webhooks=settings.webhook_private_hosts,
         action_key=settings.action_signing_key(),
+        tuning=worker_tuning(settings),
     )
     logging.getLogger("asylumflow").info("worker on task queue %s", settings.task_queue)
     every = timedelta(seconds=settings.projection_repair_seconds)

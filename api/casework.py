@@ -14,6 +14,7 @@ from sqlmodel import Session, col, or_, select
 from starlette.concurrency import run_in_threadpool
 from temporalio.client import (
     Client,
+    RPCTimeoutOrCancelledError,
     WithStartWorkflowOperation,
     WorkflowHandle,
     WorkflowQueryFailedError,
@@ -161,16 +162,25 @@ async def start_case(
             ),
             TEMPORAL_TIMEOUT,
         )
-    except (RPCError, TimeoutError) as exc:
+    except (RPCError, RPCTimeoutOrCancelledError, TimeoutError) as exc:
         # The intent stays: if the case started after all, the repair loop projects it.
         raise Unavailable("the workflow service did not answer; retry with the same key") from exc
     return await write_handed_over(engine, case_id, view, intent_id)
 
 
 async def send_action(
-    client: Client, engine: Engine, case_id: str, request: ActionRequest
+    client: Client,
+    engine: Engine,
+    case_id: str,
+    request: ActionRequest,
+    *,
+    update_id: str | None = None,
 ) -> dict[str, Any]:
-    """Send one action as an Update, write the read model, map failures to 409 / 422 / 404."""
+    """Send one action as an Update, write the read model, map failures to 409 / 422 / 404.
+
+    `update_id`: Temporal applies an update id once per case run; a retry with the same id
+    gets the first one's result (the `Idempotency-Key` of an action).
+    """
     handle = handle_for(client, case_id)
     request = request.model_copy(update={"project": True})
     return await _handed_over(
@@ -178,7 +188,7 @@ async def send_action(
         engine,
         case_id,
         request.action.value,
-        lambda: handle.execute_update(CaseWorkflow.act, request),
+        lambda: handle.execute_update(CaseWorkflow.act, request, id=update_id),
     )
 
 
@@ -254,8 +264,9 @@ async def _update(
     try:
         view: dict[str, Any] = await asyncio.wait_for(call, TEMPORAL_TIMEOUT)
         return view
-    except TimeoutError:
-        # The update may still be applied: a retry then gets 409 rather than a duplicate.
+    except (TimeoutError, RPCTimeoutOrCancelledError):
+        # The server gave up waiting (or we did). The update may still be applied: a retry
+        # with the same Idempotency-Key reaches it; without one it gets 409, never a duplicate.
         raise Unavailable(
             "the case did not answer in time; check its state before retrying"
         ) from None

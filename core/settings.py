@@ -63,13 +63,56 @@ class Settings(BaseSettings):
         description="Temporal UI origins allowed to call the codec endpoint",
     )
 
-    data_dir: Path = Field(default=Path(".data"), validation_alias="ASYLUMFLOW_DATA_DIR")
-    database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
-    temporal_address: str = Field(default="localhost:7233", validation_alias="TEMPORAL_ADDRESS")
+    data_dir: Path = Field(
+        default=Path(".data"),
+        validation_alias="ASYLUMFLOW_DATA_DIR",
+        description="The embedded stack's files: Temporal's SQLite file, the SQLite read model",
+    )
+    database_url: str | None = Field(
+        default=None,
+        validation_alias="DATABASE_URL",
+        description="The read model (default: SQLite `asylumflow.db` in the data dir)",
+    )
+    temporal_address_setting: str | None = Field(
+        default=None,
+        validation_alias="TEMPORAL_ADDRESS",
+        description="host:port of the Temporal frontend; wins over TEMPORAL_PORT",
+    )
+    temporal_port: int = Field(
+        default=7233,
+        validation_alias="TEMPORAL_PORT",
+        description="Port of the local Temporal server (127.0.0.1) when TEMPORAL_ADDRESS is unset",
+    )
+    temporal_ui_port: int = Field(
+        default=8233, validation_alias="TEMPORAL_UI_PORT", description="`make run`'s Temporal UI"
+    )
     temporal_namespace: str = Field(default="default", validation_alias="TEMPORAL_NAMESPACE")
-    temporal_tls_cert: Path | None = Field(default=None, validation_alias="TEMPORAL_TLS_CERT")
-    temporal_tls_key: Path | None = Field(default=None, validation_alias="TEMPORAL_TLS_KEY")
-    temporal_tls_ca: Path | None = Field(default=None, validation_alias="TEMPORAL_TLS_CA")
+    temporal_tls: bool | None = Field(
+        default=None,
+        validation_alias="TEMPORAL_TLS",
+        description="TLS to the frontend (default: on when a cert, a CA or an API key is set)",
+    )
+    temporal_tls_cert: Path | None = Field(
+        default=None, validation_alias="TEMPORAL_TLS_CERT", description="mTLS client certificate"
+    )
+    temporal_tls_key: Path | None = Field(
+        default=None, validation_alias="TEMPORAL_TLS_KEY", description="mTLS client private key"
+    )
+    temporal_tls_ca: Path | None = Field(
+        default=None,
+        validation_alias="TEMPORAL_TLS_CA",
+        description="CA bundle the server's certificate is checked against (default: system CAs)",
+    )
+    temporal_tls_server_name: str | None = Field(
+        default=None,
+        validation_alias="TEMPORAL_TLS_SERVER_NAME",
+        description="Name the server's certificate is checked for (default: the address's host)",
+    )
+    temporal_api_key: SecretStr | None = Field(
+        default=None,
+        validation_alias="TEMPORAL_API_KEY",
+        description="API key (Temporal Cloud), sent as `authorization: Bearer` metadata",
+    )
     task_queue: str = Field(default="asylumflow-cases", validation_alias="ASYLUMFLOW_TASK_QUEUE")
     api_host: str = Field(default="127.0.0.1", validation_alias="API_HOST")
     api_port: int = Field(default=8000, validation_alias="API_PORT")
@@ -79,6 +122,28 @@ class Settings(BaseSettings):
         description="The API's address as users reach it (e.g. https://asylum.example.gov), "
         "for links the API hands out (the calendar feed); default http://API_HOST:API_PORT. "
         "Never taken from a request's Host header, which the caller chooses",
+    )
+    max_concurrent_workflow_tasks: PositiveInt | None = Field(
+        default=None,
+        validation_alias="ASYLUMFLOW_MAX_CONCURRENT_WORKFLOW_TASKS",
+        description="Workflow tasks one worker runs at once (default: the SDK's, 100)",
+    )
+    max_concurrent_activities: PositiveInt | None = Field(
+        default=None,
+        validation_alias="ASYLUMFLOW_MAX_CONCURRENT_ACTIVITIES",
+        description="Activities one worker runs at once (default: the SDK's, 100)",
+    )
+    max_cached_workflows: int | None = Field(
+        default=None,
+        ge=0,
+        validation_alias="ASYLUMFLOW_MAX_CACHED_WORKFLOWS",
+        description="Cases one worker keeps in memory (sticky cache; default: the SDK's, 1000)",
+    )
+    retention_days: PositiveInt = Field(
+        default=30,
+        validation_alias="ASYLUMFLOW_RETENTION_DAYS",
+        description="Days Temporal keeps a closed case's workflow (set on the namespace by "
+        "`asylumflow schedules apply`); older closed cases cannot be rebuilt from Temporal",
     )
     extra_packs_dir: Path | None = Field(
         default=None,
@@ -178,6 +243,12 @@ class Settings(BaseSettings):
             raise ValueError("DATABASE_URL is required outside development")
         return self
 
+    @model_validator(mode="after")
+    def _tls_pair(self) -> Settings:
+        if bool(self.temporal_tls_cert) != bool(self.temporal_tls_key):
+            raise ValueError("TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together (mTLS)")
+        return self
+
     def codec(self) -> EncryptionCodec | None:
         """The payload codec, when a key is configured."""
         if self.encryption_key is None:
@@ -205,6 +276,29 @@ class Settings(BaseSettings):
     def public_base_url(self) -> str:
         """`ASYLUMFLOW_PUBLIC_URL`, or the configured host and port (never a request's Host)."""
         return self.public_url or f"http://{self.api_host}:{self.api_port}"
+
+    @property
+    def temporal_address(self) -> str:
+        """`TEMPORAL_ADDRESS`, or the local server on `TEMPORAL_PORT`."""
+        return self.temporal_address_setting or f"127.0.0.1:{self.temporal_port}"
+
+    @property
+    def temporal_uses_tls(self) -> bool:
+        """TLS when asked for, or implied by a certificate, a CA or an API key."""
+        if self.temporal_tls is not None:
+            return self.temporal_tls
+        return bool(
+            self.temporal_tls_cert
+            or self.temporal_tls_ca
+            or self.temporal_api_key
+            or self.temporal_tls_server_name
+        )
+
+    @property
+    def api_url(self) -> str:
+        """Where the API listens (the README's `$API`)."""
+        host = "127.0.0.1" if self.api_host in ("0.0.0.0", "::") else self.api_host
+        return f"http://{host}:{self.api_port}"
 
     @property
     def db_url(self) -> str:

@@ -1,4 +1,4 @@
-"""The Temporal client: one per process; pydantic data converter, encryption and TLS."""
+"""The Temporal client: one per process; pydantic data converter, encryption, TLS, API key."""
 
 from __future__ import annotations
 
@@ -10,17 +10,26 @@ from core.settings import Settings
 from core.signed_actions import SigningInterceptor
 
 
+def tls_config(settings: Settings) -> TLSConfig | bool:
+    """The TLS options: mTLS (client cert and key), server-only TLS (a CA, or the system's)."""
+    if not settings.temporal_uses_tls:
+        return False
+    return TLSConfig(
+        server_root_ca_cert=(
+            settings.temporal_tls_ca.read_bytes() if settings.temporal_tls_ca else None
+        ),
+        domain=settings.temporal_tls_server_name,
+        client_cert=(
+            settings.temporal_tls_cert.read_bytes() if settings.temporal_tls_cert else None
+        ),
+        client_private_key=(
+            settings.temporal_tls_key.read_bytes() if settings.temporal_tls_key else None
+        ),
+    )
+
+
 async def connect(settings: Settings) -> Client:
-    """Connect to the configured Temporal server or cluster."""
-    tls: TLSConfig | bool = False
-    if settings.temporal_tls_cert and settings.temporal_tls_key:
-        tls = TLSConfig(
-            client_cert=settings.temporal_tls_cert.read_bytes(),
-            client_private_key=settings.temporal_tls_key.read_bytes(),
-            server_root_ca_cert=(
-                settings.temporal_tls_ca.read_bytes() if settings.temporal_tls_ca else None
-            ),
-        )
+    """Connect to the configured Temporal server or cluster (every process uses this)."""
     action_key = settings.action_signing_key()
     return await Client.connect(
         settings.temporal_address,
@@ -29,5 +38,8 @@ async def connect(settings: Settings) -> Client:
         data_converter=data_converter(settings.codec()),
         # Signs every action sent to a case (workflows/action_signing.py).
         interceptors=[SigningInterceptor(action_key)] if action_key else [],
-        tls=tls,
+        tls=tls_config(settings),
+        api_key=(
+            settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None
+        ),
     )

@@ -60,6 +60,20 @@ def create_user(engine: Engine, name: str, role: Role, org: str | None = None) -
     return token
 
 
+def issue_token(engine: Engine, name: str) -> str:
+    """A new bearer token for an existing user (its earlier one stops working); shown once."""
+    token = secrets.token_urlsafe(32)
+    with Session(engine) as session:
+        user = session.exec(select(UserRecord).where(UserRecord.name == name)).first()
+        if user is None:
+            raise UserError(f"no user {name!r}")
+        user.token_hash = hash_token(token)
+        user.revoked_at = None
+        session.add(user)
+        session.commit()
+    return token
+
+
 def revoke_user(engine: Engine, name: str) -> None:
     """Revoke a user's token: every later request with it gets 401."""
     with Session(engine) as session:

@@ -300,18 +300,26 @@ app.add_typer(schedules_app, name="schedules")
 
 @schedules_app.command("apply")
 def schedules_apply() -> None:
-    """Install the nightly reconciliation schedule, or update it."""
+    """Install the nightly reconciliation schedule (or update it) and the namespace retention."""
     import asyncio
 
     from core.settings import get_settings
     from core.temporal import connect
-    from tools.schedules import apply_schedules
+    from tools.schedules import apply_retention, apply_schedules
 
-    async def run() -> str:
+    async def run() -> list[str]:
         settings = get_settings()
-        return await apply_schedules(await connect(settings), settings.task_queue)
+        client = await connect(settings)
+        return [
+            await apply_schedules(client, settings.task_queue),
+            await apply_retention(client, settings.retention_days),
+        ]
 
-    print(asyncio.run(run()))
+    try:
+        done = asyncio.run(run())
+    except RuntimeError as exc:  # no Temporal server to talk to
+        fail(f"schedules: {exc}")
+    print("\n".join(done))
 
 
 db_app = typer.Typer(help="The read-model database.", no_args_is_help=True)
@@ -327,38 +335,190 @@ def db_upgrade() -> None:
     migrate(get_settings().db_url)
 
 
-@app.command()
-def demo(
-    cases: Annotated[int, typer.Option(help="How many demo cases to create.")] = 300,
-) -> None:
-    """Seed a demo caseload and one user per role; print `role: token` per line.
+DERIVED = ("temporal_address", "api_url", "db_url")
+"""Settings computed from others (TEMPORAL_ADDRESS or TEMPORAL_PORT; API_HOST and API_PORT...)."""
 
-    Does nothing (and says so on stderr) when the demo data already exists.
+
+@app.command("settings")
+def show_settings(
+    get: Annotated[
+        str | None,
+        typer.Option(help="Print one value: a variable (API_PORT) or api_url, db_url..."),
+    ] = None,
+) -> None:
+    """Print the settings every process reads (environment, then `.env`); secrets masked.
+
+    `API=$(.venv/bin/asylumflow settings --get api_url)` gives the README's `$API`.
+    """
+    from pydantic import SecretStr
+
+    from core.settings import Settings, get_settings
+
+    settings = get_settings()
+
+    def shown(value: object) -> str:
+        if isinstance(value, SecretStr):
+            return "(set)"
+        if isinstance(value, list) and value and isinstance(value[0], SecretStr):
+            return f"({len(value)} set)"
+        if value is None:
+            return ""
+        if isinstance(value, dict | list):
+            return json.dumps(value, default=str)
+        return str(value)
+
+    values: dict[str, str] = {}
+    for name, info in Settings.model_fields.items():
+        values[str(info.validation_alias or name)] = shown(getattr(settings, name))
+    for name in DERIVED:
+        values[name] = shown(getattr(settings, name))
+    if get is not None:
+        if get not in values:
+            fail(f"--get {get!r}: use one of {', '.join(values)}")
+        print(values[get])
+        return
+    width = max(map(len, values))
+    for name, value in values.items():
+        print(f"{name:<{width}}  {value}")
+
+
+@app.command()
+def backup(
+    target: Annotated[Path, typer.Argument(help="A new (or empty) directory for the copy.")],
+) -> None:
+    """Copy the embedded stack's data (read model, then Temporal's file) while it runs."""
+    from core.settings import get_settings
+    from tools.backup import BackupError
+    from tools.backup import backup as take
+
+    settings = get_settings()
+    try:
+        manifest = take(settings.data_dir.resolve(), settings.db_url, target)
+    except (BackupError, OSError) as exc:
+        fail(f"backup: {exc}")
+    print(f"backed up {', '.join(map(str, manifest['files']))} to {target}")  # type: ignore[call-overload]
+
+
+@app.command()
+def restore(
+    source: Annotated[Path, typer.Argument(help="A directory made by `asylumflow backup`.")],
+    force: Annotated[bool, typer.Option(help="Replace the data directory's files.")] = False,
+) -> None:
+    """Put a backup in place (stack stopped); `make run` then rebuilds the read model."""
+    from core.settings import get_settings
+    from tools.backup import BackupError
+    from tools.backup import restore as put_back
+
+    settings = get_settings()
+    try:
+        files = put_back(source, settings.data_dir.resolve(), settings.db_url, force=force)
+    except (BackupError, OSError) as exc:
+        fail(f"restore: {exc}")
+    print(
+        f"restored {', '.join(files)} into {settings.data_dir}; the next `make run` rebuilds "
+        "the read model from the workflows (or run `asylumflow readmodel rebuild` with a "
+        "worker running)"
+    )
+
+
+readmodel_app = typer.Typer(help="The read model's projected tables.", no_args_is_help=True)
+app.add_typer(readmodel_app, name="readmodel")
+
+
+@readmodel_app.command("rebuild")
+def readmodel_rebuild(
+    drop_missing: Annotated[
+        bool,
+        typer.Option(help="Also drop the rows of cases whose workflows are gone (retention)."),
+    ] = False,
+) -> None:
+    """Rebuild cases, events, deadlines and statistics from the workflows (a worker must run).
+
+    Persons, users, audit, webhooks and everything else only SQL holds are never touched.
     """
     import asyncio
 
     from core.settings import get_settings
     from core.temporal import connect
     from db.engine import make_engine, migrate
-    from tools.demo import role_of, seed_demo
+    from tools.readmodel import RebuildError, RebuildReport, rebuild_read_model
 
     settings = get_settings()
     migrate(settings.db_url)
 
-    async def run() -> dict[str, str]:
-        return await seed_demo(
-            await connect(settings), make_engine(settings.db_url), settings, cases
+    async def run() -> RebuildReport:
+        return await rebuild_read_model(
+            await connect(settings),
+            make_engine(settings.db_url),
+            settings.task_queue,
+            drop_missing=drop_missing,
         )
 
     try:
-        tokens = asyncio.run(run())
-    except RuntimeError as exc:  # e.g. no Temporal server or worker to talk to
-        fail(f"demo: {exc}")
-    if not tokens:
-        _err.print("demo data already present; nothing done", highlight=False)
+        report = asyncio.run(run())
+    except RebuildError as exc:
+        fail(f"rebuild: {exc}")
+    except RuntimeError as exc:  # no Temporal server to talk to
+        fail(f"rebuild: {exc}")
+    dropped = f", dropped {len(report.missing)} without a workflow" if report.missing else ""
+    print(
+        f"rebuilt {report.cases} cases ({report.events} events, {report.deadlines} deadlines)"
+        f"{dropped} in {report.seconds:.1f} s"
+    )
+
+
+@app.command()
+def demo(
+    cases: Annotated[int, typer.Option(help="How many demo cases to create.")] = 300,
+    tokens_only: Annotated[
+        bool,
+        typer.Option(
+            "--tokens", help="Only issue fresh tokens for the demo users (earlier ones stop)."
+        ),
+    ] = False,
+) -> None:
+    """Seed the demo caseload and one user per role, or finish an interrupted seeding.
+
+    Prints `role: token` per line at the end (for users made by an earlier run, fresh tokens,
+    only when there was work to do). Exit code 1 if some cases could not be seeded: run it
+    again, it resumes.
+    """
+    import asyncio
+
+    from core.settings import get_settings
+    from core.temporal import connect
+    from db.engine import make_engine, migrate
+    from tools.demo import DemoReport, fresh_tokens, role_of, seed_demo
+
+    settings = get_settings()
+    migrate(settings.db_url)
+    engine = make_engine(settings.db_url)
+    if tokens_only:
+        for name, token in fresh_tokens(engine).items():
+            print(f"{role_of(name)}: {token}")
         return
-    for name, token in tokens.items():
+
+    async def run() -> DemoReport:
+        return await seed_demo(await connect(settings), engine, settings, cases)
+
+    try:
+        report = asyncio.run(run())
+    except RuntimeError as exc:  # e.g. no Temporal server to talk to
+        fail(f"demo: {exc}")
+    summary = ", ".join(f"{n} {o.value}" for o, n in sorted(report.outcomes.items()))
+    _err.print(f"demo cases: {summary}", highlight=False)
+    for error in report.errors[:5]:
+        _err.print(f"  {error}", markup=False, highlight=False)
+    if not report.tokens:
+        _err.print(
+            "demo data already present; `asylumflow demo --tokens` issues fresh tokens",
+            highlight=False,
+        )
+    for name, token in report.tokens.items():
         print(f"{role_of(name)}: {token}")
+    if not report.complete:
+        _err.print("some demo cases could not be seeded; run it again to resume")
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -13,26 +13,29 @@ import logging
 import random
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
-from temporalio.client import Client
+from temporalio.client import Client, RPCTimeoutOrCancelledError, WorkflowExecutionStatus
+from temporalio.service import RPCError, RPCStatusCode
 
 from api.casework import send_action, start_case
-from api.errors import Conflict
+from api.errors import Conflict, Unavailable
 from api.routes.cases import _remember
 from api.schemas import CaseCreate, PersonIn
 from core.settings import Settings
 from db.tables import UserRecord
-from db.users import Role, create_user
+from db.users import Role, create_user, issue_token
 from models.enums import Action, IdentifiedAt, Vulnerability
+from models.lifecycle import CaseState
 from models.messages import ActionRequest
+from workflows.case import CaseWorkflow, workflow_id
 
 log = logging.getLogger("asylumflow.demo")
 
 MARKER_USER = "demo-supervisor"
-"""Its existence means the demo data was seeded: a second run does nothing."""
 
 FAMILIES = ("rs", "me", "pl", "eu")
 LEGAL_AID_ORGS = ("legal-aid-belgrade", "legal-aid-podgorica")
@@ -42,7 +45,6 @@ ROLE_USERS: dict[Role, tuple[str, str | None]] = {
     Role.CASEWORKER: ("demo-caseworker", None),
     Role.LEGAL_AID: ("demo-legal-aid", LEGAL_AID_ORGS[0]),
     Role.ADMIN: ("demo-admin", None),
-    # Last: created at the very end, it marks the demo as complete.
     Role.SUPERVISOR: (MARKER_USER, None),
 }
 
@@ -155,21 +157,88 @@ SCENARIOS: tuple[Scenario, ...] = (
 )
 
 
-def demo_exists(engine: Engine) -> bool:
-    """Whether the demo was already seeded (its supervisor exists)."""
-    with Session(engine) as session:
-        return (
-            session.exec(select(UserRecord).where(UserRecord.name == MARKER_USER)).first()
-            is not None
-        )
-
-
 def _plan(n: int, rng: random.Random) -> list[Scenario]:
     """One case of each scenario first (so even a small n covers them all), then by weight."""
     extra = rng.choices(
         SCENARIOS, weights=[s.weight for s in SCENARIOS], k=max(0, n - len(SCENARIOS))
     )
     return [*SCENARIOS, *extra][:n]
+
+
+class SeedOutcome(StrEnum):
+    """What one run did with one demo case."""
+
+    CREATED = "created"
+    RESUMED = "resumed"
+    COMPLETE = "complete"
+    FAILED = "failed"
+
+
+@dataclass
+class DemoReport:
+    """What a seeding run did, and every demo user's bearer token."""
+
+    outcomes: dict[SeedOutcome, int] = field(default_factory=dict)
+    tokens: dict[str, str] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        """Every case is seeded (nothing failed)."""
+        return not self.outcomes.get(SeedOutcome.FAILED)
+
+    @property
+    def worked(self) -> bool:
+        """This run made or moved a case, or created a user."""
+        return bool(
+            self.outcomes.get(SeedOutcome.CREATED) or self.outcomes.get(SeedOutcome.RESUMED)
+        )
+
+
+def _user(engine: Engine, name: str) -> UserRecord | None:
+    with Session(engine) as session:
+        return session.exec(select(UserRecord).where(UserRecord.name == name)).first()
+
+
+def ensure_users(engine: Engine) -> dict[str, str]:
+    """Create the demo users that do not exist yet (each once); their new tokens by name."""
+    created: dict[str, str] = {}
+    for name in CASEWORKERS[1:]:
+        if _user(engine, name) is None:
+            created[name] = create_user(engine, name, Role.CASEWORKER)
+    for role, (name, org) in ROLE_USERS.items():
+        if _user(engine, name) is None:
+            created[name] = create_user(engine, name, role, org)
+    return created
+
+
+def fresh_tokens(engine: Engine, keep: dict[str, str] | None = None) -> dict[str, str]:
+    """A bearer token for every role's demo user.
+
+    `keep`'s tokens as they are, new ones for the rest (an earlier token of those stops
+    working). Creates a missing user.
+    """
+    keep = dict(keep or {})
+    keep.update(ensure_users(engine))
+    tokens: dict[str, str] = {}
+    for _role, (name, _org) in ROLE_USERS.items():
+        tokens[name] = keep[name] if name in keep else issue_token(engine, name)
+    return tokens
+
+
+def demo_anchor(engine: Engine) -> date:
+    """The day the demo's legal dates count back from: the day its first user was made.
+
+    Fixed once, so a run resumed days later sends the very same cases and actions (the same
+    idempotency keys with the same bodies) and skips what exists.
+    """
+    border = _user(engine, ROLE_USERS[Role.BORDER_OFFICER][0])
+    assert border is not None, "ensure_users first"
+    return border.created_at.date()
+
+
+def _applied_actions(state: CaseState) -> set[str]:
+    return {e.action for e in state.history if not e.derived}
 
 
 async def _seed_case(
@@ -181,7 +250,7 @@ async def _seed_case(
     scenario: Scenario,
     rng: random.Random,
     today: date,
-) -> None:
+) -> SeedOutcome:
     family = FAMILIES[index % len(FAMILIES)]
     first_day = today - timedelta(days=max(ago for _, ago, _ in scenario.steps) + 2)
     vulnerabilities = [Vulnerability.TORTURE_SURVIVOR] if index % 11 == 0 else []
@@ -200,22 +269,36 @@ async def _seed_case(
         # A third of the cases have legal aid, split between the two orgs.
         legal_aid_org=LEGAL_AID_ORGS[index % 2] if index % 3 == 0 else None,
     )
-    # A fixed idempotency key per case: a seeding run cut short never makes duplicates.
+    # A fixed idempotency key per case: the case id is derived from it, so a seeding run cut
+    # short never makes duplicates, and the next run finds the case again.
     case_id, _, intent, reference = await asyncio.to_thread(
         _remember, engine, border, f"demo-{index}", body
     )
+    handle = client.get_workflow_handle_for(CaseWorkflow.run, workflow_id(case_id))
+    try:
+        described = await handle.describe()
+    except RPCError as exc:
+        if exc.status is not RPCStatusCode.NOT_FOUND:
+            raise
+        existed = False
+    else:
+        if described.status is not WorkflowExecutionStatus.RUNNING:
+            return SeedOutcome.COMPLETE  # a closed case: nothing more to do (never restart it)
+        existed = True
     view = await start_case(
         client, engine, settings, case_id, body, border.name, intent, reference=reference
     )
-    if view["stage"] != "identified":
-        return  # already seeded by an earlier, interrupted run
+    applied = _applied_actions(await handle.query(CaseWorkflow.case_state)) if existed else set()
     caseworker = CASEWORKERS[index % len(CASEWORKERS)]
     steps = list(scenario.steps)
     # The case is assigned when it is lodged (or at once, if it never gets there).
     lodge_ago = next((ago for a, ago, _ in steps if a is Action.LODGE), steps[-1][1])
     at = next(i for i, (a, _, _) in enumerate(steps) if a is Action.LODGE or i == len(steps) - 1)
     steps.insert(at + 1, (Action.ASSIGN_CASEWORKER, lodge_ago, {"user": caseworker}))
-    for action, ago, fields in steps:
+    # The steps after the last one the case has (a step its pack refused stays refused).
+    done = max((i + 1 for i, step in enumerate(steps) if step[0].value in applied), default=0)
+    moved = 0
+    for action, ago, fields in steps[done:]:
         actor = border.name if action is Action.MAKE_APPLICATION else caseworker
         if action in scenario.optional and action.value not in view["allowed_actions"]:
             continue
@@ -225,63 +308,85 @@ async def _seed_case(
         }
         try:
             view = await send_action(
-                client, engine, case_id, ActionRequest(action=action, body=body_json, actor=actor)
+                client,
+                engine,
+                case_id,
+                ActionRequest(action=action, body=body_json, actor=actor),
+                # A retry after a timeout reaches the same update: applied once.
+                update_id=f"demo-{case_id}-{action.value}",
             )
+            moved += 1
         except Conflict as exc:
             # A pack without the step (say, no appeal window): the case stays where it is.
             log.warning("demo case %s (%s): %s skipped: %s", index, scenario.name, action, exc)
             break
+    if not existed:
+        return SeedOutcome.CREATED
+    return SeedOutcome.RESUMED if moved else SeedOutcome.COMPLETE
 
 
 async def seed_demo(
-    client: Client, engine: Engine, settings: Settings, n: int = 300
-) -> dict[str, str]:
-    """Seed the demo caseload and its users; return user name → bearer token.
+    client: Client, engine: Engine, settings: Settings, n: int = 300, attempts: int = 5
+) -> DemoReport:
+    """Seed the demo caseload and its users, or finish an earlier run's; every role's token.
 
-    Idempotent: when the demo supervisor already exists, nothing is done and `{}` is returned.
+    Idempotent and resumable: users are made once (first, so the cases have their border
+    officer), each case's identity is derived from its index, a case that exists gets only the
+    steps its history lacks, and a closed one is left alone. A case that fails (the server or
+    the worker not answering) is tried `attempts` times with backoff, then counted as failed;
+    the others go on. Tokens: the ones of users made now; for users made by an earlier run,
+    new ones when this run had work to do (the earlier ones may be lost), none otherwise.
 
     Args:
         client: Temporal client the worker listens to (task queue from `settings`).
         engine: The read-model database (persons and users are stored there).
         settings: Task queue, search attributes and history threshold, as the API uses them.
         n: How many cases to create.
-
-    Returns:
-        The new users' names and their bearer tokens (shown only this once).
+        attempts: Tries per case before it counts as failed.
     """
-    if await asyncio.to_thread(demo_exists, engine):
-        return {}
-    rng = random.Random(2026)
-    today = date.today()
-    border_name = ROLE_USERS[Role.BORDER_OFFICER][0]
-    with Session(engine) as session:
-        border = session.exec(select(UserRecord).where(UserRecord.name == border_name)).first()
-    tokens: dict[str, str] = {}
-    if border is None:
-        tokens[border_name] = create_user(engine, border_name, Role.BORDER_OFFICER)
-        with Session(engine) as session:
-            border = session.exec(select(UserRecord).where(UserRecord.name == border_name)).one()
-    plan = _plan(n, rng)
+    made = await asyncio.to_thread(ensure_users, engine)
+    border = _user(engine, ROLE_USERS[Role.BORDER_OFFICER][0])
+    assert border is not None
+    today = demo_anchor(engine)
+    plan = _plan(n, random.Random(2026))
+    report = DemoReport()
     # Bounded: hundreds of concurrent updates would only queue up in the server and the worker.
     gate = asyncio.Semaphore(16)
 
     async def one(index: int, scenario: Scenario) -> None:
         async with gate:
-            await _seed_case(
-                client, engine, settings, border, index, scenario, random.Random(index), today
-            )
+            for attempt in range(1, attempts + 1):
+                try:
+                    outcome = await _seed_case(
+                        client,
+                        engine,
+                        settings,
+                        border,
+                        index,
+                        scenario,
+                        random.Random(index),
+                        today,
+                    )
+                except (
+                    RPCError,
+                    RPCTimeoutOrCancelledError,
+                    TimeoutError,
+                    Unavailable,
+                    OSError,
+                ) as exc:
+                    if attempt == attempts:
+                        report.errors.append(f"case {index}: {exc}")
+                        outcome = SeedOutcome.FAILED
+                    else:
+                        await asyncio.sleep(min(8.0, 0.5 * 2**attempt))
+                        continue
+                report.outcomes[outcome] = report.outcomes.get(outcome, 0) + 1
+                return
 
     await asyncio.gather(*(one(i, s) for i, s in enumerate(plan)))
-    # Users last, the supervisor at the very end: it marks the demo as complete.
-    with Session(engine) as session:
-        existing = set(session.exec(select(UserRecord.name)).all())
-    for name in CASEWORKERS[1:]:
-        if name not in existing:
-            create_user(engine, name, Role.CASEWORKER)
-    for role, (name, org) in ROLE_USERS.items():
-        if name not in existing and name not in tokens:
-            tokens[name] = create_user(engine, name, role, org)
-    return tokens
+    if made or report.worked:
+        report.tokens = await asyncio.to_thread(fresh_tokens, engine, made)
+    return report
 
 
 def role_of(name: str) -> str:

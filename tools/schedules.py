@@ -1,7 +1,16 @@
-"""Temporal Schedules: `asylumflow schedules apply` installs them or brings them up to date."""
+"""`asylumflow schedules apply`: the Temporal Schedules and the namespace's retention.
+
+Installs the schedules or brings them up to date, and sets how long the namespace keeps closed
+workflows (`ASYLUMFLOW_RETENTION_DAYS`).
+"""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from google.protobuf.duration_pb2 import Duration
+from temporalio.api.namespace.v1 import NamespaceConfig
+from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, UpdateNamespaceRequest
 from temporalio.client import (
     Client,
     Schedule,
@@ -11,6 +20,7 @@ from temporalio.client import (
     ScheduleUpdate,
     ScheduleUpdateInput,
 )
+from temporalio.service import RPCError
 
 from models.reports import ReconcileInput
 from workflows.reconcile import ReconcileWorkflow
@@ -45,3 +55,30 @@ async def apply_schedules(client: Client, task_queue: str) -> str:
 
         await client.get_schedule_handle(RECONCILE_SCHEDULE).update(update)
         return f"updated schedule {RECONCILE_SCHEDULE} ({NIGHTLY})"
+
+
+async def apply_retention(client: Client, days: int) -> str:
+    """Keep closed workflows `days` days in the client's namespace. Returns what was done.
+
+    A cluster may not let this client change its namespace: then it is reported, not fatal
+    (set it with `temporal operator namespace update --retention <days>d`).
+    """
+    wanted = timedelta(days=days)
+    try:
+        described = await client.workflow_service.describe_namespace(
+            DescribeNamespaceRequest(namespace=client.namespace)
+        )
+        current = described.config.workflow_execution_retention_ttl.ToTimedelta()
+        if current == wanted:
+            return f"retention of {client.namespace} is {days} days"
+        await client.workflow_service.update_namespace(
+            UpdateNamespaceRequest(
+                namespace=client.namespace,
+                config=NamespaceConfig(
+                    workflow_execution_retention_ttl=Duration(seconds=int(wanted.total_seconds()))
+                ),
+            )
+        )
+    except RPCError as exc:
+        return f"retention of {client.namespace} not changed ({exc.message})"
+    return f"retention of {client.namespace} set to {days} days (was {current.days})"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, NamedTuple
@@ -371,12 +372,54 @@ async def take_action(
         dict[str, Any],
         Body(openapi_examples={k: {"summary": k, "value": v} for k, v in ACTION_EXAMPLES.items()}),
     ],
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> dict[str, Any]:
-    """Send the action as a Temporal Update and return the case's new state (one round trip)."""
+    """Send the action as a Temporal Update and return the case's new state (one round trip).
+
+    With an `Idempotency-Key`, the update's id is derived from it: a retry (after a timeout, a
+    dropped connection, a restarted API) reaches the same update, which Temporal applies once,
+    and gets its result. The same key with another body is a 422.
+    """
     request = _checked(user, action, body)
     await _check_scope_if_limited(user, engine, client, case_id)
-    view = await send_action(client, engine, case_id, request)
+    update_id = None
+    if idempotency_key:
+        update_id = await run_in_threadpool(
+            _remember_action, engine, user, case_id, request, idempotency_key
+        )
+    view = await send_action(client, engine, case_id, request, update_id=update_id)
     return await _after(engine, case_id, [request], view)
+
+
+def _remember_action(
+    engine: Any, user: UserRecord, case_id: str, request: ActionRequest, key: str
+) -> str:
+    """Store (or check) an action's idempotency key; the Temporal update id it stands for."""
+    scoped = hashlib.sha256(f"{user.name}\x00{case_id}\x00{key}".encode()).hexdigest()
+    digest = hashlib.sha256(
+        json.dumps([request.action.value, request.body], sort_keys=True, default=str).encode()
+    ).hexdigest()
+    with Session(engine) as session:
+        earlier = session.get(IdempotencyRecord, (user.name, f"act:{scoped}"))
+        if earlier is not None:
+            if earlier.body_hash != digest or earlier.case_id != case_id:
+                raise Unprocessable("Idempotency-Key", "this key was used with a different body")
+            return f"act-{scoped}"
+        session.add(
+            IdempotencyRecord(
+                user_name=user.name,
+                key=f"act:{scoped}",
+                body_hash=digest,
+                case_id=case_id,
+                created_at=datetime.now(UTC),
+            )
+        )
+        try:
+            session.commit()
+        except IntegrityError:  # the same key, racing: the first one's record stands
+            session.rollback()
+            return _remember_action(engine, user, case_id, request, key)
+    return f"act-{scoped}"
 
 
 def _checked(

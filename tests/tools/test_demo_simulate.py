@@ -14,7 +14,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from core.settings import get_settings
 from db.tables import CaseRecord, PersonRecord, UserRecord
-from tools.demo import SCENARIOS, seed_demo
+from db.users import user_for_token
+from tools.demo import SCENARIOS, SeedOutcome, fresh_tokens, seed_demo
 from worker import build_worker
 from workflows.case import CaseWorkflow
 
@@ -48,7 +49,13 @@ async def test_demo_caseload_covers_every_situation(
 ) -> None:
     settings = get_settings().model_copy(update={"task_queue": task_queue})
     async with build_worker(dev_env.client, task_queue, sqlite_engine):
-        tokens = await seed_demo(dev_env.client, sqlite_engine, settings, n=N)
+        # A run cut short (here: after a few cases) is finished by the next one.
+        first = await seed_demo(dev_env.client, sqlite_engine, settings, n=5)
+        assert first.complete and first.outcomes == {SeedOutcome.CREATED: 5}
+        report = await seed_demo(dev_env.client, sqlite_engine, settings, n=N)
+        assert report.complete, report.errors
+        assert report.outcomes.get(SeedOutcome.CREATED) == N - 5
+        tokens = report.tokens
         assert set(tokens) == {
             "demo-border-officer",
             "demo-caseworker",
@@ -66,11 +73,25 @@ async def test_demo_caseload_covers_every_situation(
         views = await _views(dev_env, [p.case_id for p in persons])
         rows = await _projected(sqlite_engine, N)
 
-        # The second call finds the demo and does nothing.
-        assert await seed_demo(dev_env.client, sqlite_engine, settings, n=N) == {}
+        # Every role's token works; the first run's tokens were replaced by the second's.
+        for name, token in tokens.items():
+            assert user_for_token(sqlite_engine, token) is not None, name
+            assert first.tokens[name] != token
+            assert user_for_token(sqlite_engine, first.tokens[name]) is None
+
+        # Once complete, a further run finds every case done and changes nothing.
+        again = await seed_demo(dev_env.client, sqlite_engine, settings, n=N)
+        assert again.outcomes == {SeedOutcome.COMPLETE: N} and again.tokens == {}
         with Session(sqlite_engine) as session:
             assert len(session.exec(select(PersonRecord)).all()) == N
             assert len(session.exec(select(UserRecord)).all()) == 7
+        assert all(user_for_token(sqlite_engine, t) is not None for t in tokens.values())
+
+        # `asylumflow demo --tokens`: fresh tokens for every role, the old ones stop.
+        fresh = fresh_tokens(sqlite_engine)
+        assert set(fresh) == set(tokens)
+        assert all(user_for_token(sqlite_engine, t) is not None for t in fresh.values())
+        assert all(user_for_token(sqlite_engine, t) is None for t in tokens.values())
 
     stages = {v["stage"] for v in views}
     flags = [set(v["flags"]) for v in views]
