@@ -83,14 +83,28 @@ def rules_list(
                 "valid_from": p.valid_from.isoformat(),
                 "calendar": p.calendar,
                 "title": p.title,
+                "digest": p.digest,
+                "superseded": [
+                    {"version": old.version, "digest": old.digest}
+                    for old in pack_contents(p.id)
+                    if old.digest != p.digest
+                ],
             }
             for p in packs
         ]
         print(json.dumps(rows, indent=2))
         return
-    table = Table("family", "pack", "version", "valid from", "calendar", "title")
+    table = Table("family", "pack", "version", "valid from", "calendar", "digest", "title")
     for p in packs:
-        table.add_row(p.family, p.id, p.version, p.valid_from.isoformat(), p.calendar, p.title)
+        table.add_row(
+            p.family,
+            p.id,
+            p.version,
+            p.valid_from.isoformat(),
+            p.calendar,
+            p.short_digest,
+            p.title,
+        )
     _out.print(table)
 
 

@@ -384,3 +384,13 @@ def test_eu_2024_labour_market_not_granted_when_accelerated_before_it_is_reached
     assert lma is not None and lma.status is ClockStatus.CANCELLED
     assert not any(e.action == "entitlement_reached" and not e.retracted for e in s.history)
     assert not s.entitled_but_blocked
+
+
+def test_rules_list_shows_digests_and_superseded_contents() -> None:
+    from tools.cli import app
+
+    out = CliRunner().invoke(app, ["rules", "list", "--json"])
+    rows = {r["pack"]: r for r in json.loads(out.stdout)}
+    assert rows["rs-2023"]["digest"] == get_pack("rs-2023").digest
+    assert rows["rs-2023"]["superseded"] == [{"version": "1", "digest": _old_rs_2023().digest}]
+    assert rows["pl-2015"]["superseded"] == []
