@@ -486,12 +486,15 @@ def _one_deadline(
 
 
 def preload() -> None:
-    """Load every pack and build its holiday calendar now.
+    """Load every pack (superseded contents included) and build its holiday calendar now.
 
     Workers call this before running workflows: building a `holidays` calendar touches the
     locale machinery, which the workflow sandbox forbids, whereas a built one is pure lookups.
     """
-    from models.rules import all_packs
+    from models.rules import all_packs, get_pack, superseded_packs
 
-    for pack in all_packs():
+    # Superseded contents too: a case pinned to one resolves it by digest inside a workflow,
+    # where files are not read.
+    for pack in (*all_packs(), *superseded_packs()):
         calendar_for(pack.calendar).is_working_day(pack.valid_from)
+        get_pack(pack.id, pack.digest)

@@ -225,6 +225,10 @@ class ClockRule(_Strict):
         return current is not None and nxt is not None and nxt.n > current.n
 
 
+_DIGESTS: dict[int, tuple[RulePack, str]] = {}
+_DIGEST_CACHE_SIZE = 256
+
+
 class RulePack(_Strict):
     """One version of one jurisdiction's procedural law."""
 
@@ -293,14 +297,22 @@ class RulePack(_Strict):
         sort_keys=True, separators=(",", ":"))`.
 
         Comments and layout of the YAML file do not count; any change of a figure, a date or a
-        citation does. Computed afresh each time (a copy with changes must not keep the old
-        one): look packs up by digest through `get_pack`, which caches.
+        citation does. Cached per pack object (packs are frozen; a copy with changes is another
+        object, with its own digest).
         """
+        cached = _DIGESTS.get(id(self))
+        if cached is not None and cached[0] is self:
+            return cached[1]
         # Defaults left out: a field added to the pack format later (with a default) must not
         # change the digest of every pack, or no running case could find its pinned content.
         dumped = self.model_dump(mode="json", exclude_defaults=True)
         canonical = json.dumps(dumped, sort_keys=True, separators=(",", ":"))
-        return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+        digest = "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+        if len(_DIGESTS) >= _DIGEST_CACHE_SIZE:
+            _DIGESTS.clear()
+        # The pack is kept with its digest, so its id() cannot be reused by another object.
+        _DIGESTS[id(self)] = (self, digest)
+        return digest
 
     @property
     def short_digest(self) -> str:
