@@ -120,12 +120,13 @@ def _load_running_states(pack_id: str) -> list[CaseState]:
 
     from core.settings import get_settings
     from core.temporal import connect
+    from db.engine import make_engine
     from tools.migrate import case_states, running_case_ids
 
     settings = get_settings()
 
     async def run() -> list[CaseState]:
-        ids = running_case_ids(settings, pack_id)
+        ids = running_case_ids(make_engine(settings.db_url), pack_id)
         return await case_states(await connect(settings), ids) if ids else []
 
     return asyncio.run(run())

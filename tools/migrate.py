@@ -11,10 +11,10 @@ from __future__ import annotations
 import asyncio
 from datetime import date
 
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 from temporalio.client import Client
 
-from core.settings import Settings
 from db.tables import CaseRecord
 from models.enums import Action, Stage
 from models.lifecycle import CaseState
@@ -23,11 +23,9 @@ from models.migration import MIGRATION_ACTOR
 from workflows.case import CaseWorkflow, workflow_id
 
 
-def running_case_ids(settings: Settings, pack_id: str) -> list[str]:
+def running_case_ids(engine: Engine, pack_id: str) -> list[str]:
     """Cases the read model shows pinned to `pack_id` and not closed."""
-    from db.engine import make_engine
-
-    with Session(make_engine(settings.db_url)) as session:
+    with Session(engine) as session:
         rows = session.exec(
             select(CaseRecord.id)
             .where(CaseRecord.pack_id == pack_id)

@@ -394,3 +394,40 @@ def test_rules_list_shows_digests_and_superseded_contents() -> None:
     assert rows["rs-2023"]["digest"] == get_pack("rs-2023").digest
     assert rows["rs-2023"]["superseded"] == [{"version": "1", "digest": _old_rs_2023().digest}]
     assert rows["pl-2015"]["superseded"] == []
+
+
+def test_pinning_boundary_trigger_on_the_day_the_pact_applies() -> None:
+    """Made Thu 11 Jun 2026 (eu-2013 provisionally), registered Fri 12 Jun, lodged Mon 15 Jun.
+
+    eu-2024's lodging clock runs from the 12 June registration, the Pact's first day: created,
+    although eu-2013 had no figure (12 Jun + 21 days = Fri 3 Jul; met on 15 Jun), and not
+    recomputed (it never ran before). The reception needs assessment runs from the 11 June
+    application, before the Pact: not created. Labour market: 12 Jun + 6 months = Sat 12 Dec
+    (an entitlement: no roll), recomputed.
+    """
+    occurrences = [
+        Occurrence(event=LegalEvent.IDENTIFIED, on=date(2026, 6, 11), seq=1),
+        Occurrence(event=LegalEvent.MADE, on=date(2026, 6, 11), seq=2),
+        Occurrence(event=LegalEvent.REGISTERED, on=date(2026, 6, 12), seq=3),
+        Occurrence(event=LegalEvent.LODGED, on=date(2026, 6, 15), seq=4),
+    ]
+    made_pack = governing_pack(
+        "eu", made=date(2026, 6, 11), lodged=None, fallback=date(2026, 6, 11)
+    )
+    assert made_pack[0].id == "eu-2013"
+    got = {
+        d.clock: (d.due, d.status, d.recomputed_at_lodging)
+        for d in compute_deadlines(
+            get_pack("eu-2024"),
+            occurrences,
+            Situation(),
+            as_of=date(2026, 6, 20),
+            provisional=made_pack[0],
+        )
+    }
+    assert got == {
+        C.REGISTRATION: (date(2026, 6, 16), ClockStatus.MET, True),
+        C.LODGING: (date(2026, 7, 3), ClockStatus.MET, False),
+        C.DECISION: (date(2026, 12, 15), ClockStatus.RUNNING, True),
+        C.LABOUR_MARKET_ACCESS: (date(2026, 12, 12), ClockStatus.RUNNING, True),
+    }

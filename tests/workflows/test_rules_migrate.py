@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import date
 
@@ -12,7 +13,7 @@ from temporalio.testing import WorkflowEnvironment
 from models.migration import MIGRATION_ACTOR, affected, preview
 from models.rules import get_pack, pack_contents
 from tests.workflows.helpers import act, local_today, start_case
-from tools.migrate import apply_migration, case_states
+from tools.migrate import apply_migration, case_states, running_case_ids
 from worker import build_worker
 from workflows.case import CaseWorkflow
 
@@ -25,8 +26,17 @@ async def env(
         yield time_env
 
 
+async def _listed(engine: Engine, pack_id: str, case_id: str) -> bool:
+    # The projection is an activity: give it a bounded while to land.
+    for _ in range(100):
+        if case_id in running_case_ids(engine, pack_id):
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
 async def test_migration_is_an_act_in_the_case_history(
-    env: WorkflowEnvironment, task_queue: str, case_id: str
+    env: WorkflowEnvironment, task_queue: str, case_id: str, sqlite_engine: Engine
 ) -> None:
     """Lodged 1 Mar 2024 under rs-2023; moved to its earlier content and back, on the record."""
     handle = await start_case(env.client, task_queue, case_id, identified_on=date(2024, 2, 20))
@@ -37,6 +47,8 @@ async def test_migration_is_an_act_in_the_case_history(
     assert view["rule_pack"]["digest"] == current.digest
     old = next(p for p in pack_contents("rs-2023") if p.digest != current.digest)
 
+    # What the command reads: the read model's running cases of the pack, then each workflow.
+    assert await _listed(sqlite_engine, "rs-2023", case_id)
     [state] = await case_states(env.client, [case_id])
     assert affected(state, "rs-2023", old.digest)
     # Lodged after 1 Feb 2024: under either content the same clocks, so nothing moves.
