@@ -8,10 +8,14 @@ from models.enums import Action
 BORDER_ACTIONS = frozenset({Action.COMPLETE_SCREENING, Action.REFER, Action.MAKE_APPLICATION})
 LEGAL_AID_ACTIONS = frozenset({Action.RECORD_CONTACT})
 SUPERVISOR_ONLY = frozenset({Action.REVIEW_ABANDONMENT})
+SYSTEM_ONLY = frozenset({Action.MIGRATE_RULES})
+"""Recorded by administrators' tools (`asylumflow rules migrate`), never through the API."""
 
 
 def roles_for(action: Action) -> frozenset[Role]:
     """The roles that may take `action` (admins take none)."""
+    if action in SYSTEM_ONLY:
+        return frozenset()
     roles = {Role.SUPERVISOR}
     if action not in SUPERVISOR_ONLY:
         roles.add(Role.CASEWORKER)

@@ -141,6 +141,17 @@ class RetractEventInput(ActionInput):
     reason: str = Field(min_length=1, max_length=500)
 
 
+class MigrateRulesInput(ActionInput):
+    """`migrate_rules`: bind the case to another content of a pack it is pinned under.
+
+    Recorded by `asylumflow rules migrate` only, never through the API.
+    """
+
+    pack: str = Field(min_length=1, max_length=100, description="The pack id (never another id)")
+    to_digest: str = Field(pattern=r"^sha256:[0-9a-f]{64}$")
+    reason: str | None = Field(default=None, max_length=500)
+
+
 class IssueDocumentInput(ActionInput):
     """`issue_document`: an identity or travel document."""
 
@@ -184,6 +195,7 @@ ACTION_INPUTS: dict[Action, type[ActionInput]] = {
     Action.RECORD_RISK_ASSESSMENT: RiskAssessmentInput,
     Action.ASSIGN_CASEWORKER: AssignCaseworkerInput,
     Action.ASSIGN_LEGAL_AID: AssignLegalAidInput,
+    Action.MIGRATE_RULES: MigrateRulesInput,
 }
 
 

@@ -314,13 +314,17 @@ def compute_deadlines(
     now: datetime | None = None,
     pauses: Sequence[Pause] = (),
     extensions: dict[ClockName, int] | None = None,
-    recomputed_at_lodging: bool = False,
+    provisional: RulePack | None = None,
 ) -> list[Deadline]:
     """Every deadline the case's events start under `pack`, with statuses as of `as_of`.
 
     Statuses compare `now` (default: the start of `as_of` in the pack's time zone) with the
     instant each clock falls due. Clocks whose law sets no figure are left out. Events dated
     after `as_of` do not meet or cancel a clock yet.
+
+    `provisional` is the pack that applied before lodging pinned `pack` (when it is another
+    one): see `recomputed_at_pinning` for which clocks pinning recomputes and which it does not
+    create.
     """
     if now is None:
         now = datetime.combine(as_of, time(0), tzinfo=pack.tz)
@@ -332,6 +336,12 @@ def compute_deadlines(
         rule = pack.clock_for(name, situation)
         if rule is None:
             continue
+        recomputed = False
+        if provisional is not None:
+            verdict = recomputed_at_pinning(pack, provisional, rule, occurrences, situation)
+            if verdict is None:
+                continue
+            recomputed = verdict
         deadline = _one_deadline(
             pack,
             rule,
@@ -343,10 +353,43 @@ def compute_deadlines(
             pauses=pauses,
             extensions_taken=extensions.get(name, 0),
         )
+        if deadline is not None and rule.withdrawn(situation):
+            # RCD 2024 Art 17(1): not granted or, if already granted, withdrawn.
+            was = "withdrawn" if deadline.status is ClockStatus.REACHED else "not granted"
+            deadline.status = ClockStatus.CANCELLED
+            deadline.note = f"{was}: {rule.withdrawn_if_reason}"
         if deadline is not None:
-            deadline.recomputed_at_lodging = recomputed_at_lodging
+            deadline.recomputed_at_lodging = recomputed
             result.append(deadline)
     return result
+
+
+def recomputed_at_pinning(
+    pinned: RulePack,
+    provisional: RulePack,
+    rule: ClockRule,
+    occurrences: Sequence[Occurrence],
+    situation: Situation,
+) -> bool | None:
+    """How pinning `pinned` over `provisional` treats clock `rule` (domain.md, "At pinning").
+
+    - None: the clock is not created. Its trigger happened before the pinned instrument applied
+      and the provisional pack had no figure for it (a clock new in the pinned pack, such as
+      eu-2024's screening): the law cannot have required an act before it applied.
+    - True: the clock ran, or would have run, under the provisional pack and is recomputed under
+      the pinned one from its original trigger (triggered on or before lodging, and the
+      provisional pack had it with a figure).
+    - False: the clock starts under the pinned pack (triggered after lodging).
+    """
+    trigger = _latest(occurrences, rule.trigger)
+    lodged = _latest(occurrences, LegalEvent.LODGED)
+    if trigger is None:
+        return False
+    before = provisional.clock_for(rule.name, situation)
+    had_figure = before is not None and before.period is not None
+    if trigger.on < pinned.valid_from and not had_figure:
+        return None
+    return had_figure and (lodged is None or trigger.on <= lodged.on)
 
 
 def _one_deadline(
@@ -443,12 +486,15 @@ def _one_deadline(
 
 
 def preload() -> None:
-    """Load every pack and build its holiday calendar now.
+    """Load every pack (superseded contents included) and build its holiday calendar now.
 
     Workers call this before running workflows: building a `holidays` calendar touches the
     locale machinery, which the workflow sandbox forbids, whereas a built one is pure lookups.
     """
-    from models.rules import all_packs
+    from models.rules import all_packs, get_pack, superseded_packs
 
-    for pack in all_packs():
+    # Superseded contents too: a case pinned to one resolves it by digest inside a workflow,
+    # where files are not read.
+    for pack in (*all_packs(), *superseded_packs()):
         calendar_for(pack.calendar).is_working_day(pack.valid_from)
+        get_pack(pack.id, pack.digest)

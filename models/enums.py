@@ -249,6 +249,7 @@ class Action(StrEnum):
     ASSIGN_CASEWORKER = "assign_caseworker"
     ASSIGN_LEGAL_AID = "assign_legal_aid"
     CLOSE = "close"
+    MIGRATE_RULES = "migrate_rules"
 
 
 class IdentifiedAt(StrEnum):

@@ -28,6 +28,7 @@ from models.actions import (
     IssueDocumentInput,
     LodgeInput,
     MakeApplicationInput,
+    MigrateRulesInput,
     PauseClockInput,
     RecordInterviewInput,
     ReferInput,
@@ -52,7 +53,7 @@ from models.enums import (
     ReferralTarget,
     Stage,
 )
-from models.rules import RulePack, Situation, get_pack, governing_pack
+from models.rules import PackError, RulePack, Situation, get_pack, governing_pack
 
 # --------------------------------------------------------------------------------------------
 # Errors
@@ -150,6 +151,14 @@ class CaseState(BaseModel):
     pack_id: str
     pack_version: str
     pack_pinned: bool = False
+    pack_digest: str | None = None
+    """The content the case computes with (`RulePack.digest`): fixed by lodging, moved only by
+    `migrate_rules`. None in cases pinned before digests, which follow the current file."""
+    pack_pins: dict[str, str] = Field(
+        default_factory=dict,
+        description="The content (digest) the case is bound to for each pack id it was pinned "
+        "under; a corrected pack file does not move it (shared/domain.md, pinning)",
+    )
     provisional_pack_id: str | None = None
     identified_on: date
     stage: Stage = Stage.IDENTIFIED
@@ -203,8 +212,19 @@ class CaseState(BaseModel):
 
     @property
     def pack(self) -> RulePack:
-        """The rule pack governing this case now (provisional until lodging)."""
-        return get_pack(self.pack_id)
+        """The rule pack governing this case now (provisional until lodging).
+
+        A pinned case computes with the content it was pinned to, even after the pack's file
+        was corrected under the same id (the earlier content is kept as superseded).
+        """
+        return get_pack(self.pack_id, self.pack_digest if self.pack_pinned else None)
+
+    @property
+    def provisional_pack(self) -> RulePack | None:
+        """The pack that applied before lodging pinned another one (None if the same)."""
+        if not self.pack_pinned or self.provisional_pack_id in (None, self.pack_id):
+            return None
+        return get_pack(self.provisional_pack_id)
 
     def situation(self) -> Situation:
         """What the pack's clock variants are chosen by."""
@@ -235,11 +255,7 @@ class CaseState(BaseModel):
             now=now,
             pauses=self.pauses,
             extensions=self.extensions,
-            recomputed_at_lodging=bool(
-                self.pack_pinned
-                and self.provisional_pack_id
-                and self.provisional_pack_id != self.pack_id
-            ),
+            provisional=self.provisional_pack,
         )
         for d in deadlines if self.legal_time else ():
             left_on = self.left_stages_on(d.clock)
@@ -685,6 +701,13 @@ TRANSITIONS: dict[Action, Transition] = {
         LegalEvent.CLOSED,
         (_may_close,),
     ),
+    Action.MIGRATE_RULES: Transition(
+        OPEN_STAGES,
+        None,
+        guards=(_needs("pack_pinned", "the case is not pinned to a pack yet (lodge it first)"),),
+        description="Administrators only (`asylumflow rules migrate`): the case moves to "
+        "another content of its pinned pack, recorded in its history.",
+    ),
 }
 
 assert set(TRANSITIONS) == set(Action), "every action needs a row in the transition table"
@@ -726,9 +749,14 @@ def why_not(state: CaseState, action: Action) -> str | None:
     return None
 
 
+SYSTEM_ACTIONS = frozenset({Action.MIGRATE_RULES})
+"""Acts an administrator's tool records (`asylumflow rules migrate`), never a user of the API:
+not listed among a case's allowed actions."""
+
+
 def allowed_actions(state: CaseState) -> list[Action]:
     """Every action the table allows in the case's current state, in table order."""
-    return [a for a in TRANSITIONS if why_not(state, a) is None]
+    return [a for a in TRANSITIONS if a not in SYSTEM_ACTIONS and why_not(state, a) is None]
 
 
 def check_allowed(state: CaseState, action: Action) -> None:
@@ -772,6 +800,7 @@ def new_case(
         family=family,
         pack_id=pack.id,
         pack_version=pack.version,
+        pack_digest=pack.digest,
         provisional_pack_id=pack.id,
         identified_on=identified_on,
         stage_since=identified_on,
@@ -899,6 +928,8 @@ def validate_input(state: CaseState, action: Action, payload: ActionInput, today
             raise InvalidInput("date", f"{payload.date.isoformat()} is in the future")
         case ExtendDeadlineInput():
             _validate_extension(state, payload)
+        case MigrateRulesInput():
+            _validate_migration(state, payload)
         case PauseClockInput() if payload.clocks:
             unknown = [c for c in payload.clocks if c not in state.pack.clock_names()]
             if unknown:
@@ -911,6 +942,21 @@ def validate_input(state: CaseState, action: Action, payload: ActionInput, today
         pause = state.open_pause()
         if pause is not None and payload.on < pause.start:
             raise InvalidInput("on", "a pause cannot end before it started")
+
+
+def _validate_migration(state: CaseState, payload: MigrateRulesInput) -> None:
+    if payload.pack not in state.pack_pins and payload.pack != state.pack_id:
+        raise InvalidInput(
+            "pack",
+            f"the case is pinned to {state.pack_id}, not {payload.pack}: a migration never "
+            "moves a case across pack ids",
+        )
+    try:
+        get_pack(payload.pack, payload.to_digest)
+    except PackError as exc:
+        raise InvalidInput("to_digest", str(exc)) from None
+    if state.pack_pins.get(payload.pack, state.pack.digest) == payload.to_digest:
+        raise InvalidInput("to_digest", f"the case already uses this content of {payload.pack}")
 
 
 def _validate_extension(state: CaseState, payload: ExtendDeadlineInput) -> None:
@@ -1035,6 +1081,7 @@ def _make_application(state: CaseState, p: MakeApplicationInput, *_: Any) -> Non
     if not state.pack_pinned:
         pack = governing_pack(state.family, made=p.on, lodged=None, fallback=p.on)[0]
         state.pack_id, state.pack_version = pack.id, pack.version
+        state.pack_digest = pack.digest
         state.provisional_pack_id = pack.id
 
 
@@ -1042,27 +1089,95 @@ def _refer(state: CaseState, p: ReferInput, *_: Any) -> None:
     state.referral = p.to
 
 
-def _lodge(state: CaseState, p: LodgeInput, *_: Any) -> None:
+def _lodge(state: CaseState, p: LodgeInput, entry: CaseEvent, *_: Any) -> None:
     if p.subsequent and "subsequent" not in state.facts:
         state.facts.append("subsequent")
-    _pin_pack(state)
+    _pin_pack(state, entry)
 
 
-def _pin_pack(state: CaseState) -> None:
-    """Lodging pins the pack in force on the lodging date; clocks are recomputed under it."""
+def _pin_pack(state: CaseState, entry: CaseEvent | None = None) -> None:
+    """Lodging pins the pack in force on the lodging date; clocks are recomputed under it.
+
+    The pin is the pack's id and the digest of its content, written into the lodging's entry
+    (`data.rule_pack`): a re-derivation of the case replays it, so a pack file corrected since
+    does not move the case. Which version is in force is judged with the contents the case is
+    already bound to (`pack_pins`).
+    """
     made, lodged = state.last(LegalEvent.MADE), state.last(LegalEvent.LODGED)
     if lodged is None:
         return
+    recorded = entry.data.get("rule_pack") if entry is not None else None
+    if isinstance(recorded, dict) and {"id", "digest"} <= recorded.keys():
+        state.pack_pins[str(recorded["id"])] = str(recorded["digest"])
+    _repin(state, made.on if made else None, lodged.on)
+    pin = {"id": state.pack_id, "digest": state.pack_digest}
+    if entry is not None and recorded != pin:
+        _amend(state, entry, data={**entry.data, "rule_pack": pin})
+
+
+def _repin(state: CaseState, made: date | None, lodged: date) -> None:
+    """Pin the version in force on `lodged`, judged with the case's pinned contents."""
     pack, _ = governing_pack(
         state.family,
-        made=made.on if made else None,
-        lodged=lodged.on,
+        made=made,
+        lodged=lodged,
         fallback=state.identified_on,
+        pins=state.pack_pins,
     )
+    state.pack_pins[pack.id] = pack.digest
     state.pack_id, state.pack_version, state.pack_pinned = pack.id, pack.version, True
+    state.pack_digest = pack.digest
 
 
-def _assign_procedure(state: CaseState, p: AssignProcedureInput, *_: Any) -> None:
+def _migrate_rules(state: CaseState, p: MigrateRulesInput, entry: CaseEvent, *_: Any) -> None:
+    """Bind the case to another content of a pack it is pinned under (same id only).
+
+    The pack in force on the lodging date is then judged again with that content: a corrected
+    `valid_from` can leave the lodging date to the version before (`rs-2023` from 1 February
+    2024: a case lodged in between falls to `rs-2018`), which is pinning by lodging date, not a
+    move across ids chosen by anyone.
+    """
+    made, lodged = state.last(LegalEvent.MADE), state.last(LegalEvent.LODGED)
+    before = {"id": state.pack_id, "digest": state.pack_digest}
+    from_digest = state.pack_pins.get(p.pack, state.pack.digest)
+    state.pack_pins[p.pack] = get_pack(p.pack, p.to_digest).digest
+    if lodged is not None:
+        _repin(state, made.on if made else None, lodged.on)
+    _amend(
+        state,
+        entry,
+        data={
+            **entry.data,
+            "from_digest": from_digest,
+            "to_digest": state.pack_pins[p.pack],
+            "rule_pack_before": before,
+            "rule_pack": {"id": state.pack_id, "digest": state.pack_digest},
+        },
+    )
+
+
+def _withdraw_entitlement(state: CaseState, on: date, recorded_at: datetime) -> None:
+    """Labour-market access reached is withdrawn where the pack says so (RCD 2024 Art 17(1))."""
+    rule = state.pack.clock_for(ClockName.LABOUR_MARKET_ACCESS, state.situation())
+    if rule is None or state.labour_market_reached_on is None:
+        return
+    if rule.withdrawn(state.situation()):
+        _record(
+            state,
+            actor="system",
+            action="entitlement_withdrawn",
+            on=on,
+            recorded_at=recorded_at,
+            note=f"labour-market access withdrawn ({rule.citation})",
+            data={"clock": ClockName.LABOUR_MARKET_ACCESS.value, "rule": state.pack.rule_ref(rule)},
+            derived=True,
+        )
+        state.labour_market_reached_on = None
+
+
+def _assign_procedure(
+    state: CaseState, p: AssignProcedureInput, entry: CaseEvent, actor: str, recorded_at: datetime
+) -> None:
     if state.unaccompanied_child and p.procedure in (Procedure.ACCELERATED, Procedure.BORDER):
         raise DomainError(
             f"an unaccompanied child cannot be put in the {p.procedure.value} procedure",
@@ -1070,6 +1185,7 @@ def _assign_procedure(state: CaseState, p: AssignProcedureInput, *_: Any) -> Non
             [a for a in allowed_actions(state)],
         )
     state.procedure, state.grounds = p.procedure, p.grounds
+    _withdraw_entitlement(state, p.on, recorded_at)
     if p.procedure is Procedure.ADMISSIBILITY and state.stage is Stage.LODGED:
         _set_stage(state, Stage.ADMISSIBILITY, p.on)
 
@@ -1319,6 +1435,7 @@ _EFFECTS: dict[Action, Effect] = {
     Action.ASSIGN_CASEWORKER: _assign_caseworker,
     Action.ASSIGN_LEGAL_AID: _assign_legal_aid,
     Action.CLOSE: _close,
+    Action.MIGRATE_RULES: _migrate_rules,
 }
 
 
@@ -1524,6 +1641,7 @@ def as_public_dict(state: CaseState, now: datetime) -> dict[str, Any]:
             "id": state.pack_id,
             "version": state.pack_version,
             "pinned": state.pack_pinned,
+            "digest": state.pack_digest or state.pack.digest,
         },
         "deadlines": [d.model_dump(mode="json") for d in deadlines],
         "allowed_actions": [a.value for a in allowed_actions(state)],

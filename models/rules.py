@@ -2,11 +2,18 @@
 
 A pack is a YAML file in `models/packs/` named after its id (`eu-2013.yaml`). Adding a
 jurisdiction or a new version of a law is adding a file; no code knows a pack by name.
+
+A pack is pinned by its id *and* the digest of its content (`RulePack.digest`). Correcting a pack
+file under the same id changes new cases only: the content it replaces is kept in
+`models/packs/superseded/<id>@<first 12 hex of its digest>.yaml`, and a case pinned to it keeps
+computing with it until `asylumflow rules migrate` moves it, on the record.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
@@ -35,6 +42,7 @@ from models.enums import (
 )
 
 PACKS_DIR = Path(__file__).parent / "packs"
+SUPERSEDED_DIR = PACKS_DIR / "superseded"
 
 Fact = Literal[
     "to_other_authority",
@@ -149,6 +157,11 @@ class ClockRule(_Strict):
     cap: Period | None = None
     when: list[Condition] = Field(default_factory=list)
     unless: list[Condition] = Field(default_factory=list)
+    withdrawn_if: list[Condition] = Field(
+        default_factory=list,
+        description="An entitlement not granted, or withdrawn if already reached, once the case "
+        "meets one of these (RCD 2024 Art 17(1): accelerated on APR Art 42(1)(a)-(f) grounds)",
+    )
     citation: str
     unverified: bool = False
     note: str | None = None
@@ -175,7 +188,18 @@ class ClockRule(_Strict):
             raise ValueError(f"clock {self.id}: cap is shorter than the period")
         if self.kind is ClockKind.ENTITLEMENT and self.met_by:
             raise ValueError(f"clock {self.id}: an entitlement is reached, not met")
+        if self.withdrawn_if and self.kind is not ClockKind.ENTITLEMENT:
+            raise ValueError(f"clock {self.id}: only an entitlement can be withdrawn")
         return self
+
+    @property
+    def withdrawn_if_reason(self) -> str:
+        """Why the entitlement is withdrawn, for the deadline's note."""
+        return f"the case meets a withdrawal condition of {self.citation}"
+
+    def withdrawn(self, situation: Situation) -> bool:
+        """Whether the entitlement is not granted, or withdrawn, in the case's situation."""
+        return any(c.holds(situation) for c in self.withdrawn_if)
 
     def applies(self, situation: Situation) -> bool:
         """Whether this variant is the one for the case's situation."""
@@ -199,6 +223,10 @@ class ClockRule(_Strict):
         current = self.effective_period(extensions_taken)
         nxt = self.effective_period(extensions_taken + 1)
         return current is not None and nxt is not None and nxt.n > current.n
+
+
+_DIGESTS: dict[int, tuple[RulePack, str]] = {}
+_DIGEST_CACHE_SIZE = 256
 
 
 class RulePack(_Strict):
@@ -262,6 +290,36 @@ class RulePack(_Strict):
         return self
 
     @property
+    def digest(self) -> str:
+        """`sha256:` + hex SHA-256 of the parsed pack as canonical JSON (what pinning binds to).
+
+        Canonical JSON: `json.dumps(model_dump(mode="json", exclude_defaults=True),
+        sort_keys=True, separators=(",", ":"))`.
+
+        Comments and layout of the YAML file do not count; any change of a figure, a date or a
+        citation does. Cached per pack object (packs are frozen; a copy with changes is another
+        object, with its own digest).
+        """
+        cached = _DIGESTS.get(id(self))
+        if cached is not None and cached[0] is self:
+            return cached[1]
+        # Defaults left out: a field added to the pack format later (with a default) must not
+        # change the digest of every pack, or no running case could find its pinned content.
+        dumped = self.model_dump(mode="json", exclude_defaults=True)
+        canonical = json.dumps(dumped, sort_keys=True, separators=(",", ":"))
+        digest = "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+        if len(_DIGESTS) >= _DIGEST_CACHE_SIZE:
+            _DIGESTS.clear()
+        # The pack is kept with its digest, so its id() cannot be reused by another object.
+        _DIGESTS[id(self)] = (self, digest)
+        return digest
+
+    @property
+    def short_digest(self) -> str:
+        """The first 12 hex digits of the digest (superseded packs' file names use it)."""
+        return self.digest.removeprefix("sha256:")[:12]
+
+    @property
     def tz(self) -> ZoneInfo:
         """The jurisdiction's time zone, in which due days begin and end."""
         return ZoneInfo(self.timezone)
@@ -283,14 +341,23 @@ class RulePack(_Strict):
 
 
 def load_pack_file(path: Path) -> RulePack:
-    """Load and validate one pack file; its id must equal its file name."""
+    """Load and validate one pack file; its id must equal its file name.
+
+    A superseded pack's file is named `<id>@<first 12 hex of its digest>.yaml`, and its content
+    must still have that digest (a superseded content never changes).
+    """
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         pack = RulePack.model_validate(data)
     except (yaml.YAMLError, ValueError) as exc:
         raise PackError(f"rule pack {path.name}: {exc}") from exc
-    if pack.id != path.stem:
+    stem, at, short = path.stem.partition("@")
+    if pack.id != stem:
         raise PackError(f"rule pack {path.name}: id {pack.id!r} does not match the file name")
+    if at and pack.short_digest != short:
+        raise PackError(
+            f"rule pack {path.name}: content digest {pack.digest} does not match the file name"
+        )
     return pack
 
 
@@ -298,10 +365,15 @@ _pack_dirs: list[Path] = [PACKS_DIR]
 
 
 def add_pack_directory(directory: Path) -> None:
-    """Also load the packs in `directory` (e.g. test packs counting in seconds)."""
+    """Also load the packs in `directory` (e.g. test packs counting in seconds).
+
+    Its `superseded/` folder, if any, holds earlier contents of its packs.
+    """
     if directory not in _pack_dirs:
         _pack_dirs.append(directory)
         all_packs.cache_clear()
+        superseded_packs.cache_clear()
+        _by_digest.cache_clear()
 
 
 @cache
@@ -314,13 +386,52 @@ def all_packs() -> tuple[RulePack, ...]:
     return tuple(sorted(packs, key=lambda p: (p.family, p.valid_from)))
 
 
+@cache
+def superseded_packs() -> tuple[RulePack, ...]:
+    """Earlier contents of the packs, kept so that cases pinned to them keep their figures."""
+    packs = [
+        load_pack_file(p) for d in _pack_dirs for p in sorted((d / "superseded").glob("*.yaml"))
+    ]
+    current = {p.digest for p in all_packs()}
+    return tuple(p for p in packs if p.digest not in current)
+
+
+@cache
+def _by_digest() -> dict[tuple[str, str], RulePack]:
+    found = {(p.id, p.digest): p for p in superseded_packs()}
+    found.update({(p.id, p.digest): p for p in all_packs()})
+    return found
+
+
+def pack_contents(pack_id: str) -> list[RulePack]:
+    """Every known content of `pack_id`: the superseded ones, then the current one."""
+    return [p for p in (*superseded_packs(), *all_packs()) if p.id == pack_id]
+
+
 def families(packs: Iterable[RulePack] | None = None) -> list[str]:
     """Names of the jurisdictions (pack families) known."""
     return sorted({p.family for p in (packs if packs is not None else all_packs())})
 
 
-def get_pack(pack_id: str) -> RulePack:
-    """A pack by its exact id."""
+def get_pack(pack_id: str, digest: str | None = None) -> RulePack:
+    """A pack by its exact id: its current content, or the content with `digest`.
+
+    `digest` may be the full `sha256:...` digest or a prefix of its hex digits (12 or more).
+    """
+    if digest is not None:
+        found = _by_digest().get((pack_id, digest))
+        if found is not None:
+            return found
+        hexpart = digest.removeprefix("sha256:")
+        matches = [
+            p
+            for p in pack_contents(pack_id)
+            if len(hexpart) >= 12 and p.digest.removeprefix("sha256:").startswith(hexpart)
+        ]
+        if len(matches) == 1:
+            return matches[0]
+        known = ", ".join(p.digest for p in pack_contents(pack_id)) or "none"
+        raise PackError(f"rule pack {pack_id!r} has no content {digest!r}; known: {known}")
     for pack in all_packs():
         if pack.id == pack_id:
             return pack
@@ -328,9 +439,17 @@ def get_pack(pack_id: str) -> RulePack:
     raise PackError(f"unknown rule pack {pack_id!r}; known packs: {known}")
 
 
-def pack_in_force(family: str, on: date) -> RulePack:
-    """The version of `family`'s law in force on `on`."""
-    versions = [p for p in all_packs() if p.family == family]
+def packs_with(pins: Mapping[str, str] | None) -> tuple[RulePack, ...]:
+    """The current packs, with the pinned content (by id) in place of the current one."""
+    if not pins:
+        return all_packs()
+    packs = [get_pack(p.id, pins[p.id]) if p.id in pins else p for p in all_packs()]
+    return tuple(sorted(packs, key=lambda p: (p.family, p.valid_from)))
+
+
+def pack_in_force(family: str, on: date, pins: Mapping[str, str] | None = None) -> RulePack:
+    """The version of `family`'s law in force on `on` (with a case's pinned contents)."""
+    versions = [p for p in packs_with(pins) if p.family == family]
     if not versions:
         raise PackError(f"unknown jurisdiction {family!r}; known: {', '.join(families())}")
     in_force = [p for p in versions if p.valid_from <= on]
@@ -367,16 +486,22 @@ def calendar_today(family: str | None = None, now: datetime | None = None) -> da
 
 
 def governing_pack(
-    family: str, *, made: date | None, lodged: date | None, fallback: date
+    family: str,
+    *,
+    made: date | None,
+    lodged: date | None,
+    fallback: date,
+    pins: Mapping[str, str] | None = None,
 ) -> tuple[RulePack, bool]:
     """Which pack governs a case, and whether that choice is final (pinned).
 
     APR Art 79(3): the law in force when the application is *lodged* governs it; before lodging,
     the version in force when it was *made* applies provisionally (or, before that, the one in
-    force on `fallback`, usually the day of identification).
+    force on `fallback`, usually the day of identification). `pins` (pack id -> digest) are the
+    contents a case is bound to: a pinned case is judged by the packs it was pinned under.
     """
     if lodged is not None:
-        return pack_in_force(family, lodged), True
+        return pack_in_force(family, lodged, pins), True
     return pack_in_force(family, made or fallback), False
 
 

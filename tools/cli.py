@@ -15,7 +15,18 @@ from rich.table import Table
 
 from models.deadlines import Deadline, Occurrence, Pause, compute_deadlines
 from models.enums import PUBLIC_EVENTS, ClockStatus, LegalEvent, Outcome, Procedure
-from models.rules import Fact, PackError, Situation, all_packs, resolve_pack
+from models.lifecycle import CaseState
+from models.rules import (
+    Fact,
+    PackError,
+    Situation,
+    all_packs,
+    families,
+    get_pack,
+    governing_pack,
+    pack_contents,
+    resolve_pack,
+)
 
 app = typer.Typer(
     help="asylumflow: asylum procedure lifecycles with legal deadlines.",
@@ -72,15 +83,187 @@ def rules_list(
                 "valid_from": p.valid_from.isoformat(),
                 "calendar": p.calendar,
                 "title": p.title,
+                "digest": p.digest,
+                "superseded": [
+                    {"version": old.version, "digest": old.digest}
+                    for old in pack_contents(p.id)
+                    if old.digest != p.digest
+                ],
             }
             for p in packs
         ]
         print(json.dumps(rows, indent=2))
         return
-    table = Table("family", "pack", "version", "valid from", "calendar", "title")
+    table = Table("family", "pack", "version", "valid from", "calendar", "digest", "title")
     for p in packs:
-        table.add_row(p.family, p.id, p.version, p.valid_from.isoformat(), p.calendar, p.title)
+        table.add_row(
+            p.family,
+            p.id,
+            p.version,
+            p.valid_from.isoformat(),
+            p.calendar,
+            p.short_digest,
+            p.title,
+        )
     _out.print(table)
+
+
+def _days(days: int | None, *, created: bool) -> str:
+    if days is not None:
+        return f"{days:+d}"
+    return "new" if created else "gone"
+
+
+def _load_running_states(pack_id: str) -> list[CaseState]:
+    """The running cases pinned to `pack_id`: read model, then each workflow's state."""
+    import asyncio
+
+    from core.settings import get_settings
+    from core.temporal import connect
+    from db.engine import make_engine
+    from tools.migrate import case_states, running_case_ids
+
+    settings = get_settings()
+
+    async def run() -> list[CaseState]:
+        ids = running_case_ids(make_engine(settings.db_url), pack_id)
+        return await case_states(await connect(settings), ids) if ids else []
+
+    return asyncio.run(run())
+
+
+def _apply_migration(
+    case_ids: list[str], pack_id: str, to_digest: str, on: date, reason: str | None
+) -> None:
+    import asyncio
+
+    from core.settings import get_settings
+    from core.temporal import connect
+    from tools.migrate import apply_migration
+
+    settings = get_settings()
+
+    async def run() -> None:
+        await apply_migration(await connect(settings), case_ids, pack_id, to_digest, on, reason)
+
+    asyncio.run(run())
+
+
+def _is_interactive() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+@rules_app.command("migrate")
+def rules_migrate(
+    pack_id: Annotated[str, typer.Argument(help="The pack id whose running cases to move.")],
+    to_digest: Annotated[
+        str | None,
+        typer.Option("--to-digest", help="A content of the same pack (default: its current file)."),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="List what would move; change nothing.")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Apply without asking.")] = False,
+    reason: Annotated[
+        str | None, typer.Option(help="Why (recorded in each case's history).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Move the running cases pinned to PACK_ID to another content of the same pack.
+
+    Lists each case whose deadlines would move (clock, old due, new due, days); applies only with
+    --yes (or a confirmation at a terminal), as a `migrate_rules` act in each case's history.
+    Never across pack ids: a case is judged again by its lodging date with the new content.
+    """
+    from datetime import UTC, datetime
+
+    from models.lifecycle import DomainError, InvalidInput
+    from models.migration import affected, preview
+
+    try:
+        current = get_pack(pack_id)
+    except PackError as exc:
+        fail(str(exc))
+    if to_digest is None:
+        target = current
+    else:
+        try:
+            target = get_pack(pack_id, to_digest)
+        except PackError:
+            known = ", ".join(p.digest for p in pack_contents(pack_id))
+            fail(
+                f"--to-digest {to_digest!r} is not a content of {pack_id} (a migration never "
+                f"moves cases across pack ids); known contents: {known}"
+            )
+    now = datetime.now(UTC)
+    previews = []
+    for state in _load_running_states(pack_id):
+        if not affected(state, pack_id, target.digest):
+            continue
+        try:
+            previews.append(preview(state, pack_id, target.digest, now=now, reason=reason))
+        except (DomainError, InvalidInput) as exc:
+            _err.print(f"case {state.case_id}: cannot migrate: {exc}", markup=False)
+    moving = [p for p in previews if p.moves]
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "pack": pack_id,
+                    "to_digest": target.digest,
+                    "dry_run": dry_run,
+                    "cases": [
+                        {
+                            "case_id": p.case_id,
+                            "pack_before": p.pack_before,
+                            "pack_after": p.pack_after,
+                            "from_digest": p.from_digest,
+                            "moves": [
+                                {
+                                    "clock": m.clock,
+                                    "old_due": m.old_due.isoformat() if m.old_due else None,
+                                    "new_due": m.new_due.isoformat() if m.new_due else None,
+                                    "days": m.days,
+                                    "old_status": m.old_status,
+                                    "new_status": m.new_status,
+                                }
+                                for m in p.moves
+                            ],
+                        }
+                        for p in previews
+                    ],
+                },
+                indent=2,
+            )
+        )
+    else:
+        _out.print(
+            f"{pack_id} -> {target.digest} (version {target.version}): "
+            f"{len(previews)} running case(s) to migrate, {len(moving)} with deadlines that move"
+        )
+        table = Table("case", "pack", "clock", "old due", "new due", "days")
+        for p in moving:
+            for m in p.moves:
+                table.add_row(
+                    p.case_id,
+                    p.pack_before
+                    if p.pack_before == p.pack_after
+                    else f"{p.pack_before} -> {p.pack_after}",
+                    m.clock,
+                    m.old_due.isoformat() if m.old_due else "-",
+                    m.new_due.isoformat() if m.new_due else "-",
+                    _days(m.days, created=m.old_due is None),
+                )
+        _out.print(table)
+    if dry_run or not previews:
+        return
+    if not yes:
+        if not _is_interactive():
+            fail("refusing to migrate without --yes in a non-interactive run (see --dry-run)")
+        if not typer.confirm(f"Migrate {len(previews)} case(s)?"):
+            fail("nothing migrated")
+    _apply_migration([p.case_id for p in previews], pack_id, target.digest, now.date(), reason)
+    _err.print(f"migrated {len(previews)} case(s)", highlight=False)
 
 
 def _parse_events(values: list[str]) -> list[Occurrence]:
@@ -196,13 +379,36 @@ def deadlines(
         if f not in allowed_facts:
             fail(f"--fact {f!r}: use one of {', '.join(allowed_facts)}")
     situation = Situation(procedure=proc, outcome=out, facts=frozenset(fact or []))
+    # A family's case is pinned by lodging; the version made provisionally before it may differ
+    # (domain.md "At pinning"): clocks it had are recomputed, those new in the pinned one are
+    # not created for triggers before it applied.
+    provisional = None
+    if pack in families() and LegalEvent.LODGED in by_event:
+        made_pack = governing_pack(
+            pack,
+            made=by_event.get(LegalEvent.MADE),
+            lodged=None,
+            fallback=min((o.on for o in occurrences), default=day),
+        )[0]
+        provisional = made_pack if made_pack.id != chosen.id else None
     result = compute_deadlines(
-        chosen, occurrences, situation, as_of=day, pauses=_parse_pauses(pause or [])
+        chosen,
+        occurrences,
+        situation,
+        as_of=day,
+        pauses=_parse_pauses(pause or []),
+        provisional=provisional,
     )
     if as_json:
         print(json.dumps([d.model_dump(mode="json") for d in result], indent=2))
     else:
         _out.print(f"pack {chosen.id} (version {chosen.version}), statuses as of {day}")
+        if provisional is not None:
+            again = ", ".join(d.clock.value for d in result if d.recomputed_at_lodging) or "none"
+            _out.print(
+                f"pinned at lodging over the provisional {provisional.id}; "
+                f"recomputed_at_lodging: {again}"
+            )
         _out.print(_table(result))
 
 

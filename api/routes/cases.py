@@ -88,6 +88,8 @@ ACTION_EXAMPLES: dict[str, Any] = {
     "assign_caseworker": {"on": "2026-11-22", "user": "caseworker-1"},
     "assign_legal_aid": {"on": "2026-11-22", "org": "legal-aid-belgrade"},
     "close": {"on": "2026-11-22"},
+    # Recorded by `asylumflow rules migrate` only: every role gets 403 here.
+    "migrate_rules": {"on": "2026-11-22", "pack": "rs-2023", "to_digest": "sha256:" + "0" * 64},
 }
 assert set(ACTION_EXAMPLES) == {a.value for a in Action}
 

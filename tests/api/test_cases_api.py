@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 
 from db.tables import PersonRecord
 from db.users import Role
-from models.rules import local_today
+from models.rules import get_pack, local_today
 from tests.api.conftest import Api, person
 
 TODAY = local_today("rs", datetime.now(UTC))
@@ -62,7 +62,13 @@ async def test_lifecycle_by_http_alone(api: Api) -> None:
     await act(api, "officer", cid, "make_application", on=ago(399))
     await act(api, "cw", cid, "register", on=ago(398))
     state = await act(api, "cw", cid, "lodge", on=ago(395))
-    assert state["rule_pack"] == {"id": "rs-2023", "version": "1", "pinned": True}
+    pack = get_pack("rs-2023")
+    assert state["rule_pack"] == {
+        "id": "rs-2023",
+        "version": pack.version,
+        "pinned": True,
+        "digest": pack.digest,
+    }
     await act(api, "cw", cid, "schedule_interview", on=ago(380), interview_on=ago(370))
     await act(api, "cw", cid, "record_interview", on=ago(370), attended=True)
     await act(api, "cw", cid, "decide", on=ago(300), outcome="refugee_status")

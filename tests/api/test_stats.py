@@ -180,6 +180,8 @@ async def caseload(api: Api) -> list[str]:
                 *lodged("2025-01-13", "2025-01-14", "2025-01-15"),
                 ("decide", "2025-02-14", {"outcome": "refugee_status"}),
                 ("notify_decision", "2025-02-15", {}),
+                # me: the suit's period is unverified, so no appeal clock makes it final.
+                ("make_final", "2025-03-03", {}),
             ],
             jurisdiction="me",
         ),

@@ -333,8 +333,12 @@ def test_status_of_an_untouched_clock(
             if x.clock is first.clock
         ]
         assert d.due == first.due  # the day statuses are reported for moves nothing
+        rule = pack.clock_for(d.clock, situation)
         if d.kind is ClockKind.ACT:
             expected = ClockStatus.EXPIRED if as_of > d.due else ClockStatus.RUNNING
+        elif rule is not None and rule.withdrawn(situation):
+            # Not granted, or withdrawn (eu-2024: accelerated on APR Art 42(1)(a)-(f) grounds).
+            expected = ClockStatus.CANCELLED
         else:
             expected = ClockStatus.REACHED if as_of >= d.due else ClockStatus.RUNNING
         assert d.status is expected

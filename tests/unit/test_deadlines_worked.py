@@ -357,16 +357,16 @@ WORKED = [
     # ----------------------------------------------------------------- Montenegro
     pytest.param(
         Worked(
-            why="Wed 6 May 2026 + 15 days = Thu 21 May (Independence Day), Fri 22 too, weekend "
-            "-> Mon 25 May",
+            why="made Wed 6 May 2026 + 15 days = Thu 21 May (Independence Day), Fri 22 too, "
+            "weekend -> Mon 25 May",
             pack="me-2018",
-            clock=C.APPEAL,
-            events={"notified": D(2026, 5, 6)},
+            clock=C.LODGING,
+            events={"made": D(2026, 5, 6)},
             due=D(2026, 5, 25),
             rolled=True,
             period="15 days",
-            rule="me-2018/litp-appeal",
-            trigger=("notified", D(2026, 5, 6)),
+            rule="me-2018/litp-lodging",
+            trigger=("made", D(2026, 5, 6)),
         ),
         id="me-independence-day",
     ),
@@ -385,11 +385,11 @@ WORKED = [
     ),
     pytest.param(
         Worked(
-            why="Fri 16 Apr 2027 + 15 days = Sat 1 May (Labour Day), Sun 2, Mon 3 observed "
-            "-> Tue 4",
+            why="made Fri 16 Apr 2027 + 15 days = Sat 1 May (Labour Day), Sun 2, Mon 3 "
+            "observed -> Tue 4",
             pack="me-2018",
-            clock=C.APPEAL,
-            events={"notified": D(2027, 4, 16)},
+            clock=C.LODGING,
+            events={"made": D(2027, 4, 16)},
             due=D(2027, 5, 4),
             rolled=True,
         ),
@@ -844,17 +844,47 @@ WORKED = [
     ),
     pytest.param(
         Worked(
-            why="lodged Fri 4 Aug 2023 -> rs-2023: 6 months = Sun 4 Feb 2024: no roll",
+            why="lodged Thu 1 Feb 2024, the day rs-2023 applies -> 6 months = Thu 1 Aug 2024",
             pack="rs",
             clock=C.LABOUR_MARKET_ACCESS,
-            events={"registered": D(2023, 7, 20), "lodged": D(2023, 8, 4)},
-            due=D(2024, 2, 4),
+            events={"registered": D(2024, 1, 20), "lodged": D(2024, 2, 1)},
+            due=D(2024, 8, 1),
             resolved="rs-2023",
             rolled=False,
             period="6 months",
             rule="rs-2023/efa-2023",
         ),
         id="rs2023-labour-6m",
+    ),
+    pytest.param(
+        Worked(
+            why="lodged Fri 4 Aug 2023: the 2023 amendment was in force but its work provisions "
+            "applied from 1 Feb 2024 -> rs-2018: 9 months = Sat 4 May 2024, no roll",
+            pack="rs",
+            clock=C.LABOUR_MARKET_ACCESS,
+            events={"registered": D(2023, 7, 20), "lodged": D(2023, 8, 4)},
+            due=D(2024, 5, 4),
+            resolved="rs-2018",
+            rolled=False,
+            period="9 months",
+            rule="rs-2018/efa-2014",
+        ),
+        id="rs2018-labour-lodged-aug-2023",
+    ),
+    pytest.param(
+        Worked(
+            why="lodged Wed 31 Jan 2024, the last day before rs-2023 applies -> rs-2018: "
+            "9 months = Wed 31 Oct 2024",
+            pack="rs",
+            clock=C.LABOUR_MARKET_ACCESS,
+            events={"registered": D(2024, 1, 20), "lodged": D(2024, 1, 31)},
+            due=D(2024, 10, 31),
+            resolved="rs-2018",
+            rolled=False,
+            period="9 months",
+            rule="rs-2018/efa-2014",
+        ),
+        id="rs2018-labour-lodged-31-jan-2024",
     ),
     # ----------------------------------------------------------------- appeal windows
     pytest.param(
@@ -997,19 +1027,6 @@ WORKED = [
             period="14 days",
         ),
         id="pl-appeal-14d",
-    ),
-    pytest.param(
-        Worked(
-            why="me: 15 days from Mon 2 Mar 2026 = Tue 17 Mar",
-            pack="me-2018",
-            clock=C.APPEAL,
-            outcome=Outcome.REJECTED,
-            events={"notified": D(2026, 3, 2)},
-            due=D(2026, 3, 17),
-            rolled=False,
-            period="15 days",
-        ),
-        id="me-appeal-15d",
     ),
     # ----------------------------------------------------------------- decision clocks
     pytest.param(
@@ -1599,11 +1616,11 @@ ABSENT = [
         "eu-2013", C.SCREENING, {"identified": D(2026, 3, 2)}, Situation(), id="eu2013-screening"
     ),
     pytest.param(
-        "eu-2024",
-        C.LABOUR_MARKET_ACCESS,
-        {"registered": D(2026, 7, 1)},
-        Situation(procedure=Procedure.ACCELERATED, grounds="apr-42-1-a"),
-        id="eu2024-labour-accelerated-42-1-a",
+        "me-2018",
+        C.APPEAL,
+        {"notified": D(2026, 3, 2)},
+        Situation(outcome=Outcome.REJECTED),
+        id="me-suit-before-administrative-court-period-unverified",
     ),
     pytest.param(
         "eu-2024",

@@ -39,6 +39,7 @@ from models.lifecycle import (
     settle,
     why_not,
 )
+from models.rules import pack_contents
 
 NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
 TODAY = date(2026, 11, 23)
@@ -363,6 +364,13 @@ def _bodies(action: Action, state: CaseState) -> list[Body]:
             ]
         case Action.REVIEW_ABANDONMENT:
             return [{"confirm": True}, {"confirm": False}]
+        case Action.MIGRATE_RULES:
+            # Every other content of the pinned pack (a superseded one, in these states).
+            return [
+                {"pack": state.pack_id, "to_digest": p.digest}
+                for p in pack_contents(state.pack_id)
+                if p.digest != state.pack.digest
+            ]
         case Action.PAUSE_CLOCK:
             return [
                 {"reason": "documents", "attributable_to": "applicant"},
