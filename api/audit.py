@@ -116,7 +116,7 @@ def _values(scope: Scope, status: int) -> dict[str, Any] | None:
         "role": user.role,
         "kind": "read" if method in ("GET", "HEAD") else "change",
         "method": method,
-        "route": getattr(scope.get("route"), "path", "unmatched"),
+        "route": route_template(scope),
         "case_id": (scope.get("path_params") or {}).get("case_id"),
         "status": status,
         "request_id": scope.get("state", {}).get("request_id"),
@@ -188,10 +188,25 @@ class AuditMiddleware:
             request_id.reset(token)
 
 
+_ACTIONS = "/cases/{case_id}/actions/"
+ACTION_TEMPLATE = _ACTIONS + "{action}"
+
+
+def route_template(scope: Scope) -> str:
+    """The route template the audit log and the request log name a request by.
+
+    Every action's own operation (`/cases/{case_id}/actions/decide`...) is named by the one
+    template `/cases/{case_id}/actions/{action}`, as when one route served them all: the
+    audit log's routes, and what is counted by them, stay what they were.
+    """
+    path: str = getattr(scope.get("route"), "path", "unmatched")
+    return ACTION_TEMPLATE if path.startswith(_ACTIONS) else path
+
+
 async def _record(
     scope: Scope, rid: str, status: int, started: float, pending: PendingAudit
 ) -> None:
-    template = getattr(scope.get("route"), "path", "unmatched")
+    template = route_template(scope)
     user: UserRecord | None = scope.get("state", {}).get("user")
     method: str = scope["method"]
     case_id = (scope.get("path_params") or {}).get("case_id")

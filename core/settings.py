@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, PositiveInt, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -138,6 +138,14 @@ class Settings(BaseSettings):
             self.encryption_key.get_secret_value(),
             [k.get_secret_value() for k in self.encryption_old_keys],
         )
+
+    def workflow_options(self) -> dict[str, Any]:
+        """What this process starts case workflows with (see `CaseInput.opening`)."""
+        return {
+            "history_threshold": self.history_threshold,
+            "search_attributes": self.search_attributes,
+            "reminder_offsets_days": self.reminder_offsets_days,
+        }
 
     @property
     def db_url(self) -> str:
