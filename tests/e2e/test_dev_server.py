@@ -31,7 +31,7 @@ from temporalio.testing import WorkflowEnvironment
 from api.casework import handle_for
 from models.enums import ClockName, Procedure, Stage
 from models.rules import families
-from tests.e2e.conftest import DevServer, SpawnWorker, eventually, log_tail
+from tests.e2e.helpers import DevServer, SpawnWorker, eventually, log_tail
 from tests.workflows.helpers import Handle, act, deadline, local_today, rejected, start_case
 from worker import build_worker
 from workflows.case import CaseWorkflow

@@ -19,7 +19,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from tests.conftest import venv_binary
+from tests.helpers import venv_binary
 from tests.webhooks import WebhookReceiver
 from tests.workflows.helpers import (
     SECRET,
