@@ -355,6 +355,11 @@ async def test_bulk_reassignment(api: Api) -> None:
     assert items[one]["result"] == "skipped"
     assert "cw-cid" in items[one]["detail"]
     assert (items["nope"]["result"], items["nope"]["status"]) == ("failed", 404)
+    # Named, a withdrawn case is skipped by the route itself (the default list never holds it).
+    over = await reassign(from_user="cw-ana", to_user="cw-cid", case_ids=[done])
+    assert [(i["id"], i["result"], i["detail"]) for i in over.json()["items"]] == [
+        (done, "skipped", "withdrawn")
+    ]
 
     async def listed() -> bool:
         page = (await api.http.get("/cases?assignee=cw-cid", headers=api.auth(SUP))).json()
@@ -383,6 +388,23 @@ def _row(case_id: str, stage: Stage, since: date, pack: str = "rs-2023") -> Case
         identified_on=since,
         updated_at=datetime.now(UTC),
     )
+
+
+def test_overdue_lists_open_cases_only(sqlite_engine: Engine) -> None:
+    """An overdue flag left on a closed or withdrawn row never lists it: the case is over."""
+    with Session(sqlite_engine) as session:
+        for case_id, stage in (
+            ("open", Stage.LODGED),
+            ("closed", Stage.CLOSED),
+            ("withdrawn", Stage.WITHDRAWN),
+        ):
+            row = _row(case_id, stage, day(40))
+            row.overdue, row.overdue_since, row.overdue_clock = True, day(10), "decision"
+            session.add(row)
+        session.commit()
+    page = supervision.overdue(sqlite_engine, supervision.Filters(), today=today())
+    assert [i["id"] for i in page.items] == ["open"]
+    assert page.total == 1
 
 
 def test_service_levels_precedence() -> None:
