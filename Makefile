@@ -11,7 +11,7 @@ TEMPORAL_UI_PORT ?= 8233
 ASYLUMFLOW_DATA_DIR ?= ./.data
 export API_PORT TEMPORAL_PORT TEMPORAL_UI_PORT ASYLUMFLOW_DATA_DIR
 
-.PHONY: install run test lint fmt bench clean
+.PHONY: install run test lint fmt bench screenshots clean
 
 install: $(STAMP)
 
@@ -31,6 +31,10 @@ run: install
 
 test: install
 	$(BIN)/python -m pytest
+
+# The README's dashboard pictures (headless Chromium); tests alone write them to a temp dir.
+screenshots: install
+	ASYLUMFLOW_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(BIN)/python -m pytest -q tests/ui/test_browser.py
 
 lint: install
 	$(BIN)/ruff check .

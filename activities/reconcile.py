@@ -1,33 +1,24 @@
-"""Nightly reconciliation: compare the read model with the workflows and repair drift."""
+"""Nightly reconciliation: compare the read model with the workflows and repair drift.
+
+The activity is async because it lists and queries workflows through the worker's client; every
+database call runs in a thread (`asyncio.to_thread`), never on the worker's event loop, where it
+would stall every other activity and workflow task of the process while it waits for SQL.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
 from temporalio import activity
 from temporalio.client import Client
 
 from activities.projection import ReadModelActivities
-from db.projection import full_batch
-from db.tables import CaseRecord, DeadlineRecord
+from db.drift import differences, stored_seq
 from models.lifecycle import CaseState
 from models.messages import ProjectionBatch
 from models.reports import ReconcileReport, Repair
-
-COMPARED = (
-    "stage",
-    "procedure",
-    "pack_id",
-    "overdue",
-    "presumed_abandoned",
-    "entitled_blocked",
-    "legal_aid_org",
-    "assignee",
-    "last_seq",
-)
 
 
 class ReconcileActivities:
@@ -39,28 +30,7 @@ class ReconcileActivities:
         self.projector = ReadModelActivities(engine)
 
     def _differences(self, state: CaseState, now: datetime) -> tuple[list[str], ProjectionBatch]:
-        batch = full_batch(state, now)
-        row, deadlines = batch.case, batch.deadlines
-        with Session(self.engine) as session:
-            stored = session.get(CaseRecord, state.case_id)
-            if stored is None:
-                return ["no read-model row"], batch
-            diffs = []
-            expected: dict[str, Any] = row.model_dump()
-            expected["stage"] = row.stage.value
-            for name in COMPARED:
-                if getattr(stored, name) != expected[name]:
-                    diffs.append(f"{name}: {getattr(stored, name)!r} → {expected[name]!r}")
-            stored_deadlines = {
-                (d.clock, d.due, d.status)
-                for d in session.exec(
-                    select(DeadlineRecord).where(DeadlineRecord.case_id == state.case_id)
-                ).all()
-            }
-            wanted = {(d.clock.value, d.due, d.status.value) for d in deadlines}
-            if stored_deadlines != wanted:
-                diffs.append("deadlines differ")
-        return diffs, batch
+        return differences(self.engine, state, now)
 
     @activity.defn(name="reconcile_read_model")
     async def reconcile_read_model(self, task_queue: str) -> ReconcileReport:
@@ -71,15 +41,16 @@ class ReconcileActivities:
         query = f'WorkflowType = "CaseWorkflow" AND TaskQueue = "{task_queue}"'
         async for execution in self.client.list_workflows(query):
             report.checked += 1
+            case_id = execution.id.removeprefix("case-")
             handle = self.client.get_workflow_handle_for(CaseWorkflow.run, execution.id)
             # Read before the state (see below): a write made after this is newer than it.
-            seen = self._stored_seq(execution.id.removeprefix("case-"))
+            seen = await asyncio.to_thread(stored_seq, self.engine, case_id)
             try:
                 state = await handle.query(CaseWorkflow.case_state)
             except Exception:  # a case we cannot read tonight is reported, not fatal
-                report.unreachable.append(execution.id.removeprefix("case-"))
+                report.unreachable.append(case_id)
                 continue
-            diffs, batch = self._differences(state, datetime.now(UTC))
+            diffs, batch = await asyncio.to_thread(self._differences, state, datetime.now(UTC))
             if diffs:
                 # The projection is idempotent: re-applying the whole case only adds what is
                 # missing and resets the row and deadlines to the workflow's truth, also a row
@@ -87,13 +58,8 @@ class ReconcileActivities:
                 # read holds a change newer than this state: its seq is higher than both, so
                 # write_projection's conditional update leaves it alone.
                 batch.case.last_seq = max(batch.case.last_seq, seen)
-                self.projector.project_case(batch)
+                await asyncio.to_thread(self.projector.project_case, batch)
                 report.repaired.append(Repair(case_id=state.case_id, differences=diffs))
             activity.heartbeat(report.checked)
         report.finished_at = datetime.now(UTC)
         return report
-
-    def _stored_seq(self, case_id: str) -> int:
-        with Session(self.engine) as session:
-            stored = session.get(CaseRecord, case_id)
-            return stored.last_seq if stored else 0

@@ -13,7 +13,18 @@ from api.audit import install_audit
 from api.auth import TokenCache
 from api.errors import install_error_handlers
 from api.limits import BodyLimit
-from api.routes import cases, codec, duplicates, health, legal_aid, stats, supervision, ui, users
+from api.routes import (
+    actions,
+    cases,
+    codec,
+    duplicates,
+    health,
+    legal_aid,
+    stats,
+    supervision,
+    ui,
+    users,
+)
 from api.security_headers import SecurityHeaders
 from core.settings import Settings, get_settings
 from core.temporal import connect
@@ -60,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeaders)
     app.include_router(health.router)
     app.include_router(cases.router)
+    app.include_router(actions.router)
     app.include_router(duplicates.router)
     app.include_router(supervision.router)
     app.include_router(stats.router)

@@ -123,7 +123,7 @@ def _values(scope: Scope, status: int) -> dict[str, Any] | None:
         "kind": "read" if method in ("GET", "HEAD") or route in READ_ROUTES else "change",
         "method": method,
         # Bounded to their columns: a path is whatever the caller typed (any length).
-        "route": _bounded(route, _ROUTE_MAX),
+        "route": _bounded(route_template(scope), _ROUTE_MAX),
         "case_id": _bounded((scope.get("path_params") or {}).get("case_id"), _CASE_ID_MAX),
         "status": status,
         "request_id": scope.get("state", {}).get("request_id"),
@@ -204,10 +204,25 @@ class AuditMiddleware:
             request_id.reset(token)
 
 
+_ACTIONS = "/cases/{case_id}/actions/"
+ACTION_TEMPLATE = _ACTIONS + "{action}"
+
+
+def route_template(scope: Scope) -> str:
+    """The route template the audit log and the request log name a request by.
+
+    Every action's own operation (`/cases/{case_id}/actions/decide`...) is named by the one
+    template `/cases/{case_id}/actions/{action}`, as when one route served them all: the
+    audit log's routes, and what is counted by them, stay what they were.
+    """
+    path: str = getattr(scope.get("route"), "path", "unmatched")
+    return ACTION_TEMPLATE if path.startswith(_ACTIONS) else path
+
+
 async def _record(
     scope: Scope, rid: str, status: int, started: float, pending: PendingAudit
 ) -> None:
-    template = getattr(scope.get("route"), "path", "unmatched")
+    template = route_template(scope)
     user: UserRecord | None = scope.get("state", {}).get("user")
     method: str = scope["method"]
     case_id = (scope.get("path_params") or {}).get("case_id")

@@ -28,10 +28,9 @@ from api import audit
 from api.errors import Conflict, Forbidden, NotFound, Unavailable, Unprocessable
 from api.schemas import CaseCreate
 from core.settings import Settings
-from db.intents import forget_intent, record_intent, write_handed_batch
+from db.intents import forget_intent, record_intent, write_returned_batch
 from db.tables import DuplicateRecord, PersonRecord, UserRecord
 from db.users import Role
-from models.enums import Vulnerability
 from models.messages import ActionBatch, ActionRequest, CaseInput, ProjectionBatch, Refresh
 from workflows.case import CaseWorkflow, workflow_id
 
@@ -136,20 +135,17 @@ async def start_case(
         intent_id = await run_in_threadpool(record_intent, engine, case_id)
     start = WithStartWorkflowOperation(
         CaseWorkflow.run,
-        CaseInput(
-            case_id=case_id,
+        CaseInput.opening(
+            case_id,
+            body.jurisdiction,
+            body.identified_on,
             reference=reference,
-            jurisdiction=body.jurisdiction,
-            identified_on=body.identified_on,
             identified_at=body.identified_at,
-            unaccompanied_child=Vulnerability.UNACCOMPANIED_CHILD in body.vulnerabilities,
-            vulnerable=bool(body.vulnerabilities),
+            vulnerabilities=body.vulnerabilities,
             legal_aid_org=body.legal_aid_org,
             actor=actor,
-            history_threshold=settings.history_threshold,
-            search_attributes=settings.search_attributes,
-            reminder_offsets_days=settings.reminder_offsets_days,
             caller_projects=True,
+            **settings.workflow_options(),
         ),
         id=workflow_id(case_id),
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
@@ -165,7 +161,7 @@ async def start_case(
     except (RPCError, RPCTimeoutOrCancelledError, TimeoutError) as exc:
         # The intent stays: if the case started after all, the repair loop projects it.
         raise Unavailable("the workflow service did not answer; retry with the same key") from exc
-    return await write_handed_over(engine, case_id, view, intent_id)
+    return await write_update_result(engine, case_id, view, intent_id)
 
 
 async def send_action(
@@ -183,7 +179,7 @@ async def send_action(
     """
     handle = handle_for(client, case_id)
     request = request.model_copy(update={"project": True})
-    return await _handed_over(
+    return await _send_with_intent(
         client,
         engine,
         case_id,
@@ -198,7 +194,7 @@ async def send_batch(
     """Send several actions as one Update (all or nothing); failures name the action's index."""
     handle = handle_for(client, case_id)
     batch = batch.model_copy(update={"project": True})
-    return await _handed_over(
+    return await _send_with_intent(
         client,
         engine,
         case_id,
@@ -207,7 +203,7 @@ async def send_batch(
     )
 
 
-async def _handed_over(
+async def _send_with_intent(
     client: Client,
     engine: Engine,
     case_id: str,
@@ -223,13 +219,13 @@ async def _handed_over(
         # update may still have been applied.)
         await run_in_threadpool(forget_intent, engine, intent_id)
         raise
-    return await write_handed_over(engine, case_id, view, intent_id)
+    return await write_update_result(engine, case_id, view, intent_id)
 
 
-async def write_handed_over(
+async def write_update_result(
     engine: Engine, case_id: str, view: dict[str, Any], intent_id: int
 ) -> dict[str, Any]:
-    """Write the read-model batch the workflow handed back, and return the view without it.
+    """Write the read-model batch the update returned, and return the view without it.
 
     The row is then current when the caller gets the answer, and the workflow ran no
     projection activity for the change (see `ActionRequest.project`). The action has happened
@@ -245,7 +241,7 @@ async def write_handed_over(
     record = audit.claim()
     try:
         record_id = await run_in_threadpool(
-            write_handed_batch, engine, batch, intent_id, record.store if record else None
+            write_returned_batch, engine, batch, intent_id, record.store if record else None
         )
     except SQLAlchemyError as exc:
         # The case id only: the batch carries personal notes.

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.engine import Engine
 from temporalio.client import Client
 
 from api.auth import TokenCache
 from api.errors import Forbidden, Unauthorized
 from core.settings import Settings
+from db.legal_aid import user_for_feed_secret
 from db.tables import UserRecord
-from db.users import Role
+from db.users import Role, user_for_token
 
 
 def _settings(request: Request) -> Settings:
@@ -38,6 +40,7 @@ EngineDep = Annotated[Engine, Depends(_engine)]
 TemporalDep = Annotated[Client, Depends(_temporal)]
 
 _bearer = HTTPBearer(auto_error=False, description="Bearer token from `asylumflow users create`")
+_feed_bearer = HTTPBearer(auto_error=False, description="Bearer token of a legal_aid user")
 
 
 async def _current_user(
@@ -59,6 +62,84 @@ async def _current_user(
 
 
 CurrentUser = Annotated[UserRecord, Depends(_current_user)]
+
+
+def _bearer_token(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> str:
+    if credentials is None or not credentials.credentials:
+        raise Unauthorized()
+    return credentials.credentials
+
+
+BearerToken = Annotated[str, Depends(_bearer_token)]
+"""The request's bearer token itself (with `CurrentUser`, which checks it)."""
+
+SESSION_COOKIE = "asylumflow_session"
+"""The dashboard's HttpOnly cookie holding the signed-in user's bearer token."""
+
+_session = APIKeyCookie(name=SESSION_COOKIE, auto_error=False)
+
+
+async def _session_user(
+    request: Request, engine: EngineDep, token: Annotated[str | None, Depends(_session)]
+) -> UserRecord | None:
+    if not token:
+        return None
+    user = await run_in_threadpool(user_for_token, engine, token)
+    if user is not None:
+        # The audit middleware and the request log read who made the request from here.
+        request.state.user = user
+    return user
+
+
+SessionUser = Annotated[UserRecord | None, Depends(_session_user)]
+"""The dashboard user whose token is in the session cookie, if it is still valid (else None:
+the page sends the visitor to sign in)."""
+
+
+async def _calendar_org(
+    request: Request,
+    engine: EngineDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_feed_bearer)],
+    feed: Annotated[str | None, Query(max_length=200)] = None,
+) -> str:
+    if credentials is not None and credentials.credentials:
+        user = await run_in_threadpool(user_for_token, engine, credentials.credentials)
+        if user is None:
+            raise Unauthorized("the bearer token is unknown or revoked")
+        request.state.user = user
+        if user.role != Role.LEGAL_AID:
+            raise Forbidden(f"role {user.role} may not do this", allowed_roles=["legal_aid"])
+        return org_of(user)
+    if feed:
+        owner = await run_in_threadpool(user_for_feed_secret, engine, feed)
+        if owner is None:
+            raise Unauthorized("the feed secret is unknown, was replaced or its user revoked")
+        org = org_of(owner)
+        # Not a signed-in request, but the read is audited all the same, as the user's feed.
+        request.state.user = UserRecord(
+            name=f"feed:{owner.name}"[:100],
+            role=Role.LEGAL_AID.value,
+            org=org,
+            token_hash="",
+            created_at=datetime.now(UTC),
+        )
+        return org
+    raise Unauthorized("a bearer token or the user's feed secret (?feed=) is required")
+
+
+CalendarOrg = Annotated[str, Depends(_calendar_org)]
+"""The legal aid org whose calendar feed is asked for: by a legal_aid user's bearer token, or
+by that user's own feed secret in `?feed=` (calendar apps cannot send a token)."""
+
+
+def org_of(user: UserRecord) -> str:
+    """A legal_aid user's organisation (403 for a user without one)."""
+    if not user.org:
+        # create_user refuses a legal_aid user without an org; a hand-made row must not see all.
+        raise Forbidden("this legal_aid user belongs to no organisation")
+    return user.org
 
 
 def require_role(*roles: Role) -> Callable[..., UserRecord]:

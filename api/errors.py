@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -117,10 +118,35 @@ def document_errors(app: FastAPI) -> None:
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             components["HTTPValidationError"] = ERROR_422_SCHEMA
             components.pop("ValidationError", None)
+            document_bodies(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def document_bodies(schema: dict[str, Any]) -> None:
+    """Document the request bodies that routes name by `BODY_MODEL` with that component."""
+    from api.schemas import BODY_MODEL, openapi_components
+
+    components = schema["components"]["schemas"]
+    for path in schema.get("paths", {}).values():
+        for operation in path.values():
+            model = operation.pop(BODY_MODEL, None)
+            if model is None:
+                continue
+            components.update(openapi_components())
+            content = operation["requestBody"]["content"]["application/json"]
+            content["schema"] = {"$ref": f"#/components/schemas/{model}"}
+
+
+def error_field(loc: Sequence[str | int]) -> str:
+    """The dotted field a validation error's location names (`body` for the body itself).
+
+    The one mapping from a pydantic error to the `field` of a 422, for FastAPI's request
+    validation (whose locations start with `body`, `query`... and drop it) and the API's own.
+    """
+    return ".".join(str(part) for part in loc) or "body"
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -147,7 +173,9 @@ def install_error_handlers(app: FastAPI) -> None:
             # The body is not JSON at all: no field to name but the body itself.
             field = "body"
         else:
-            field = ".".join(str(p) for p in first[1:]) or (str(first[0]) if first else "body")
+            field = (
+                error_field(first[1:]) if len(first) > 1 else (str(first[0]) if first else "body")
+            )
         return JSONResponse(
             {
                 "detail": f"{field}: {errors[0]['msg']}" if errors else "invalid request",

@@ -24,8 +24,3 @@ def roles_for(action: Action) -> frozenset[Role]:
     if action in LEGAL_AID_ACTIONS:
         roles.add(Role.LEGAL_AID)
     return frozenset(roles)
-
-
-def may_take(role: str, action: Action) -> bool:
-    """Whether a user of `role` may take `action`."""
-    return role in {r.value for r in roles_for(action)}

@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, timezone
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, create_model, field_validator
 
 from api.text_safety import check_text
-from models.actions import IsoDate
-from models.enums import IdentifiedAt, Vulnerability
+from models.actions import IsoDate, input_model
+from models.enums import (
+    Action,
+    Actor,
+    ClockKind,
+    ClockName,
+    ClockStatus,
+    IdentifiedAt,
+    LegalEvent,
+    Outcome,
+    Procedure,
+    Stage,
+    Vulnerability,
+)
+from models.lifecycle import TRANSITIONS
 
 Sex = Literal["female", "male", "other", "unknown"]
 
@@ -154,3 +167,265 @@ class SearchRequest(BaseModel):
         "case reference, or several of them",
     )
     limit: int = Field(default=20, ge=1, le=100)
+
+
+# ---------------------------------------------------------------------------------------------
+# Responses: typed views of what the API answers (OpenAPI `response_model`s).
+#
+# Every view allows extra keys and the routes answer with `response_model_exclude_unset`: the
+# JSON a client receives is the dict the route built, key for key; these models type and
+# document it (and a client generated from the OpenAPI document gets them) but never drop or
+# add a key.
+
+
+Instant = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
+"""An instant as the workflow wrote it (ISO 8601, UTC): passed through as text, because a
+re-serialised datetime could change its spelling (`+00:00` becoming `Z`)."""
+
+
+class View(BaseModel):
+    """A response shape: declared fields typed, any further keys passed through as they are."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class ErrorBody(View):
+    """Every error: `detail` says what went wrong; some statuses add keys of their own."""
+
+    detail: str
+
+
+class ForbiddenBody(ErrorBody):
+    """403: the role may not do this; `allowed_roles` may."""
+
+    allowed_roles: list[str] = Field(default_factory=list)
+
+
+class NotFoundBody(ErrorBody):
+    """404: no such case (or one the user must not learn about), or no such action."""
+
+    known_actions: list[Action] | None = Field(
+        default=None, description="For an unknown action: every action there is"
+    )
+
+
+class ConflictBody(ErrorBody):
+    """409: the stage does not allow the action."""
+
+    stage: Stage | None
+    allowed_actions: list[Action]
+    index: int | None = Field(default=None, description="In a batch: the item refused")
+
+
+class RulePackRef(View):
+    """The rule pack a case follows (pinned at lodging)."""
+
+    id: str
+    version: str
+    pinned: bool
+
+
+class DeadlineView(View):
+    """One legal clock with its provenance (the deadline object of shared/api.md)."""
+
+    clock: ClockName
+    due: date
+    status: ClockStatus
+    actor: Actor
+    kind: ClockKind
+    trigger: LegalEvent
+    trigger_date: date
+    period: str
+    rolled: bool
+    pause_days: int
+    pauses: list[dict[str, Any]] = Field(default_factory=list)
+    extensions: int = 0
+    rule: str
+    pack: str
+    rule_version: str
+    citation: str
+    calendar: str
+    unverified: bool = False
+    completed_on: date | None = None
+    late: bool = False
+    days_late: int | None = None
+    fires_at: Instant | None = None
+    recomputed_at_lodging: bool = False
+    note: str | None = None
+
+
+class WaitingFor(View):
+    """What the case waits for next (the earliest running clock), and until when."""
+
+    what: str
+    clock: ClockName | None = None
+    until: date | None
+
+
+class Wakeup(View):
+    """When the case's workflow next wakes up by itself, and why."""
+
+    at: Instant
+    what: str
+
+
+class PersonView(View):
+    """The person, for users who may read it (personal data: never in a URL)."""
+
+    given_name: str
+    family_name: str
+    date_of_birth: date | None
+    nationality: str | None
+    sex: str
+    vulnerabilities: list[str]
+
+
+class DuplicateCandidate(View):
+    """A likely earlier registration of the same person, awaiting a supervisor."""
+
+    id: int
+    other_case_id: str
+    score: float
+
+
+class CaseView(View):
+    """A case as its workflow holds it: stage, clocks with provenance, what may happen next."""
+
+    id: str
+    stage: Stage
+    stage_since: date
+    procedure: Procedure
+    jurisdiction: str
+    outcome: Outcome | None = None
+    final: bool
+    rule_pack: RulePackRef
+    deadlines: list[DeadlineView]
+    allowed_actions: list[Action]
+    waiting_for: WaitingFor | None = None
+    flags: list[str]
+    personal_id_issued: bool
+    assignee: str | None = None
+    legal_aid_org: str | None = None
+    last_contact_on: date
+    next_wakeup: Wakeup | None = None
+    person: PersonView | None = None
+    linked_cases: list[str] | None = None
+    duplicate_candidates: list[DuplicateCandidate] | None = Field(
+        default=None, description="After `register`: the likely duplicates it found"
+    )
+
+
+class HistoryItem(View):
+    """One event of a case: an act someone recorded, or what the engine concluded."""
+
+    seq: int
+    actor: str
+    action: str
+    event: str | None = None
+    on: date
+    recorded_at: Instant
+    note: str | None = None
+    data: dict[str, Any] | None = None
+
+
+class History(View):
+    """`GET /cases/{id}/history`."""
+
+    items: list[HistoryItem]
+
+
+class CaseListItem(View):
+    """A case's read-model row, as `GET /cases` lists it."""
+
+    id: str
+    jurisdiction: str
+    stage: Stage
+    stage_since: date
+    procedure: str
+
+
+class CasePage(View):
+    """A page of cases; `next_cursor` fetches the next one."""
+
+    items: list[CaseListItem]
+    next_cursor: str | None = None
+    total: int | None = None
+
+
+class SupervisionItem(View):
+    """A case on a supervision list, with why it is there and since when."""
+
+    id: str
+    stage: Stage
+    stage_since: date
+    jurisdiction: str
+    procedure: str
+    assignee: str | None
+    legal_aid_org: str | None
+    reason: str
+    reason_code: str
+    since: date
+
+
+class SupervisionPage(View):
+    """A page of a supervision list; `total` counts every matching case."""
+
+    items: list[SupervisionItem]
+    total: int
+    next_cursor: str | None = None
+
+
+class _OfCase(View):
+    case_id: str
+
+
+class LegalAidDeadline(DeadlineView, _OfCase):
+    """A running or paused deadline of one of the org's cases (`case_id` first)."""
+
+
+class LegalAidDeadlines(View):
+    """`GET /legal-aid/deadlines`, soonest first."""
+
+    items: list[LegalAidDeadline]
+
+
+# ---------------------------------------------------------------------------------------------
+# The batch body: items discriminated by `action`, one model per action of the transition table.
+
+BODY_MODEL = "x-asylumflow-body-model"
+"""An operation's `openapi_extra` key naming the component its request body is documented by
+(a route that checks its body item by item itself, see `openapi_components`)."""
+
+
+def _batch_item(action: Action) -> type[BaseModel]:
+    """`action`'s input model with the `action` tag a batch item carries."""
+    name = "".join(part.title() for part in action.value.split("_")) + "Item"
+    tag: Any = Literal[action.value]  # one literal per action
+    item: type[BaseModel] = create_model(
+        name,
+        __base__=input_model(action),
+        __doc__=f"`{action.value}` in a batch.",
+        action=(tag, ...),
+    )
+    return item
+
+
+_ITEMS = tuple(_batch_item(action) for action in TRANSITIONS)
+
+ActionBatchItem = Annotated[Union[_ITEMS], Field(discriminator="action")]  # type: ignore[valid-type]  # noqa: UP007
+"""One item of a batch: the action's name and its fields."""
+
+
+class ActionBatchBody(BaseModel):
+    """`POST /cases/{case_id}/actions`: actions applied in order, all or nothing."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    actions: list[ActionBatchItem] = Field(min_length=1, max_length=200)
+
+
+def openapi_components() -> dict[str, dict[str, Any]]:
+    """Component schemas for request bodies that routes document by `BODY_MODEL`."""
+    schema = ActionBatchBody.model_json_schema(ref_template="#/components/schemas/{model}")
+    defs: dict[str, dict[str, Any]] = schema.pop("$defs", {})
+    return {**defs, "ActionBatchBody": schema}

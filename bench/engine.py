@@ -254,16 +254,14 @@ class Rig:
 
     def case_input(self, case_id: str, identified_days_ago: int = 3) -> CaseInput:
         """The input `POST /cases` starts a case workflow with."""
-        return CaseInput(
-            case_id=case_id,
-            jurisdiction=JURISDICTION,
-            identified_on=self.today - timedelta(days=identified_days_ago),
+        return CaseInput.opening(
+            case_id,
+            JURISDICTION,
+            self.today - timedelta(days=identified_days_ago),
             identified_at=IdentifiedAt.BORDER,
             actor=USER,
-            history_threshold=self.settings.history_threshold,
-            search_attributes=self.settings.search_attributes,
-            reminder_offsets_days=self.settings.reminder_offsets_days,
             caller_projects=True,
+            **self.settings.workflow_options(),
         )
 
     async def raw_case_create(self, case_id: str, task_queue: str | None = None) -> None:

@@ -6,7 +6,7 @@ import hashlib
 import hmac
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, PositiveInt, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -299,6 +299,14 @@ class Settings(BaseSettings):
         """Where the API listens (the README's `$API`)."""
         host = "127.0.0.1" if self.api_host in ("0.0.0.0", "::") else self.api_host
         return f"http://{host}:{self.api_port}"
+
+    def workflow_options(self) -> dict[str, Any]:
+        """What this process starts case workflows with (see `CaseInput.opening`)."""
+        return {
+            "history_threshold": self.history_threshold,
+            "search_attributes": self.search_attributes,
+            "reminder_offsets_days": self.reminder_offsets_days,
+        }
 
     @property
     def db_url(self) -> str:

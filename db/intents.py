@@ -1,8 +1,8 @@
-"""The API's side of the projection: intents, hand-over writes, and repairs of lost ones.
+"""The API's side of the projection: intents, writes of update results, repairs of lost ones.
 
 The API sends each change with `project=True`; the workflow hands the read model's batch back
 in the update's result and runs no projection activity, and the API writes the batch before it
-answers (`api.casework.write_handed_over`). What makes that safe is the intent: a row inserted
+answers (`api.casework.write_update_result`). What makes that safe is the intent: a row inserted
 before the update is sent and deleted in the transaction that writes its batch. If the API dies
 in between, or its write fails, the intent stays, and `repair_pending` (run by every worker
 process, see `repair_loop`) projects the case from its workflow's state.
@@ -60,13 +60,13 @@ def forget_intent(engine: Engine, intent_id: int) -> None:
         session.commit()
 
 
-def write_handed_batch(
+def write_returned_batch(
     engine: Engine,
     batch: ProjectionBatch,
     intent_id: int | None,
     also: Callable[[Session], T] | None = None,
 ) -> T | None:
-    """Write a handed-over batch and drop its intent, in one transaction.
+    """Write the batch an update returned to the API and drop its intent, in one transaction.
 
     `also` adds its own statements to that transaction (the API's audit record: one commit per
     action instead of two) and its result is returned.
@@ -129,7 +129,7 @@ async def repair_pending(engine: Engine, client: Client, older_than: timedelta) 
         await asyncio.to_thread(_repair, engine, case_id, top, batch)
         repaired.append(case_id)
     if repaired:
-        log.info("projected %d cases whose hand-over was not written", len(repaired))
+        log.info("projected %d cases whose update result was not written", len(repaired))
     return repaired
 
 

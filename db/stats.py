@@ -51,6 +51,7 @@ from models.enums import (
     Procedure,
     Stage,
 )
+from models.lifecycle import OPEN_STAGES
 
 SUBSTANTIVE = tuple(o for o in DECISION_OUTCOMES if o is not Outcome.INADMISSIBLE)
 """Decisions on the merits: refugee, subsidiary, humanitarian, rejected, manifestly unfounded."""
@@ -349,7 +350,7 @@ def flows(
     return _figures(tally)
 
 
-_OPEN_STAGES = tuple(s.value for s in Stage if s.value not in TERMINAL)
+_OPEN_STAGES = tuple(s.value for s in Stage if s in OPEN_STAGES)
 
 
 def backlog(

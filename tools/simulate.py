@@ -27,19 +27,18 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
-from core import csv_safety
 from models.deadlines import preload
 from models.enums import Action, IdentifiedAt, Stage
 from models.messages import ActionRequest, CaseInput, ProjectionBatch
 from models.reminders import ReminderRequest, RetractionRequest
 from models.rules import PackError, RulePack, resolve_pack
+from tools.sim_output import OPEN, TERMINAL, write_outputs
 from workflows.case import PROJECT_CASE, SEND_REMINDER, SEND_RETRACTION, CaseWorkflow, workflow_id
 
 T = TypeVar("T")
 Handle = WorkflowHandle[CaseWorkflow, dict[str, Any]]
 
 ACTOR = "simulated-caseworker"
-OPEN_STAGES = [s.value for s in Stage if s not in (Stage.CLOSED, Stage.WITHDRAWN)]
 APPEAL_WEEKS = 8
 """Weeks the appeal body takes (every appeal is decided after this long)."""
 REVIEW_WEEKS = 4
@@ -198,10 +197,10 @@ class Simulation:
             case_id = f"sim{uuid.UUID(int=self.rng.getrandbits(128)).hex[:16]}"
             handle = await self.client.start_workflow(
                 CaseWorkflow.run,
-                CaseInput(
-                    case_id=case_id,
-                    jurisdiction=self.pack.family,
-                    identified_on=day,
+                CaseInput.opening(
+                    case_id,
+                    self.pack.family,
+                    day,
                     identified_at=IdentifiedAt.BORDER,
                     actor=ACTOR,
                     search_attributes=False,  # the test server has no search attributes
@@ -356,7 +355,7 @@ class Simulation:
             "processing_days_median": statistics.median(days) if days else "",
             "processing_days_p90": _nearest_rank(days, 0.9) if days else "",
         }
-        row.update({f"stage_{s}": stages.get(s, 0) for s in [*OPEN_STAGES, "closed", "withdrawn"]})
+        row.update({f"stage_{s}": stages.get(s, 0) for s in [*OPEN, *TERMINAL]})
         self.weekly.append(row)
         return row
 
@@ -447,105 +446,4 @@ async def _run(
                 )
         # Let the last projections land, then read every case once more for cases.csv.
         await sim.refresh_views(set(sim.cases))
-    return _write(sim, out)
-
-
-def _write(sim: Simulation, out: Path) -> list[Path]:
-    out.mkdir(parents=True, exist_ok=True)
-    weekly = out / "weekly.csv"
-    with weekly.open("w", newline="") as fh:
-        writer = csv_safety.dict_writer(fh, list(sim.weekly[0]))
-        writer.writeheader()
-        writer.writerows(sim.weekly)
-    cases = out / "cases.csv"
-    with cases.open("w", newline="") as fh:
-        rows = csv_safety.writer(fh)
-        rows.writerow(
-            [
-                "id",
-                "arrived",
-                "lodged",
-                "decided",
-                "outcome",
-                "processing_days",
-                "appealed",
-                "absconded",
-                "stage",
-                "final",
-                "flags",
-            ]
-        )
-        for c in sim.cases.values():
-            rows.writerow(
-                [
-                    c.id,
-                    c.arrived.isoformat(),
-                    c.lodged.isoformat() if c.lodged else "",
-                    c.decided.isoformat() if c.decided else "",
-                    c.view.get("outcome") or "",
-                    (c.decided - c.lodged).days if c.decided and c.lodged else "",
-                    c.appealed.isoformat() if c.appealed else "",
-                    c.absconded.isoformat() if c.absconded else "",
-                    c.stage,
-                    c.view.get("final", False),
-                    " ".join(c.view.get("flags", [])),
-                ]
-            )
-    return [weekly, cases, *_charts(sim, out)]
-
-
-def _charts(sim: Simulation, out: Path) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")  # no display: files only
-    import matplotlib.pyplot as plt
-
-    weeks = [r["week"] for r in sim.weekly]
-    title = (
-        f"{sim.pack.id}: {sim.config.arrivals_per_week}/week, {sim.config.caseworkers} "
-        f"caseworkers x {sim.config.decisions_per_caseworker_week}/week"
-    )
-    paths = []
-
-    stages = [
-        s for s in [*OPEN_STAGES, "closed", "withdrawn"] if any(r[f"stage_{s}"] for r in sim.weekly)
-    ]
-    fig, ax = plt.subplots(figsize=(10, 5.5))
-    ax.stackplot(weeks, *[[r[f"stage_{s}"] for r in sim.weekly] for s in stages], labels=stages)
-    ax.set(title=f"Cases by stage — {title}", xlabel="week", ylabel="cases")
-    ax.legend(loc="upper left", fontsize="small")
-    paths.append(_save(fig, out / "backlog_by_stage.png"))
-
-    fig, ax = plt.subplots(figsize=(10, 5))
-    ax.plot(weeks, [r["overdue_decisions"] for r in sim.weekly], label="decision overdue")
-    ax.plot(weeks, [r["overdue"] for r in sim.weekly], label="any authority deadline overdue")
-    ax.set(title=f"Overdue — {title}", xlabel="week", ylabel="cases")
-    ax.legend()
-    paths.append(_save(fig, out / "overdue.png"))
-
-    fig, ax = plt.subplots(figsize=(10, 5))
-    ax.plot(weeks, [r["entitlements_reached"] for r in sim.weekly], label="labour market reached")
-    ax.plot(weeks, [r["entitled_blocked"] for r in sim.weekly], label="entitled but blocked")
-    ax.set(title=f"Labour-market access — {title}", xlabel="week", ylabel="cases")
-    ax.legend()
-    paths.append(_save(fig, out / "entitlements.png"))
-
-    days = [(c.decided - c.lodged).days for c in sim.cases.values() if c.decided and c.lodged]
-    fig, ax = plt.subplots(figsize=(10, 5))
-    ax.hist(days or [0], bins=30)
-    ax.set(
-        title=f"Processing time, lodging to decision ({len(days)} decisions) — {title}",
-        xlabel="days",
-        ylabel="decisions",
-    )
-    paths.append(_save(fig, out / "processing_times.png"))
-    return paths
-
-
-def _save(fig: Any, path: Path) -> Path:
-    import matplotlib.pyplot as plt
-
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return write_outputs(sim, out)

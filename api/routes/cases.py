@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, NamedTuple
 
-from fastapi import APIRouter, Body, Header, Query, Response
+from fastapi import APIRouter, Header, Query, Response
 from fastapi.concurrency import run_in_threadpool
-from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -22,76 +20,34 @@ from api.casework import (
     person_of,
     public_person,
     read_view,
-    send_action,
-    send_batch,
     start_case,
 )
 from api.deps import BorderOrStaff, CaseReader, EngineDep, SettingsDep, TemporalDep
-from api.errors import Forbidden, NotFound, Unprocessable
+from api.errors import Unprocessable
 from api.note_scope import readable_notes
-from api.permissions import roles_for
-from api.schemas import CaseCreate, Page, SearchRequest
-from api.text_safety import refused_field
+from api.schemas import (
+    CaseCreate,
+    CasePage,
+    CaseView,
+    ForbiddenBody,
+    History,
+    NotFoundBody,
+    Page,
+    SearchRequest,
+)
 from db.cursor import decode_cursor, encode_cursor
-from db.duplicates import name_key, record_matches
+from db.duplicates import name_key
 from db.intents import intend
 from db.references import assign_reference, normalise, reference_of
 from db.search import search
 from db.tables import CaseRecord, IdempotencyRecord, PersonRecord, UserRecord
 from db.users import Role
-from models.actions import parse_input
-from models.enums import Action, Procedure, Stage
-from models.messages import ActionBatch, ActionRequest
+from models.enums import Procedure, Stage
 from workflows.case import CaseWorkflow
 
 router = APIRouter(prefix="/cases", tags=["cases"])
 
 _ID_NAMESPACE = uuid.UUID("6f1c2a8e-2b0c-4b59-9a53-5d0f3c1b7a10")
-
-ACTION_EXAMPLES: dict[str, Any] = {
-    "complete_screening": {"on": "2026-11-20"},
-    "refer": {"on": "2026-11-20", "to": "asylum"},
-    "make_application": {"on": "2026-11-20", "to_other_authority": False, "mass_influx": False},
-    "register": {"on": "2026-11-21"},
-    "lodge": {"on": "2026-11-22", "subsequent": False},
-    "assign_procedure": {"on": "2026-11-22", "procedure": "regular"},
-    "appoint_representative": {"on": "2026-11-22"},
-    "record_reception_assessment": {"on": "2026-11-22"},
-    "decide_admissibility": {"on": "2026-11-22", "admissible": True},
-    "schedule_interview": {"on": "2026-11-22", "interview_on": "2026-12-10"},
-    "record_interview": {"on": "2026-11-22", "attended": True},
-    "extend_deadline": {"on": "2026-11-22", "clock": "decision", "reason": "complex case"},
-    "decide": {"on": "2026-11-22", "outcome": "refugee_status"},
-    "notify_decision": {"on": "2026-11-22"},
-    "lodge_appeal": {"on": "2026-11-22"},
-    "decide_appeal": {"on": "2026-11-22", "result": "dismissed"},
-    "make_final": {"on": "2026-11-22"},
-    "record_contact": {"on": "2026-11-22", "note": "came to the office"},
-    "report_absconded": {"on": "2026-11-22"},
-    "review_abandonment": {"on": "2026-11-22", "confirm": False},
-    "discontinue": {"on": "2026-11-22"},
-    "request_reopening": {"on": "2026-11-22"},
-    "withdraw": {"on": "2026-11-22"},
-    "pause_clock": {"on": "2026-11-22", "reason": "documents", "attributable_to": "applicant"},
-    "resume_clock": {"on": "2026-11-22"},
-    "correct_event": {"on": "2026-11-22", "event": "lodged", "date": "2026-11-21"},
-    "retract_event": {"on": "2026-03-05", "seq": 4, "reason": "recorded on the wrong case"},
-    "issue_personal_id": {"on": "2026-11-22"},
-    "issue_permit": {"on": "2026-11-22"},
-    "issue_document": {"on": "2026-11-22", "kind": "id_card"},
-    "request_family_reunification": {"on": "2026-11-22"},
-    "start_return": {"on": "2026-11-22"},
-    "record_return_consent": {"on": "2026-11-22"},
-    "record_risk_assessment": {"on": "2026-11-22", "at_risk": False},
-    "record_departure": {"on": "2026-11-22"},
-    "record_reintegration": {"on": "2026-11-22"},
-    "assign_caseworker": {"on": "2026-11-22", "user": "caseworker-1"},
-    "assign_legal_aid": {"on": "2026-11-22", "org": "legal-aid-belgrade"},
-    "close": {"on": "2026-11-22"},
-    # Recorded by `asylumflow rules migrate` only: every role gets 403 here.
-    "migrate_rules": {"on": "2026-11-22", "pack": "rs-2023", "to_digest": "sha256:" + "0" * 64},
-}
-assert set(ACTION_EXAMPLES) == {a.value for a in Action}
 
 
 def _body_hash(body: CaseCreate) -> str:
@@ -174,7 +130,14 @@ def _remember(engine: Any, user: UserRecord, key: str | None, body: CaseCreate) 
     "",
     status_code=201,
     summary="Identify a person and open a case",
-    responses={422: {"description": "A field is wrong (named in `field`)"}},
+    responses={
+        200: {"model": CaseView, "description": "A retry with the same `Idempotency-Key`"},
+        403: {"model": ForbiddenBody},
+        422: {"description": "A field is wrong (named in `field`)"},
+    },
+    # Typed and documented, and answered key for key as the workflow built the view.
+    response_model=CaseView,
+    response_model_exclude_unset=True,
 )
 async def create_case(
     body: CaseCreate,
@@ -245,7 +208,7 @@ def _list_cases(
     )
 
 
-@router.get("", summary="List cases from the read model")
+@router.get("", summary="List cases from the read model", response_model=CasePage)
 async def list_cases(
     user: CaseReader,
     engine: EngineDep,
@@ -293,7 +256,14 @@ async def search_cases(body: SearchRequest, user: CaseReader, engine: EngineDep)
     return Page(items=items)
 
 
-@router.get("/{case_id}", summary="One case: stage, deadlines with provenance, allowed actions")
+@router.get(
+    "/{case_id}",
+    summary="One case: stage, deadlines with provenance, allowed actions",
+    responses={404: {"model": NotFoundBody}},
+    # Typed and documented, and answered key for key as the workflow built the view.
+    response_model=CaseView,
+    response_model_exclude_unset=True,
+)
 async def get_case(
     case_id: str, user: CaseReader, engine: EngineDep, client: TemporalDep
 ) -> dict[str, Any]:
@@ -326,7 +296,13 @@ _HISTORY_FIELDS = (
 )
 
 
-@router.get("/{case_id}/history", summary="The ordered events of a case")
+@router.get(
+    "/{case_id}/history",
+    summary="The ordered events of a case",
+    response_model=History,
+    response_model_exclude_unset=True,
+    responses={404: {"model": NotFoundBody}},
+)
 async def case_history(
     case_id: str,
     user: CaseReader,
@@ -353,174 +329,3 @@ async def case_history(
     if order == "legal":
         items.sort(key=lambda i: (i["on"], i["derived"], i["seq"]))
     return {"items": items}
-
-
-@router.post(
-    "/{case_id}/actions/{action}",
-    summary="Take an action on a case",
-    responses={
-        404: {"description": "Unknown case, or unknown action (the known ones are listed)"},
-        409: {"description": "The stage does not allow it: `stage` and `allowed_actions`"},
-        422: {"description": "A field is wrong, named in `field`"},
-    },
-)
-async def take_action(
-    case_id: str,
-    action: str,
-    user: CaseReader,
-    engine: EngineDep,
-    client: TemporalDep,
-    body: Annotated[
-        dict[str, Any],
-        Body(openapi_examples={k: {"summary": k, "value": v} for k, v in ACTION_EXAMPLES.items()}),
-    ],
-    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
-) -> dict[str, Any]:
-    """Send the action as a Temporal Update and return the case's new state (one round trip).
-
-    With an `Idempotency-Key`, the update's id is derived from it: a retry (after a timeout, a
-    dropped connection, a restarted API) reaches the same update, which Temporal applies once,
-    and gets its result. The same key with another body is a 422.
-    """
-    request = _checked(user, action, body)
-    await _check_scope_if_limited(user, engine, client, case_id)
-    update_id = None
-    if idempotency_key:
-        update_id = await run_in_threadpool(
-            _remember_action, engine, user, case_id, request, idempotency_key
-        )
-    view = await send_action(client, engine, case_id, request, update_id=update_id)
-    return await _after(engine, case_id, [request], view)
-
-
-def _remember_action(
-    engine: Any, user: UserRecord, case_id: str, request: ActionRequest, key: str
-) -> str:
-    """Store (or check) an action's idempotency key; the Temporal update id it stands for."""
-    scoped = hashlib.sha256(f"{user.name}\x00{case_id}\x00{key}".encode()).hexdigest()
-    digest = hashlib.sha256(
-        json.dumps([request.action.value, request.body], sort_keys=True, default=str).encode()
-    ).hexdigest()
-    with Session(engine) as session:
-        earlier = session.get(IdempotencyRecord, (user.name, f"act:{scoped}"))
-        if earlier is not None:
-            if earlier.body_hash != digest or earlier.case_id != case_id:
-                raise Unprocessable("Idempotency-Key", "this key was used with a different body")
-            return f"act-{scoped}"
-        session.add(
-            IdempotencyRecord(
-                user_name=user.name,
-                key=f"act:{scoped}",
-                body_hash=digest,
-                case_id=case_id,
-                created_at=datetime.now(UTC),
-            )
-        )
-        try:
-            session.commit()
-        except IntegrityError:  # the same key, racing: the first one's record stands
-            session.rollback()
-            return _remember_action(engine, user, case_id, request, key)
-    return f"act-{scoped}"
-
-
-def _checked(
-    user: UserRecord, action: str, body: dict[str, Any], prefix: str = ""
-) -> ActionRequest:
-    """Known action, allowed for the role, body valid: 404 / 403 / 422 otherwise."""
-    try:
-        known = Action(action)
-    except ValueError:
-        raise NotFound(
-            f"unknown action {action!r}", known_actions=[a.value for a in Action]
-        ) from None
-    if user.role not in {r.value for r in roles_for(known)}:
-        raise Forbidden(
-            f"role {user.role} may not {known.value}",
-            allowed_roles=sorted(r.value for r in roles_for(known)),
-        )
-    unsafe = refused_field(body)
-    if unsafe is not None:
-        raise Unprocessable(prefix + unsafe[0], unsafe[1])
-    try:
-        parse_input(known, body)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or "body"
-        raise Unprocessable(prefix + field, first["msg"]) from None
-    return ActionRequest(action=known, body=body, actor=user.name)
-
-
-async def _check_scope_if_limited(user: UserRecord, engine: Any, client: Any, case_id: str) -> None:
-    if user.role in (Role.LEGAL_AID, Role.BORDER_OFFICER):
-        check_scope(
-            user,
-            await read_view(client, case_id),
-            await run_in_threadpool(person_of, engine, case_id),
-        )
-
-
-async def _after(
-    engine: Any, case_id: str, requests: list[ActionRequest], view: dict[str, Any]
-) -> dict[str, Any]:
-    """Registration triggers the duplicate check (after the update, never before)."""
-    if any(r.action is Action.REGISTER for r in requests):
-        found = await run_in_threadpool(record_matches, engine, case_id)
-        view["duplicate_candidates"] = [
-            {"id": d.id, "other_case_id": d.other_case_id, "score": d.score} for d in found
-        ]
-    return view
-
-
-@router.post(
-    "/{case_id}/actions",
-    summary="Take several past-dated actions at once (cases entered late or migrated)",
-    responses={
-        409: {"description": "An action was not allowed: `index`, `stage`, `allowed_actions`"},
-        422: {"description": "A field is wrong, named `actions.<index>.<field>`"},
-    },
-)
-async def take_actions(
-    case_id: str,
-    user: CaseReader,
-    engine: EngineDep,
-    client: TemporalDep,
-    body: Annotated[
-        dict[str, Any],
-        Body(
-            openapi_examples={
-                "migrated case": {
-                    "summary": "lodged, decided and notified long ago",
-                    "value": {
-                        "actions": [
-                            {"action": "make_application", "on": "2025-01-10"},
-                            {"action": "register", "on": "2025-01-11"},
-                            {"action": "lodge", "on": "2025-01-20"},
-                            {"action": "decide", "on": "2025-05-02", "outcome": "rejected"},
-                            {"action": "notify_decision", "on": "2025-05-05"},
-                            {"action": "lodge_appeal", "on": "2025-05-12"},
-                        ]
-                    },
-                }
-            }
-        ),
-    ],
-) -> dict[str, Any]:
-    """Apply the actions in order as one update, all or nothing, settling clocks only after.
-
-    One action at a time, a case entered late would see its clocks settled between acts as if
-    the later acts had not happened (an entitlement recorded although the decision came first,
-    an appeal window closed before the appeal is entered).
-    """
-    items = body.get("actions")
-    if not isinstance(items, list) or not 1 <= len(items) <= 200:
-        raise Unprocessable("actions", "a list of 1 to 200 actions")
-    requests = []
-    for index, item in enumerate(items):
-        if not isinstance(item, dict) or not isinstance(item.get("action"), str):
-            raise Unprocessable(f"actions.{index}.action", "each item names its action")
-        fields = {k: v for k, v in item.items() if k != "action"}
-        requests.append(_checked(user, item["action"], fields, prefix=f"actions.{index}."))
-    await _check_scope_if_limited(user, engine, client, case_id)
-    view = await send_batch(client, engine, case_id, ActionBatch(actions=requests))
-    return await _after(engine, case_id, requests, view)

@@ -12,23 +12,29 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, UrlConstraints
 
 from activities.reminders import refused_target
-from api.deps import MAX_ROW_ID, EngineDep, RowId, SettingsDep, require_role
-from api.errors import Forbidden, NotFound, Unauthorized, Unprocessable
-from api.schemas import Page
+from api.deps import (
+    MAX_ROW_ID,
+    CalendarOrg,
+    EngineDep,
+    RowId,
+    SettingsDep,
+    org_of,
+    require_role,
+)
+from api.errors import NotFound, Unprocessable
+from api.schemas import LegalAidDeadlines, Page
 from db import legal_aid
 from db.tables import UserRecord
-from db.users import Role, user_for_token
+from db.users import Role
 from models.rules import calendar_today
 
 router = APIRouter(prefix="/legal-aid", tags=["legal-aid"])
 
 LegalAid = Annotated[UserRecord, Depends(require_role(Role.LEGAL_AID))]
 
-_bearer = HTTPBearer(auto_error=False, description="Bearer token of a legal_aid user")
 
 WebhookUrl = Annotated[
     AnyHttpUrl, UrlConstraints(max_length=2000, allowed_schemes=["http", "https"])
@@ -43,14 +49,12 @@ class WebhookCreate(BaseModel):
     url: WebhookUrl = Field(description="Where reminders are POSTed (http or https)")
 
 
-def _org(user: UserRecord) -> str:
-    if not user.org:
-        # create_user refuses a legal_aid user without an org; a hand-made row must not see all.
-        raise Forbidden("this legal_aid user belongs to no organisation")
-    return user.org
-
-
-@router.get("/deadlines", summary="Running and paused deadlines of the org's cases, by due date")
+@router.get(
+    "/deadlines",
+    summary="Running and paused deadlines of the org's cases, by due date",
+    response_model=LegalAidDeadlines,
+    response_model_exclude_unset=True,
+)
 async def deadlines(
     user: LegalAid,
     engine: EngineDep,
@@ -61,7 +65,7 @@ async def deadlines(
     Appeal and reopen windows and labour-market dates included; each item is the deadline object
     with its provenance and the case id.
     """
-    org = _org(user)
+    org = org_of(user)
     until = calendar_today() + timedelta(days=within_days)
     rows = await run_in_threadpool(legal_aid.org_deadlines, engine, org, until=until)
     return {"items": [legal_aid.deadline_item(d) for d, _ in rows]}
@@ -74,40 +78,11 @@ async def deadlines(
     response_class=Response,
     responses={200: {"content": {"text/calendar": {}}}, 401: {}, 403: {}},
 )
-async def calendar(
-    request: Request,
-    engine: EngineDep,
-    settings: SettingsDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    feed: Annotated[str | None, Query(max_length=200)] = None,
-) -> Response:
+async def calendar(engine: EngineDep, settings: SettingsDep, org: CalendarOrg) -> Response:
     """One all-day event per running or paused deadline, with alarms before each.
 
     Calendar apps cannot send a bearer token, so the user's feed secret in `?feed=` works too.
     """
-    if credentials is not None and credentials.credentials:
-        user = await run_in_threadpool(user_for_token, engine, credentials.credentials)
-        if user is None:
-            raise Unauthorized("the bearer token is unknown or revoked")
-        request.state.user = user
-        if user.role != Role.LEGAL_AID:
-            raise Forbidden(f"role {user.role} may not do this", allowed_roles=["legal_aid"])
-        org = _org(user)
-    elif feed:
-        owner = await run_in_threadpool(legal_aid.user_for_feed_secret, engine, feed)
-        if owner is None:
-            raise Unauthorized("the feed secret is unknown, was replaced or its user revoked")
-        org = _org(owner)
-        # Not a signed-in request, but the read is audited all the same, as the user's feed.
-        request.state.user = UserRecord(
-            name=f"feed:{owner.name}"[:100],
-            role=Role.LEGAL_AID.value,
-            org=org,
-            token_hash="",
-            created_at=datetime.now(UTC),
-        )
-    else:
-        raise Unauthorized("a bearer token or the org's feed secret (?feed=) is required")
     rows = await run_in_threadpool(legal_aid.org_deadlines, engine, org)
     body = legal_aid.calendar_ics(
         org, rows, alarm_days=settings.reminder_offsets_days, now=datetime.now(UTC)
@@ -132,7 +107,7 @@ async def feed_secret(
     The URL is built on `ASYLUMFLOW_PUBLIC_URL` (or the configured host), never on the
     request's `Host` header: a caller could otherwise have a link to its own server handed out.
     """
-    _org(user)
+    org_of(user)
     secret = await run_in_threadpool(
         legal_aid.rotate_feed_secret, engine, user.name, datetime.now(UTC)
     )
@@ -154,7 +129,7 @@ async def add_webhook(
     if refused is not None:
         raise Unprocessable("url", refused)
     record = await run_in_threadpool(
-        legal_aid.create_webhook, engine, _org(user), str(body.url), datetime.now(UTC)
+        legal_aid.create_webhook, engine, org_of(user), str(body.url), datetime.now(UTC)
     )
     return {"id": record.id, "secret": record.secret, "url": record.url, "active": True}
 
@@ -162,14 +137,14 @@ async def add_webhook(
 @router.get("/webhooks", summary="The org's webhooks (secrets are never shown again)")
 async def list_webhooks(user: LegalAid, engine: EngineDep) -> dict[str, Any]:
     """Id, URL, whether active, when registered."""
-    rows = await run_in_threadpool(legal_aid.org_webhooks, engine, _org(user))
+    rows = await run_in_threadpool(legal_aid.org_webhooks, engine, org_of(user))
     return {"items": [r.model_dump(mode="json", exclude={"secret", "org"}) for r in rows]}
 
 
 @router.delete("/webhooks/{webhook_id}", status_code=204, summary="Stop sending to a webhook")
 async def remove_webhook(webhook_id: RowId, user: LegalAid, engine: EngineDep) -> Response:
     """Deactivate the webhook; its delivery log stays readable."""
-    if not await run_in_threadpool(legal_aid.deactivate_webhook, engine, _org(user), webhook_id):
+    if not await run_in_threadpool(legal_aid.deactivate_webhook, engine, org_of(user), webhook_id):
         raise NotFound("no such webhook")
     return Response(status_code=204)
 
@@ -183,7 +158,7 @@ async def webhook_deliveries(
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> Page:
     """Every attempt (status code or error, attempt number) in order; `next_cursor` continues."""
-    org = _org(user)
+    org = org_of(user)
     if await run_in_threadpool(legal_aid.org_webhook, engine, org, webhook_id) is None:
         raise NotFound("no such webhook")
     rows = await run_in_threadpool(

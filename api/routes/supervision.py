@@ -20,11 +20,13 @@ from sqlmodel import Session, select
 from api.casework import read_view, send_action
 from api.deps import EngineDep, SettingsDep, Supervisor, TemporalDep
 from api.errors import ApiError, Unprocessable
+from api.schemas import ForbiddenBody, SupervisionPage
 from api.text_safety import check_text
 from db import supervision
 from db.tables import UserRecord
 from db.users import Role
 from models.enums import Action, Procedure, Stage
+from models.lifecycle import TERMINAL_STAGES
 from models.messages import ActionRequest
 from models.rules import calendar_today
 
@@ -65,13 +67,17 @@ FiltersDep = Annotated[supervision.Filters, Depends(_filters)]
 PagingDep = Annotated[Paging, Depends(_paging)]
 
 _LIST_RESPONSES: dict[int | str, dict[str, Any]] = {
-    403: {"description": "Only supervisors see the supervision lists"},
+    403: {"model": ForbiddenBody, "description": "Only supervisors see the supervision lists"},
     422: {"description": "A filter or the cursor is wrong (named in `field`)"},
 }
 
 
 @router.get(
-    "/overdue", summary="Cases with an authority deadline passed", responses=_LIST_RESPONSES
+    "/overdue",
+    summary="Cases with an authority deadline passed",
+    responses=_LIST_RESPONSES,
+    response_model=SupervisionPage,
+    response_model_exclude_unset=True,
 )
 async def list_overdue(
     _: Supervisor,
@@ -94,7 +100,13 @@ async def list_overdue(
     return page.as_dict()
 
 
-@router.get("/stuck", summary="Cases past their stage's service level", responses=_LIST_RESPONSES)
+@router.get(
+    "/stuck",
+    summary="Cases past their stage's service level",
+    responses=_LIST_RESPONSES,
+    response_model=SupervisionPage,
+    response_model_exclude_unset=True,
+)
 async def list_stuck(
     _: Supervisor,
     engine: EngineDep,
@@ -120,7 +132,11 @@ async def list_stuck(
 
 
 @router.get(
-    "/abandoned", summary="Cases presumed abandoned, awaiting review", responses=_LIST_RESPONSES
+    "/abandoned",
+    summary="Cases presumed abandoned, awaiting review",
+    responses=_LIST_RESPONSES,
+    response_model=SupervisionPage,
+    response_model_exclude_unset=True,
 )
 async def list_abandoned(
     _: Supervisor,
@@ -148,6 +164,8 @@ async def list_abandoned(
     "/entitled-blocked",
     summary="Labour-market access reached, no personal ID number",
     responses=_LIST_RESPONSES,
+    response_model=SupervisionPage,
+    response_model_exclude_unset=True,
 )
 async def list_entitled_blocked(
     _: Supervisor,
@@ -251,7 +269,7 @@ async def reassign(
                         "result": "skipped",
                         "detail": f"assigned to {view.get('assignee')!r}, not {body.from_user!r}",
                     }
-                if view["stage"] in supervision.TERMINAL:
+                if Stage(view["stage"]) in TERMINAL_STAGES:
                     return {"id": case_id, "result": "skipped", "detail": f"{view['stage']}"}
                 action: dict[str, Any] = {"on": on, "user": body.to_user}
                 if body.note:

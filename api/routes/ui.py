@@ -24,8 +24,8 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.engine import Engine
 
 from api.casework import check_scope, handle_for, person_of, public_person, read_view
-from api.deps import CurrentUser
-from api.errors import ApiError, Forbidden, NotFound, Unauthorized, bad_cursor
+from api.deps import SESSION_COOKIE, BearerToken, CurrentUser, SessionUser
+from api.errors import ApiError, Forbidden, NotFound, bad_cursor
 from api.note_scope import readable_notes
 from db import legal_aid, supervision, ui_tickets
 from db.cursor import InvalidCursor
@@ -40,7 +40,7 @@ router = APIRouter(prefix="/ui", tags=["dashboard"], include_in_schema=False)
 TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
-COOKIE = "asylumflow_session"
+COOKIE = SESSION_COOKIE
 
 LISTS: dict[str, str] = {
     "overdue": "Overdue cases",
@@ -109,18 +109,6 @@ def error_page(request: Request, exc: ApiError, user: UserRecord | None) -> HTML
     )
 
 
-async def signed_in(request: Request) -> UserRecord | None:
-    """The user whose token is in the session cookie, if it is still valid."""
-    token = request.cookies.get(COOKIE)
-    if not token:
-        return None
-    user = await run_in_threadpool(user_for_token, _engine(request), token)
-    if user is not None:
-        # The audit middleware and the request log read who made the request from here.
-        request.state.user = user
-    return user
-
-
 def to_signin(request: Request) -> RedirectResponse:
     """Send an anonymous visitor to the sign-in form, coming back here afterwards."""
     return RedirectResponse(f"/ui/signin?next={quote(request.url.path, safe='/')}", status_code=303)
@@ -148,9 +136,8 @@ def _set_session(request: Request, response: Response, token: str) -> None:
 
 
 @router.get("", response_class=HTMLResponse)
-async def home(request: Request) -> Response:
+async def home(request: Request, user: SessionUser) -> Response:
     """The start page: what the signed-in user may open."""
-    user = await signed_in(request)
     if user is None:
         return to_signin(request)
     return render(request, "home.html", {"title": "Dashboard"}, user=user)
@@ -209,12 +196,8 @@ async def signout() -> Response:
 
 
 @router.post("/tickets")
-async def create_ticket(request: Request, user: CurrentUser) -> dict[str, Any]:
+async def create_ticket(request: Request, user: CurrentUser, token: BearerToken) -> dict[str, Any]:
     """A one-time sign-in link for the bearer token's user (valid for a minute, used once)."""
-    auth = request.headers.get("authorization", "")
-    token = auth.partition(" ")[2].strip()
-    if not token:
-        raise Unauthorized()
     ticket = await run_in_threadpool(ui_tickets.issue, _engine(request), token)
     return {
         "ticket": ticket,
@@ -230,10 +213,12 @@ async def create_ticket(request: Request, user: CurrentUser) -> dict[str, Any]:
 
 @router.get("/supervision/{name}", response_class=HTMLResponse)
 async def supervision_list(
-    request: Request, name: str, cursor: Annotated[str | None, Query(max_length=200)] = None
+    request: Request,
+    name: str,
+    user: SessionUser,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
     """One supervision list (overdue, stuck, abandoned, entitled-blocked) for supervisors."""
-    user = await signed_in(request)
     if user is None:
         return to_signin(request)
     try:
@@ -282,9 +267,8 @@ async def find_case(request: Request, id: str = "") -> Response:
 
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
-async def case_page(request: Request, case_id: str) -> Response:
+async def case_page(request: Request, case_id: str, user: SessionUser) -> Response:
     """A case: its stage, deadlines with their provenance and the timeline of its events."""
-    user = await signed_in(request)
     if user is None:
         return to_signin(request)
     try:
@@ -314,10 +298,11 @@ async def case_page(request: Request, case_id: str) -> Response:
 
 @router.get("/legal-aid", response_class=HTMLResponse)
 async def legal_aid_page(
-    request: Request, within_days: Annotated[int, Query(ge=0, le=3660)] = 90
+    request: Request,
+    user: SessionUser,
+    within_days: Annotated[int, Query(ge=0, le=3660)] = 90,
 ) -> Response:
     """The org's running and paused deadlines due within `within_days`, soonest first."""
-    user = await signed_in(request)
     if user is None:
         return to_signin(request)
     try:

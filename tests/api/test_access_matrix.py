@@ -21,19 +21,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
-from sqlmodel import Session
 
 from api.app import create_app
-from db.tables import DuplicateRecord
-from db.users import Role, revoke_user
-from tests.api.conftest import Api
-from tests.api.test_cases_api import TODAY, ago, create
+from db.users import Role
+from models.enums import Action
+from tests.api.helpers import Api, Seed, case_body, seed, today
 
 BORDER, CASEWORKER, SUPERVISOR = "border_officer", "caseworker", "supervisor"
 LEGAL_AID, ADMIN = "legal_aid", "admin"
@@ -127,6 +124,27 @@ RULES: dict[tuple[str, str], AnyRule] = {
 
 SKIPPED_PATHS = ("/docs", "/openapi.json", "/redoc", "/health/")
 
+BORDER_ACTIONS = frozenset({"complete_screening", "refer", "make_application"})
+
+
+def contract_roles(action: str) -> frozenset[str]:
+    """Who may take `action`, as shared/api.md's role table says."""
+    roles = {SUPERVISOR}
+    if action != "review_abandonment":
+        roles.add(CASEWORKER)
+    if action in BORDER_ACTIONS:
+        roles.add(BORDER)
+    if action == "record_contact":
+        roles.add(LEGAL_AID)
+    return frozenset(roles)
+
+
+TYPED_ACTIONS: dict[tuple[str, str], str] = {
+    ("POST", f"/cases/{{case_id}}/actions/{action.value}"): action.value for action in Action
+}
+"""One typed operation per action. Probed over HTTP through the `{action}` rows above (their
+URLs reach these routes); checked here for their declared roles."""
+
 
 def app_routes(app: FastAPI) -> Iterator[tuple[str, str, APIRoute]]:
     """Every (method, path template, route) of the app's API routes, minus docs and health."""
@@ -154,6 +172,14 @@ def declared_roles(dependant: Dependant) -> set[frozenset[str]]:
 def test_every_route_has_a_rule() -> None:
     app = create_app()
     routes = {(m, p): r for m, p, r in app_routes(app)}
+    typed = {key: routes.pop(key) for key in TYPED_ACTIONS if key in routes}
+    assert set(typed) == set(TYPED_ACTIONS), "every action has its own typed operation"
+    wrong = [
+        key
+        for key, route in typed.items()
+        if contract_roles(TYPED_ACTIONS[key]) not in declared_roles(route.dependant)
+    ]
+    assert not wrong, f"typed action routes whose roles are not the contract's: {wrong}"
     missing = sorted(set(routes) - set(RULES))
     stale = sorted(set(RULES) - set(routes))
     assert not missing, f"routes without an access rule in RULES: {missing}"
@@ -203,37 +229,6 @@ PRINCIPALS = (
 )
 
 
-@dataclass
-class Seed:
-    """Real resources for path parameters: org-a's case, a pending duplicate, org-a's webhook.
-
-    `readable` maps each user to the seeded case ids it may read; `case_ids` are all of them.
-    """
-
-    case_id: str
-    duplicate_id: int
-    webhook_id: int
-    readable: dict[str, set[str]] = field(default_factory=dict)
-    case_ids: set[str] = field(default_factory=set)
-
-
-def _case_body() -> dict[str, Any]:
-    return {
-        "jurisdiction": "rs",
-        "person": {
-            "given_name": "Matrix",
-            "family_name": "Probe-Testperson",
-            "date_of_birth": "1990-01-01",
-            "nationality": "SYR",
-            "sex": "male",
-        },
-        "identified_on": ago(3),
-        "identified_at": "border",
-        "vulnerabilities": [],
-        "legal_aid_org": None,
-    }
-
-
 ACTION_BODIES: dict[str, dict[str, Any]] = {
     "complete_screening": {},
     "decide": {"outcome": "rejected"},
@@ -264,7 +259,7 @@ def probes(seed: Seed) -> list[Probe]:
         "name": "spare",  # the user admins revoke
     }
     bodies: dict[tuple[str, str], Any] = {
-        ("POST", "/cases"): _case_body(),
+        ("POST", "/cases"): case_body(),
         ("POST", "/cases/search"): {"q": "Matrix Probe"},
         ("POST", "/supervision/reassign"): {"from_user": "cw", "to_user": "sup"},
         ("POST", "/legal-aid/webhooks"): {"url": "http://127.0.0.1:9/matrix"},
@@ -282,7 +277,7 @@ def probes(seed: Seed) -> list[Probe]:
         url = template.format(**{**params, "action": "{action}"})
         if isinstance(rule, ActionRule):
             for action, action_rule in rule.actions.items():
-                body = {"on": TODAY.isoformat(), **ACTION_BODIES[action]}
+                body = {"on": today().isoformat(), **ACTION_BODIES[action]}
                 single = url.replace("{action}", action) if "{action}" in url else url
                 payload = body if "{action}" in url else {"actions": [{"action": action, **body}]}
                 label = f"{method} {template} [{action}]"
@@ -313,61 +308,6 @@ def leak(seeded: Seed, who: Principal, text: str) -> str | None:
     hidden = seeded.case_ids - seeded.readable.get(who.user, set())
     shown = sorted(cid for cid in hidden if cid in text)
     return f"names case(s) {shown} it may not read" if shown else None
-
-
-async def seed(api: Api) -> Seed:
-    """Users of every role and the resources the path parameters name."""
-    api.user("officer", Role.BORDER_OFFICER)
-    api.user("cw", Role.CASEWORKER)
-    api.user("sup", Role.SUPERVISOR)
-    api.user("la-a", Role.LEGAL_AID, org="org-a")
-    api.user("la-b", Role.LEGAL_AID, org="org-b")
-    api.user("officer-b", Role.BORDER_OFFICER)
-    api.user("admin", Role.ADMIN)
-    api.user("spare", Role.CASEWORKER)
-    api.user("revoked", Role.CASEWORKER)
-    revoke_user(api.engine, "revoked")
-    # The border officer opens org-a's case, so it is within the officer's reach too.
-    case_id = (await create(api, "officer", **{**_case_body(), "legal_aid_org": "org-a"}))["id"]
-    other_id = (await create(api, "officer", **_case_body()))["id"]
-    # Another officer's case of org-b, confirmed to be the same person as org-a's case.
-    far_id = (await create(api, "officer-b", **{**_case_body(), "legal_aid_org": "org-b"}))["id"]
-    with Session(api.engine) as session:
-        session.add(
-            DuplicateRecord(
-                case_id=case_id,
-                other_case_id=far_id,
-                score=0.95,
-                reasons=["access matrix: linked across orgs and officers"],
-                status="confirmed",
-                decided_by="sup",
-                decided_at=datetime.now(UTC),
-                created_at=datetime.now(UTC),
-            )
-        )
-        duplicate = DuplicateRecord(
-            case_id=case_id,
-            other_case_id=other_id,
-            score=0.9,
-            reasons=["access matrix"],
-            created_at=datetime.now(UTC),
-        )
-        session.add(duplicate)
-        session.commit()
-        session.refresh(duplicate)
-        assert duplicate.id is not None
-        duplicate_id = duplicate.id
-    hook = await api.http.post(
-        "/legal-aid/webhooks", json={"url": "http://127.0.0.1:9/seed"}, headers=api.auth("la-a")
-    )
-    assert hook.status_code == 201, hook.text
-    readable = {
-        "officer": {case_id, other_id},
-        "officer-b": {far_id},
-        "la-a": {case_id},
-        "la-b": {far_id},
-    }
-    return Seed(case_id, duplicate_id, hook.json()["id"], readable, {case_id, other_id, far_id})
 
 
 async def test_access_matrix(api: Api) -> None:

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from db.users import Role
-from tests.api.conftest import Api
-from tests.api.test_cases_api import TODAY, act, ago, create
+from tests.api.helpers import Api, act, ago, create, today
 
 
 async def test_a_retried_action_is_recorded_once(api: Api) -> None:
@@ -13,7 +12,7 @@ async def test_a_retried_action_is_recorded_once(api: Api) -> None:
     await act(api, "cw", case["id"], "make_application", on=ago(10))
     # record_contact can happen any number of times: only the key keeps a retry from adding one.
     url = f"/cases/{case['id']}/actions/record_contact"
-    body = {"on": TODAY.isoformat(), "note": "phoned"}
+    body = {"on": today().isoformat(), "note": "phoned"}
     headers = {**api.auth("cw"), "Idempotency-Key": "contact-1"}
     first = await api.http.post(url, json=body, headers=headers)
     again = await api.http.post(url, json=body, headers=headers)

@@ -15,11 +15,10 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
 from api import audit, casework
-from api.routes import cases
+from api.routes import actions, cases
 from db.tables import AuditRecord
 from db.users import Role
-from tests.api.conftest import Api, person
-from tests.api.test_cases_api import ago, create
+from tests.api.helpers import Api, ago, create, person
 
 
 def _records(api: Api, request_id: str) -> list[AuditRecord]:
@@ -91,7 +90,7 @@ async def test_a_failed_write_still_leaves_one_record(
     def locked(*_: Any) -> None:
         raise OperationalError("INSERT", {}, Exception("database is locked"))
 
-    monkeypatch.setattr(casework, "write_handed_batch", locked)
+    monkeypatch.setattr(casework, "write_returned_batch", locked)
     middleware_writes.clear()
     status = await _post(api, f"/cases/{cid}/actions/make_application", "rid-lost", on=ago(4))
     assert status == 200  # the action happened; its row is left to the repair loop
@@ -110,7 +109,7 @@ async def test_a_response_that_ends_otherwise_corrects_the_record(
         raise RuntimeError("duplicate check failed")
 
     # Registration checks for duplicates after its write: that failing turns the 200 into a 500.
-    monkeypatch.setattr(cases, "record_matches", broken)
+    monkeypatch.setattr(actions, "record_matches", broken)
     middleware_writes.clear()
     with pytest.raises(RuntimeError):
         await _post(api, f"/cases/{cid}/actions/register", "rid-500", on=ago(3))

@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from db.users import Role
-from tests.api.conftest import Api
-from tests.api.test_cases_api import TODAY, act, ago, create
+from tests.api.helpers import Api, act, ago, create, today
 
 
 async def _history(api: Api, cid: str) -> list[str]:
@@ -45,7 +44,7 @@ async def test_bad_input_table(api: Api) -> None:
     assert before_trigger.json()["field"] == "on"
 
     future = await api.http.post(
-        url, json={"on": (TODAY + timedelta(days=1)).isoformat()}, headers=headers
+        url, json={"on": (today() + timedelta(days=1)).isoformat()}, headers=headers
     )
     assert future.status_code == 422
     assert future.json()["field"] == "on"

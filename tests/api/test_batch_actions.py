@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from db.users import Role
-from tests.api.conftest import Api
-from tests.api.test_cases_api import act, ago, create
+from tests.api.helpers import Api, act, ago, create
 
 PAST = [
     {"action": "make_application", "on": ago(399)},

@@ -4,51 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
 from sqlmodel import Session, select
 
+from api.casework import handle_for
 from db.tables import PersonRecord
 from db.users import Role
-from models.rules import get_pack, local_today
-from tests.api.conftest import Api, person
-
-TODAY = local_today("rs", datetime.now(UTC))
-"""Today in Belgrade, where the tests' cases are: an hour ahead of UTC, so around midnight
-the server's own date is a day behind the cases' calendar."""
-
-
-def ago(days: int) -> str:
-    """An ISO date `days` before today."""
-    return (TODAY - timedelta(days=days)).isoformat()
-
-
-async def create(api: Api, who: str, **overrides: Any) -> dict[str, Any]:
-    """Open a case through the API and return its body."""
-    body = {
-        "jurisdiction": "rs",
-        "person": person(),
-        "identified_on": ago(400),
-        "identified_at": "border",
-        "vulnerabilities": [],
-        "legal_aid_org": None,
-        **overrides,
-    }
-    response = await api.http.post("/cases", json=body, headers=api.auth(who))
-    assert response.status_code == 201, response.text
-    created: dict[str, Any] = response.json()
-    return created
-
-
-async def act(api: Api, who: str, case_id: str, action: str, **body: Any) -> dict[str, Any]:
-    """Take an action that must succeed."""
-    response = await api.http.post(
-        f"/cases/{case_id}/actions/{action}", json=body, headers=api.auth(who)
-    )
-    assert response.status_code == 200, response.text
-    result: dict[str, Any] = response.json()
-    return result
+from models.rules import get_pack
+from tests.api.helpers import Api, act, ago, create, person, today
+from workflows.case import CaseWorkflow
 
 
 async def test_lifecycle_by_http_alone(api: Api) -> None:
@@ -99,7 +64,7 @@ async def test_lifecycle_by_http_alone(api: Api) -> None:
     # A closed case answers 409 with its stage and no allowed actions.
     late = await api.http.post(
         f"/cases/{cid}/actions/record_contact",
-        json={"on": TODAY.isoformat()},
+        json={"on": today().isoformat()},
         headers=api.auth("cw"),
     )
     assert late.status_code == 409
@@ -163,7 +128,7 @@ async def test_error_statuses_and_bodies(api: Api) -> None:
     assert bad_field.json()["field"] == "to"
     future = await api.http.post(
         f"/cases/{cid}/actions/complete_screening",
-        json={"on": (TODAY + timedelta(days=2)).isoformat()},
+        json={"on": (today() + timedelta(days=2)).isoformat()},
         headers=api.auth("cw"),
     )
     assert future.status_code == 422
@@ -388,3 +353,25 @@ async def test_audit_records_reads_and_changes(api: Api) -> None:
     rows = export.text.strip().splitlines()
     assert rows[0].startswith("id,at,user_name,role,kind")
     assert len(rows) == len(log["items"]) + 1  # a header, then the same entries as the JSON
+
+
+async def test_typed_views_answer_what_the_workflow_built(api: Api) -> None:
+    """The response models type the JSON; they never add, drop or change a key or value.
+
+    Each route answers with `response_model_exclude_unset`: without it, every case would carry
+    `"duplicate_candidates": null` and every history item its unset fields.
+    """
+    api.user("cw", Role.CASEWORKER)
+    cid = (await create(api, "cw", identified_on=ago(30)))["id"]
+    acted = await act(api, "cw", cid, "make_application", on=ago(20))
+    handle = handle_for(api.env.client, cid)
+    raw = await handle.query(CaseWorkflow.state)
+    shown = (await api.http.get(f"/cases/{cid}", headers=api.auth("cw"))).json()
+    assert shown == {**raw, "person": shown["person"], "linked_cases": []}
+    assert set(acted) == set(raw)  # an action's answer: the view, nothing added
+    registered = await act(api, "cw", cid, "register", on=ago(19))
+    assert set(registered) == set(await handle.query(CaseWorkflow.state)) | {"duplicate_candidates"}
+    events = await handle.query(CaseWorkflow.history)
+    history = (await api.http.get(f"/cases/{cid}/history", headers=api.auth("cw"))).json()
+    keys = ("seq", "actor", "action", "event", "on", "recorded_at", "note", "data")
+    assert history == {"items": [{k: e.get(k) for k in keys} for e in events]}

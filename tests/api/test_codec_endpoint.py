@@ -11,7 +11,7 @@ from temporalio.api.common.v1 import Payload
 from core.codec import make_codec, new_key
 from core.settings import EXAMPLE_KEYS, Settings
 from db.users import Role
-from tests.api.conftest import Api
+from tests.api.helpers import Api
 
 
 def _b64(data: bytes) -> str:

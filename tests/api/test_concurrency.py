@@ -14,7 +14,7 @@ import random
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -24,11 +24,8 @@ from db.users import Role
 from models.actions import parse_input
 from models.enums import Action, IdentifiedAt, Stage
 from models.lifecycle import CaseState, allowed_actions, apply, local_date, new_case, settle
-from models.rules import local_today
-from tests.api.conftest import Api, person
+from tests.api.helpers import Api, person, today
 from workflows.case import CaseWorkflow
-
-TODAY = local_today("rs", datetime.now(UTC))  # the cases' calendar (see test_cases_api)
 
 USER = "cw"
 """The caseworker every request is made as (caseworkers may take every action used here)."""
@@ -36,7 +33,7 @@ USER = "cw"
 
 def ago(days: int) -> str:
     """An ISO date `days` before today."""
-    return (TODAY - timedelta(days=days)).isoformat()
+    return (today() - timedelta(days=days)).isoformat()
 
 
 async def create(

@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 from core.csv_safety import FORMULA_PREFIXES, safe_cell
 from db.users import Role
-from tests.api.conftest import Api
+from tests.api.helpers import Api
 
 FORMULAS = (
     # No "/" (an encoded slash would not match the case route): the formula builds its URL.

@@ -18,8 +18,7 @@ from sqlalchemy import text
 
 from db.engine import make_engine, migrate
 from db.users import Role
-from tests.api.conftest import Api, person
-from tests.api.test_cases_api import ago, create
+from tests.api.helpers import Api, ago, create, person
 from tests.api.test_legal_aid import ago as months_ago
 from tests.api.test_legal_aid import lodged_on, open_case
 from tests.webhooks import WebhookReceiver

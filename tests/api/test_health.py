@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.api.conftest import Api
+from tests.api.helpers import Api
 
 
 async def test_ready_counts_the_workers_polling(api: Api) -> None:

@@ -20,16 +20,21 @@ from sqlmodel import Session, select
 
 from db.tables import AuditRecord
 from db.users import Role
-from tests.api.conftest import Api, person
+from tests.api.helpers import Api, person
 from tests.webhooks import WebhookReceiver
 
-TODAY = datetime.now(ZoneInfo("Europe/Belgrade")).date()
+
+def today() -> date:
+    """Today in Belgrade, the cases' calendar (read at each call, never at import)."""
+    return datetime.now(ZoneInfo("Europe/Belgrade")).date()
+
+
 NAMES = ("Zainab", "Qarawi-Testperson")
 
 
 def ago(days: int = 0, months: int = 0) -> str:
     """An ISO date that long before today (Belgrade)."""
-    return (TODAY - relativedelta(months=months, days=days)).isoformat()
+    return (today() - relativedelta(months=months, days=days)).isoformat()
 
 
 async def open_case(api: Api, org: str | None, steps: list[tuple[str, dict[str, Any]]]) -> str:
@@ -64,7 +69,7 @@ def lodged_on(day: str) -> list[tuple[str, dict[str, Any]]]:
 async def open_deadlines(api: Api, case_ids: list[str], within: int | None) -> set[tuple[Any, ...]]:
     """(case, clock, due, status) of the running/paused clocks, as the workflows hold them."""
     found: set[tuple[Any, ...]] = set()
-    horizon = TODAY + timedelta(days=within) if within is not None else None
+    horizon = today() + timedelta(days=within) if within is not None else None
     for cid in case_ids:
         view = (await api.http.get(f"/cases/{cid}", headers=api.auth("cw"))).json()
         for d in view["deadlines"]:
@@ -246,7 +251,7 @@ async def test_reminder_webhook_and_its_delivery_log(api: Api) -> None:
         case_id = await open_case(api, "org-a", lodged_on(ago(months=3, days=-4)))
         view = (await api.http.get(f"/cases/{case_id}", headers=api.auth("cw"))).json()
         due = next(d["due"] for d in view["deadlines"] if d["clock"] == "decision")
-        days_left = (date.fromisoformat(due) - TODAY).days
+        days_left = (date.fromisoformat(due) - today()).days
         assert 2 < days_left <= 7
 
         (reminder,) = await receiver.wait_accepted(1)

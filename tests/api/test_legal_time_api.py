@@ -13,9 +13,7 @@ from datetime import date
 from typing import Any
 
 from db.users import Role
-from tests.api.conftest import Api
-from tests.api.test_cases_api import act, ago, create
-from tests.api.test_supervision import caught_up
+from tests.api.helpers import Api, act, ago, caught_up, create
 
 CW, SUP = "cw", "sup"
 

@@ -10,7 +10,7 @@ from pythonjsonlogger.json import JsonFormatter
 
 from core.logs import _RequestIdFilter
 from db.users import Role
-from tests.api.conftest import Api, person
+from tests.api.helpers import Api, person
 
 
 async def test_request_logs_are_json_with_ids_and_no_personal_data(

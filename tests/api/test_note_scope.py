@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from db.users import Role
-from tests.api.conftest import Api
-from tests.api.test_legal_aid import TODAY, ago, lodged_on, open_case
+from tests.api.helpers import Api
+from tests.api.test_legal_aid import ago, lodged_on, open_case, today
 from tests.webhooks import WebhookReceiver
 
 SECRET_NOTE = "client fled from the north, brother still there"
@@ -62,7 +62,7 @@ async def test_notes_and_deliveries_follow_the_org(api: Api) -> None:
 
     moved = await api.http.post(
         f"/cases/{case_id}/actions/assign_legal_aid",
-        json={"on": TODAY.isoformat(), "org": "org-b"},
+        json={"on": today().isoformat(), "org": "org-b"},
         headers=api.auth("cw"),
     )
     assert moved.status_code == 200, moved.text
@@ -73,7 +73,7 @@ async def test_notes_and_deliveries_follow_the_org(api: Api) -> None:
     assert SECRET_NOTE not in str(seen_by_b) and STAFF_NOTE not in str(seen_by_b)
     answer = await api.http.post(
         f"/cases/{case_id}/actions/record_contact",
-        json={"on": TODAY.isoformat(), "note": NEW_NOTE},
+        json={"on": today().isoformat(), "note": NEW_NOTE},
         headers=api.auth("la-b"),
     )
     assert answer.status_code == 200, answer.text

@@ -20,8 +20,7 @@ from db import intents
 from db.tables import CaseEventRecord, CaseRecord, DeadlineRecord
 from db.users import Role
 from models.messages import ProjectionBatch
-from tests.api.conftest import Api
-from tests.api.test_cases_api import act, ago, create
+from tests.api.helpers import Api, act, ago, create
 
 
 def _stored(api: Api, case_id: str) -> tuple[CaseRecord | None, list[int], list[str]]:
@@ -87,7 +86,7 @@ async def test_row_is_current_when_the_answer_comes(api: Api) -> None:
 
 def _lose_the_next_write(monkeypatch: pytest.MonkeyPatch) -> list[ProjectionBatch]:
     """Make the API's next read-model write fail (and later ones succeed); the lost batch."""
-    written = intents.write_handed_batch
+    written = intents.write_returned_batch
     lost: list[ProjectionBatch] = []
 
     def flaky(engine: Any, batch: ProjectionBatch, intent_id: int | None, also: Any) -> Any:
@@ -96,7 +95,7 @@ def _lose_the_next_write(monkeypatch: pytest.MonkeyPatch) -> list[ProjectionBatc
             raise OperationalError("INSERT", {}, Exception("database is locked"))
         return written(engine, batch, intent_id, also)
 
-    monkeypatch.setattr(casework, "write_handed_batch", flaky)
+    monkeypatch.setattr(casework, "write_returned_batch", flaky)
     return lost
 
 
@@ -128,13 +127,33 @@ async def test_a_lost_write_is_repaired_from_the_workflow(
     assert cid not in intents.pending(api.engine, timedelta(0))
 
 
-async def test_rejected_actions_leave_no_intent(api: Api) -> None:
+async def test_rejected_actions_leave_no_intent(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
     api.user("cw", Role.CASEWORKER)
     cid = (await create(api, "cw", identified_on=ago(30)))["id"]
-    response = await api.http.post(
-        f"/cases/{cid}/actions/decide", json={"on": ago(1)}, headers=api.auth("cw")
+    recorded: list[str] = []
+    record = intents.record_intent
+
+    def counted(engine: Any, case_id: str) -> int:
+        recorded.append(case_id)
+        return record(engine, case_id)
+
+    monkeypatch.setattr(casework, "record_intent", counted)
+    # A valid body the stage refuses: the intent is stored, the workflow's validator rejects
+    # the update, and the intent must go again (a body the API refuses never makes one).
+    single = await api.http.post(
+        f"/cases/{cid}/actions/decide",
+        json={"on": ago(1), "outcome": "rejected"},
+        headers=api.auth("cw"),
     )
-    assert response.status_code in (409, 422), response.text
+    assert single.status_code == 409, single.text
+    assert single.json()["stage"] == "identified"
+    batch = await api.http.post(
+        f"/cases/{cid}/actions",
+        json={"actions": [{"action": "lodge", "on": ago(1)}]},
+        headers=api.auth("cw"),
+    )
+    assert batch.status_code == 409, batch.text
+    assert recorded == [cid, cid]  # both reached the workflow
     assert cid not in intents.pending(api.engine, timedelta(0))
 
 

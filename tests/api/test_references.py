@@ -33,8 +33,7 @@ from db.users import Role
 from models.enums import IdentifiedAt
 from models.lifecycle import new_case
 from models.messages import ProjectionBatch, case_row
-from tests.api.conftest import Api, person
-from tests.api.test_cases_api import TODAY, ago
+from tests.api.helpers import Api, ago, person, today
 
 REFERENCE = re.compile(r"^[A-Z]{2}-\d{4}-\d{6}$")
 
@@ -75,7 +74,7 @@ async def search(api: Api, who: str, q: str, status: int = 200) -> list[dict[str
 
 async def test_references_are_readable_and_unique_under_concurrent_creation(api: Api) -> None:
     api.user("cw", Role.CASEWORKER)
-    last_year = date(TODAY.year - 1, 6, 1).isoformat()
+    last_year = date(today().year - 1, 6, 1).isoformat()
     plans = [
         *({"jurisdiction": "rs", "identified_on": ago(3)} for _ in range(12)),
         *({"jurisdiction": "rs", "identified_on": last_year} for _ in range(6)),
@@ -109,9 +108,9 @@ async def test_references_are_readable_and_unique_under_concurrent_creation(api:
         assert year == plan["identified_on"][:4]
         numbers.setdefault(f"{family}-{year}", []).append(int(number))
     assert {k: sorted(v) for k, v in numbers.items()} == {
-        f"RS-{TODAY.year}": list(range(1, 13)),
-        f"RS-{TODAY.year - 1}": list(range(1, 7)),
-        f"ME-{TODAY.year}": list(range(1, 7)),
+        f"RS-{today().year}": list(range(1, 13)),
+        f"RS-{today().year - 1}": list(range(1, 7)),
+        f"ME-{today().year}": list(range(1, 7)),
     }
     # The case shows it; so do the list's items.
     one = cases[0]

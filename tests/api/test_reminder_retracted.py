@@ -17,8 +17,8 @@ import json
 from typing import Any
 
 from db.users import Role
-from tests.api.conftest import Api
-from tests.api.test_legal_aid import NAMES, TODAY, ago, open_case
+from tests.api.helpers import Api
+from tests.api.test_legal_aid import NAMES, ago, open_case, today
 from tests.webhooks import Received, WebhookReceiver
 
 
@@ -134,14 +134,14 @@ async def test_corrections_and_retractions_withdraw_reminders_later_acts_do_not(
         # reminder): the reminder stands.
         case_id, due, _ = await reminded_case(api, receiver)
         await act(api, case_id, "record_contact", on=ago(3))
-        await act(api, case_id, "record_contact", on=TODAY.isoformat())
+        await act(api, case_id, "record_contact", on=today().isoformat())
         await nothing_more(receiver, case_id, 0)
         # Lodged ten days earlier than recorded: the decision was due on another day.
         await act(
             api,
             case_id,
             "correct_event",
-            on=TODAY.isoformat(),
+            on=today().isoformat(),
             event="lodged",
             date=ago(months=3, days=6),
         )
@@ -164,7 +164,7 @@ async def test_corrections_and_retractions_withdraw_reminders_later_acts_do_not(
             api,
             other,
             "retract_event",
-            on=TODAY.isoformat(),
+            on=today().isoformat(),
             seq=lodge["seq"],
             reason="recorded on the wrong case",
         )

@@ -11,8 +11,7 @@ import httpx
 
 from api.routes.ui import COOKIE
 from db.users import Role
-from tests.api.conftest import Api
-from tests.api.test_cases_api import ago, create
+from tests.api.helpers import Api, ago, create
 from tests.ui.helpers import Dom
 
 EXPECTED = {

@@ -32,8 +32,7 @@ from db.users import Role
 from models.action_signing import register_key, sign_request
 from models.enums import Action
 from models.messages import ActionBatch, ActionRequest
-from tests.api.conftest import Api, person
-from tests.api.test_cases_api import ago
+from tests.api.helpers import Api, ago, person
 from tools.stack import local_keys
 from worker import build_worker
 from workflows.case import CaseWorkflow, workflow_id

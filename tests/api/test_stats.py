@@ -31,9 +31,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from db.users import Role
-from tests.api.conftest import Api, person
-from tests.api.test_cases_api import act, ago
-from tests.api.test_supervision import SUP, caught_up
+from tests.api.helpers import SUP, Api, act, ago, caught_up, person
 
 CW = "cw"
 OPEN_STAGES_ZERO = {

@@ -21,16 +21,15 @@ from db.tables import AuditRecord, CaseRecord
 from db.users import Role
 from models.enums import Stage
 from models.rules import all_packs
-from tests.api.conftest import Api, person
-from tests.api.test_cases_api import TODAY, act, ago
+from tests.api.helpers import SUP, Api, act, ago, caught_up, person, today
 
-SUP, CW = "sup", "cw"
+CW = "cw"
 ROUTES = ("overdue", "stuck", "abandoned", "entitled-blocked")
 
 
 def day(days_ago: int) -> date:
     """The date `days_ago` before today."""
-    return TODAY - timedelta(days=days_ago)
+    return today() - timedelta(days=days_ago)
 
 
 async def open_case(
@@ -69,21 +68,6 @@ async def open_case(
 def applied(made: int) -> list[tuple[str, int, dict[str, Any]]]:
     """make_application, register and lodge on consecutive days from `made` days ago."""
     return [("make_application", made, {}), ("register", made - 1, {}), ("lodge", made - 2, {})]
-
-
-async def caught_up(api: Api, ids: Sequence[str]) -> None:
-    """Wait until the read model shows every case at its workflow's last event."""
-    want: dict[str, int] = {}
-    for case_id in ids:
-        history = (await api.http.get(f"/cases/{case_id}/history", headers=api.auth(SUP))).json()
-        want[case_id] = max(e["seq"] for e in history["items"])
-
-    async def check() -> bool:
-        listed = (await api.http.get("/cases?limit=500", headers=api.auth(SUP))).json()["items"]
-        seen = {c["id"]: c["last_seq"] for c in listed}
-        return all(seen.get(c) == seq for c, seq in want.items())
-
-    await api.wait_for(check, "the read model to catch up with every case")
 
 
 async def listing(api: Api, route: str, query: str = "") -> dict[str, Any]:
@@ -126,7 +110,7 @@ async def test_each_list_shows_exactly_its_cases_and_why(api: Api) -> None:
         [
             *applied(130),
             ("assign_caseworker", 127, {"user": "cw-ana"}),
-            ("schedule_interview", 5, {"interview_on": TODAY.isoformat()}),
+            ("schedule_interview", 5, {"interview_on": today().isoformat()}),
             ("record_contact", 4, {}),
         ],
     )
@@ -171,7 +155,7 @@ async def test_each_list_shows_exactly_its_cases_and_why(api: Api) -> None:
         *applied(202),
         ("extend_deadline", 199, {"clock": "decision", "reason": "complex"}),
         ("extend_deadline", 199, {"clock": "decision", "reason": "exceptional"}),
-        ("schedule_interview", 10, {"interview_on": TODAY.isoformat()}),
+        ("schedule_interview", 10, {"interview_on": today().isoformat()}),
         ("record_contact", 5, {}),
     ]
     e = await open_case(api, 7, 202, e_steps)
@@ -200,7 +184,7 @@ async def test_each_list_shows_exactly_its_cases_and_why(api: Api) -> None:
     ]
     first = page["items"][1]
     assert first["due"] == o_due.isoformat()
-    assert first["days_overdue"] == (TODAY - o_due).days
+    assert first["days_overdue"] == (today() - o_due).days
     assert first["stage"] == "interview_scheduled"
     assert first["jurisdiction"] == "rs"
     assert first["assignee"] == "cw-ana"
@@ -239,7 +223,7 @@ async def test_each_list_shows_exactly_its_cases_and_why(api: Api) -> None:
         (e, "no_personal_id", reached.isoformat())
     ]
     assert page["total"] == 1
-    assert page["items"][0]["days_blocked"] == (TODAY - reached).days
+    assert page["items"][0]["days_blocked"] == (today() - reached).days
 
     # Filters, as on /cases.
     assert await ids(api, "stuck", "?jurisdiction=pl") == [p]
@@ -371,6 +355,11 @@ async def test_bulk_reassignment(api: Api) -> None:
     assert items[one]["result"] == "skipped"
     assert "cw-cid" in items[one]["detail"]
     assert (items["nope"]["result"], items["nope"]["status"]) == ("failed", 404)
+    # Named, a withdrawn case is skipped by the route itself (the default list never holds it).
+    over = await reassign(from_user="cw-ana", to_user="cw-cid", case_ids=[done])
+    assert [(i["id"], i["result"], i["detail"]) for i in over.json()["items"]] == [
+        (done, "skipped", "withdrawn")
+    ]
 
     async def listed() -> bool:
         page = (await api.http.get("/cases?assignee=cw-cid", headers=api.auth(SUP))).json()
@@ -401,6 +390,23 @@ def _row(case_id: str, stage: Stage, since: date, pack: str = "rs-2023") -> Case
     )
 
 
+def test_overdue_lists_open_cases_only(sqlite_engine: Engine) -> None:
+    """An overdue flag left on a closed or withdrawn row never lists it: the case is over."""
+    with Session(sqlite_engine) as session:
+        for case_id, stage in (
+            ("open", Stage.LODGED),
+            ("closed", Stage.CLOSED),
+            ("withdrawn", Stage.WITHDRAWN),
+        ):
+            row = _row(case_id, stage, day(40))
+            row.overdue, row.overdue_since, row.overdue_clock = True, day(10), "decision"
+            session.add(row)
+        session.commit()
+    page = supervision.overdue(sqlite_engine, supervision.Filters(), today=today())
+    assert [i["id"] for i in page.items] == ["open"]
+    assert page.total == 1
+
+
 def test_service_levels_precedence() -> None:
     rs = next(p for p in all_packs() if p.id == "rs-2023")
     assert supervision.service_levels(None)[Stage.REGISTERED] == 21
@@ -423,7 +429,7 @@ def test_stuck_uses_configured_and_pack_levels(
 
     def stuck(configured: dict[Stage, int] | None = None) -> list[tuple[str, int]]:
         page = supervision.stuck(
-            sqlite_engine, supervision.Filters(), today=TODAY, configured=configured
+            sqlite_engine, supervision.Filters(), today=today(), configured=configured
         )
         return [(i["id"], i["service_level_days"]) for i in page.items]
 

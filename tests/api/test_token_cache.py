@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from api.auth import TokenCache
 from db.users import Role, revoke_user
-from tests.api.conftest import Api
+from tests.api.helpers import Api
 
 
 async def _status(api: Api, who: str) -> int:

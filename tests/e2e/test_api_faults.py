@@ -40,8 +40,7 @@ from db.users import Role, create_user
 from models.deadlines import Occurrence, compute_deadlines
 from models.enums import LegalEvent
 from models.rules import Situation, load_pack_file
-from tests.conftest import venv_binary
-from tests.e2e.conftest import (
+from tests.e2e.helpers import (
     TEST_PACKS,
     DevServer,
     SpawnWorker,
@@ -49,6 +48,7 @@ from tests.e2e.conftest import (
     free_port,
     log_tail,
 )
+from tests.helpers import venv_binary
 from workflows.case import CaseWorkflow
 
 PLAIN = [venv_binary("asylumflow"), "api"]

@@ -28,7 +28,7 @@ from db.tables import CaseRecord, PersonRecord, UserRecord
 from models.enums import Action
 from models.lifecycle import CaseState
 from models.messages import ActionRequest
-from tests.e2e.conftest import DevServer
+from tests.e2e.helpers import DevServer
 from tools.backup import backup, restore
 from tools.demo import seed_demo
 from tools.readmodel import PROJECTED, case_states, rebuild_read_model

@@ -29,9 +29,9 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
 from api.casework import handle_for
-from models.enums import ClockName, Procedure, Stage
+from models.enums import ClockName, Procedure, Stage, Vulnerability
 from models.rules import families
-from tests.e2e.conftest import DevServer, SpawnWorker, eventually, log_tail
+from tests.e2e.helpers import DevServer, SpawnWorker, eventually, log_tail
 from tests.workflows.helpers import Handle, act, deadline, local_today, rejected, start_case
 from worker import build_worker
 from workflows.case import CaseWorkflow
@@ -308,7 +308,8 @@ async def test_search_attributes_and_visibility(
                 ("decide", {"outcome": "rejected"}),
                 ("notify_decision", {}),
             ],
-            {"vulnerable": True},
+            # Intake's vulnerabilities make the case's `vulnerable` flag (CaseInput.opening).
+            {"vulnerabilities": [Vulnerability.TORTURE_SURVIVOR]},
         ),
     }
     for stage, (steps, extra) in plan.items():

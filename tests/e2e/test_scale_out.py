@@ -31,8 +31,9 @@ from temporalio.client import Client
 from db.engine import make_engine, migrate
 from db.users import Role, create_user
 from models.rules import local_today
-from tests.conftest import PG_ADMIN_URL, venv_binary
-from tests.e2e.conftest import DevServer, eventually, free_port, log_tail
+from tests.conftest import PG_ADMIN_URL
+from tests.e2e.helpers import DevServer, eventually, free_port, log_tail
+from tests.helpers import venv_binary
 
 CASES = 500
 CONCURRENCY = 12

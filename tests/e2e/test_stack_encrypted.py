@@ -22,8 +22,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import venv_binary
-from tests.e2e.conftest import free_port, log_tail
+from tests.e2e.helpers import free_port, log_tail
+from tests.helpers import venv_binary
 
 NOTE = "fled from the old town, uncle still in detention"
 NAMES = ("Amina", "Haddad-Stacktest")

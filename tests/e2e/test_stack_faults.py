@@ -35,7 +35,7 @@ from db.engine import make_engine
 from db.tables import CaseEventRecord
 from db.users import Role, create_user
 from models.rules import local_today
-from tests.e2e.conftest import eventually, free_port, log_tail
+from tests.e2e.helpers import eventually, free_port, log_tail
 from workflows.case import CaseWorkflow
 
 ROOT = Path(__file__).resolve().parents[2]

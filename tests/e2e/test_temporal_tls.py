@@ -28,7 +28,7 @@ from pydantic import SecretStr
 
 from core.settings import Settings
 from core.temporal import connect
-from tests.e2e.conftest import DevServer, free_port
+from tests.e2e.helpers import DevServer, free_port
 
 
 def _name(common: str) -> x509.Name:

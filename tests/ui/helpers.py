@@ -15,7 +15,11 @@ from sqlalchemy.engine import Engine
 from db import legal_aid, supervision
 
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"}
-TODAY = datetime.now(UTC).date()
+
+
+def today() -> date:
+    """Today's UTC date, read at each call (a run across midnight sees the new day)."""
+    return datetime.now(UTC).date()
 
 
 @dataclass
@@ -98,7 +102,7 @@ def assert_accessible(dom: Dom) -> None:
 
 def ago(days: int) -> str:
     """The ISO date `days` before today."""
-    return (TODAY - timedelta(days=days)).isoformat()
+    return (today() - timedelta(days=days)).isoformat()
 
 
 async def open_case(
@@ -165,7 +169,7 @@ async def build_caseload(
     other = await open_case(http, headers, 3, applied, "la-south", 12)
 
     def ready() -> bool:
-        listed = supervision.overdue(engine, supervision.Filters(), today=TODAY)
+        listed = supervision.overdue(engine, supervision.Filters(), today=today())
         north = {d.case_id for d, _ in legal_aid.org_deadlines(engine, "la-north")}
         south = {d.case_id for d, _ in legal_aid.org_deadlines(engine, "la-south")}
         return overdue in {i["id"] for i in listed.items} and running in north and other in south

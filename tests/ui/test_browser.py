@@ -2,8 +2,8 @@
 
 Chromium comes from Debian (installed here if missing and we are root; never downloaded
 otherwise). It is driven from the command line: `--dump-dom` for the rendered DOM and
-`--screenshot` for the pictures in docs/screenshots. It gets past sign-in with the one-time
-links of `POST /ui/tickets`, since a command-line browser cannot post a form.
+`--screenshot` for the pictures in docs/screenshots (`make screenshots`). It gets past sign-in
+with the one-time links of `POST /ui/tickets`, since a command-line browser cannot post a form.
 """
 
 from __future__ import annotations
@@ -31,7 +31,9 @@ from db.users import Role, create_user
 from tests.ui.helpers import Dom, assert_accessible, build_caseload
 from worker import build_worker
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+SCREENSHOTS_ENV = "ASYLUMFLOW_SCREENSHOTS_DIR"
+"""Where the screenshots go: `make screenshots` points it at docs/screenshots; tests default
+to a temporary directory, so `make test` leaves the working tree as it found it."""
 CHROMIUM_FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -172,7 +174,8 @@ async def test_dashboard_in_chromium(
             [load.running],
         ),
     ]
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    shots = Path(os.environ.get(SCREENSHOTS_ENV) or tmp_path / "screenshots")
+    shots.mkdir(parents=True, exist_ok=True)
     for token, path, shot, heading, expected in pages:
         html = await run_chromium(
             chromium, tmp_path / "profile", "--dump-dom", await signed_url(live, token, path)
@@ -183,7 +186,7 @@ async def test_dashboard_in_chromium(
         assert dom.texts("h1") == [heading], html[:1000]
         for text in expected:
             assert text in dom.body, (path, text)
-        target = SCREENSHOTS / shot
+        target = shots / shot
         target.unlink(missing_ok=True)
         await run_chromium(
             chromium,

@@ -6,7 +6,7 @@ from typing import Any
 
 from api.routes.ui import COOKIE
 from db.users import Role
-from tests.api.conftest import Api
+from tests.api.helpers import Api
 from tests.ui.helpers import Dom, assert_accessible, build_caseload
 
 

@@ -21,7 +21,7 @@ from db import ui_tickets
 from db.engine import make_engine, migrate
 from db.tables import UiTicketRecord
 from db.users import Role
-from tests.api.conftest import Api
+from tests.api.helpers import Api
 
 
 async def test_a_ticket_made_by_one_process_is_redeemed_by_another_once(api: Api) -> None:

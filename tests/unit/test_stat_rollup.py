@@ -35,12 +35,12 @@ from db.tables import (
     CaseStatDaysRecord,
     CaseStatFactRecord,
 )
-from tests.unit.test_stat_facts import (
+from tests.unit.stat_helpers import (
     WINDOWS,
-    _history,
-    _seed,
     add_case,
     load_events,
+    random_history,
+    seed_caseload,
     write_history,
 )
 
@@ -141,7 +141,7 @@ def test_a_window_is_cut_into_whole_months_and_edge_days_covering_each_day_once(
 
 
 def test_rollup_follows_new_rewritten_and_unchanged_facts(engine: Engine) -> None:
-    events, jurisdiction_of = _seed(engine, 120, seed=21)
+    events, jurisdiction_of = seed_caseload(engine, 120, seed=21)
     _check(engine, events, jurisdiction_of, seed=0)
     rng = random.Random(21)
     cases = sorted(jurisdiction_of)
@@ -157,7 +157,7 @@ def test_rollup_follows_new_rewritten_and_unchanged_facts(engine: Engine) -> Non
                     session.execute(
                         sa.delete(events_table).where(events_table.c.case_id == case_id)
                     )
-                    write_history(session, case_id, _history(rng), 1)
+                    write_history(session, case_id, random_history(rng), 1)
                 elif what < 0.8:
                     # Later events: a decision, an appeal or a date corrected.
                     more: list[tuple[str, date, dict[str, Any]]] = [
@@ -190,7 +190,7 @@ def test_rollup_follows_new_rewritten_and_unchanged_facts(engine: Engine) -> Non
 
 
 def test_a_refresh_that_changes_no_fact_writes_nothing(engine: Engine) -> None:
-    _seed(engine, 10, seed=4)
+    seed_caseload(engine, 10, seed=4)
     statements: list[str] = []
 
     def seen(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
@@ -207,7 +207,7 @@ def test_a_refresh_that_changes_no_fact_writes_nothing(engine: Engine) -> None:
 
 
 def test_rebuild_gives_the_rollup_the_refreshes_kept(engine: Engine) -> None:
-    events, jurisdiction_of = _seed(engine, 80, seed=8)
+    events, jurisdiction_of = seed_caseload(engine, 80, seed=8)
     kept = _rollup(engine)
     with engine.begin() as conn:
         assert rebuild_rollup(conn) == len(kept[0]) + len(kept[1])
@@ -307,7 +307,7 @@ def test_concurrent_writers_of_different_cases_keep_exact_counts(engine: Engine)
 def test_migration_0007_fills_the_rollup_from_the_stored_facts(db_url: str) -> None:
     engine = make_engine(db_url)
     try:
-        _seed(engine, 60, seed=9)
+        seed_caseload(engine, 60, seed=9)
         kept = _rollup(engine)
         config = alembic_config(db_url)
         command.downgrade(config, "0006")

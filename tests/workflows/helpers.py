@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
-from models.enums import Action, IdentifiedAt
+from db.tables import DeliveryRecord, WebhookRecord
+from models.enums import Action
 from models.messages import ActionRequest, CaseInput
 from workflows.case import CaseWorkflow
 
@@ -53,11 +56,10 @@ async def start_case(
     """Start a case workflow as the API does (id `case-<id>`)."""
     handle = await client.start_workflow(
         CaseWorkflow.run,
-        CaseInput(
-            case_id=case_id,
-            jurisdiction=jurisdiction,
-            identified_on=identified_on,
-            identified_at=extra.pop("identified_at", IdentifiedAt.BORDER),
+        CaseInput.opening(
+            case_id,
+            jurisdiction,
+            identified_on,
             search_attributes=search_attributes,
             history_threshold=history_threshold,
             **extra,
@@ -101,3 +103,23 @@ def deadline(state: dict[str, Any], clock: str) -> dict[str, Any]:
     found: list[dict[str, Any]] = [d for d in state["deadlines"] if d["clock"] == clock]
     assert found, f"no {clock} clock in {[d['clock'] for d in state['deadlines']]}"
     return found[0]
+
+
+SECRET = "test-webhook-secret"
+"""The signing key of the webhooks `add_webhook` registers."""
+
+
+def add_webhook(engine: Engine, org: str, url: str) -> int:
+    """Register a reminder webhook for `org` straight in the database; its id."""
+    with Session(engine) as session:
+        record = WebhookRecord(org=org, url=url, secret=SECRET, created_at=datetime.now(UTC))
+        session.add(record)
+        session.commit()
+        assert record.id is not None
+        return record.id
+
+
+def attempts(engine: Engine) -> list[DeliveryRecord]:
+    """Every reminder delivery attempt so far, in order."""
+    with Session(engine) as session:
+        return list(session.exec(select(DeliveryRecord).order_by(col(DeliveryRecord.id))).all())

@@ -129,6 +129,9 @@ async def test_reconcile_leaves_a_newer_row_alone(
         compare = ReconcileActivities._differences
 
         def racing(self: ReconcileActivities, state: CaseState, now: datetime) -> Any:
+            # SQL never runs on the worker's event loop (it would stall every task of it).
+            with pytest.raises(RuntimeError):
+                asyncio.get_running_loop()
             found = compare(self, state, now)
             if state.case_id == raced:  # the API's newer write lands now
                 with Session(engine) as session:

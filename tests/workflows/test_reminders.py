@@ -15,19 +15,25 @@ from zoneinfo import ZoneInfo
 
 import pytest_asyncio
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
 from temporalio.api.enums.v1 import EventType
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from db.tables import DeliveryRecord, WebhookRecord
-from tests.conftest import venv_binary
+from tests.helpers import venv_binary
 from tests.webhooks import WebhookReceiver
-from tests.workflows.helpers import Handle, act, deadline, local_today, start_case
+from tests.workflows.helpers import (
+    SECRET,
+    Handle,
+    act,
+    add_webhook,
+    attempts,
+    deadline,
+    local_today,
+    start_case,
+)
 from worker import build_worker
 from workflows.case import CaseWorkflow
 
-SECRET = "test-webhook-secret"
 BELGRADE = ZoneInfo("Europe/Belgrade")
 
 
@@ -52,20 +58,6 @@ async def time_env() -> AsyncIterator[WorkflowEnvironment]:
 def start_of_day(day: date) -> datetime:
     """Midnight in Belgrade, in UTC: when a reminder `n` days before a due date falls due."""
     return datetime.combine(day, time(0), tzinfo=BELGRADE).astimezone(UTC)
-
-
-def add_webhook(engine: Engine, org: str, url: str) -> int:
-    with Session(engine) as session:
-        record = WebhookRecord(org=org, url=url, secret=SECRET, created_at=datetime.now(UTC))
-        session.add(record)
-        session.commit()
-        assert record.id is not None
-        return record.id
-
-
-def attempts(engine: Engine) -> list[DeliveryRecord]:
-    with Session(engine) as session:
-        return list(session.exec(select(DeliveryRecord).order_by(col(DeliveryRecord.id))).all())
 
 
 async def reminder_activity_times(handle: Handle) -> list[datetime]:

@@ -18,7 +18,7 @@ from activities.reminders import ReminderActivities, refused_target
 from models.enums import ClockName
 from models.reminders import ReminderRequest
 from tests.webhooks import WebhookReceiver
-from tests.workflows.test_reminders import add_webhook, attempts
+from tests.workflows.helpers import add_webhook, attempts
 
 
 @pytest.mark.parametrize(
