@@ -129,6 +129,8 @@ BORDER_ACTIONS = frozenset({"complete_screening", "refer", "make_application"})
 
 def contract_roles(action: str) -> frozenset[str]:
     """Who may take `action`, as shared/api.md's role table says."""
+    if action == "migrate_rules":
+        return frozenset()  # recorded by `asylumflow rules migrate` only, never through the API
     roles = {SUPERVISOR}
     if action != "review_abandonment":
         roles.add(CASEWORKER)
