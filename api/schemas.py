@@ -325,7 +325,15 @@ class HistoryItem(View):
     on: date
     recorded_at: Instant
     note: str | None = None
+    note_org: str | None = Field(
+        default=None, description="The organisation of the note's author (legal aid: its own)"
+    )
     data: dict[str, Any] | None = None
+    derived: bool = Field(default=False, description="Concluded by the engine, not an act")
+    retracted: bool = Field(
+        default=False, description="Shown false by a later-recorded act; counts nowhere else"
+    )
+    retracted_by: int | None = Field(default=None, description="The `seq` that retracted it")
 
 
 class History(View):
