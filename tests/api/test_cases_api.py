@@ -373,8 +373,8 @@ async def test_typed_views_answer_what_the_workflow_built(api: Api) -> None:
     assert set(registered) == set(await handle.query(CaseWorkflow.state)) | {"duplicate_candidates"}
     events = await handle.query(CaseWorkflow.history)
     history = (await api.http.get(f"/cases/{cid}/history", headers=api.auth("cw"))).json()
-    keys = ("seq", "actor", "action", "event", "on", "recorded_at", "note", "data")
-    keys += ("derived", "retracted", "retracted_by")
+    keys: tuple[str, ...] = ("seq", "actor", "action", "event", "on", "recorded_at", "note")
+    keys = (*keys, "data", "derived", "retracted", "retracted_by")
     built = [{k: e.get(k) for k in keys} for e in events]
     built.sort(key=lambda i: (i["on"], i["derived"], i["seq"]))  # legal order
     # `note_org` is the API's: whose organisation wrote each note (legal aid sees its own).
