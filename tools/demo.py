@@ -272,7 +272,7 @@ async def _seed_case(
     # A fixed idempotency key per case: the case id is derived from it, so a seeding run cut
     # short never makes duplicates, and the next run finds the case again.
     case_id, _, intent, reference = await asyncio.to_thread(
-        _remember, engine, border, f"demo-{index}", body
+        _remember, engine, border, f"demo-{index}", body, settings.task_queue
     )
     handle = client.get_workflow_handle_for(CaseWorkflow.run, workflow_id(case_id))
     try:

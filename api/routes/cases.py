@@ -66,15 +66,20 @@ class Remembered(NamedTuple):
     """The case's readable reference (None only for a case opened before references)."""
 
 
-def _remember(engine: Any, user: UserRecord, key: str | None, body: CaseCreate) -> Remembered:
+def _remember(
+    engine: Any, user: UserRecord, key: str | None, body: CaseCreate, deployment: str
+) -> Remembered:
     """Store the person, the case's reference (and the idempotency key) before the workflow starts.
 
     A request that repeats an earlier one gets the earlier case and reference back (its person
     is read back). With a key, the case id is derived from it, so even a retry racing the first
-    request starts the same workflow, with the same reference.
+    request starts the same workflow, with the same reference. `deployment` (the task queue)
+    keeps two deployments sharing a Temporal namespace (or two test databases sharing a test
+    server) from deriving the same case id from the same user and key.
     """
     digest = _body_hash(body)
-    case_id = uuid.uuid5(_ID_NAMESPACE, f"{user.name}\x00{key}").hex if key else uuid.uuid4().hex
+    seed = f"{deployment}\x00{user.name}\x00{key}"
+    case_id = uuid.uuid5(_ID_NAMESPACE, seed).hex if key else uuid.uuid4().hex
     with Session(engine) as session:
         if key:
             earlier = session.get(IdempotencyRecord, (user.name, key))
@@ -122,7 +127,7 @@ def _remember(engine: Any, user: UserRecord, key: str | None, body: CaseCreate) 
             # A concurrent request with the same key won the race: answer as it did (its
             # reference number is given back with the rollback).
             session.rollback()
-            return _remember(engine, user, key, body)
+            return _remember(engine, user, key, body, deployment)
     return Remembered(case_id, shown, intent_id, reference)
 
 
@@ -153,7 +158,7 @@ async def create_case(
     A retried request with the same `Idempotency-Key` returns the same case and never makes two.
     """
     case_id, shown, intent, reference = await run_in_threadpool(
-        _remember, engine, user, idempotency_key, body
+        _remember, engine, user, idempotency_key, body, settings.task_queue
     )
     view = await start_case(
         client, engine, settings, case_id, body, user.name, intent, reference=reference
