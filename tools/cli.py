@@ -7,26 +7,24 @@ import sys
 from collections.abc import Coroutine
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, get_args
+from typing import Annotated, Any, get_args
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from models.deadlines import Deadline, Occurrence, Pause, compute_deadlines
 from models.enums import PUBLIC_EVENTS, ClockStatus, LegalEvent, Outcome, Procedure
-from models.lifecycle import CaseState
 from models.rules import (
     Fact,
     PackError,
     Situation,
-    all_packs,
     families,
-    get_pack,
     governing_pack,
-    pack_contents,
     resolve_pack,
 )
+from tools.cli_common import _err, _out, _parse_date, fail
+from tools.cli_rules import rules_app
+from tools.cli_store import backup, readmodel_app, restore
 
 app = typer.Typer(
     help="asylumflow: asylum procedure lifecycles with legal deadlines.",
@@ -34,7 +32,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-rules_app = typer.Typer(help="Rule packs.", no_args_is_help=True)
 
 
 @app.callback()
@@ -49,221 +46,9 @@ def _load_extra_packs() -> None:
 
 
 app.add_typer(rules_app, name="rules")
-
-# Wide enough for the deadline table when output goes to a pipe or a log (rich assumes 80).
-_out = Console(width=None if sys.stdout.isatty() else 200)
-_err = Console(stderr=True, soft_wrap=True)
-
-
-def fail(message: str) -> NoReturn:
-    """One line on stderr and exit code 2: what was wrong and what is allowed."""
-    _err.print(f"error: {message}", markup=False, highlight=False)
-    raise typer.Exit(2)
-
-
-def _parse_date(text: str, what: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        fail(f"{what}: {text!r} is not a date; use YYYY-MM-DD")
-
-
-@rules_app.command("list")
-def rules_list(
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
-) -> None:
-    """List the rule packs: family, pack id, version, valid from."""
-    packs = all_packs()
-    if as_json:
-        rows = [
-            {
-                "family": p.family,
-                "pack": p.id,
-                "version": p.version,
-                "valid_from": p.valid_from.isoformat(),
-                "calendar": p.calendar,
-                "title": p.title,
-                "digest": p.digest,
-                "superseded": [
-                    {"version": old.version, "digest": old.digest}
-                    for old in pack_contents(p.id)
-                    if old.digest != p.digest
-                ],
-            }
-            for p in packs
-        ]
-        print(json.dumps(rows, indent=2))
-        return
-    table = Table("family", "pack", "version", "valid from", "calendar", "digest", "title")
-    for p in packs:
-        table.add_row(
-            p.family,
-            p.id,
-            p.version,
-            p.valid_from.isoformat(),
-            p.calendar,
-            p.short_digest,
-            p.title,
-        )
-    _out.print(table)
-
-
-def _days(days: int | None, *, created: bool) -> str:
-    if days is not None:
-        return f"{days:+d}"
-    return "new" if created else "gone"
-
-
-def _load_running_states(pack_id: str) -> list[CaseState]:
-    """The running cases pinned to `pack_id`: read model, then each workflow's state."""
-    import asyncio
-
-    from core.settings import get_settings
-    from core.temporal import connect
-    from db.engine import make_engine
-    from tools.migrate import case_states, running_case_ids
-
-    settings = get_settings()
-
-    async def run() -> list[CaseState]:
-        ids = running_case_ids(make_engine(settings.db_url), pack_id)
-        return await case_states(await connect(settings), ids) if ids else []
-
-    return asyncio.run(run())
-
-
-def _apply_migration(
-    case_ids: list[str], pack_id: str, to_digest: str, on: date, reason: str | None
-) -> None:
-    import asyncio
-
-    from core.settings import get_settings
-    from core.temporal import connect
-    from tools.migrate import apply_migration
-
-    settings = get_settings()
-
-    async def run() -> None:
-        await apply_migration(await connect(settings), case_ids, pack_id, to_digest, on, reason)
-
-    asyncio.run(run())
-
-
-def _is_interactive() -> bool:
-    return sys.stdin.isatty() and sys.stdout.isatty()
-
-
-@rules_app.command("migrate")
-def rules_migrate(
-    pack_id: Annotated[str, typer.Argument(help="The pack id whose running cases to move.")],
-    to_digest: Annotated[
-        str | None,
-        typer.Option("--to-digest", help="A content of the same pack (default: its current file)."),
-    ] = None,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="List what would move; change nothing.")
-    ] = False,
-    yes: Annotated[bool, typer.Option("--yes", help="Apply without asking.")] = False,
-    reason: Annotated[
-        str | None, typer.Option(help="Why (recorded in each case's history).")
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
-) -> None:
-    """Move the running cases pinned to PACK_ID to another content of the same pack.
-
-    Lists each case whose deadlines would move (clock, old due, new due, days); applies only with
-    --yes (or a confirmation at a terminal), as a `migrate_rules` act in each case's history.
-    Never across pack ids: a case is judged again by its lodging date with the new content.
-    """
-    from datetime import UTC, datetime
-
-    from models.lifecycle import DomainError, InvalidInput
-    from models.migration import affected, preview
-
-    try:
-        current = get_pack(pack_id)
-    except PackError as exc:
-        fail(str(exc))
-    if to_digest is None:
-        target = current
-    else:
-        try:
-            target = get_pack(pack_id, to_digest)
-        except PackError:
-            known = ", ".join(p.digest for p in pack_contents(pack_id))
-            fail(
-                f"--to-digest {to_digest!r} is not a content of {pack_id} (a migration never "
-                f"moves cases across pack ids); known contents: {known}"
-            )
-    now = datetime.now(UTC)
-    previews = []
-    for state in _load_running_states(pack_id):
-        if not affected(state, pack_id, target.digest):
-            continue
-        try:
-            previews.append(preview(state, pack_id, target.digest, now=now, reason=reason))
-        except (DomainError, InvalidInput) as exc:
-            _err.print(f"case {state.case_id}: cannot migrate: {exc}", markup=False)
-    moving = [p for p in previews if p.moves]
-    if as_json:
-        print(
-            json.dumps(
-                {
-                    "pack": pack_id,
-                    "to_digest": target.digest,
-                    "dry_run": dry_run,
-                    "cases": [
-                        {
-                            "case_id": p.case_id,
-                            "pack_before": p.pack_before,
-                            "pack_after": p.pack_after,
-                            "from_digest": p.from_digest,
-                            "moves": [
-                                {
-                                    "clock": m.clock,
-                                    "old_due": m.old_due.isoformat() if m.old_due else None,
-                                    "new_due": m.new_due.isoformat() if m.new_due else None,
-                                    "days": m.days,
-                                    "old_status": m.old_status,
-                                    "new_status": m.new_status,
-                                }
-                                for m in p.moves
-                            ],
-                        }
-                        for p in previews
-                    ],
-                },
-                indent=2,
-            )
-        )
-    else:
-        _out.print(
-            f"{pack_id} -> {target.digest} (version {target.version}): "
-            f"{len(previews)} running case(s) to migrate, {len(moving)} with deadlines that move"
-        )
-        table = Table("case", "pack", "clock", "old due", "new due", "days")
-        for p in moving:
-            for m in p.moves:
-                table.add_row(
-                    p.case_id,
-                    p.pack_before
-                    if p.pack_before == p.pack_after
-                    else f"{p.pack_before} -> {p.pack_after}",
-                    m.clock,
-                    m.old_due.isoformat() if m.old_due else "-",
-                    m.new_due.isoformat() if m.new_due else "-",
-                    _days(m.days, created=m.old_due is None),
-                )
-        _out.print(table)
-    if dry_run or not previews:
-        return
-    if not yes:
-        if not _is_interactive():
-            fail("refusing to migrate without --yes in a non-interactive run (see --dry-run)")
-        if not typer.confirm(f"Migrate {len(previews)} case(s)?"):
-            fail("nothing migrated")
-    _apply_migration([p.case_id for p in previews], pack_id, target.digest, now.date(), reason)
-    _err.print(f"migrated {len(previews)} case(s)", highlight=False)
+app.command()(backup)
+app.command()(restore)
+app.add_typer(readmodel_app, name="readmodel")
 
 
 def _parse_events(values: list[str]) -> list[Occurrence]:
@@ -586,91 +371,6 @@ def show_settings(
     width = max(map(len, values))
     for name, value in values.items():
         print(f"{name:<{width}}  {value}")
-
-
-@app.command()
-def backup(
-    target: Annotated[Path, typer.Argument(help="A new (or empty) directory for the copy.")],
-) -> None:
-    """Copy the embedded stack's data (read model, then Temporal's file) while it runs."""
-    from core.settings import get_settings
-    from tools.backup import BackupError
-    from tools.backup import backup as take
-
-    settings = get_settings()
-    try:
-        manifest = take(settings.data_dir.resolve(), settings.db_url, target)
-    except (BackupError, OSError) as exc:
-        fail(f"backup: {exc}")
-    print(f"backed up {', '.join(map(str, manifest['files']))} to {target}")  # type: ignore[call-overload]
-
-
-@app.command()
-def restore(
-    source: Annotated[Path, typer.Argument(help="A directory made by `asylumflow backup`.")],
-    force: Annotated[bool, typer.Option(help="Replace the data directory's files.")] = False,
-) -> None:
-    """Put a backup in place (stack stopped); `make run` then rebuilds the read model."""
-    from core.settings import get_settings
-    from tools.backup import BackupError
-    from tools.backup import restore as put_back
-
-    settings = get_settings()
-    try:
-        files = put_back(source, settings.data_dir.resolve(), settings.db_url, force=force)
-    except (BackupError, OSError) as exc:
-        fail(f"restore: {exc}")
-    print(
-        f"restored {', '.join(files)} into {settings.data_dir}; the next `make run` rebuilds "
-        "the read model from the workflows (or run `asylumflow readmodel rebuild` with a "
-        "worker running)"
-    )
-
-
-readmodel_app = typer.Typer(help="The read model's projected tables.", no_args_is_help=True)
-app.add_typer(readmodel_app, name="readmodel")
-
-
-@readmodel_app.command("rebuild")
-def readmodel_rebuild(
-    drop_missing: Annotated[
-        bool,
-        typer.Option(help="Also drop the rows of cases whose workflows are gone (retention)."),
-    ] = False,
-) -> None:
-    """Rebuild cases, events, deadlines and statistics from the workflows (a worker must run).
-
-    Persons, users, audit, webhooks and everything else only SQL holds are never touched.
-    """
-    import asyncio
-
-    from core.settings import get_settings
-    from core.temporal import connect
-    from db.engine import make_engine, migrate
-    from tools.readmodel import RebuildError, RebuildReport, rebuild_read_model
-
-    settings = get_settings()
-    migrate(settings.db_url)
-
-    async def run() -> RebuildReport:
-        return await rebuild_read_model(
-            await connect(settings),
-            make_engine(settings.db_url),
-            settings.task_queue,
-            drop_missing=drop_missing,
-        )
-
-    try:
-        report = asyncio.run(run())
-    except RebuildError as exc:
-        fail(f"rebuild: {exc}")
-    except RuntimeError as exc:  # no Temporal server to talk to
-        fail(f"rebuild: {exc}")
-    dropped = f", dropped {len(report.missing)} without a workflow" if report.missing else ""
-    print(
-        f"rebuilt {report.cases} cases ({report.events} events, {report.deadlines} deadlines)"
-        f"{dropped} in {report.seconds:.1f} s"
-    )
 
 
 @app.command()

@@ -30,7 +30,7 @@ import pytest
 from sqlmodel import Session, select
 from temporalio.client import Client
 
-from core.codec import data_converter
+from core.codec import data_converter, make_codec
 from db.engine import make_engine
 from db.tables import CaseEventRecord
 from db.users import Role, create_user
@@ -241,8 +241,10 @@ async def test_the_launcher_brings_back_what_is_killed(tmp_path: Path) -> None:
             await driver.http.aclose()
 
             # Exactly once in Temporal (the truth)...
+            # `make run` encrypts by default: read the histories with the key it made.
+            codec = make_codec("k1", (stack.data_dir / "codec.key").read_text().strip())
             client = await Client.connect(
-                f"127.0.0.1:{stack.temporal_port}", data_converter=data_converter(None)
+                f"127.0.0.1:{stack.temporal_port}", data_converter=data_converter(codec)
             )
             notes: Counter[tuple[str, str]] = Counter()
             for case_id in cases:

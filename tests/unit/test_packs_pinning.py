@@ -185,14 +185,15 @@ def test_migrate_is_not_an_api_action() -> None:
 def test_cli_rules_migrate_dry_run_figures(monkeypatch: pytest.MonkeyPatch) -> None:
     """`rules migrate rs-2023 --dry-run` lists the running cases that move, and by how much."""
     import tools.cli as cli
+    import tools.cli_rules as rules_cli
 
     moving = _pinned_to_old_rs_2023()
     staying = _pinned_to_old_rs_2023(lodged=date(2024, 3, 1)).model_copy(
         update={"case_id": "rs-lodged-march-2024"}
     )
-    monkeypatch.setattr(cli, "_load_running_states", lambda pack_id: [moving, staying])
+    monkeypatch.setattr(rules_cli, "_load_running_states", lambda pack_id: [moving, staying])
     applied: list[list[str]] = []
-    monkeypatch.setattr(cli, "_apply_migration", lambda ids, *a: applied.append(ids))
+    monkeypatch.setattr(rules_cli, "_apply_migration", lambda ids, *a: applied.append(ids))
     runner = CliRunner()
     out = runner.invoke(cli.app, ["rules", "migrate", "rs-2023", "--dry-run", "--json"])
     assert out.exit_code == 0, out.output
