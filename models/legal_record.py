@@ -258,10 +258,10 @@ def _refuse_new(fold: _Fold, entry: CaseEvent) -> None:
 # Corrections and retractions
 
 
-def _explicitly_retracted(history: Sequence[CaseEvent]) -> set[int]:
-    """The seqs that `retract_event` entries took out of the record (for good)."""
+def _explicitly_retracted(history: Sequence[CaseEvent]) -> dict[int, int]:
+    """The seqs `retract_event` entries took out of the record (for good), to the retraction's."""
     return {
-        target
+        target: e.seq
         for e in history
         if e.action == Action.RETRACT_EVENT.value
         for target in e.data.get("retracts", [e.data["seq"]])
@@ -395,11 +395,6 @@ def _payload(entry: CaseEvent, on: date) -> ActionInput:
         raise InvalidInput("body", str(exc)) from None
 
 
-def _instant(state: CaseState, entry: CaseEvent, on: date) -> datetime:
-    """When a recorded act happened, for settling the clocks before it (see `_instant_of`)."""
-    return _instant_of(state, on, entry.recorded_at)
-
-
 def _instant_of(state: CaseState, on: date, recorded_at: datetime) -> datetime:
     """When an act dated `on` and recorded at `recorded_at` happened.
 
@@ -449,7 +444,7 @@ def _fold(state: CaseState, history: Sequence[CaseEvent], *, now: datetime, toda
         if waiting and dates.get(waiting[0].seq, waiting[0].on) < on:
             displaced.extend(waiting)
             waiting = []
-        settled_to = max(settled_to, _instant(fold, entry, on))
+        settled_to = max(settled_to, _instant_of(fold, on, entry.recorded_at))
         fold = settle(fold, settled_to, recorded_at=now).state
         try:
             fold = replay_act(fold, _placed(entry, on), _payload(entry, on), today)
@@ -503,12 +498,7 @@ def _merge(
     standing = Counter(_key(e) for e in history if e.derived and not e.retracted)
     reproduced = Counter(_key(e) for e in produced)
     gone = standing - reproduced
-    explicit = {
-        target: e.seq
-        for e in history
-        if e.action == Action.RETRACT_EVENT.value
-        for target in e.data.get("retracts", [e.data["seq"]])
-    }
+    explicit = _explicitly_retracted(history)
     displaced = {e.seq for e in fold.displaced}
     # An act that effects amended in the fold (an inadmissibility, say) keeps the amendment,
     # and its legal date as recorded (a correction is an entry of its own).
@@ -552,11 +542,6 @@ def _merge(
     result.reminders_sent = list(before.reminders_sent)
     new_entries = [e for e in merged if e.seq in new_seqs]
     return Applied(result, [*changed, *new_entries, *appended])
-
-
-def rederive(state: CaseState, *, now: datetime, today: date) -> CaseState:
-    """The case as its legal record gives it now (what `record` keeps it equal to)."""
-    return _fold(state, state.history, now=now, today=today).state
 
 
 def record_as_of(state: CaseState, at: datetime) -> CaseState:
