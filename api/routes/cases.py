@@ -43,6 +43,7 @@ from db.search import search
 from db.tables import CaseRecord, IdempotencyRecord, PersonRecord, UserRecord
 from db.users import Role
 from models.enums import Procedure, Stage
+from models.legal_record import legal_order
 from workflows.case import CaseWorkflow
 
 router = APIRouter(prefix="/cases", tags=["cases"])
@@ -331,6 +332,4 @@ async def case_history(
     for item in items:
         item["derived"] = bool(item["derived"])
         item["retracted"] = bool(item["retracted"])
-    if order == "legal":
-        items.sort(key=lambda i: (i["on"], i["derived"], i["seq"]))
-    return {"items": items}
+    return {"items": legal_order(items) if order == "legal" else items}

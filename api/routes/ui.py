@@ -32,6 +32,7 @@ from db.cursor import InvalidCursor
 from db.references import reference_of
 from db.tables import UserRecord
 from db.users import Role, user_for_token
+from models.legal_record import legal_order
 from models.rules import calendar_today
 from workflows.case import CaseWorkflow
 
@@ -280,7 +281,9 @@ async def case_page(request: Request, case_id: str, user: SessionUser) -> Respon
         if view.get("reference") is None:  # a case begun before references
             view["reference"] = await run_in_threadpool(reference_of, _engine(request), case_id)
         events = await handle_for(client, case_id).query(CaseWorkflow.history)
-        events = await run_in_threadpool(readable_notes, _engine(request), user, events)
+        events = legal_order(
+            await run_in_threadpool(readable_notes, _engine(request), user, events)
+        )
     except ApiError as exc:
         return error_page(request, exc, user)
     return render(

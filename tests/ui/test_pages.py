@@ -153,3 +153,38 @@ async def test_lists_case_page_legal_aid_and_refusals(api: Api) -> None:
     assert "caseworker" in refused.body and load.overdue not in refused.body
     assert (await page(api, "/ui/legal-aid", sup, 403)).texts("h1")
     assert (await page(api, f"/ui/cases/{load.overdue}", cw)).texts("h1")
+
+
+async def test_timeline_in_legal_order_with_both_times_and_retractions(api: Api) -> None:
+    """Acts typed in weeks late: the timeline follows their legal dates.
+
+    It shows what was retracted: the lodging clock's expiry, concluded before the lodging was
+    typed in.
+    """
+    from tests.api.helpers import act, create
+
+    api.user("cw", Role.CASEWORKER)
+    cid = (await create(api, "cw", identified_on="2026-09-01"))["id"]
+    await act(api, "cw", cid, "make_application", on="2026-09-01")
+    await act(api, "cw", cid, "register", on="2026-09-02")
+    await act(api, "cw", cid, "lodge", on="2026-09-05")
+    # A contact typed in last, dated before the lodging.
+    await act(api, "cw", cid, "record_contact", on="2026-09-03")
+    dom = await page(api, f"/ui/cases/{cid}", await signin(api, "cw"))
+    items = [li for li in dom.all("li") if li.attrs.get("class") in (None, "retracted")]
+    dated = [li.text.split()[0] for li in items if li.text[:4] == "2026"]
+    assert dated == sorted(dated), dated
+    acts = [li.text for li in items if "by cw" in li.text]
+    # The identification and the application on 1 Sep, then by legal date whatever the typing.
+    assert [t.split()[0] for t in acts][1:] == [
+        "2026-09-01",
+        "2026-09-02",
+        "2026-09-03",
+        "2026-09-05",
+    ]
+    assert all("recorded" in t and "UTC" in t for t in acts)
+    retracted = [li for li in items if li.attrs.get("class") == "retracted"]
+    assert any(
+        "deadline expired" in li.text and "retracted by entry" in li.text for li in retracted
+    )
+    assert dom.all("del")
