@@ -12,6 +12,7 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from models.actions import DecideAdmissibilityInput, input_model
+from models.case_state import _CONTAINERS
 from models.enums import (
     PUBLIC_EVENTS,
     Action,
@@ -28,7 +29,6 @@ from models.enums import (
 )
 from models.legal_record import ActRequest, record
 from models.lifecycle import (
-    _CONTAINERS,
     TRANSITIONS,
     CaseState,
     DomainError,
