@@ -526,7 +526,7 @@ def _immutable(tp: Any) -> bool:
 
 
 def test_case_state_holds_only_immutable_items() -> None:
-    """What `_fork` relies on: every field is immutable, or a list/dict of immutable items."""
+    """What `fork` relies on: every field is immutable, or a list/dict of immutable items."""
     for name, info in CaseState.model_fields.items():
         tp = info.annotation
         if get_origin(tp) in (list, dict):
