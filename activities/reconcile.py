@@ -16,7 +16,7 @@ from temporalio.client import Client
 
 from activities.projection import ReadModelActivities
 from db.drift import differences, stored_seq
-from models.lifecycle import CaseState
+from models.case_state import CaseState
 from models.messages import ProjectionBatch
 from models.reports import ReconcileReport, Repair
 

@@ -22,7 +22,7 @@ from models.enums import (
     Stage,
     Vulnerability,
 )
-from models.lifecycle import TRANSITIONS
+from models.transitions import TRANSITIONS
 
 Sex = Literal["female", "male", "other", "unknown"]
 

@@ -142,7 +142,7 @@ def _summary(engine: list[dict[str, Any]]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     """Run everything, print the tables, write the JSON."""
-    from bench.engine import format_table
+    from bench.engine_table import format_table
 
     parser = argparse.ArgumentParser(prog="bench", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes (about a minute)")

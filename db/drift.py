@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 
 from db.projection import full_batch
 from db.tables import CaseRecord, DeadlineRecord
-from models.lifecycle import CaseState
+from models.case_state import CaseState
 from models.messages import ProjectionBatch
 
 COMPARED = (

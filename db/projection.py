@@ -16,7 +16,7 @@ from db.engine import upsert_into
 from db.references import registered_reference
 from db.stat_facts import refresh_facts
 from db.tables import CaseEventRecord, CaseRecord, DeadlineRecord
-from models.lifecycle import CaseState
+from models.case_state import CaseState
 from models.messages import ProjectionBatch, case_row
 
 _CASES = SQLModel.metadata.tables[CaseRecord.__tablename__]

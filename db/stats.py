@@ -51,7 +51,7 @@ from models.enums import (
     Procedure,
     Stage,
 )
-from models.lifecycle import OPEN_STAGES
+from models.stages import OPEN_STAGES
 
 SUBSTANTIVE = tuple(o for o in DECISION_OUTCOMES if o is not Outcome.INADMISSIBLE)
 """Decisions on the merits: refugee, subsidiary, humanitarian, rejected, manifestly unfounded."""

@@ -25,8 +25,8 @@ from sqlmodel import Session, SQLModel, col, select
 from db.cursor import InvalidCursor, decode_cursor, encode_cursor
 from db.tables import CaseEventRecord, CaseRecord, DeadlineRecord
 from models.enums import Stage
-from models.lifecycle import TERMINAL_STAGES
 from models.rules import RulePack, all_packs
+from models.stages import TERMINAL_STAGES
 
 TERMINAL = tuple(sorted(s.value for s in TERMINAL_STAGES))
 """`TERMINAL_STAGES` as the read model stores them: a case there is never stuck or overdue."""

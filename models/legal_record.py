@@ -28,24 +28,12 @@ from typing import Any, TypeVar
 from pydantic import ValidationError
 
 from models.actions import ActionInput, CorrectEventInput, RetractEventInput, input_model
+from models.case_state import CaseCreated, CaseEvent, CaseState, new_case
+from models.effects import Applied, apply, replay_act
 from models.enums import PUBLIC_EVENTS, Action, LegalEvent
-from models.lifecycle import (
-    TRANSITIONS,
-    Applied,
-    CaseCreated,
-    CaseEvent,
-    CaseState,
-    DomainError,
-    InvalidInput,
-    allowed_actions,
-    apply,
-    check_allowed,
-    local_date,
-    new_case,
-    replay_act,
-    settle,
-    validate_input,
-)
+from models.errors import DomainError, InvalidInput
+from models.settling import local_date, settle
+from models.transitions import TRANSITIONS, allowed_actions, check_allowed, validate_input
 
 IRREVERSIBLE = frozenset(
     {Action.RECORD_DEPARTURE, Action.RECORD_REINTEGRATION, Action.ISSUE_DOCUMENT, Action.CLOSE}

@@ -11,10 +11,11 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from models.case_state import CaseEvent, CaseState
 from models.deadlines import Deadline
 from models.enums import Action, ClockStatus, IdentifiedAt, Stage, Vulnerability
-from models.lifecycle import CaseEvent, CaseState, local_date
 from models.reminders import SentReminder
+from models.settling import local_date
 
 
 class CaseInput(BaseModel):

@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from models.actions import MigrateRulesInput
+from models.case_state import CaseState
 from models.deadlines import Deadline
 from models.enums import Action, Stage
 from models.legal_record import ActRequest, record
-from models.lifecycle import CaseState, local_date
+from models.settling import local_date
 
 MIGRATION_ACTOR = "system:rules-migrate"
 

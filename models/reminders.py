@@ -19,11 +19,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from models.case_state import CaseState
 from models.deadlines import Deadline, fires_at
 from models.enums import ClockKind, ClockName, ClockStatus
 from models.legal_record import record_as_of
-from models.lifecycle import TERMINAL_STAGES, CaseState, local_date
 from models.rules import Period
+from models.settling import local_date
+from models.stages import TERMINAL_STAGES
 
 DEFAULT_OFFSETS_DAYS: tuple[int, ...] = (7, 2)
 """Days before a deadline's due date on which its legal aid provider is reminded."""

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from models.lifecycle import CaseState
+from models.case_state import CaseState
 from models.rules import PackError, all_packs, get_pack, pack_contents
 from tools.cli_common import _err, _out, fail
 
@@ -126,7 +126,7 @@ def rules_migrate(
     """
     from datetime import UTC, datetime
 
-    from models.lifecycle import DomainError, InvalidInput
+    from models.errors import DomainError, InvalidInput
     from models.migration import affected, preview
 
     try:

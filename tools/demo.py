@@ -28,8 +28,8 @@ from api.schemas import CaseCreate, PersonIn
 from core.settings import Settings
 from db.tables import UserRecord
 from db.users import Role, create_user, issue_token
+from models.case_state import CaseState
 from models.enums import Action, IdentifiedAt, Vulnerability
-from models.lifecycle import CaseState
 from models.messages import ActionRequest
 from workflows.case import CaseWorkflow, workflow_id
 

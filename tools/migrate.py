@@ -16,8 +16,8 @@ from sqlmodel import Session, col, select
 from temporalio.client import Client
 
 from db.tables import CaseRecord
+from models.case_state import CaseState
 from models.enums import Action, Stage
-from models.lifecycle import CaseState
 from models.messages import ActionRequest
 from models.migration import MIGRATION_ACTOR
 from workflows.case import CaseWorkflow, workflow_id

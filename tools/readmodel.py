@@ -35,7 +35,7 @@ from db.tables import (
     CaseStatFactRecord,
     DeadlineRecord,
 )
-from models.lifecycle import CaseState
+from models.case_state import CaseState
 from workflows.case import CaseWorkflow
 
 PROJECTED = tuple(

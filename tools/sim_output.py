@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from core import csv_safety
 from models.enums import Stage
-from models.lifecycle import OPEN_STAGES, TERMINAL_STAGES
+from models.stages import OPEN_STAGES, TERMINAL_STAGES
 
 if TYPE_CHECKING:
     from tools.simulate import Simulation

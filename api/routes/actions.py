@@ -1,6 +1,6 @@
 """Case actions: one typed operation per action of the transition table, and batches.
 
-Each action of `models.lifecycle.TRANSITIONS` is its own operation,
+Each action of `models.transitions.TRANSITIONS` is its own operation,
 `POST /cases/{case_id}/actions/<action>`, with the action's input model (`models/actions.py`)
 as its request body: the OpenAPI document shows every action's fields, and FastAPI validates
 them (a bad field is a `422` naming it). The catch-all route after them answers an unknown
@@ -34,8 +34,8 @@ from db.tables import IdempotencyRecord, UserRecord
 from db.users import Role
 from models.actions import ActionInput, input_model, parse_input
 from models.enums import Action
-from models.lifecycle import TRANSITIONS
 from models.messages import ActionBatch, ActionRequest
+from models.transitions import TRANSITIONS
 
 router = APIRouter(prefix="/cases", tags=["actions"])
 

@@ -26,9 +26,9 @@ from db import supervision
 from db.tables import UserRecord
 from db.users import Role
 from models.enums import Action, Procedure, Stage
-from models.lifecycle import TERMINAL_STAGES
 from models.messages import ActionRequest
 from models.rules import calendar_today
+from models.stages import TERMINAL_STAGES
 
 router = APIRouter(prefix="/supervision", tags=["supervision"])
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
+from dateutil.relativedelta import relativedelta
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -54,11 +55,15 @@ class Api:
         raise AssertionError(f"timed out waiting for {what}")
 
 
+NAMES = ("Zainab", "Qarawi-Testperson")
+"""The given and family name of `person` (searched for in histories, logs and webhooks)."""
+
+
 def person(**overrides: Any) -> dict[str, Any]:
     """A test person (the names are searched for in workflow histories)."""
     return {
-        "given_name": "Zainab",
-        "family_name": "Qarawi-Testperson",
+        "given_name": NAMES[0],
+        "family_name": NAMES[1],
         "date_of_birth": "1991-04-17",
         "nationality": "IRQ",
         "sex": "female",
@@ -75,9 +80,9 @@ def today() -> date:
     return local_today("rs", datetime.now(UTC))
 
 
-def ago(days: int) -> str:
-    """An ISO date `days` before today."""
-    return (today() - timedelta(days=days)).isoformat()
+def ago(days: int = 0, months: int = 0) -> str:
+    """An ISO date that many months and days before today (negative: after)."""
+    return (today() - relativedelta(months=months, days=days)).isoformat()
 
 
 async def create(api: Api, who: str, **overrides: Any) -> dict[str, Any]:
@@ -120,6 +125,36 @@ async def caught_up(api: Api, ids: Sequence[str]) -> None:
         return all(seen.get(c) == seq for c, seq in want.items())
 
     await api.wait_for(check, "the read model to catch up with every case")
+
+
+async def open_case(api: Api, org: str | None, steps: list[tuple[str, dict[str, Any]]]) -> str:
+    """Create a Serbian case for `org` and take `steps` (action, body) as the caseworker ("cw")."""
+    body: dict[str, Any] = {
+        "jurisdiction": "rs",
+        "person": person(),
+        "identified_on": ago(months=8),
+        "identified_at": "inland",
+        "vulnerabilities": [],
+        "legal_aid_org": org,
+    }
+    created = await api.http.post("/cases", json=body, headers=api.auth("cw"))
+    assert created.status_code == 201, created.text
+    case_id: str = created.json()["id"]
+    for action, fields in steps:
+        response = await api.http.post(
+            f"/cases/{case_id}/actions/{action}", json=fields, headers=api.auth("cw")
+        )
+        assert response.status_code == 200, response.text
+    return case_id
+
+
+def lodged_on(day: str) -> list[tuple[str, dict[str, Any]]]:
+    """The steps (for `open_case`) that make, register and lodge an application on `day`."""
+    return [
+        ("make_application", {"on": day}),
+        ("register", {"on": day}),
+        ("lodge", {"on": day}),
+    ]
 
 
 @dataclass

@@ -6,8 +6,7 @@ Revoking a user revokes its feed; rotating one user's secret leaves colleagues' 
 from __future__ import annotations
 
 from db.users import Role
-from tests.api.helpers import Api
-from tests.api.test_legal_aid import ago, lodged_on, open_case
+from tests.api.helpers import Api, ago, lodged_on, open_case
 
 
 async def test_feed_secrets_are_per_user(api: Api) -> None:

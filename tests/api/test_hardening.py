@@ -18,9 +18,7 @@ from sqlalchemy import text
 
 from db.engine import make_engine, migrate
 from db.users import Role
-from tests.api.helpers import Api, ago, create, person
-from tests.api.test_legal_aid import ago as months_ago
-from tests.api.test_legal_aid import lodged_on, open_case
+from tests.api.helpers import Api, ago, create, lodged_on, open_case, person
 from tests.webhooks import WebhookReceiver
 
 
@@ -37,7 +35,7 @@ async def test_webhook_urls_are_logged_without_path_or_query(
             headers=api.auth("la-a"),
         )
         assert hook.status_code == 201
-        await open_case(api, "org-a", lodged_on(months_ago(months=3, days=-4)))
+        await open_case(api, "org-a", lodged_on(ago(months=3, days=-4)))
         (reminder,) = await receiver.wait_accepted(1)
         assert reminder.path == "/hooks/pathsecret7?token=querysecret7"
         url = f"/legal-aid/webhooks/{hook.json()['id']}/deliveries"

@@ -9,61 +9,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import icalendar
 import pytest
-from dateutil.relativedelta import relativedelta
 from sqlmodel import Session, select
 
 from db.tables import AuditRecord
 from db.users import Role
-from tests.api.helpers import Api, person
+from tests.api.helpers import NAMES, Api, ago, lodged_on, open_case, today
 from tests.webhooks import WebhookReceiver
-
-
-def today() -> date:
-    """Today in Belgrade, the cases' calendar (read at each call, never at import)."""
-    return datetime.now(ZoneInfo("Europe/Belgrade")).date()
-
-
-NAMES = ("Zainab", "Qarawi-Testperson")
-
-
-def ago(days: int = 0, months: int = 0) -> str:
-    """An ISO date that long before today (Belgrade)."""
-    return (today() - relativedelta(months=months, days=days)).isoformat()
-
-
-async def open_case(api: Api, org: str | None, steps: list[tuple[str, dict[str, Any]]]) -> str:
-    """Create a Serbian case for `org` and take `steps` (action, body) as the caseworker."""
-    body: dict[str, Any] = {
-        "jurisdiction": "rs",
-        "person": person(),
-        "identified_on": ago(months=8),
-        "identified_at": "inland",
-        "vulnerabilities": [],
-        "legal_aid_org": org,
-    }
-    created = await api.http.post("/cases", json=body, headers=api.auth("cw"))
-    assert created.status_code == 201, created.text
-    case_id: str = created.json()["id"]
-    for action, fields in steps:
-        response = await api.http.post(
-            f"/cases/{case_id}/actions/{action}", json=fields, headers=api.auth("cw")
-        )
-        assert response.status_code == 200, response.text
-    return case_id
-
-
-def lodged_on(day: str) -> list[tuple[str, dict[str, Any]]]:
-    return [
-        ("make_application", {"on": day}),
-        ("register", {"on": day}),
-        ("lodge", {"on": day}),
-    ]
 
 
 async def open_deadlines(api: Api, case_ids: list[str], within: int | None) -> set[tuple[Any, ...]]:

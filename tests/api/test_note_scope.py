@@ -10,8 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from db.users import Role
-from tests.api.helpers import Api
-from tests.api.test_legal_aid import ago, lodged_on, open_case, today
+from tests.api.helpers import Api, ago, lodged_on, open_case, today
 from tests.webhooks import WebhookReceiver
 
 SECRET_NOTE = "client fled from the north, brother still there"

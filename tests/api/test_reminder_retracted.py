@@ -17,8 +17,7 @@ import json
 from typing import Any
 
 from db.users import Role
-from tests.api.helpers import Api
-from tests.api.test_legal_aid import NAMES, ago, open_case, today
+from tests.api.helpers import NAMES, Api, ago, open_case, today
 from tests.webhooks import Received, WebhookReceiver
 
 

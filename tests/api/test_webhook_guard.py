@@ -24,8 +24,7 @@ from activities.webhook_guard import embedded_ipv4, refused_address
 from api.app import create_app
 from core.settings import Settings
 from db.users import Role
-from tests.api.helpers import Api
-from tests.api.test_legal_aid import ago, lodged_on, open_case
+from tests.api.helpers import Api, ago, lodged_on, open_case
 from tests.webhooks import WebhookReceiver
 from worker import build_worker
 

@@ -12,6 +12,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from bench import engine
 from bench.__main__ import _summary, machine
+from bench.engine_table import format_table
+from bench.rig import SIZES
 
 
 def _number(value: Any) -> bool:
@@ -25,7 +27,7 @@ async def test_engine_bench_produces_every_figure(
     result = await engine.run(
         dev_env.client,
         db_url=f"sqlite:///{tmp_path / 'readmodel.db'}",
-        sizes=engine.SIZES["tiny"],
+        sizes=SIZES["tiny"],
         server="test",
         log=lambda _: None,
         api_process=api_process,
@@ -70,7 +72,7 @@ async def test_engine_bench_produces_every_figure(
     assert memory["ratio"] is None or _number(memory["ratio"])
 
     # Every row renders, every target gets a verdict, and the figures are plain JSON.
-    table = engine.format_table(result)
+    table = format_table(result)
     assert sum(line.endswith((" ok", "MISS")) for line in table.splitlines()) == 3 + 1 + 2
     assert len(_summary([result])) == 3
     json.loads(json.dumps(result, allow_nan=False))

@@ -12,6 +12,7 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from models.actions import DecideAdmissibilityInput, input_model
+from models.case_state import _CONTAINERS
 from models.enums import (
     PUBLIC_EVENTS,
     Action,
@@ -28,7 +29,6 @@ from models.enums import (
 )
 from models.legal_record import ActRequest, record
 from models.lifecycle import (
-    _CONTAINERS,
     TRANSITIONS,
     CaseState,
     DomainError,
@@ -526,7 +526,7 @@ def _immutable(tp: Any) -> bool:
 
 
 def test_case_state_holds_only_immutable_items() -> None:
-    """What `_fork` relies on: every field is immutable, or a list/dict of immutable items."""
+    """What `fork` relies on: every field is immutable, or a list/dict of immutable items."""
     for name, info in CaseState.model_fields.items():
         tp = info.annotation
         if get_origin(tp) in (list, dict):

@@ -1,0 +1,64 @@
+"""The case as the API shows it: stage, clocks, allowed actions and what it waits for."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from models.case_state import CaseState
+from models.deadlines import Deadline
+from models.enums import ClockKind, ClockStatus
+from models.settling import local_date
+from models.stages import TERMINAL_STAGES
+from models.transitions import allowed_actions
+
+
+def as_public_dict(state: CaseState, now: datetime) -> dict[str, Any]:
+    """The case as shared/api.md shows it (without personal data, which lives in SQL)."""
+    as_of = local_date(state, now)
+    deadlines = state.deadlines(as_of, now)
+    waiting = waiting_for(state, deadlines)
+    return {
+        "id": state.case_id,
+        "reference": state.reference,
+        "stage": state.stage.value,
+        "stage_since": state.stage_since.isoformat(),
+        "procedure": state.procedure.value,
+        "jurisdiction": state.family,
+        "outcome": state.outcome.value if state.outcome else None,
+        "final": state.final,
+        "rule_pack": {
+            "id": state.pack_id,
+            "version": state.pack_version,
+            "pinned": state.pack_pinned,
+            "digest": state.pack_digest or state.pack.digest,
+        },
+        "deadlines": [d.model_dump(mode="json") for d in deadlines],
+        "allowed_actions": [a.value for a in allowed_actions(state)],
+        "waiting_for": waiting,
+        "flags": state.flags(as_of, now, deadlines),
+        "personal_id_issued": state.personal_id_issued,
+        "assignee": state.assignee,
+        "legal_aid_org": state.legal_aid_org,
+        "last_contact_on": state.last_contact_on.isoformat(),
+    }
+
+
+def waiting_for(state: CaseState, deadlines: list[Deadline]) -> dict[str, Any] | None:
+    """What the case waits for next and until when (the earliest running clock)."""
+    running = sorted(
+        (d for d in deadlines if d.status in (ClockStatus.RUNNING, ClockStatus.PAUSED)),
+        key=lambda d: d.due,
+    )
+    if running:
+        d = running[0]
+        what = (
+            f"{d.clock.value.replace('_', ' ')} (entitlement)"
+            if d.kind is ClockKind.ENTITLEMENT
+            else f"{d.clock.value.replace('_', ' ')} by the {d.actor.value}"
+        )
+        return {"what": what, "clock": d.clock.value, "until": d.due.isoformat()}
+    if state.stage in TERMINAL_STAGES:
+        return None
+    nxt = allowed_actions(state)
+    return {"what": f"next action: {nxt[0].value}" if nxt else "nothing", "until": None}
