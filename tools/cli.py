@@ -375,7 +375,13 @@ def show_settings(
 
 @app.command()
 def demo(
-    cases: Annotated[int, typer.Option(help="How many demo cases to create.")] = 300,
+    cases: Annotated[
+        int,
+        typer.Option(
+            envvar="ASYLUMFLOW_DEMO_CASES",
+            help="How many demo cases to create (`make run` seeds this many too).",
+        ),
+    ] = 300,
     tokens_only: Annotated[
         bool,
         typer.Option(
