@@ -42,7 +42,7 @@ class ReconcileActivities:
         async for execution in self.client.list_workflows(query):
             report.checked += 1
             case_id = execution.id.removeprefix("case-")
-            handle = self.client.get_workflow_handle_for(CaseWorkflow.run, execution.id)
+            handle = self.client.get_workflow_handle(execution.id)
             # Read before the state (see below): a write made after this is newer than it.
             seen = await asyncio.to_thread(stored_seq, self.engine, case_id)
             try:

@@ -48,7 +48,7 @@ def handle_for(client: Client, case_id: str) -> CaseHandle:
     """The workflow handle of a case (404 for ids that cannot be case ids)."""
     if not CASE_ID.match(case_id):
         raise NotFound("no such case")
-    return client.get_workflow_handle_for(CaseWorkflow.run, workflow_id(case_id))
+    return client.get_workflow_handle(workflow_id(case_id))
 
 
 async def read_view(client: Client, case_id: str) -> dict[str, Any]:

@@ -245,7 +245,7 @@ class Rig:
 
     async def raw_act(self, case_id: str, action: Action, body: dict[str, Any]) -> None:
         """The API's `act` Update, sent straight from the client (the batch is not written)."""
-        handle = self.client.get_workflow_handle_for(CaseWorkflow.run, workflow_id(case_id))
+        handle = self.client.get_workflow_handle(workflow_id(case_id))
         await handle.execute_update(
             CaseWorkflow.act, ActionRequest(action=action, body=body, actor=USER, project=True)
         )

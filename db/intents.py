@@ -116,7 +116,7 @@ async def repair_pending(engine: Engine, client: Client, older_than: timedelta) 
 
     repaired: list[str] = []
     for case_id, top in (await asyncio.to_thread(pending, engine, older_than)).items():
-        handle = client.get_workflow_handle_for(CaseWorkflow.run, workflow_id(case_id))
+        handle = client.get_workflow_handle(workflow_id(case_id))
         batch: ProjectionBatch | None
         try:
             state = await handle.query(CaseWorkflow.case_state)

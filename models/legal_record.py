@@ -19,11 +19,11 @@ Pure, like `models.lifecycle`: the workflow passes the instant and the day.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
-from typing import Any, TypeVar
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -68,19 +68,6 @@ class _Fold:
 
 # --------------------------------------------------------------------------------------------
 # Recording
-
-
-_Item = TypeVar("_Item", bound=Mapping[str, Any])
-
-
-def legal_order(items: Iterable[_Item]) -> list[_Item]:
-    """History items (as JSON) in legal order.
-
-    By legal date `on`; on one day, acts before what the engine derived from them; then in the
-    order they were recorded (`seq`). The one ordering of the API's history and the case page's
-    timeline.
-    """
-    return sorted(items, key=lambda i: (i["on"], bool(i.get("derived")), i["seq"]))
 
 
 def record(state: CaseState, request: ActRequest, *, now: datetime, today: date) -> Applied:

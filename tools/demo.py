@@ -274,7 +274,7 @@ async def _seed_case(
     case_id, _, intent, reference = await asyncio.to_thread(
         _remember, engine, border, f"demo-{index}", body, settings.task_queue
     )
-    handle = client.get_workflow_handle_for(CaseWorkflow.run, workflow_id(case_id))
+    handle = client.get_workflow_handle(workflow_id(case_id))
     try:
         described = await handle.describe()
     except RPCError as exc:

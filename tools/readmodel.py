@@ -81,7 +81,7 @@ async def case_states(
     unreachable: list[str] = []
 
     async def one(workflow_id: str) -> None:
-        handle = client.get_workflow_handle_for(CaseWorkflow.run, workflow_id)
+        handle = client.get_workflow_handle(workflow_id)
         async with gate:
             for attempt in range(1, attempts + 1):
                 try:

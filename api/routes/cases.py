@@ -43,7 +43,7 @@ from db.search import search
 from db.tables import CaseRecord, IdempotencyRecord, PersonRecord, UserRecord
 from db.users import Role
 from models.enums import Procedure, Stage
-from models.legal_record import legal_order
+from models.history_order import legal_order
 from workflows.case import CaseWorkflow
 
 router = APIRouter(prefix="/cases", tags=["cases"])

@@ -32,7 +32,7 @@ from db.cursor import InvalidCursor
 from db.references import reference_of
 from db.tables import UserRecord
 from db.users import Role, user_for_token
-from models.legal_record import legal_order
+from models.history_order import legal_order
 from models.rules import calendar_today
 from workflows.case import CaseWorkflow
 

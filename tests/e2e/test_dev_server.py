@@ -204,7 +204,7 @@ async def test_server_restart_keeps_cases_and_fires_timers_due_during_outage(
 
     dev_server.start()
     client = await dev_server.connect()
-    handle = client.get_workflow_handle_for(CaseWorkflow.run, handle.id)
+    handle = client.get_workflow_handle(handle.id)
     described = await handle.describe()
     assert described.status == WorkflowExecutionStatus.RUNNING
 

@@ -248,9 +248,9 @@ async def test_the_launcher_brings_back_what_is_killed(tmp_path: Path) -> None:
             )
             notes: Counter[tuple[str, str]] = Counter()
             for case_id in cases:
-                state = await client.get_workflow_handle_for(
-                    CaseWorkflow.run, f"case-{case_id}"
-                ).query(CaseWorkflow.case_state)
+                state = await client.get_workflow_handle(f"case-{case_id}").query(
+                    CaseWorkflow.case_state
+                )
                 notes.update((case_id, e.note) for e in state.history if e.note)
             answered = Counter((c, n) for c, n, _ in driver.answered)
             assert all(n == 1 for n in answered.values())
