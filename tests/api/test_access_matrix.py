@@ -118,8 +118,8 @@ RULES: dict[tuple[str, str], AnyRule] = {
     ("GET", "/ui/legal-aid"): UiRule(303, SIGNIN, to_signin=True),
     ("GET", "/ui/case"): UiRule(303, "ui: the open-a-case form forwards to the case page"),
     ("GET", "/ui/signin"): UiRule(200, "ui: the sign-in form is public"),
-    ("POST", "/ui/signin"): UiRule(401, "ui: signing in without a token is refused"),
-    ("POST", "/ui/signout"): UiRule(303, "ui: signing out always works"),
+    ("POST", "/ui/signin"): UiRule(403, "ui: signing in without the form's CSRF token is refused"),
+    ("POST", "/ui/signout"): UiRule(303, "ui: signing out without a session just goes to sign-in"),
 }
 
 SKIPPED_PATHS = ("/docs", "/openapi.json", "/redoc", "/health/")

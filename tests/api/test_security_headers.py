@@ -12,7 +12,7 @@ import httpx
 from api.routes.ui import COOKIE
 from db.users import Role
 from tests.api.helpers import Api, ago, create
-from tests.ui.helpers import Dom
+from tests.ui.helpers import Dom, post_signin
 
 EXPECTED = {
     "x-content-type-options": "nosniff",
@@ -88,11 +88,7 @@ async def test_security_headers_on_every_answer(api: Api) -> None:
     assert "no-store" not in css.headers.get("cache-control", "")
 
     # The dashboard's pages satisfy the policy they are served with.
-    signin = await http.post(
-        "/ui/signin",
-        content=f"token={api.tokens['cw']}&next=/ui",
-        headers={"Content-Type": "application/x-www-form-urlencoded"},
-    )
+    signin = await post_signin(http, api.tokens["cw"])
     check_headers("signin", signin)
     session = {"Cookie": f"{COOKIE}={signin.cookies[COOKIE]}"}
     for path in ("/ui", f"/ui/cases/{cid}", "/ui/signin", "/ui/supervision/overdue"):

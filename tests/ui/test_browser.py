@@ -143,8 +143,9 @@ async def signed_url(http: httpx.AsyncClient, token: str, path: str) -> str:
     """A one-time sign-in link that lands on `path`."""
     made = await http.post("/ui/tickets", headers={"Authorization": f"Bearer {token}"})
     assert made.status_code == 200, made.text
-    base = str(http.base_url).rstrip("/")
-    return f"{base}{made.json()['url']}&next={quote(path, safe='/')}"
+    url: str = made.json()["url"]
+    assert url.startswith(str(http.base_url).rstrip("/"))  # absolute, on the caller's address
+    return f"{url}&next={quote(path, safe='/')}"
 
 
 async def test_dashboard_in_chromium(
