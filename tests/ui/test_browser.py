@@ -198,3 +198,17 @@ async def test_dashboard_in_chromium(
         )
         assert target.stat().st_size > 10_000
     assert load.other_org not in Dom(html).body
+
+    # /docs renders Swagger UI offline: every other host unresolvable, assets from the app.
+    docs = await run_chromium(
+        chromium,
+        tmp_path / "profile",
+        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+        "--virtual-time-budget=15000",
+        "--dump-dom",
+        f"{str(live.base_url).rstrip('/')}/docs",
+    )
+    rendered = Dom(docs)
+    classes = " ".join(e.attrs.get("class", "") for e in rendered.elements)
+    assert "swagger-ui" in classes and "opblock" in classes, docs[:2000]
+    assert "/cases/{case_id}" in rendered.body, rendered.body[:2000]
