@@ -21,6 +21,7 @@ from api.routes import (
     duplicates,
     health,
     legal_aid,
+    legal_aid_pages,
     stats,
     supervision,
     ui,
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(users.router)
     app.include_router(codec.router)
     app.include_router(ui.router)
+    app.include_router(legal_aid_pages.router)
     app.include_router(docs.router)
     app.mount("/ui/static", StaticFiles(directory=ui.STATIC_DIR), name="ui-static")
     app.mount(docs.ASSETS_URL, StaticFiles(directory=docs.ASSETS_DIR), name="docs-assets")

@@ -388,7 +388,7 @@ class _OfCase(View):
 
 
 class LegalAidDeadline(DeadlineView, _OfCase):
-    """A running or paused deadline of one of the org's cases (`case_id` first)."""
+    """A deadline of one of the org's cases (`case_id` first): running or paused, or lapsed."""
 
 
 class LegalAidDeadlines(View):

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qs, quote
@@ -38,7 +37,7 @@ from api.deps import (
 )
 from api.errors import ApiError, Forbidden, NotFound, bad_cursor
 from api.note_scope import readable_notes
-from db import legal_aid, supervision, ui_sessions, ui_tickets
+from db import supervision, ui_sessions, ui_tickets
 from db.cursor import InvalidCursor
 from db.references import reference_of
 from db.tables import UserRecord
@@ -66,9 +65,6 @@ LISTS: dict[str, str] = {
     "entitled-blocked": "Entitled but blocked cases",
 }
 """Supervision lists: URL slug -> page title."""
-
-WITHIN_CHOICES = (7, 30, 90, 365)
-"""Horizons, in days, the legal-aid view offers."""
 
 CASE_READERS = {
     Role.BORDER_OFFICER.value,
@@ -373,44 +369,6 @@ async def case_page(request: Request, case_id: str, user: SessionUser) -> Respon
             "case": view,
             "person": public_person(person),
             "events": events,
-        },
-        user=user,
-    )
-
-
-@router.get("/legal-aid", response_class=HTMLResponse)
-async def legal_aid_page(
-    request: Request,
-    user: SessionUser,
-    within_days: Annotated[int, Query(ge=0, le=3660)] = 90,
-) -> Response:
-    """The org's running and paused deadlines due within `within_days`, soonest first."""
-    if user is None:
-        return to_signin(request)
-    try:
-        require(user, {Role.LEGAL_AID.value})
-        if not user.org:
-            raise Forbidden("this legal_aid user belongs to no organisation")
-        today = calendar_today()
-        rows = await run_in_threadpool(
-            lambda: legal_aid.org_deadlines(
-                _engine(request), str(user.org), until=today + timedelta(days=within_days)
-            )
-        )
-    except ApiError as exc:
-        return error_page(request, exc, user)
-    items = [legal_aid.deadline_item(d) for d, _ in rows]
-    for item in items:
-        item["days_left"] = (date.fromisoformat(item["due"]) - today).days
-    return render(
-        request,
-        "legal_aid.html",
-        {
-            "title": "Deadlines of your clients",
-            "items": items,
-            "within_days": within_days,
-            "choices": sorted({*WITHIN_CHOICES, within_days}),
-            "today": today,
         },
         user=user,
     )
