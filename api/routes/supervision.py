@@ -7,11 +7,13 @@ checks each case against its workflow before changing it.
 from __future__ import annotations
 
 import asyncio
+import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.engine import Engine
@@ -22,6 +24,7 @@ from api.deps import EngineDep, SettingsDep, Supervisor, TemporalDep
 from api.errors import ApiError, Unprocessable
 from api.schemas import ForbiddenBody, SupervisionPage
 from api.text_safety import check_text
+from core import csv_safety
 from db import supervision
 from db.tables import UserRecord
 from db.users import Role
@@ -51,22 +54,97 @@ def _filters(
     )
 
 
+CSV_MAX_ROWS = 10_000
+"""Rows one CSV export holds at most (`X-Asylumflow-Truncated: true` when the list had more)."""
+
+
 @dataclass(frozen=True)
 class Paging:
-    """Where a list page starts and how long it is."""
+    """Where a list page starts, how long it is, its order and its format."""
 
     cursor: str | None
     limit: int
+    sort: str = "since"
+    format: str = "json"
 
 
-def _paging(cursor: str | None = None, limit: Annotated[int, Query(ge=1, le=500)] = 50) -> Paging:
-    return Paging(cursor=cursor, limit=limit)
+def _paging(
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    sort: Annotated[
+        Literal["since", "due", "stage"],
+        Query(
+            description="`since` (oldest first), `due` (next deadline first; in the overdue "
+            "list the missed due date), or `stage`; ties by `since`, then case id"
+        ),
+    ] = "since",
+    format: Annotated[
+        Literal["json", "csv"],
+        Query(description=f"`csv`: the whole list from `cursor` on (at most {CSV_MAX_ROWS} rows)"),
+    ] = "json",
+) -> Paging:
+    return Paging(cursor=cursor, limit=limit, sort=sort, format=format)
+
+
+CSV_FIRST_COLUMNS = [
+    "id",
+    "stage",
+    "since",
+    "reason_code",
+    "reason",
+    "jurisdiction",
+    "procedure",
+    "assignee",
+    "legal_aid_org",
+    "stage_since",
+]
+"""The columns every list's CSV starts with; each list's own fields follow."""
+
+
+async def _answer(
+    name: str, paging: Paging, query: Callable[[str | None, int, str], supervision.Listing]
+) -> Any:
+    """One page as JSON, or the whole list from the cursor on as CSV."""
+    if paging.format == "json":
+        page = await run_in_threadpool(query, paging.cursor, paging.limit, paging.sort)
+        return page.as_dict()
+    items: list[dict[str, Any]] = []
+    cursor, truncated = paging.cursor, False
+    while True:
+        page = await run_in_threadpool(query, cursor, 500, paging.sort)
+        items += page.items
+        if page.next_cursor is None:
+            break
+        if len(items) >= CSV_MAX_ROWS:
+            truncated = True
+            break
+        cursor = page.next_cursor
+    items = items[:CSV_MAX_ROWS]
+    columns = [*CSV_FIRST_COLUMNS]
+    for item in items:
+        columns += [key for key in item if key not in columns]
+    out = io.StringIO()
+    writer = csv_safety.dict_writer(out, columns)
+    writer.writeheader()
+    writer.writerows(
+        {k: " ".join(v) if isinstance(v, list) else v for k, v in item.items()} for item in items
+    )
+    return Response(
+        out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}.csv"',
+            "X-Total-Count": str(page.total),
+            "X-Asylumflow-Truncated": "true" if truncated else "false",
+        },
+    )
 
 
 FiltersDep = Annotated[supervision.Filters, Depends(_filters)]
 PagingDep = Annotated[Paging, Depends(_paging)]
 
 _LIST_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {}}, "description": "JSON, or CSV with `format=csv`"},
     403: {"model": ForbiddenBody, "description": "Only supervisors see the supervision lists"},
     422: {"description": "A filter or the cursor is wrong (named in `field`)"},
 }
@@ -84,20 +162,19 @@ async def list_overdue(
     engine: EngineDep,
     filters: FiltersDep,
     paging: PagingDep,
-) -> dict[str, Any]:
+) -> Any:
     """Open cases where a legal clock the authority must meet expired without its act.
 
     `since` is the first overdue day; `clock`, `due` and `days_overdue` say which deadline.
     """
-    page = await run_in_threadpool(
-        supervision.overdue,
-        engine,
-        filters,
-        today=calendar_today(filters.jurisdiction),
-        cursor=paging.cursor,
-        limit=paging.limit,
+    today = calendar_today(filters.jurisdiction)
+    return await _answer(
+        "overdue",
+        paging,
+        lambda cursor, limit, sort: supervision.overdue(
+            engine, filters, today=today, cursor=cursor, limit=limit, sort=sort
+        ),
     )
-    return page.as_dict()
 
 
 @router.get(
@@ -113,22 +190,26 @@ async def list_stuck(
     settings: SettingsDep,
     filters: FiltersDep,
     paging: PagingDep,
-) -> dict[str, Any]:
+) -> Any:
     """Open cases with no transition for longer than their stage's service level.
 
     Levels per stage: built-in defaults, overridden by `ASYLUMFLOW_SERVICE_LEVELS`, overridden
     by the case's rule pack (`service_levels`). `since` is the day the case entered its stage.
     """
-    page = await run_in_threadpool(
-        supervision.stuck,
-        engine,
-        filters,
-        today=calendar_today(filters.jurisdiction),
-        configured=settings.service_levels,
-        cursor=paging.cursor,
-        limit=paging.limit,
+    today = calendar_today(filters.jurisdiction)
+    return await _answer(
+        "stuck",
+        paging,
+        lambda cursor, limit, sort: supervision.stuck(
+            engine,
+            filters,
+            today=today,
+            configured=settings.service_levels,
+            cursor=cursor,
+            limit=limit,
+            sort=sort,
+        ),
     )
-    return page.as_dict()
 
 
 @router.get(
@@ -143,21 +224,20 @@ async def list_abandoned(
     engine: EngineDep,
     filters: FiltersDep,
     paging: PagingDep,
-) -> dict[str, Any]:
+) -> Any:
     """Cases presumed abandoned (no contact, absconded, lodging missed).
 
     Review each with the case action `review_abandonment {confirm}`: confirming discontinues
     the case (implicit withdrawal), lifting returns it to active work.
     """
-    page = await run_in_threadpool(
-        supervision.abandoned,
-        engine,
-        filters,
-        today=calendar_today(filters.jurisdiction),
-        cursor=paging.cursor,
-        limit=paging.limit,
+    today = calendar_today(filters.jurisdiction)
+    return await _answer(
+        "abandoned",
+        paging,
+        lambda cursor, limit, sort: supervision.abandoned(
+            engine, filters, today=today, cursor=cursor, limit=limit, sort=sort
+        ),
     )
-    return page.as_dict()
 
 
 @router.get(
@@ -172,17 +252,16 @@ async def list_entitled_blocked(
     engine: EngineDep,
     filters: FiltersDep,
     paging: PagingDep,
-) -> dict[str, Any]:
+) -> Any:
     """Cases entitled to work but blocked by a missing personal ID number; `since` = reached."""
-    page = await run_in_threadpool(
-        supervision.entitled_blocked,
-        engine,
-        filters,
-        today=calendar_today(filters.jurisdiction),
-        cursor=paging.cursor,
-        limit=paging.limit,
+    today = calendar_today(filters.jurisdiction)
+    return await _answer(
+        "entitled-blocked",
+        paging,
+        lambda cursor, limit, sort: supervision.entitled_blocked(
+            engine, filters, today=today, cursor=cursor, limit=limit, sort=sort
+        ),
     )
-    return page.as_dict()
 
 
 # ---------------------------------------------------------------------------------------------
