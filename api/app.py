@@ -24,6 +24,7 @@ from api.routes import (
     legal_aid_pages,
     stats,
     supervision,
+    supervision_pages,
     ui,
     users,
 )
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(codec.router)
     app.include_router(ui.router)
     app.include_router(legal_aid_pages.router)
+    app.include_router(supervision_pages.router)
     app.include_router(docs.router)
     app.mount("/ui/static", StaticFiles(directory=ui.STATIC_DIR), name="ui-static")
     app.mount(docs.ASSETS_URL, StaticFiles(directory=docs.ASSETS_DIR), name="docs-assets")

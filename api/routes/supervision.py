@@ -25,6 +25,7 @@ from api.errors import ApiError, Unprocessable
 from api.schemas import ForbiddenBody, SupervisionPage
 from api.text_safety import check_text
 from core import csv_safety
+from core.settings import Settings
 from db import supervision
 from db.tables import UserRecord
 from db.users import Role
@@ -101,17 +102,28 @@ CSV_FIRST_COLUMNS = [
 """The columns every list's CSV starts with; each list's own fields follow."""
 
 
-async def _answer(
-    name: str, paging: Paging, query: Callable[[str | None, int, str], supervision.Listing]
-) -> Any:
+ListQuery = Callable[[str | None, int, str], supervision.Listing]
+"""One supervision list as a function of (cursor, limit, sort), its filters bound."""
+
+
+async def _answer(name: str, paging: Paging, query: ListQuery) -> Any:
     """One page as JSON, or the whole list from the cursor on as CSV."""
     if paging.format == "json":
         page = await run_in_threadpool(query, paging.cursor, paging.limit, paging.sort)
         return page.as_dict()
+    return await csv_export(name, query, cursor=paging.cursor, sort=paging.sort)
+
+
+async def csv_export(name: str, query: ListQuery, *, cursor: str | None, sort: str) -> Response:
+    """The whole list from `cursor` on, in the order `sort`, as a CSV attachment.
+
+    Raises:
+        InvalidCursor: `cursor` is not one this order handed out.
+    """
     items: list[dict[str, Any]] = []
-    cursor, truncated = paging.cursor, False
+    truncated = False
     while True:
-        page = await run_in_threadpool(query, cursor, 500, paging.sort)
+        page = await run_in_threadpool(query, cursor, 500, sort)
         items += page.items
         if page.next_cursor is None:
             break
@@ -140,6 +152,22 @@ async def _answer(
     )
 
 
+def list_query(
+    name: str, engine: Engine, filters: supervision.Filters, *, settings: Settings
+) -> ListQuery:
+    """The list called `name` (a key of `supervision.QUERIES`) with its filters bound."""
+    today = calendar_today(filters.jurisdiction)
+    extra: dict[str, Any] = {"configured": settings.service_levels} if name == "stuck" else {}
+    function = supervision.QUERIES[name]
+
+    def query(cursor: str | None, limit: int, sort: str) -> supervision.Listing:
+        return function(
+            engine, filters, today=today, cursor=cursor, limit=limit, sort=sort, **extra
+        )
+
+    return query
+
+
 FiltersDep = Annotated[supervision.Filters, Depends(_filters)]
 PagingDep = Annotated[Paging, Depends(_paging)]
 
@@ -160,6 +188,7 @@ _LIST_RESPONSES: dict[int | str, dict[str, Any]] = {
 async def list_overdue(
     _: Supervisor,
     engine: EngineDep,
+    settings: SettingsDep,
     filters: FiltersDep,
     paging: PagingDep,
 ) -> Any:
@@ -167,14 +196,8 @@ async def list_overdue(
 
     `since` is the first overdue day; `clock`, `due` and `days_overdue` say which deadline.
     """
-    today = calendar_today(filters.jurisdiction)
-    return await _answer(
-        "overdue",
-        paging,
-        lambda cursor, limit, sort: supervision.overdue(
-            engine, filters, today=today, cursor=cursor, limit=limit, sort=sort
-        ),
-    )
+    query = list_query("overdue", engine, filters, settings=settings)
+    return await _answer("overdue", paging, query)
 
 
 @router.get(
@@ -196,20 +219,8 @@ async def list_stuck(
     Levels per stage: built-in defaults, overridden by `ASYLUMFLOW_SERVICE_LEVELS`, overridden
     by the case's rule pack (`service_levels`). `since` is the day the case entered its stage.
     """
-    today = calendar_today(filters.jurisdiction)
-    return await _answer(
-        "stuck",
-        paging,
-        lambda cursor, limit, sort: supervision.stuck(
-            engine,
-            filters,
-            today=today,
-            configured=settings.service_levels,
-            cursor=cursor,
-            limit=limit,
-            sort=sort,
-        ),
-    )
+    query = list_query("stuck", engine, filters, settings=settings)
+    return await _answer("stuck", paging, query)
 
 
 @router.get(
@@ -222,6 +233,7 @@ async def list_stuck(
 async def list_abandoned(
     _: Supervisor,
     engine: EngineDep,
+    settings: SettingsDep,
     filters: FiltersDep,
     paging: PagingDep,
 ) -> Any:
@@ -230,14 +242,8 @@ async def list_abandoned(
     Review each with the case action `review_abandonment {confirm}`: confirming discontinues
     the case (implicit withdrawal), lifting returns it to active work.
     """
-    today = calendar_today(filters.jurisdiction)
-    return await _answer(
-        "abandoned",
-        paging,
-        lambda cursor, limit, sort: supervision.abandoned(
-            engine, filters, today=today, cursor=cursor, limit=limit, sort=sort
-        ),
-    )
+    query = list_query("abandoned", engine, filters, settings=settings)
+    return await _answer("abandoned", paging, query)
 
 
 @router.get(
@@ -250,18 +256,13 @@ async def list_abandoned(
 async def list_entitled_blocked(
     _: Supervisor,
     engine: EngineDep,
+    settings: SettingsDep,
     filters: FiltersDep,
     paging: PagingDep,
 ) -> Any:
     """Cases entitled to work but blocked by a missing personal ID number; `since` = reached."""
-    today = calendar_today(filters.jurisdiction)
-    return await _answer(
-        "entitled-blocked",
-        paging,
-        lambda cursor, limit, sort: supervision.entitled_blocked(
-            engine, filters, today=today, cursor=cursor, limit=limit, sort=sort
-        ),
-    )
+    query = list_query("entitled-blocked", engine, filters, settings=settings)
+    return await _answer("entitled-blocked", paging, query)
 
 
 # ---------------------------------------------------------------------------------------------

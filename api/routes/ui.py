@@ -17,10 +17,10 @@ from __future__ import annotations
 import hmac
 import secrets
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import parse_qs, quote
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
@@ -35,14 +35,12 @@ from api.deps import (
     UiSession,
     UiSessionDep,
 )
-from api.errors import ApiError, Forbidden, NotFound, bad_cursor
+from api.errors import ApiError, Forbidden
 from api.note_scope import readable_notes
-from db import supervision, ui_sessions, ui_tickets
-from db.cursor import InvalidCursor
+from db import ui_sessions, ui_tickets
 from db.references import reference_of
 from db.tables import UserRecord
 from db.users import Role, user_for_token
-from models.rules import calendar_today
 from workflows.case import CaseWorkflow
 
 router = APIRouter(prefix="/ui", tags=["dashboard"], include_in_schema=False)
@@ -287,55 +285,6 @@ async def create_ticket(request: Request, user: CurrentUser, token: BearerToken)
 
 # ---------------------------------------------------------------------------------------------
 # Pages
-
-
-@router.get("/supervision/{name}", response_class=HTMLResponse)
-async def supervision_list(
-    request: Request,
-    name: str,
-    user: SessionUser,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
-) -> Response:
-    """One supervision list (overdue, stuck, abandoned, entitled-blocked) for supervisors."""
-    if user is None:
-        return to_signin(request)
-    try:
-        if name not in LISTS:
-            raise NotFound("there is no such list")
-        require(user, {Role.SUPERVISOR.value})
-        engine, filters, today = _engine(request), supervision.Filters(), calendar_today()
-        if name == "overdue":
-            page = await run_in_threadpool(
-                supervision.overdue, engine, filters, today=today, cursor=cursor
-            )
-        elif name == "stuck":
-            page = await run_in_threadpool(
-                lambda: supervision.stuck(
-                    engine,
-                    filters,
-                    today=today,
-                    configured=request.app.state.settings.service_levels,
-                    cursor=cursor,
-                )
-            )
-        elif name == "abandoned":
-            page = await run_in_threadpool(
-                supervision.abandoned, engine, filters, today=today, cursor=cursor
-            )
-        else:
-            page = await run_in_threadpool(
-                supervision.entitled_blocked, engine, filters, today=today, cursor=cursor
-            )
-    except ApiError as exc:
-        return error_page(request, exc, user)
-    except InvalidCursor as exc:
-        return error_page(request, bad_cursor(exc), user)
-    return render(
-        request,
-        "list.html",
-        {"title": LISTS[name], "name": name, "page": page, "today": today},
-        user=user,
-    )
 
 
 @router.get("/case", response_class=HTMLResponse)
