@@ -22,6 +22,7 @@ from api.routes import (
     health,
     legal_aid,
     legal_aid_pages,
+    search_pages,
     stats,
     supervision,
     supervision_pages,
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ui.router)
     app.include_router(legal_aid_pages.router)
     app.include_router(supervision_pages.router)
+    app.include_router(search_pages.router)
     app.include_router(docs.router)
     app.mount("/ui/static", StaticFiles(directory=ui.STATIC_DIR), name="ui-static")
     app.mount(docs.ASSETS_URL, StaticFiles(directory=docs.ASSETS_DIR), name="docs-assets")

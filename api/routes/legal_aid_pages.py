@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.engine import Engine
 
 from api.deps import SessionUser, UiSessionDep
@@ -125,7 +125,7 @@ async def legal_aid_page(
 async def rotate_feed_secret(request: Request, session: UiSessionDep) -> Response:
     """A new calendar feed secret (the old link stops working); its link shown once."""
     if session is None:
-        return to_signin(request)
+        return RedirectResponse("/ui/signin?next=/ui/legal-aid", status_code=303)
     user = session.user
     try:
         check_csrf(session, await posted_form(request))
