@@ -17,6 +17,7 @@ from api.routes import (
     actions,
     cases,
     codec,
+    desk_pages,
     docs,
     duplicates,
     health,
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(legal_aid_pages.router)
     app.include_router(supervision_pages.router)
     app.include_router(search_pages.router)
+    app.include_router(desk_pages.router)
     app.include_router(docs.router)
     app.mount("/ui/static", StaticFiles(directory=ui.STATIC_DIR), name="ui-static")
     app.mount(docs.ASSETS_URL, StaticFiles(directory=docs.ASSETS_DIR), name="docs-assets")
