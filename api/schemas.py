@@ -364,6 +364,7 @@ class SupervisionItem(View):
     """A case on a supervision list, with why it is there and since when."""
 
     id: str
+    reference: str | None = None
     stage: Stage
     stage_since: date
     jurisdiction: str

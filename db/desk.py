@@ -1,4 +1,8 @@
-"""The caseworker's desk: the open cases assigned to one user, most urgent deadline first."""
+"""The caseworker's desk (the open cases assigned to one user) and the names lists show.
+
+Only for roles that may read every person (caseworkers and supervisors): nothing here filters
+by organisation or creator.
+"""
 
 from __future__ import annotations
 
@@ -28,3 +32,14 @@ def assigned_cases(
     )
     with Session(engine) as session:
         return [(case, person) for case, person in session.exec(query).all()]
+
+
+def names_of(engine: Engine, case_ids: list[str]) -> dict[str, str]:
+    """The full name of the person of each case among `case_ids` (staff lists only)."""
+    if not case_ids:
+        return {}
+    with Session(engine) as session:
+        rows = session.exec(
+            select(PersonRecord).where(col(PersonRecord.case_id).in_(set(case_ids)))
+        ).all()
+    return {p.case_id: f"{p.given_name} {p.family_name}" for p in rows}

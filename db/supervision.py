@@ -118,6 +118,7 @@ def _cursor_position(cursor: str) -> tuple[date, str]:
 def _base(row: CaseRecord) -> dict[str, Any]:
     return {
         "id": row.id,
+        "reference": row.reference,
         "stage": row.stage,
         "stage_since": row.stage_since.isoformat(),
         "jurisdiction": row.jurisdiction,

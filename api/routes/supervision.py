@@ -89,6 +89,7 @@ def _paging(
 
 CSV_FIRST_COLUMNS = [
     "id",
+    "reference",
     "stage",
     "since",
     "reason_code",

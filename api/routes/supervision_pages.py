@@ -21,7 +21,7 @@ from api.deps import SessionUser
 from api.errors import ApiError, NotFound, Unprocessable, bad_cursor
 from api.routes.supervision import csv_export, list_query
 from api.routes.ui import LISTS, error_page, render, require, to_signin
-from db import supervision
+from db import desk, supervision
 from db.cursor import InvalidCursor
 from db.list_order import SORTS
 from db.users import Role
@@ -108,6 +108,9 @@ async def supervision_list(
         settings = request.app.state.settings
         query = list_query(name, _engine(request), form.filters(), settings=settings)
         page = await run_in_threadpool(query, cursor, 50, form.sort)
+        # Supervisors may read every person: the list names them (the API lists ids only).
+        ids = [item["id"] for item in page.items]
+        names = await run_in_threadpool(desk.names_of, _engine(request), ids)
     except ApiError as exc:
         return error_page(request, exc, user)
     except InvalidCursor as exc:
@@ -116,6 +119,7 @@ async def supervision_list(
         "title": LISTS[name],
         "name": name,
         "page": page,
+        "names": names,
         "today": calendar_today(),
         "form": form,
         "links": form.query_string(),

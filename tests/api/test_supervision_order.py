@@ -128,7 +128,7 @@ async def test_sorting_and_csv_export(api: Api) -> None:
         assert f'filename="{name}.csv"' in response.headers["content-disposition"]
         table = list(csv.DictReader(io.StringIO(response.text)))
         header = response.text.splitlines()[0].split(",")
-        assert header[:5] == ["id", "stage", "since", "reason_code", "reason"]
+        assert header[:6] == ["id", "reference", "stage", "since", "reason_code", "reason"]
         assert [r["id"] for r in table] == [i["id"] for i in as_json["items"]]
         assert response.headers["x-total-count"] == str(as_json["total"])
         assert response.headers["x-asylumflow-truncated"] == "false"
@@ -136,6 +136,7 @@ async def test_sorting_and_csv_export(api: Api) -> None:
     table = list(csv.DictReader(io.StringIO(overdue_csv.text)))
     assert all(r["clock"] and date.fromisoformat(r["due"]) for r in table)
     assert {r["reason_code"] for r in table} == {"deadline_expired"}
+    assert all(r["reference"].startswith("RS-") for r in table)
     # Filters apply to the export as to the page; caseworkers get none.
     none = await api.http.get(
         "/supervision/overdue?format=csv&jurisdiction=me", headers=api.auth("sup")

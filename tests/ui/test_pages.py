@@ -95,8 +95,11 @@ async def test_lists_case_page_legal_aid_and_refusals(api: Api) -> None:
 
     overdue = await page(api, "/ui/supervision/overdue", sup)
     assert overdue.texts("h1") == ["Overdue cases"]
-    listed = [a.text for a in overdue.all("a") if a.attrs["href"].startswith("/ui/cases/")]
-    assert listed == [load.overdue]
+    listed = [a.attrs["href"] for a in overdue.all("a") if a.attrs["href"].startswith("/ui/cases/")]
+    assert listed == [f"/ui/cases/{load.overdue}"]
+    # By name and reference: supervisors may read the person.
+    row = next(tr for tr in overdue.all("tr") if load.overdue in tr.text)
+    assert row.text.startswith("Dashboard1 Person001 RS-"), row.text
     assert "lodging was due by" in overdue.body
     stuck = await page(api, "/ui/supervision/stuck", sup)
     assert load.overdue in stuck.body and load.running not in stuck.body
