@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote
@@ -41,6 +42,7 @@ from db import ui_sessions, ui_tickets
 from db.references import reference_of
 from db.tables import UserRecord
 from db.users import Role, user_for_token
+from models.rules import calendar_today
 from workflows.case import CaseWorkflow
 
 router = APIRouter(prefix="/ui", tags=["dashboard"], include_in_schema=False)
@@ -310,6 +312,12 @@ async def case_page(request: Request, case_id: str, user: SessionUser) -> Respon
         events = await run_in_threadpool(readable_notes, _engine(request), user, events)
     except ApiError as exc:
         return error_page(request, exc, user)
+    # Legal order, as `GET /cases/{id}/history` gives it: by `on`, acts before what the engine
+    # derived on the same day, then as recorded.
+    events = sorted(events, key=lambda e: (e.get("on") or "", bool(e.get("derived")), e["seq"]))
+    today = calendar_today(view.get("jurisdiction"))
+    for deadline in view.get("deadlines") or []:
+        deadline["days_left"] = (date.fromisoformat(deadline["due"]) - today).days
     return render(
         request,
         "case.html",
