@@ -23,6 +23,7 @@ from api.routes import (
     health,
     legal_aid,
     legal_aid_pages,
+    review_pages,
     search_pages,
     stats,
     supervision,
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(supervision_pages.router)
     app.include_router(search_pages.router)
     app.include_router(desk_pages.router)
+    app.include_router(review_pages.router)
     app.include_router(docs.router)
     app.mount("/ui/static", StaticFiles(directory=ui.STATIC_DIR), name="ui-static")
     app.mount(docs.ASSETS_URL, StaticFiles(directory=docs.ASSETS_DIR), name="docs-assets")

@@ -295,37 +295,39 @@ async def find_case(request: Request, id: str = "") -> Response:
     return RedirectResponse(f"/ui/cases/{quote(id.strip(), safe='')}", status_code=303)
 
 
-@router.get("/cases/{case_id}", response_class=HTMLResponse)
-async def case_page(request: Request, case_id: str, user: SessionUser) -> Response:
-    """A case: its stage, deadlines with their provenance and the timeline of its events."""
-    if user is None:
-        return to_signin(request)
-    try:
-        require(user, CASE_READERS)
-        client = request.app.state.temporal
-        view = await read_view(client, case_id)
-        person = await run_in_threadpool(person_of, _engine(request), case_id)
-        check_scope(user, view, person)
-        if view.get("reference") is None:  # a case begun before references
-            view["reference"] = await run_in_threadpool(reference_of, _engine(request), case_id)
-        events = await handle_for(client, case_id).query(CaseWorkflow.history)
-        events = await run_in_threadpool(readable_notes, _engine(request), user, events)
-    except ApiError as exc:
-        return error_page(request, exc, user)
+async def case_context(request: Request, user: UserRecord, case_id: str) -> dict[str, Any]:
+    """What the case page shows (ApiError when the user may not read the case)."""
+    require(user, CASE_READERS)
+    client = request.app.state.temporal
+    view = await read_view(client, case_id)
+    person = await run_in_threadpool(person_of, _engine(request), case_id)
+    check_scope(user, view, person)
+    if view.get("reference") is None:  # a case begun before references
+        view["reference"] = await run_in_threadpool(reference_of, _engine(request), case_id)
+    events = await handle_for(client, case_id).query(CaseWorkflow.history)
+    events = await run_in_threadpool(readable_notes, _engine(request), user, events)
     # Legal order, as `GET /cases/{id}/history` gives it: by `on`, acts before what the engine
     # derived on the same day, then as recorded.
     events = sorted(events, key=lambda e: (e.get("on") or "", bool(e.get("derived")), e["seq"]))
     today = calendar_today(view.get("jurisdiction"))
     for deadline in view.get("deadlines") or []:
         deadline["days_left"] = (date.fromisoformat(deadline["due"]) - today).days
-    return render(
-        request,
-        "case.html",
-        {
-            "title": f"Case {case_id}",
-            "case": view,
-            "person": public_person(person),
-            "events": events,
-        },
-        user=user,
-    )
+    return {
+        "title": f"Case {case_id}",
+        "case": view,
+        "person": public_person(person),
+        "events": events,
+        "today": today,
+    }
+
+
+@router.get("/cases/{case_id}", response_class=HTMLResponse)
+async def case_page(request: Request, case_id: str, user: SessionUser) -> Response:
+    """A case: its stage, deadlines with their provenance and the timeline of its events."""
+    if user is None:
+        return to_signin(request)
+    try:
+        context = await case_context(request, user, case_id)
+    except ApiError as exc:
+        return error_page(request, exc, user)
+    return render(request, "case.html", context, user=user)
