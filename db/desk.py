@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 
 from db.list_order import NO_DEADLINE
 from db.supervision import TERMINAL
-from db.tables import CaseRecord, PersonRecord
+from db.tables import CaseRecord, PersonRecord, UserRecord
 
 DESK_SIZE = 200
 """Cases the desk shows at most (a caseworker's caseload is far smaller)."""
@@ -43,3 +43,18 @@ def names_of(engine: Engine, case_ids: list[str]) -> dict[str, str]:
             select(PersonRecord).where(col(PersonRecord.case_id).in_(set(case_ids)))
         ).all()
     return {p.case_id: f"{p.given_name} {p.family_name}" for p in rows}
+
+
+def assignable_users(engine: Engine) -> list[str]:
+    """Names of the active caseworkers and supervisors (who may be assigned cases)."""
+    with Session(engine) as session:
+        return list(
+            session.exec(
+                select(UserRecord.name)
+                .where(
+                    col(UserRecord.role).in_(("caseworker", "supervisor")),
+                    col(UserRecord.revoked_at).is_(None),
+                )
+                .order_by(col(UserRecord.name))
+            ).all()
+        )

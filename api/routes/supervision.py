@@ -15,9 +15,10 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
+from temporalio.client import Client
 
 from api.casework import read_view, send_action
 from api.deps import EngineDep, SettingsDep, Supervisor, TemporalDep
@@ -271,21 +272,33 @@ async def list_entitled_blocked(
 
 
 class Reassignment(BaseModel):
-    """`POST /supervision/reassign`: move cases from one caseworker to another."""
+    """`POST /supervision/reassign`: move cases from one caseworker to another.
+
+    With `case_ids`, `from_user` may be left out: each listed open case is reassigned from
+    whoever holds it now (a bulk reassignment of selected cases).
+    """
 
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
-            "examples": [{"from_user": "caseworker-1", "to_user": "caseworker-2"}],
+            "examples": [
+                {"from_user": "caseworker-1", "to_user": "caseworker-2"},
+                {"case_ids": ["<case id>", "<case id>"], "to_user": "caseworker-2"},
+            ],
         },
     )
 
-    from_user: str = Field(min_length=1, max_length=100)
+    from_user: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description="Whose cases; required without `case_ids`",
+    )
     to_user: str = Field(min_length=1, max_length=100)
     case_ids: list[str] | None = Field(
         default=None,
         max_length=5000,
-        description="Only these cases (each must be assigned to `from_user`); "
+        description="Only these cases (each must be assigned to `from_user` when it is given); "
         "default: every open case assigned to `from_user`",
     )
     on: date | None = Field(default=None, description="Legal date of the assignment; today")
@@ -295,6 +308,12 @@ class Reassignment(BaseModel):
     @classmethod
     def _visible_text(cls, value: str | None) -> str | None:
         return None if value is None else check_text(value)
+
+    @model_validator(mode="after")
+    def _whose(self) -> Reassignment:
+        if self.from_user is None and not self.case_ids:
+            raise ValueError("give from_user, or the case_ids to reassign")
+        return self
 
 
 def _assignable(engine: Engine, name: str) -> bool:
@@ -328,15 +347,22 @@ async def reassign(
     HTTP status and detail it would have had. The others are `reassigned`. Always `200`: the
     per-case results are the answer.
     """
+    return await reassign_cases(body, user, engine, client)
+
+
+async def reassign_cases(
+    body: Reassignment, user: UserRecord, engine: Engine, client: Client
+) -> dict[str, Any]:
+    """The reassignment itself (also the dashboard's bulk reassignment); see `reassign`."""
     if body.to_user == body.from_user:
         raise Unprocessable("to_user", "is the same as from_user")
     if not await run_in_threadpool(_assignable, engine, body.to_user):
         raise Unprocessable("to_user", "is not an active caseworker or supervisor")
-    case_ids = (
-        list(dict.fromkeys(body.case_ids))
-        if body.case_ids is not None
-        else await run_in_threadpool(supervision.assigned_open_cases, engine, body.from_user)
-    )
+    if body.case_ids is not None:
+        case_ids = list(dict.fromkeys(body.case_ids))
+    else:
+        assert body.from_user is not None  # the model requires one of them
+        case_ids = await run_in_threadpool(supervision.assigned_open_cases, engine, body.from_user)
     on = (body.on or calendar_today()).isoformat()
     gate = asyncio.Semaphore(_REASSIGN_CONCURRENCY)
 
@@ -344,12 +370,15 @@ async def reassign(
         async with gate:
             try:
                 view = await read_view(client, case_id)
-                if view.get("assignee") != body.from_user:
+                holder = view.get("assignee")
+                if body.from_user is not None and holder != body.from_user:
                     return {
                         "id": case_id,
                         "result": "skipped",
-                        "detail": f"assigned to {view.get('assignee')!r}, not {body.from_user!r}",
+                        "detail": f"assigned to {holder!r}, not {body.from_user!r}",
                     }
+                if holder == body.to_user:
+                    return {"id": case_id, "result": "skipped", "detail": "already assigned"}
                 if Stage(view["stage"]) in TERMINAL_STAGES:
                     return {"id": case_id, "result": "skipped", "detail": f"{view['stage']}"}
                 action: dict[str, Any] = {"on": on, "user": body.to_user}

@@ -10,17 +10,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Annotated, Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
 from sqlalchemy.engine import Engine
 
-from api.deps import SessionUser
-from api.errors import ApiError, NotFound, Unprocessable, bad_cursor
-from api.routes.supervision import csv_export, list_query
-from api.routes.ui import LISTS, error_page, render, require, to_signin
+from api.deps import SessionUser, UiSessionDep
+from api.errors import ApiError, NotFound, Unprocessable, bad_cursor, error_field
+from api.routes.supervision import Reassignment, csv_export, list_query, reassign_cases
+from api.routes.ui import LISTS, check_csrf, error_page, posted_form, render, require, to_signin
 from db import desk, supervision
 from db.cursor import InvalidCursor
 from db.list_order import SORTS
@@ -111,6 +112,7 @@ async def supervision_list(
         # Supervisors may read every person: the list names them (the API lists ids only).
         ids = [item["id"] for item in page.items]
         names = await run_in_threadpool(desk.names_of, _engine(request), ids)
+        assignees = await run_in_threadpool(desk.assignable_users, _engine(request))
     except ApiError as exc:
         return error_page(request, exc, user)
     except InvalidCursor as exc:
@@ -120,6 +122,7 @@ async def supervision_list(
         "name": name,
         "page": page,
         "names": names,
+        "assignees": assignees,
         "today": calendar_today(),
         "form": form,
         "links": form.query_string(),
@@ -155,3 +158,34 @@ async def supervision_csv(
         return await csv_export(name, query, cursor=None, sort=form.sort)
     except ApiError as exc:
         return error_page(request, exc, user)
+
+
+@router.post("/supervision/{name}/reassign", response_class=HTMLResponse)
+async def reassign_selected(request: Request, name: str, session: UiSessionDep) -> Response:
+    """Reassign the cases ticked on a list page to one caseworker, and show each result.
+
+    `POST /supervision/reassign` with `case_ids` alone: from whoever holds each case now.
+    """
+    if session is None or name not in LISTS:
+        return RedirectResponse("/ui/signin?next=/ui", status_code=303)
+    user = session.user
+    form = await posted_form(request)
+    raw = parse_qs((await request.body()).decode("utf-8", "replace"))
+    try:
+        check_csrf(session, form)
+        require(user, {Role.SUPERVISOR.value})
+        case_ids = raw.get("case", [])
+        if not case_ids:
+            raise Unprocessable("case", "tick at least one case")
+        try:
+            body = Reassignment(case_ids=case_ids, to_user=form.get("to_user", ""))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            raise Unprocessable(error_field(first["loc"]), first["msg"]) from None
+        engine = _engine(request)
+        outcome = await reassign_cases(body, user, engine, request.app.state.temporal)
+        names = await run_in_threadpool(desk.names_of, engine, case_ids)
+    except ApiError as exc:
+        return error_page(request, exc, user)
+    context = {"title": "Reassignment", "name": name, "outcome": outcome, "names": names}
+    return render(request, "reassigned.html", context, user=user)
