@@ -26,6 +26,7 @@ from api.routes import (
     review_pages,
     search_pages,
     stats,
+    stats_pages,
     supervision,
     supervision_pages,
     ui,
@@ -93,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(search_pages.router)
     app.include_router(desk_pages.router)
     app.include_router(review_pages.router)
+    app.include_router(stats_pages.router)
     app.include_router(docs.router)
     app.mount("/ui/static", StaticFiles(directory=ui.STATIC_DIR), name="ui-static")
     app.mount(docs.ASSETS_URL, StaticFiles(directory=docs.ASSETS_DIR), name="docs-assets")

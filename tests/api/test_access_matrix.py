@@ -120,6 +120,7 @@ RULES: dict[tuple[str, str], AnyRule] = {
     ("POST", "/ui/legal-aid/feed-secret"): UiRule(303, SIGNIN, to_signin=True),
     ("POST", "/ui/search"): UiRule(303, SIGNIN, to_signin=True),
     ("GET", "/ui/desk"): UiRule(303, SIGNIN, to_signin=True),
+    ("GET", "/ui/stats"): UiRule(303, SIGNIN, to_signin=True),
     ("POST", "/ui/supervision/{name}/reassign"): UiRule(303, SIGNIN, to_signin=True),
     ("POST", "/ui/cases/{case_id}/review-abandonment"): UiRule(303, SIGNIN, to_signin=True),
     ("GET", "/ui/case"): UiRule(303, "ui: the open-a-case form forwards to the case page"),
