@@ -172,8 +172,10 @@ async def test_dashboard_in_chromium(
             "/ui/legal-aid?within_days=365",
             "legal-aid.png",
             "Deadlines of your clients",
-            [load.running],
+            [load.running, "Dashboard2 Person002", "Lapsed in the last 30 days"],
         ),
+        (sup, "/ui/stats", "stats.png", "Statistics", ["Open cases by stage, now"]),
+        (cw, "/ui/desk", "desk.png", "My cases", ["No open case is assigned to you."]),
     ]
     shots = Path(os.environ.get(SCREENSHOTS_ENV) or tmp_path / "screenshots")
     shots.mkdir(parents=True, exist_ok=True)
