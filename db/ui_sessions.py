@@ -23,6 +23,10 @@ from db.tables import UiSessionRecord, UserRecord
 
 _SESSIONS = SQLModel.metadata.tables[UiSessionRecord.__tablename__]
 
+TOUCH_EVERY = timedelta(seconds=30)
+"""A session's last use is written at most this often: a page's requests cost one write, not one
+each (idle expiry is in minutes, so the error is negligible)."""
+
 
 def _derived(session_id: str, purpose: bytes) -> str:
     # Independent values from one secret: the row's key and the forms' CSRF token.
@@ -90,7 +94,9 @@ def resume(
         if user is None:
             return None
         session.execute(
-            sa.update(_SESSIONS).where(_SESSIONS.c.id_hash == id_hash).values(last_seen_at=now)
+            sa.update(_SESSIONS)
+            .where(_SESSIONS.c.id_hash == id_hash, _SESSIONS.c.last_seen_at < now - TOUCH_EVERY)
+            .values(last_seen_at=now)
         )
         session.commit()
     return user
