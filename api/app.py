@@ -17,11 +17,18 @@ from api.routes import (
     actions,
     cases,
     codec,
+    desk_pages,
+    docs,
     duplicates,
     health,
     legal_aid,
+    legal_aid_pages,
+    review_pages,
+    search_pages,
     stats,
+    stats_pages,
     supervision,
+    supervision_pages,
     ui,
     users,
 )
@@ -54,6 +61,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         summary="Asylum procedure lifecycles with legal deadlines you can trust.",
         lifespan=lifespan,
+        # Served by api/routes/docs.py from the app's own assets, not FastAPI's CDN pages.
+        docs_url=None,
+        redoc_url=None,
     )
     install_error_handlers(app)
     install_audit(app)
@@ -79,5 +89,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(users.router)
     app.include_router(codec.router)
     app.include_router(ui.router)
+    app.include_router(legal_aid_pages.router)
+    app.include_router(supervision_pages.router)
+    app.include_router(search_pages.router)
+    app.include_router(desk_pages.router)
+    app.include_router(review_pages.router)
+    app.include_router(stats_pages.router)
+    app.include_router(docs.router)
     app.mount("/ui/static", StaticFiles(directory=ui.STATIC_DIR), name="ui-static")
+    app.mount(docs.ASSETS_URL, StaticFiles(directory=docs.ASSETS_DIR), name="docs-assets")
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -15,6 +16,7 @@ from temporalio.client import Client
 from api.auth import TokenCache
 from api.errors import Forbidden, Unauthorized
 from core.settings import Settings
+from db import ui_sessions
 from db.legal_aid import user_for_feed_secret
 from db.tables import UserRecord
 from db.users import Role, user_for_token
@@ -76,26 +78,58 @@ BearerToken = Annotated[str, Depends(_bearer_token)]
 """The request's bearer token itself (with `CurrentUser`, which checks it)."""
 
 SESSION_COOKIE = "asylumflow_session"
-"""The dashboard's HttpOnly cookie holding the signed-in user's bearer token."""
+"""The dashboard's HttpOnly cookie holding the random id of a database session (db.ui_sessions);
+never the bearer token."""
 
 _session = APIKeyCookie(name=SESSION_COOKIE, auto_error=False)
 
 
-async def _session_user(
-    request: Request, engine: EngineDep, token: Annotated[str | None, Depends(_session)]
-) -> UserRecord | None:
-    if not token:
+@dataclass(frozen=True)
+class UiSession:
+    """A live dashboard session: its id (from the cookie), its user and its forms' CSRF token."""
+
+    id: str
+    user: UserRecord
+    csrf: str
+
+
+async def _ui_session(
+    request: Request,
+    engine: EngineDep,
+    settings: SettingsDep,
+    session_id: Annotated[str | None, Depends(_session)],
+) -> UiSession | None:
+    if not session_id or len(session_id) > 200:
         return None
-    user = await run_in_threadpool(user_for_token, engine, token)
-    if user is not None:
-        # The audit middleware and the request log read who made the request from here.
-        request.state.user = user
-    return user
+    user = await run_in_threadpool(
+        lambda: ui_sessions.resume(
+            engine,
+            session_id,
+            idle=settings.ui_session_idle,
+            absolute=settings.ui_session_max_age,
+        )
+    )
+    if user is None:
+        return None
+    # The audit middleware and the request log read who made the request from here.
+    request.state.user = user
+    session = UiSession(session_id, user, ui_sessions.csrf_token(session_id))
+    # Pages render the CSRF token into their forms from here.
+    request.state.ui_session = session
+    return session
+
+
+UiSessionDep = Annotated[UiSession | None, Depends(_ui_session)]
+"""The dashboard session in the cookie, if it is still live (else None: sign in again)."""
+
+
+async def _session_user(session: UiSessionDep) -> UserRecord | None:
+    return session.user if session is not None else None
 
 
 SessionUser = Annotated[UserRecord | None, Depends(_session_user)]
-"""The dashboard user whose token is in the session cookie, if it is still valid (else None:
-the page sends the visitor to sign in)."""
+"""The dashboard user whose live session is in the cookie, if any (else None: the page sends
+the visitor to sign in)."""
 
 
 async def _calendar_org(

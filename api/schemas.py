@@ -364,6 +364,7 @@ class SupervisionItem(View):
     """A case on a supervision list, with why it is there and since when."""
 
     id: str
+    reference: str | None = None
     stage: Stage
     stage_since: date
     jurisdiction: str
@@ -388,7 +389,7 @@ class _OfCase(View):
 
 
 class LegalAidDeadline(DeadlineView, _OfCase):
-    """A running or paused deadline of one of the org's cases (`case_id` first)."""
+    """A deadline of one of the org's cases (`case_id` first): running or paused, or lapsed."""
 
 
 class LegalAidDeadlines(View):

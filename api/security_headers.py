@@ -2,8 +2,9 @@
 
 The dashboard is plain server-rendered HTML: one stylesheet from `/ui/static`, no scripts, no
 inline styles, forms posting to the API itself. Its policy allows exactly that. The OpenAPI
-pages (`/docs`, `/redoc`) load FastAPI's Swagger UI and ReDoc from their CDN with an inline
-bootstrap script, so they get a policy of their own that allows those and nothing else.
+pages (`/docs`, `/redoc`) load Swagger UI and ReDoc from the app itself (`/docs-assets`,
+api/routes/docs.py); Swagger UI's one inline bootstrap script is allowed by its hash, which the
+page sets in its own policy; nothing is loaded from another origin.
 
 Answers carry personal data (names, case ids, notes), so no cache, shared or the browser's own
 back-button store, may keep them; only the static assets (no personal data) are cacheable.
@@ -26,25 +27,33 @@ PAGE_POLICY = "; ".join(
 )
 """The API's JSON and the dashboard: one same-origin stylesheet, same-origin forms."""
 
-_CDN = "https://cdn.jsdelivr.net"
 
-DOCS_POLICY = "; ".join(
-    (
-        "default-src 'none'",
-        f"script-src {_CDN} 'unsafe-inline'",
-        f"style-src {_CDN} https://fonts.googleapis.com 'unsafe-inline'",
-        "font-src https://fonts.gstatic.com",
-        "img-src 'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly",
-        "connect-src 'self'",
-        "worker-src blob:",
-        "frame-ancestors 'none'",
-        "base-uri 'none'",
+def docs_policy(script_hashes: list[str]) -> str:
+    """The policy of Swagger UI and ReDoc: same-origin assets, inline scripts by hash only.
+
+    Both render with inline styles and ReDoc searches in a blob worker; fonts and images are
+    their own or data URLs. Nothing comes from another origin.
+    """
+    return "; ".join(
+        (
+            "default-src 'none'",
+            " ".join(("script-src 'self'", *script_hashes)),
+            "style-src 'self' 'unsafe-inline'",
+            "font-src 'self' data:",
+            "img-src 'self' data:",
+            "connect-src 'self'",
+            "worker-src blob:",
+            "frame-ancestors 'none'",
+            "base-uri 'none'",
+        )
     )
-)
-"""Swagger UI and ReDoc as FastAPI serves them (CDN scripts and an inline bootstrap)."""
+
+
+DOCS_POLICY = docs_policy([])
+"""The documentation pages' policy when the page itself set none (no inline script at all)."""
 
 DOCS_PATHS = ("/docs", "/redoc")
-STATIC_PREFIX = "/ui/static/"
+STATIC_PREFIXES = ("/ui/static/", "/docs-assets/")
 
 COMMON_HEADERS = (
     (b"x-content-type-options", b"nosniff"),
@@ -75,10 +84,12 @@ class SecurityHeaders:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                headers["content-security-policy"] = policy_for(path)
+                # Only a documentation page may bring its own (narrower, hash-based) policy.
+                if not (path.startswith(DOCS_PATHS) and "content-security-policy" in headers):
+                    headers["content-security-policy"] = policy_for(path)
                 for name, value in COMMON_HEADERS:
                     headers[name.decode()] = value.decode()
-                if not path.startswith(STATIC_PREFIX) and "no-store" not in headers.get(
+                if not path.startswith(STATIC_PREFIXES) and "no-store" not in headers.get(
                     "cache-control", ""
                 ):
                     headers["cache-control"] = "no-store"

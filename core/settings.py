@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -120,8 +121,19 @@ class Settings(BaseSettings):
         default=None,
         validation_alias="ASYLUMFLOW_PUBLIC_URL",
         description="The API's address as users reach it (e.g. https://asylum.example.gov), "
-        "for links the API hands out (the calendar feed); default http://API_HOST:API_PORT. "
-        "Never taken from a request's Host header, which the caller chooses",
+        "for links the API hands out: the calendar feed (default http://API_HOST:API_PORT, "
+        "never a request's Host header, which the caller chooses) and the dashboard's one-time "
+        "sign-in links (default: the address the caller itself used)",
+    )
+    ui_session_idle_minutes: PositiveInt = Field(
+        default=30,
+        validation_alias="ASYLUMFLOW_UI_SESSION_IDLE_MINUTES",
+        description="Minutes without a request after which a dashboard session ends",
+    )
+    ui_session_max_hours: PositiveInt = Field(
+        default=8,
+        validation_alias="ASYLUMFLOW_UI_SESSION_MAX_HOURS",
+        description="Hours after signing in at which a dashboard session ends, however active",
     )
     max_concurrent_workflow_tasks: PositiveInt | None = Field(
         default=None,
@@ -276,6 +288,16 @@ class Settings(BaseSettings):
     def public_base_url(self) -> str:
         """`ASYLUMFLOW_PUBLIC_URL`, or the configured host and port (never a request's Host)."""
         return self.public_url or f"http://{self.api_host}:{self.api_port}"
+
+    @property
+    def ui_session_idle(self) -> timedelta:
+        """How long a dashboard session may go unused."""
+        return timedelta(minutes=self.ui_session_idle_minutes)
+
+    @property
+    def ui_session_max_age(self) -> timedelta:
+        """How long a dashboard session lasts at most."""
+        return timedelta(hours=self.ui_session_max_hours)
 
     @property
     def temporal_address(self) -> str:

@@ -20,6 +20,7 @@ from db.tables import (
     DeadlineRecord,
     DeliveryRecord,
     FeedSecretRecord,
+    PersonRecord,
     UserRecord,
     WebhookRecord,
 )
@@ -27,6 +28,12 @@ from db.users import hash_token
 
 OPEN_STATUSES = ("running", "paused")
 """Deadline statuses a provider still has to watch (paused clocks run again on resumption)."""
+
+LAPSED_STATUSES = ("expired", "missed")
+"""Deadlines that passed without the act: still doable (`expired`) or a breach on record."""
+
+LAPSED_DAYS = 30
+"""How far back `lapsed_deadlines` looks: deadlines due in the last 30 days."""
 
 
 def org_deadlines(
@@ -46,6 +53,44 @@ def org_deadlines(
         query = query.where(DeadlineRecord.due <= until)
     with Session(engine) as session:
         return [(d, c) for d, c in session.exec(query).all()]
+
+
+def lapsed_deadlines(
+    engine: Engine, org: str, *, today: date
+) -> list[tuple[DeadlineRecord, CaseRecord]]:
+    """The org's lapsed deadlines (`expired` or `missed`) due in the last `LAPSED_DAYS` days.
+
+    Sorted by due date.
+    """
+    query = (
+        select(DeadlineRecord, CaseRecord)
+        .join(CaseRecord, col(CaseRecord.id) == col(DeadlineRecord.case_id))
+        .where(
+            CaseRecord.legal_aid_org == org,
+            col(DeadlineRecord.status).in_(LAPSED_STATUSES),
+            DeadlineRecord.due >= today - timedelta(days=LAPSED_DAYS),
+            DeadlineRecord.due <= today,
+        )
+        .order_by(col(DeadlineRecord.due), col(DeadlineRecord.case_id), col(DeadlineRecord.clock))
+    )
+    with Session(engine) as session:
+        return [(d, c) for d, c in session.exec(query).all()]
+
+
+def client_names(engine: Engine, org: str, case_ids: Sequence[str]) -> dict[str, str]:
+    """The full name of the person of each of the org's cases among `case_ids`.
+
+    Legal aid may read its own clients' persons; the org filter keeps every other case out.
+    """
+    if not case_ids:
+        return {}
+    with Session(engine) as session:
+        rows = session.exec(
+            select(PersonRecord)
+            .join(CaseRecord, col(CaseRecord.id) == col(PersonRecord.case_id))
+            .where(CaseRecord.legal_aid_org == org, col(PersonRecord.case_id).in_(set(case_ids)))
+        ).all()
+    return {p.case_id: f"{p.given_name} {p.family_name}" for p in rows}
 
 
 def deadline_item(record: DeadlineRecord) -> dict[str, Any]:
@@ -209,3 +254,18 @@ def deliveries(
         query = query.where(col(DeliveryRecord.id) > after)
     with Session(engine) as session:
         return list(session.exec(query.order_by(col(DeliveryRecord.id)).limit(limit)).all())
+
+
+def latest_deliveries(
+    engine: Engine, org: str, webhook_id: int, *, limit: int
+) -> list[DeliveryRecord]:
+    """The `limit` most recent delivery attempts of one of the org's webhooks, newest first."""
+    query = (
+        select(DeliveryRecord)
+        .join(CaseRecord, col(CaseRecord.id) == col(DeliveryRecord.case_id))
+        .where(DeliveryRecord.webhook_id == webhook_id, CaseRecord.legal_aid_org == org)
+        .order_by(col(DeliveryRecord.id).desc())
+        .limit(limit)
+    )
+    with Session(engine) as session:
+        return list(session.exec(query).all())

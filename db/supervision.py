@@ -22,6 +22,7 @@ from sqlalchemy import ColumnElement, and_, func, or_, tuple_, union_all
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, col, select
 
+from db import list_order
 from db.cursor import InvalidCursor, decode_cursor, encode_cursor
 from db.tables import CaseEventRecord, CaseRecord, DeadlineRecord
 from models.enums import Stage
@@ -117,6 +118,7 @@ def _cursor_position(cursor: str) -> tuple[date, str]:
 def _base(row: CaseRecord) -> dict[str, Any]:
     return {
         "id": row.id,
+        "reference": row.reference,
         "stage": row.stage,
         "stage_since": row.stage_since.isoformat(),
         "jurisdiction": row.jurisdiction,
@@ -132,22 +134,29 @@ def _page(
     since: Any,
     cursor: str | None,
     limit: int,
+    sort: str = "since",
 ) -> tuple[list[CaseRecord], int, str | None]:
-    """Rows matching `where` ordered by (since, id) after `cursor`, the total, the next cursor."""
+    """Rows matching `where` in the order `sort` after `cursor`, the total, the next cursor."""
     where = [*where, since.is_not(None)]
     query = select(CaseRecord).where(*where)
-    if cursor:
+    order = list_order.keys(sort, since)
+    if cursor and sort == "since":
         after, after_id = _cursor_position(cursor)
         query = query.where(or_(since > after, and_(since == after, col(CaseRecord.id) > after_id)))
+    elif cursor:
+        query = query.where(list_order.after(sort, cursor, order))
     with Session(engine) as session:
-        rows = list(session.exec(query.order_by(since, col(CaseRecord.id)).limit(limit + 1)).all())
+        rows = list(session.exec(query.order_by(*order).limit(limit + 1)).all())
         total = session.exec(select(func.count()).select_from(CaseRecord).where(*where)).one()
     more = len(rows) > limit
     rows = rows[:limit]
     following = None
     if more:
         last = rows[-1]
-        following = _cursor_after(getattr(last, since.key), last.id)
+        if sort == "since":
+            following = _cursor_after(getattr(last, since.key), last.id)
+        else:
+            following = list_order.cursor_after(sort, last, since.key)
     return rows, int(total), following
 
 
@@ -230,18 +239,21 @@ def overdue(
     today: date,
     cursor: str | None = None,
     limit: int = 50,
+    sort: str = "since",
 ) -> Listing:
     """Open cases with an authority clock that expired without its act, longest overdue first.
 
-    `since` is the first day the earliest such clock was overdue (the day after it was due).
+    `since` is the first day the earliest such clock was overdue (the day after it was due), so
+    `sort=due` (by the missed due date) is the order of `since`.
     """
+    sort = "since" if sort == "due" else sort
     since = col(CaseRecord.overdue_since)
     where = [
         col(CaseRecord.overdue) == True,  # noqa: E712  (SQL, not a Python comparison)
         col(CaseRecord.stage).not_in(TERMINAL),
         *filters.conditions(),
     ]
-    rows, total, following = _page(engine, where, since, cursor, limit)
+    rows, total, following = _page(engine, where, since, cursor, limit, sort)
     expired = _expired_authority_clocks(engine, [r.id for r in rows])
     items = []
     for row in rows:
@@ -347,17 +359,26 @@ def stuck(
     configured: Mapping[Stage, int] | None = None,
     cursor: str | None = None,
     limit: int = 50,
+    sort: str = "since",
 ) -> Listing:
     """Open cases with no transition for longer than their stage's service level.
 
     A case is stuck when it has been in its stage for *more* days than the level. `since` is
     the day it entered the stage (no transition since then), so the longest stuck come first.
+    Another `sort` reads the arms as one condition (the per-arm ranges serve `since` only).
     """
     default = service_levels(None, configured)
     by_pack = {p.id: service_levels(p, configured) for p in all_packs()}
     stages = [s for s in DEFAULT_SERVICE_LEVELS if not filters.stage or s.value == filters.stage]
     arms = _stuck_arms(today, stages, default, by_pack)
-    rows, total, following = _page_of_arms(engine, arms, filters.conditions(), cursor, limit)
+    if sort == "since":
+        rows, total, following = _page_of_arms(engine, arms, filters.conditions(), cursor, limit)
+    elif arms:
+        where = [or_(*arms), *filters.conditions()]
+        since = col(CaseRecord.stage_since)
+        rows, total, following = _page(engine, where, since, cursor, limit, sort)
+    else:
+        rows, total, following = [], 0, None
     items = []
     for row in rows:
         level = by_pack.get(row.pack_id, default)[Stage(row.stage)]
@@ -442,6 +463,7 @@ def abandoned(
     today: date,
     cursor: str | None = None,
     limit: int = 50,
+    sort: str = "since",
 ) -> Listing:
     """Cases presumed abandoned and awaiting a supervisor's `review_abandonment`.
 
@@ -452,7 +474,8 @@ def abandoned(
         col(CaseRecord.stage).not_in(TERMINAL),
         *filters.conditions(),
     ]
-    rows, total, following = _page(engine, where, col(CaseRecord.abandoned_since), cursor, limit)
+    since = col(CaseRecord.abandoned_since)
+    rows, total, following = _page(engine, where, since, cursor, limit, sort)
     causes = _abandonment_causes(engine, rows)
     items = []
     for row in rows:
@@ -484,6 +507,7 @@ def entitled_blocked(
     today: date,
     cursor: str | None = None,
     limit: int = 50,
+    sort: str = "since",
 ) -> Listing:
     """Cases whose labour-market access was reached but which have no personal ID number.
 
@@ -496,7 +520,7 @@ def entitled_blocked(
         *filters.conditions(),
     ]
     rows, total, following = _page(
-        engine, where, col(CaseRecord.labour_market_reached_on), cursor, limit
+        engine, where, col(CaseRecord.labour_market_reached_on), cursor, limit, sort
     )
     items = []
     for row in rows:

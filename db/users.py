@@ -13,6 +13,7 @@ from enum import StrEnum
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from db import ui_sessions
 from db.tables import UserRecord
 
 
@@ -71,6 +72,10 @@ def issue_token(engine: Engine, name: str) -> str:
         user.revoked_at = None
         session.add(user)
         session.commit()
+        user_id = user.id
+    # Dashboard sessions signed in with the replaced token end with it.
+    assert user_id is not None
+    ui_sessions.end_all_of(engine, user_id)
     return token
 
 
@@ -83,6 +88,9 @@ def revoke_user(engine: Engine, name: str) -> None:
         user.revoked_at = datetime.now(UTC)
         session.add(user)
         session.commit()
+        user_id = user.id
+    assert user_id is not None
+    ui_sessions.end_all_of(engine, user_id)  # and the user's dashboard sessions with it
 
 
 def user_for_token(engine: Engine, token: str) -> UserRecord | None:

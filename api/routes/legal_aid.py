@@ -51,7 +51,7 @@ class WebhookCreate(BaseModel):
 
 @router.get(
     "/deadlines",
-    summary="Running and paused deadlines of the org's cases, by due date",
+    summary="Running and paused deadlines of the org's cases, or lapsed ones, by due date",
     response_model=LegalAidDeadlines,
     response_model_exclude_unset=True,
 )
@@ -59,15 +59,24 @@ async def deadlines(
     user: LegalAid,
     engine: EngineDep,
     within_days: Annotated[int, Query(ge=0, le=3660)] = 30,
+    lapsed: Annotated[
+        bool,
+        Query(description="Instead: the `expired` or `missed` ones due in the last 30 days"),
+    ] = False,
 ) -> dict[str, Any]:
     """Every running or paused clock of the org's cases due within `within_days` days.
 
     Appeal and reopen windows and labour-market dates included; each item is the deadline object
-    with its provenance and the case id.
+    with its provenance and the case id. With `lapsed=true`, the deadlines that passed without
+    the act (`expired` or `missed`) with a due date in the last 30 days instead.
     """
     org = org_of(user)
-    until = calendar_today() + timedelta(days=within_days)
-    rows = await run_in_threadpool(legal_aid.org_deadlines, engine, org, until=until)
+    today = calendar_today()
+    if lapsed:
+        rows = await run_in_threadpool(lambda: legal_aid.lapsed_deadlines(engine, org, today=today))
+    else:
+        until = today + timedelta(days=within_days)
+        rows = await run_in_threadpool(legal_aid.org_deadlines, engine, org, until=until)
     return {"items": [legal_aid.deadline_item(d) for d, _ in rows]}
 
 

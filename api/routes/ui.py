@@ -1,9 +1,11 @@
-"""The supervisor dashboard at `/ui`: server-rendered HTML over the same queries as the API.
+"""The dashboard at `/ui`: server-rendered HTML over the same queries as the API.
 
-Sign-in stores the user's bearer token in an HttpOnly, SameSite=Strict cookie scoped to `/ui`,
-so scripts cannot read it and other sites cannot make the browser send it. Every page applies the
-API's role rules; a refusal is a friendly HTML page, not JSON. No URL carries personal data:
-pages are addressed by case id, and the token travels only in a POST body or the cookie.
+Signing in (the bearer token posted once, or a one-time ticket) starts a database session
+(`db.ui_sessions`): the HttpOnly, SameSite=Strict cookie scoped to `/ui` holds only its random
+id, never the token, and any API process serves it until it is idle too long, too old, or ended
+by signing out. Every form POST carries a CSRF token in a hidden field and is refused (403)
+without the right one. Every page applies the API's role rules; a refusal is a friendly HTML
+page, not JSON. No URL carries personal data: pages are addressed by case id.
 
 A one-time sign-in link (`POST /ui/tickets` with the bearer token) lets the CLI or a test hand a
 browser a session without typing the token: the ticket is random, single use and expires in a
@@ -12,23 +14,31 @@ minute, and any API process redeems it (`db.ui_tickets`).
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+import hmac
+import secrets
+from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import parse_qs, quote
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.engine import Engine
 
 from api.casework import check_scope, handle_for, person_of, public_person, read_view
-from api.deps import SESSION_COOKIE, BearerToken, CurrentUser, SessionUser
-from api.errors import ApiError, Forbidden, NotFound, bad_cursor
+from api.deps import (
+    SESSION_COOKIE,
+    BearerToken,
+    CurrentUser,
+    SessionUser,
+    UiSession,
+    UiSessionDep,
+)
+from api.errors import ApiError, Forbidden
 from api.note_scope import readable_notes
-from db import legal_aid, supervision, ui_tickets
-from db.cursor import InvalidCursor
+from db import ui_sessions, ui_tickets
 from db.references import reference_of
 from db.tables import UserRecord
 from db.users import Role, user_for_token
@@ -43,6 +53,12 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
 COOKIE = SESSION_COOKIE
 
+SIGNIN_COOKIE = "asylumflow_signin"
+"""The sign-in form's pre-session CSRF token (HttpOnly, SameSite=Strict, path /ui/signin)."""
+
+CSRF_REFUSAL = "This form is stale or came from another site: reload the page and try again."
+SIGNIN_CSRF_REFUSAL = "The sign-in form expired or came from another site: please try again."
+
 LISTS: dict[str, str] = {
     "overdue": "Overdue cases",
     "stuck": "Stuck cases",
@@ -50,9 +66,6 @@ LISTS: dict[str, str] = {
     "entitled-blocked": "Entitled but blocked cases",
 }
 """Supervision lists: URL slug -> page title."""
-
-WITHIN_CHOICES = (7, 30, 90, 365)
-"""Horizons, in days, the legal-aid view offers."""
 
 CASE_READERS = {
     Role.BORDER_OFFICER.value,
@@ -83,10 +96,12 @@ def render(
     status_code: int = 200,
 ) -> HTMLResponse:
     """Render a template with the signed-in user and the navigation it may use."""
+    session: UiSession | None = getattr(request.state, "ui_session", None)
     response = TEMPLATES.TemplateResponse(
         request,
         name,
-        {"user": user, "lists": LISTS, **context},
+        # Every form of a signed-in page posts the session's CSRF token (check_csrf).
+        {"user": user, "lists": LISTS, "csrf": session.csrf if session else "", **context},
         status_code=status_code,
     )
     # Pages carry personal data: no shared or back-button caches.
@@ -121,15 +136,79 @@ def require(user: UserRecord, roles: set[str]) -> None:
         raise Forbidden(f"your role ({user.role}) may not open this page")
 
 
-def _set_session(request: Request, response: Response, token: str) -> None:
+def _set_session(request: Request, response: Response, session_id: str) -> None:
+    settings = request.app.state.settings
     response.set_cookie(
         COOKIE,
-        token,
+        session_id,
+        # Kept across a browser restart, but never beyond the session's absolute expiry.
+        max_age=int(settings.ui_session_max_age.total_seconds()),
         httponly=True,
         samesite="strict",
         secure=request.url.scheme == "https",
         path="/ui",
     )
+    response.delete_cookie(SIGNIN_COOKIE, path="/ui/signin", httponly=True, samesite="strict")
+
+
+async def _start_session(request: Request, user: UserRecord, target: str) -> Response:
+    """Start a database session for `user` and send the browser on with its cookie."""
+    settings = request.app.state.settings
+    user_id = user.id
+    assert user_id is not None  # a stored user
+    session_id = await run_in_threadpool(
+        lambda: ui_sessions.start(
+            _engine(request),
+            user_id,
+            idle=settings.ui_session_idle,
+            absolute=settings.ui_session_max_age,
+        )
+    )
+    response = RedirectResponse(target, status_code=303)
+    _set_session(request, response, session_id)
+    return response
+
+
+async def posted_form(request: Request) -> dict[str, str]:
+    """A urlencoded form's fields (the first value of each)."""
+    # Parsed here rather than adding python-multipart for a few fields.
+    form = parse_qs((await request.body()).decode("utf-8", "replace"))
+    return {name: values[0] for name, values in form.items()}
+
+
+def check_csrf(session: UiSession, form: dict[str, str]) -> None:
+    """403 unless the form carries the session's CSRF token (it came from our own page)."""
+    if not ui_sessions.csrf_matches(session.id, form.get("csrf", "")):
+        raise Forbidden(CSRF_REFUSAL)
+
+
+def signin_page(
+    request: Request, target: str, error: str | None = None, status_code: int = 200
+) -> HTMLResponse:
+    """The sign-in form, with a pre-session CSRF token in a cookie and the same in the form.
+
+    Before sign-in there is no session to tie a token to, so the form's token is checked
+    against a SameSite=Strict cookie: another site can neither read it nor make the browser
+    send it, so it cannot sign a visitor in under the other site's account.
+    """
+    known = request.cookies.get(SIGNIN_COOKIE, "")
+    token = known if 20 <= len(known) <= 100 else secrets.token_urlsafe(32)
+    response = render(
+        request,
+        "signin.html",
+        {"title": "Sign in", "next": target, "error": error, "signin_csrf": token},
+        status_code=status_code,
+    )
+    response.set_cookie(
+        SIGNIN_COOKIE,
+        token,
+        max_age=3600,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/ui/signin",
+    )
+    return response
 
 
 # ---------------------------------------------------------------------------------------------
@@ -155,42 +234,36 @@ async def signin_form(
         user = None
         if token is not None:
             user = await run_in_threadpool(user_for_token, _engine(request), token)
-        if token is not None and user is not None:
-            response = RedirectResponse(target, status_code=303)
-            _set_session(request, response, token)
-            return response
-        return render(
-            request,
-            "signin.html",
-            {"title": "Sign in", "next": target, "error": "That sign-in link is used or expired."},
-            status_code=401,
-        )
-    return render(request, "signin.html", {"title": "Sign in", "next": target, "error": None})
+        if user is not None:
+            return await _start_session(request, user, target)
+        return signin_page(request, target, "That sign-in link is used or expired.", 401)
+    return signin_page(request, target)
 
 
 @router.post("/signin", response_class=HTMLResponse)
 async def signin(request: Request) -> Response:
-    """Check the posted token and keep it in the session cookie."""
-    # A plain urlencoded form: parsed here rather than adding python-multipart for one field.
-    form = parse_qs((await request.body()).decode("utf-8", "replace"))
-    token = (form.get("token") or [""])[0].strip()
-    target = _safe_next((form.get("next") or [""])[0])
+    """Check the posted token and start a session whose id goes in the cookie."""
+    form = await posted_form(request)
+    token = form.get("token", "").strip()
+    target = _safe_next(form.get("next"))
+    expected = request.cookies.get(SIGNIN_COOKIE, "")
+    if not expected or not hmac.compare_digest(expected, form.get("csrf", "")):
+        return signin_page(request, target, SIGNIN_CSRF_REFUSAL, 403)
     user = await run_in_threadpool(user_for_token, _engine(request), token) if token else None
     if user is None:
-        return render(
-            request,
-            "signin.html",
-            {"title": "Sign in", "next": target, "error": "That token is unknown or revoked."},
-            status_code=401,
-        )
-    response = RedirectResponse(target, status_code=303)
-    _set_session(request, response, token)
-    return response
+        return signin_page(request, target, "That token is unknown or revoked.", 401)
+    return await _start_session(request, user, target)
 
 
 @router.post("/signout")
-async def signout() -> Response:
-    """Forget the session cookie."""
+async def signout(request: Request, session: UiSessionDep) -> Response:
+    """End the session in the database (every process) and forget the cookie."""
+    if session is not None:
+        try:
+            check_csrf(session, await posted_form(request))
+        except ApiError as exc:
+            return error_page(request, exc, session.user)
+        await run_in_threadpool(ui_sessions.end, _engine(request), session.id)
     response = RedirectResponse("/ui/signin", status_code=303)
     response.delete_cookie(COOKIE, path="/ui", httponly=True, samesite="strict")
     return response
@@ -198,11 +271,16 @@ async def signout() -> Response:
 
 @router.post("/tickets")
 async def create_ticket(request: Request, user: CurrentUser, token: BearerToken) -> dict[str, Any]:
-    """A one-time sign-in link for the bearer token's user (valid for a minute, used once)."""
+    """A one-time sign-in link for the bearer token's user (valid for a minute, used once).
+
+    The link is absolute: `ASYLUMFLOW_PUBLIC_URL` behind a proxy, else the address the caller
+    used (the link goes back to that caller only, so its Host header misleads nobody else).
+    """
     ticket = await run_in_threadpool(ui_tickets.issue, _engine(request), token)
+    base = request.app.state.settings.public_url or str(request.base_url).rstrip("/")
     return {
         "ticket": ticket,
-        "url": f"/ui/signin?ticket={ticket}",
+        "url": f"{base}/ui/signin?ticket={ticket}",
         "expires_in": int(ui_tickets.TICKET_TTL.total_seconds()),
         "user": user.name,
     }
@@ -212,59 +290,36 @@ async def create_ticket(request: Request, user: CurrentUser, token: BearerToken)
 # Pages
 
 
-@router.get("/supervision/{name}", response_class=HTMLResponse)
-async def supervision_list(
-    request: Request,
-    name: str,
-    user: SessionUser,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
-) -> Response:
-    """One supervision list (overdue, stuck, abandoned, entitled-blocked) for supervisors."""
-    if user is None:
-        return to_signin(request)
-    try:
-        if name not in LISTS:
-            raise NotFound("there is no such list")
-        require(user, {Role.SUPERVISOR.value})
-        engine, filters, today = _engine(request), supervision.Filters(), calendar_today()
-        if name == "overdue":
-            page = await run_in_threadpool(
-                supervision.overdue, engine, filters, today=today, cursor=cursor
-            )
-        elif name == "stuck":
-            page = await run_in_threadpool(
-                lambda: supervision.stuck(
-                    engine,
-                    filters,
-                    today=today,
-                    configured=request.app.state.settings.service_levels,
-                    cursor=cursor,
-                )
-            )
-        elif name == "abandoned":
-            page = await run_in_threadpool(
-                supervision.abandoned, engine, filters, today=today, cursor=cursor
-            )
-        else:
-            page = await run_in_threadpool(
-                supervision.entitled_blocked, engine, filters, today=today, cursor=cursor
-            )
-    except ApiError as exc:
-        return error_page(request, exc, user)
-    except InvalidCursor as exc:
-        return error_page(request, bad_cursor(exc), user)
-    return render(
-        request,
-        "list.html",
-        {"title": LISTS[name], "name": name, "page": page, "today": today},
-        user=user,
-    )
-
-
 @router.get("/case", response_class=HTMLResponse)
 async def find_case(request: Request, id: str = "") -> Response:
     """The "open a case" form's target: on to the case page."""
     return RedirectResponse(f"/ui/cases/{quote(id.strip(), safe='')}", status_code=303)
+
+
+async def case_context(request: Request, user: UserRecord, case_id: str) -> dict[str, Any]:
+    """What the case page shows (ApiError when the user may not read the case)."""
+    require(user, CASE_READERS)
+    client = request.app.state.temporal
+    view = await read_view(client, case_id)
+    person = await run_in_threadpool(person_of, _engine(request), case_id)
+    check_scope(user, view, person)
+    if view.get("reference") is None:  # a case begun before references
+        view["reference"] = await run_in_threadpool(reference_of, _engine(request), case_id)
+    events = await handle_for(client, case_id).query(CaseWorkflow.history)
+    events = await run_in_threadpool(readable_notes, _engine(request), user, events)
+    # Legal order, as `GET /cases/{id}/history` gives it: by `on`, acts before what the engine
+    # derived on the same day, then as recorded.
+    events = legal_order(events)
+    today = calendar_today(view.get("jurisdiction"))
+    for deadline in view.get("deadlines") or []:
+        deadline["days_left"] = (date.fromisoformat(deadline["due"]) - today).days
+    return {
+        "title": f"Case {case_id}",
+        "case": view,
+        "person": public_person(person),
+        "events": events,
+        "today": today,
+    }
 
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
@@ -273,65 +328,7 @@ async def case_page(request: Request, case_id: str, user: SessionUser) -> Respon
     if user is None:
         return to_signin(request)
     try:
-        require(user, CASE_READERS)
-        client = request.app.state.temporal
-        view = await read_view(client, case_id)
-        person = await run_in_threadpool(person_of, _engine(request), case_id)
-        check_scope(user, view, person)
-        if view.get("reference") is None:  # a case begun before references
-            view["reference"] = await run_in_threadpool(reference_of, _engine(request), case_id)
-        events = await handle_for(client, case_id).query(CaseWorkflow.history)
-        events = legal_order(
-            await run_in_threadpool(readable_notes, _engine(request), user, events)
-        )
+        context = await case_context(request, user, case_id)
     except ApiError as exc:
         return error_page(request, exc, user)
-    return render(
-        request,
-        "case.html",
-        {
-            "title": f"Case {case_id}",
-            "case": view,
-            "person": public_person(person),
-            "events": events,
-        },
-        user=user,
-    )
-
-
-@router.get("/legal-aid", response_class=HTMLResponse)
-async def legal_aid_page(
-    request: Request,
-    user: SessionUser,
-    within_days: Annotated[int, Query(ge=0, le=3660)] = 90,
-) -> Response:
-    """The org's running and paused deadlines due within `within_days`, soonest first."""
-    if user is None:
-        return to_signin(request)
-    try:
-        require(user, {Role.LEGAL_AID.value})
-        if not user.org:
-            raise Forbidden("this legal_aid user belongs to no organisation")
-        today = calendar_today()
-        rows = await run_in_threadpool(
-            lambda: legal_aid.org_deadlines(
-                _engine(request), str(user.org), until=today + timedelta(days=within_days)
-            )
-        )
-    except ApiError as exc:
-        return error_page(request, exc, user)
-    items = [legal_aid.deadline_item(d) for d, _ in rows]
-    for item in items:
-        item["days_left"] = (date.fromisoformat(item["due"]) - today).days
-    return render(
-        request,
-        "legal_aid.html",
-        {
-            "title": "Deadlines of your clients",
-            "items": items,
-            "within_days": within_days,
-            "choices": sorted({*WITHIN_CHOICES, within_days}),
-            "today": today,
-        },
-        user=user,
-    )
+    return render(request, "case.html", context, user=user)

@@ -1,6 +1,6 @@
 """The tables, by area. Importing this package registers all of them on `SQLModel.metadata`."""
 
-from db.tables.access import AuditRecord, UiTicketRecord, UserRecord
+from db.tables.access import AuditRecord, UiSessionRecord, UiTicketRecord, UserRecord
 from db.tables.cases import CaseEventRecord, CaseRecord, DeadlineRecord, ProjectionIntentRecord
 from db.tables.feeds import DeliveryRecord, FeedSecretRecord, WebhookRecord
 from db.tables.registry import (
@@ -28,6 +28,7 @@ __all__ = [
     "PersonRecord",
     "ProjectionIntentRecord",
     "ReferenceCounterRecord",
+    "UiSessionRecord",
     "UiTicketRecord",
     "UserRecord",
     "WebhookRecord",

@@ -1,4 +1,4 @@
-"""Who may use the API and what they did: users, the audit log, dashboard sign-in tickets."""
+"""Who may use the API and what they did: users, the audit log, dashboard tickets and sessions."""
 
 from __future__ import annotations
 
@@ -52,3 +52,18 @@ class UiTicketRecord(SQLModel, table=True):
     id_hash: str = Field(primary_key=True, max_length=64)
     sealed: str = Field(max_length=400)
     expires_at: datetime = Field(index=True)
+
+
+class UiSessionRecord(SQLModel, table=True):
+    """A signed-in dashboard session (`db.ui_sessions`), valid in every API process.
+
+    Keyed by a hash of the random session id the browser's cookie holds; the bearer token is
+    never involved after sign-in. Idle and absolute expiry are checked against the two instants.
+    """
+
+    __tablename__ = "ui_sessions"
+
+    id_hash: str = Field(primary_key=True, max_length=64)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    created_at: datetime
+    last_seen_at: datetime = Field(index=True)

@@ -114,12 +114,19 @@ RULES: dict[tuple[str, str], AnyRule] = {
     ("POST", "/ui/tickets"): Rule(ALL_ROLES),
     ("GET", "/ui"): UiRule(303, SIGNIN, to_signin=True),
     ("GET", "/ui/supervision/{name}"): UiRule(303, SIGNIN, to_signin=True),
+    ("GET", "/ui/supervision/{name}/export.csv"): UiRule(303, SIGNIN, to_signin=True),
     ("GET", "/ui/cases/{case_id}"): UiRule(303, SIGNIN, to_signin=True),
     ("GET", "/ui/legal-aid"): UiRule(303, SIGNIN, to_signin=True),
+    ("POST", "/ui/legal-aid/feed-secret"): UiRule(303, SIGNIN, to_signin=True),
+    ("POST", "/ui/search"): UiRule(303, SIGNIN, to_signin=True),
+    ("GET", "/ui/desk"): UiRule(303, SIGNIN, to_signin=True),
+    ("GET", "/ui/stats"): UiRule(303, SIGNIN, to_signin=True),
+    ("POST", "/ui/supervision/{name}/reassign"): UiRule(303, SIGNIN, to_signin=True),
+    ("POST", "/ui/cases/{case_id}/review-abandonment"): UiRule(303, SIGNIN, to_signin=True),
     ("GET", "/ui/case"): UiRule(303, "ui: the open-a-case form forwards to the case page"),
     ("GET", "/ui/signin"): UiRule(200, "ui: the sign-in form is public"),
-    ("POST", "/ui/signin"): UiRule(401, "ui: signing in without a token is refused"),
-    ("POST", "/ui/signout"): UiRule(303, "ui: signing out always works"),
+    ("POST", "/ui/signin"): UiRule(403, "ui: signing in without the form's CSRF token is refused"),
+    ("POST", "/ui/signout"): UiRule(303, "ui: signing out without a session just goes to sign-in"),
 }
 
 SKIPPED_PATHS = ("/docs", "/openapi.json", "/redoc", "/health/")

@@ -179,3 +179,35 @@ async def build_caseload(
             return Caseload(overdue, running, other)
         await asyncio.sleep(0.1)
     raise AssertionError("the read model did not catch up with the caseload")
+
+
+def csrf_of(page: str | Dom) -> str:
+    """The CSRF token in a page's forms (they all carry the same one)."""
+    dom = Dom(page) if isinstance(page, str) else page
+    found = {i.attrs["value"] for i in dom.all("input") if i.attrs.get("name") == "csrf"}
+    assert len(found) == 1, found
+    return found.pop()
+
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+async def post_signin(
+    http: httpx.AsyncClient, token: str, next_path: str = "/ui"
+) -> httpx.Response:
+    """Sign in as a browser does: fetch the form (its CSRF cookie and field), then post it."""
+    form = await http.get("/ui/signin")
+    assert form.status_code == 200, form.text
+    signin_cookie = form.cookies["asylumflow_signin"]
+    return await http.post(
+        "/ui/signin",
+        content=f"csrf={csrf_of(form.text)}&token={token}&next={next_path}",
+        headers={**FORM, "Cookie": f"asylumflow_signin={signin_cookie}"},
+    )
+
+
+async def signin(http: httpx.AsyncClient, token: str) -> dict[str, str]:
+    """Sign in through the form; the Cookie header for the session it starts."""
+    response = await post_signin(http, token)
+    assert response.status_code == 303, response.text
+    return {"Cookie": f"asylumflow_session={response.cookies['asylumflow_session']}"}

@@ -7,18 +7,20 @@ from typing import Any
 from api.routes.ui import COOKIE
 from db.users import Role
 from tests.api.helpers import Api
-from tests.ui.helpers import Dom, assert_accessible, build_caseload
+from tests.ui.helpers import (
+    FORM,
+    Dom,
+    assert_accessible,
+    build_caseload,
+    csrf_of,
+    post_signin,
+)
+from tests.ui.helpers import signin as signin_as
 
 
 async def signin(api: Api, who: str) -> dict[str, str]:
-    """Sign in through the form; the Cookie header for the session it sets."""
-    response = await api.http.post(
-        "/ui/signin",
-        content=f"token={api.tokens[who]}&next=/ui",
-        headers={"Content-Type": "application/x-www-form-urlencoded"},
-    )
-    assert response.status_code == 303, response.text
-    return {"Cookie": f"{COOKIE}={response.cookies[COOKIE]}"}
+    """Sign in through the form; the Cookie header for the session it starts."""
+    return await signin_as(api.http, api.tokens[who])
 
 
 async def page(api: Api, path: str, session: dict[str, str], status: int = 200) -> Dom:
@@ -39,21 +41,13 @@ async def test_signin_cookie_signout_and_tickets(api: Api) -> None:
     assert response.headers["location"] == "/ui/signin?next=/ui/supervision/overdue"
     form = await page(api, "/ui/signin?next=/ui/supervision/overdue", {})
     assert form.texts("h1") == ["Sign in"]
-    assert [i.attrs["name"] for i in form.all("input")] == ["next", "token"]
+    assert [i.attrs["name"] for i in form.all("input")] == ["csrf", "next", "token"]
 
-    wrong = await api.http.post(
-        "/ui/signin",
-        content="token=nope",
-        headers={"Content-Type": "application/x-www-form-urlencoded"},
-    )
+    wrong = await post_signin(api.http, "nope")
     assert wrong.status_code == 401
     assert "unknown or revoked" in Dom(wrong.text).body
 
-    ok = await api.http.post(
-        "/ui/signin",
-        content=f"token={api.tokens['sup']}&next=/ui/supervision/stuck",
-        headers={"Content-Type": "application/x-www-form-urlencoded"},
-    )
+    ok = await post_signin(api.http, api.tokens["sup"], "/ui/supervision/stuck")
     assert ok.status_code == 303
     assert ok.headers["location"] == "/ui/supervision/stuck"
     cookie = ok.headers["set-cookie"].lower()
@@ -64,14 +58,12 @@ async def test_signin_cookie_signout_and_tickets(api: Api) -> None:
     assert "Overdue cases" in home.texts("a")
 
     # Only an internal path is a redirect target.
-    elsewhere = await api.http.post(
-        "/ui/signin",
-        content=f"token={api.tokens['sup']}&next=//evil.example/",
-        headers={"Content-Type": "application/x-www-form-urlencoded"},
-    )
+    elsewhere = await post_signin(api.http, api.tokens["sup"], "//evil.example/")
     assert elsewhere.headers["location"] == "/ui"
 
-    out = await api.http.post("/ui/signout", headers=session)
+    out = await api.http.post(
+        "/ui/signout", content=f"csrf={csrf_of(home)}", headers={**session, **FORM}
+    )
     assert out.status_code == 303
     assert f'{COOKIE}=""' in out.headers["set-cookie"] or "max-age=0" in (
         out.headers["set-cookie"].lower()
@@ -86,7 +78,7 @@ async def test_signin_cookie_signout_and_tickets(api: Api) -> None:
     first = await api.http.get(f"{ticket['url']}&next=/ui/supervision/overdue")
     assert first.status_code == 303
     assert first.headers["location"] == "/ui/supervision/overdue"
-    assert first.cookies[COOKIE] == api.tokens["sup"]
+    assert first.cookies[COOKIE] != api.tokens["sup"]  # a session id, never the token
     again = await api.http.get(ticket["url"])
     assert again.status_code == 401
     assert "used or expired" in Dom(again.text).body
@@ -103,8 +95,11 @@ async def test_lists_case_page_legal_aid_and_refusals(api: Api) -> None:
 
     overdue = await page(api, "/ui/supervision/overdue", sup)
     assert overdue.texts("h1") == ["Overdue cases"]
-    listed = [a.text for a in overdue.all("a") if a.attrs["href"].startswith("/ui/cases/")]
-    assert listed == [load.overdue]
+    listed = [a.attrs["href"] for a in overdue.all("a") if a.attrs["href"].startswith("/ui/cases/")]
+    assert listed == [f"/ui/cases/{load.overdue}"]
+    # By name and reference: supervisors may read the person.
+    row = next(tr for tr in overdue.all("tr") if load.overdue in tr.text)
+    assert "Dashboard1 Person001 RS-" in row.text, row.text
     assert "lodging was due by" in overdue.body
     stuck = await page(api, "/ui/supervision/stuck", sup)
     assert load.overdue in stuck.body and load.running not in stuck.body
@@ -184,7 +179,5 @@ async def test_timeline_in_legal_order_with_both_times_and_retractions(api: Api)
     ]
     assert all("recorded" in t and "UTC" in t for t in acts)
     retracted = [li for li in items if li.attrs.get("class") == "retracted"]
-    assert any(
-        "deadline expired" in li.text and "retracted by entry" in li.text for li in retracted
-    )
+    assert any("deadline expired" in li.text and "retracted by #" in li.text for li in retracted)
     assert dom.all("del")

@@ -37,7 +37,9 @@ async def test_a_ticket_made_by_one_process_is_redeemed_by_another_once(api: Api
     ) as elsewhere:
         signed = await elsewhere.get(url)
         assert signed.status_code == 303
-        assert signed.cookies[COOKIE] == api.tokens["sup"]
+        assert signed.cookies[COOKIE] != api.tokens["sup"]  # a session id, never the token
+        session = {"Cookie": f"{COOKIE}={signed.cookies[COOKIE]}"}
+        assert (await elsewhere.get("/ui", headers=session)).status_code == 200
     assert (await api.http.get(url)).status_code == 401  # used: gone in every process
 
 

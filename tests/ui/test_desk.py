@@ -1,0 +1,58 @@
+"""The caseworker's desk: my open cases by name and reference, most urgent deadline first."""
+
+from __future__ import annotations
+
+import asyncio
+
+from db import desk
+from db.list_order import NO_DEADLINE
+from db.users import Role
+from tests.api.helpers import Api
+from tests.ui.helpers import Dom, assert_accessible, build_caseload, signin, today
+
+
+async def test_my_cases_most_urgent_first(api: Api) -> None:
+    api.user("cw", Role.CASEWORKER)
+    api.user("other", Role.CASEWORKER)
+    api.user("north", Role.LEGAL_AID, "la-north")
+    load = await build_caseload(api.http, api.auth("cw"), api.engine)
+    for case_id, who in ((load.running, "cw"), (load.overdue, "cw"), (load.other_org, "other")):
+        done = await api.http.post(
+            f"/cases/{case_id}/actions/assign_caseworker",
+            json={"on": today().isoformat(), "user": who},
+            headers=api.auth("cw"),
+        )
+        assert done.status_code == 200, done.text
+
+    def assigned() -> list[str]:
+        return [case.id for case, _ in desk.assigned_cases(api.engine, "cw")]
+
+    for _ in range(200):
+        if set(await asyncio.to_thread(assigned)) == {load.running, load.overdue}:
+            break
+        await asyncio.sleep(0.1)
+    rows = await asyncio.to_thread(desk.assigned_cases, api.engine, "cw")
+    keys = [(case.next_deadline_due or NO_DEADLINE, case.id) for case, _ in rows]
+    assert len(keys) == 2 and keys == sorted(keys), keys
+
+    cw = await signin(api.http, api.tokens["cw"])
+    response = await api.http.get("/ui/desk", headers=cw)
+    assert response.status_code == 200, response.text
+    dom = Dom(response.text)
+    assert_accessible(dom)
+    assert dom.texts("h1") == ["My cases"]
+    rows_text = [tr.text for tr in dom.all("tr")][1:]
+    assert len(rows_text) == 2
+    names = [t.split(" RS-")[0] for t in rows_text]
+    expected = {load.overdue: "Dashboard1 Person001", load.running: "Dashboard2 Person002"}
+    assert names == [expected[c.id] for c, _ in rows]
+    links = [a.attrs["href"] for a in dom.all("a") if a.attrs["href"].startswith("/ui/cases/")]
+    assert links == [f"/ui/cases/{c.id}" for c, _ in rows]
+    assert load.other_org not in response.text and "Person003" not in response.text
+    assert "overdue" in rows_text[[c.id for c, _ in rows].index(load.overdue)]
+    # Another caseworker's desk holds its own; legal aid has no desk.
+    other = await signin(api.http, api.tokens["other"])
+    theirs = Dom((await api.http.get("/ui/desk", headers=other)).text)
+    assert "Dashboard3 Person003" in theirs.body and load.overdue not in theirs.body
+    north = await signin(api.http, api.tokens["north"])
+    assert (await api.http.get("/ui/desk", headers=north)).status_code == 403
