@@ -20,11 +20,18 @@ from sqlalchemy.engine import Engine
 
 from api.deps import SessionUser, UiSessionDep
 from api.errors import ApiError, NotFound, Unprocessable, bad_cursor, error_field
-from api.routes.supervision import Reassignment, csv_export, list_query, reassign_cases
+from api.routes.supervision import (
+    ListQuery,
+    Reassignment,
+    csv_export,
+    list_query,
+    reassign_cases,
+)
 from api.routes.ui import LISTS, check_csrf, error_page, posted_form, render, require, to_signin
 from db import desk, supervision
 from db.cursor import InvalidCursor
 from db.list_order import SORTS
+from db.tables import UserRecord
 from db.users import Role
 from models.enums import Procedure, Stage
 from models.rules import calendar_today, families
@@ -83,6 +90,22 @@ def _engine(request: Request) -> Engine:
     return engine
 
 
+_Fields = tuple[str, str, str, str, str]
+"""The filter form's raw fields: jurisdiction, stage, procedure, assignee, sort."""
+
+
+def _list_query(
+    request: Request, name: str, user: UserRecord, fields: _Fields
+) -> tuple[ListForm, ListQuery]:
+    """The page's and the CSV's one query: a known list, a supervisor, the checked filters."""
+    if name not in LISTS:
+        raise NotFound("there is no such list")
+    require(user, {Role.SUPERVISOR.value})
+    form = _form(*fields)
+    settings = request.app.state.settings
+    return form, list_query(name, _engine(request), form.filters(), settings=settings)
+
+
 Field = Annotated[str, Query(max_length=100)]
 
 
@@ -102,12 +125,9 @@ async def supervision_list(
     if user is None:
         return to_signin(request)
     try:
-        if name not in LISTS:
-            raise NotFound("there is no such list")
-        require(user, {Role.SUPERVISOR.value})
-        form = _form(jurisdiction, stage, procedure, assignee, sort)
-        settings = request.app.state.settings
-        query = list_query(name, _engine(request), form.filters(), settings=settings)
+        form, query = _list_query(
+            request, name, user, (jurisdiction, stage, procedure, assignee, sort)
+        )
         page = await run_in_threadpool(query, cursor, 50, form.sort)
         # Supervisors may read every person: the list names them (the API lists ids only).
         ids = [item["id"] for item in page.items]
@@ -149,12 +169,9 @@ async def supervision_csv(
     if user is None:
         return to_signin(request)
     try:
-        if name not in LISTS:
-            raise NotFound("there is no such list")
-        require(user, {Role.SUPERVISOR.value})
-        form = _form(jurisdiction, stage, procedure, assignee, sort)
-        settings = request.app.state.settings
-        query = list_query(name, _engine(request), form.filters(), settings=settings)
+        form, query = _list_query(
+            request, name, user, (jurisdiction, stage, procedure, assignee, sort)
+        )
         return await csv_export(name, query, cursor=None, sort=form.sort)
     except ApiError as exc:
         return error_page(request, exc, user)
