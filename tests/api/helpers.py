@@ -112,6 +112,16 @@ async def act(api: Api, who: str, case_id: str, action: str, **body: Any) -> dic
     return result
 
 
+async def fetch_history(
+    api: Api, who: str, case_id: str, order: str = "legal"
+) -> list[dict[str, Any]]:
+    """A case's history items through `GET /cases/{id}/history` (legal order by default)."""
+    response = await api.http.get(f"/cases/{case_id}/history?order={order}", headers=api.auth(who))
+    assert response.status_code == 200, response.text
+    items: list[dict[str, Any]] = response.json()["items"]
+    return items
+
+
 async def caught_up(api: Api, ids: Sequence[str]) -> None:
     """Wait until the read model shows every case at its workflow's last event."""
     want: dict[str, int] = {}

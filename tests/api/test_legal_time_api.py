@@ -13,16 +13,9 @@ from datetime import date
 from typing import Any
 
 from db.users import Role
-from tests.api.helpers import Api, act, ago, caught_up, create
+from tests.api.helpers import Api, act, ago, caught_up, create, fetch_history
 
 CW, SUP = "cw", "sup"
-
-
-async def _history(api: Api, cid: str, order: str = "legal") -> list[dict[str, Any]]:
-    response = await api.http.get(f"/cases/{cid}/history?order={order}", headers=api.auth(CW))
-    assert response.status_code == 200, response.text
-    items: list[dict[str, Any]] = response.json()["items"]
-    return items
 
 
 def _items(history: list[dict[str, Any]], action: str, *, retracted: bool) -> list[str]:
@@ -42,7 +35,7 @@ async def test_readme_walkthrough_typed_in_weeks_later(api: Api) -> None:
     case = await act(api, CW, cid, "lodge", on="2026-09-05")
     assert case["stage"] == "lodged"
     assert _clock(case, "lodging")["status"] == "met"
-    history = await _history(api, cid)
+    history = await fetch_history(api, CW, cid)
     # The expiry concluded while lodging was not yet typed in (due 17 Sep) was false.
     assert _items(history, "deadline_expired", retracted=True) == ["2026-09-18"]
     assert _items(history, "deadline_expired", retracted=False) == []
@@ -90,7 +83,7 @@ async def test_appeal_in_time_recorded_after_the_window_is_accepted(api: Api) ->
     case = await act(api, CW, cid, "lodge_appeal", on=ago(10))
     assert case["stage"] == "appeal_lodged" and case["final"] is False
     assert _clock(case, "appeal")["status"] == "met"
-    history = await _history(api, cid)
+    history = await fetch_history(api, CW, cid)
     appeal = next(e for e in history if e["action"] == "lodge_appeal")
     for action in ("decision_final", "start_return"):
         gone = [e for e in history if e["action"] == action]
@@ -125,7 +118,7 @@ async def test_late_delivery_corrected_after_finality_reopens_the_window(api: Ap
     case = await act(api, CW, cid, "correct_event", on=ago(0), event="notified", date=ago(3))
     assert case["stage"] == "notified" and case["final"] is False
     assert _clock(case, "appeal")["status"] == "running"
-    history = await _history(api, cid)
+    history = await fetch_history(api, CW, cid)
     assert _items(history, "decision_final", retracted=False) == []
     assert _items(history, "decision_final", retracted=True)
 
@@ -140,10 +133,10 @@ async def test_retract_event_takes_out_a_mistaken_pause(api: Api) -> None:
     await act(api, CW, cid, "pause_clock", on=ago(50), reason="x", attributable_to="applicant")
     case = await act(api, CW, cid, "resume_clock", on=ago(40))
     assert _clock(case, "labour_market_access")["due"] != due
-    pause = next(e for e in await _history(api, cid) if e["action"] == "pause_clock")
+    pause = next(e for e in await fetch_history(api, CW, cid) if e["action"] == "pause_clock")
     case = await act(api, CW, cid, "retract_event", on=ago(0), seq=pause["seq"], reason="typo")
     assert _clock(case, "labour_market_access")["due"] == due
-    history = await _history(api, cid, order="recorded")
+    history = await fetch_history(api, CW, cid, order="recorded")
     retraction = next(e for e in history if e["action"] == "retract_event")
     for action in ("pause_clock", "resume_clock"):
         entry = next(e for e in history if e["action"] == action)

@@ -17,7 +17,7 @@ import pytest
 
 from db.users import Role
 from models import rules
-from tests.api.helpers import Api, act, create
+from tests.api.helpers import Api, act, create, fetch_history
 
 CW = "cw"
 
@@ -26,13 +26,6 @@ def _deadlines(case: dict[str, Any]) -> dict[str, tuple[str, str, bool]]:
     return {
         d["clock"]: (d["due"], d["status"], d["recomputed_at_lodging"]) for d in case["deadlines"]
     }
-
-
-async def _history(api: Api, cid: str) -> list[dict[str, Any]]:
-    response = await api.http.get(f"/cases/{cid}/history", headers=api.auth(CW))
-    assert response.status_code == 200, response.text
-    items: list[dict[str, Any]] = response.json()["items"]
-    return items
 
 
 async def test_eu_case_made_before_the_pact_and_lodged_after_it(api: Api) -> None:
@@ -66,8 +59,8 @@ async def test_eu_case_made_before_the_pact_and_lodged_after_it(api: Api) -> Non
         "labour_market_access": ("2026-12-11", "running", True),
     }
     assert "overdue" not in case["flags"]
-    history = await _history(api, cid)
-    standing = [e for e in history if e["action"] == "deadline_expired" and not e["retracted"]]
+    records = await fetch_history(api, CW, cid)
+    standing = [e for e in records if e["action"] == "deadline_expired" and not e["retracted"]]
     assert standing == []
 
 
