@@ -14,6 +14,7 @@ from api.auth import TokenCache
 from api.errors import install_error_handlers
 from api.limits import BodyLimit
 from api.routes import (
+    action_pages,
     actions,
     cases,
     codec,
@@ -94,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(search_pages.router)
     app.include_router(desk_pages.router)
     app.include_router(review_pages.router)
+    app.include_router(action_pages.router)
     app.include_router(stats_pages.router)
     app.include_router(docs.router)
     app.mount("/ui/static", StaticFiles(directory=ui.STATIC_DIR), name="ui-static")

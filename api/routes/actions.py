@@ -135,7 +135,7 @@ def _action_operation(action: Action) -> None:
         fields = body.model_dump(mode="json", exclude_unset=True)
         _safe_text(fields)
         request = ActionRequest(action=action, body=fields, actor=user.name)
-        return await _send_one(case_id, user, engine, client, request, idempotency_key)
+        return await send_one(case_id, user, engine, client, request, idempotency_key)
 
     parameter = inspect.Parameter
     # FastAPI reads the parameters' types from the signature: the body is this action's model.
@@ -220,11 +220,11 @@ async def take_action(
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> dict[str, Any]:
     """Send the action as a Temporal Update and return the case's new state (one round trip)."""
-    request = _checked(user, action, body)
-    return await _send_one(case_id, user, engine, client, request, idempotency_key)
+    request = checked_request(user, action, body)
+    return await send_one(case_id, user, engine, client, request, idempotency_key)
 
 
-async def _send_one(
+async def send_one(
     case_id: str,
     user: UserRecord,
     engine: Any,
@@ -244,7 +244,7 @@ async def _send_one(
             _remember_action, engine, user, case_id, request, idempotency_key
         )
     view = await send_action(client, engine, case_id, request, update_id=update_id)
-    return await _after(engine, case_id, [request], view)
+    return await after_actions(engine, case_id, [request], view)
 
 
 def _remember_action(
@@ -285,7 +285,7 @@ def _safe_text(fields: dict[str, Any], prefix: str = "") -> None:
         raise Unprocessable(prefix + unsafe[0], unsafe[1])
 
 
-def _checked(
+def checked_request(
     user: UserRecord, action: str, body: dict[str, Any], prefix: str = ""
 ) -> ActionRequest:
     """Known action, allowed for the role, body valid: 404 / 403 / 422 otherwise."""
@@ -318,7 +318,7 @@ async def _check_scope_if_limited(user: UserRecord, engine: Any, client: Any, ca
         )
 
 
-async def _after(
+async def after_actions(
     engine: Any, case_id: str, requests: list[ActionRequest], view: dict[str, Any]
 ) -> dict[str, Any]:
     """Registration triggers the duplicate check (after the update, never before)."""
@@ -390,7 +390,7 @@ async def take_actions(
         if not isinstance(item, dict) or not isinstance(item.get("action"), str):
             raise Unprocessable(f"actions.{index}.action", "each item names its action")
         fields = {k: v for k, v in item.items() if k != "action"}
-        requests.append(_checked(user, item["action"], fields, prefix=f"actions.{index}."))
+        requests.append(checked_request(user, item["action"], fields, prefix=f"actions.{index}."))
     await _check_scope_if_limited(user, engine, client, case_id)
     view = await send_batch(client, engine, case_id, ActionBatch(actions=requests))
-    return await _after(engine, case_id, requests, view)
+    return await after_actions(engine, case_id, requests, view)

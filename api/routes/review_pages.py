@@ -8,45 +8,18 @@ what was typed kept in it.
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import ValidationError
 
-from api.casework import send_action
+from api.action_forms import form_body
 from api.deps import UiSessionDep
-from api.errors import ApiError, Unprocessable, error_field
-from api.routes.ui import case_context, check_csrf, error_page, posted_form, render, require
-from api.text_safety import refused_character
+from api.errors import ApiError
+from api.routes.actions import checked_request, send_one
+from api.routes.ui import case_context, check_csrf, error_page, posted_fields, render, require
 from db.users import Role
-from models.actions import input_model
 from models.enums import Action
-from models.messages import ActionRequest
 
 router = APIRouter(prefix="/ui", tags=["dashboard"], include_in_schema=False)
-
-
-def _action_body(form: dict[str, str]) -> dict[str, Any]:
-    """The action's fields from the form, checked by the action's own input model.
-
-    As the API checks them, before anything reaches the workflow; 422 naming the field otherwise.
-    """
-    if form.get("confirm") not in ("yes", "no"):
-        raise Unprocessable("confirm", "choose whether to confirm or lift the presumption")
-    body: dict[str, Any] = {"on": form.get("on", ""), "confirm": form["confirm"] == "yes"}
-    note = form.get("note", "").strip()
-    if note:
-        reason = refused_character(note)
-        if reason is not None:
-            raise Unprocessable("note", reason)
-        body["note"] = note
-    try:
-        checked = input_model(Action.REVIEW_ABANDONMENT).model_validate(body)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise Unprocessable(error_field(first["loc"]), first["msg"]) from None
-    return checked.model_dump(mode="json", exclude_unset=True)
 
 
 @router.post("/cases/{case_id}/review-abandonment", response_class=HTMLResponse)
@@ -55,7 +28,8 @@ async def review_abandonment(request: Request, case_id: str, session: UiSessionD
     if session is None:
         return RedirectResponse(f"/ui/signin?next=/ui/cases/{case_id}", status_code=303)
     user = session.user
-    form = await posted_form(request)
+    posted = await posted_fields(request)
+    form = {name: values[0] for name, values in posted.items()}
     try:
         check_csrf(session, form)
         require(user, {Role.SUPERVISOR.value})
@@ -63,12 +37,11 @@ async def review_abandonment(request: Request, case_id: str, session: UiSessionD
     except ApiError as exc:
         return error_page(request, exc, user)
     try:
-        body = _action_body(form)
-        await send_action(
-            request.app.state.temporal,
-            request.app.state.engine,
-            case_id,
-            ActionRequest(action=Action.REVIEW_ABANDONMENT, body=body, actor=user.name),
+        # The same body, checks and path as every other action form (api/action_forms.py).
+        body = form_body(Action.REVIEW_ABANDONMENT, posted)
+        checked = checked_request(user, Action.REVIEW_ABANDONMENT.value, body)
+        await send_one(
+            case_id, user, request.app.state.engine, request.app.state.temporal, checked, None
         )
     except ApiError as exc:
         context = await case_context(request, user, case_id)

@@ -27,6 +27,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.engine import Engine
 
+from api.action_forms import form_fields, offered_actions
 from api.casework import check_scope, handle_for, person_of, public_person, read_view
 from api.deps import (
     SESSION_COOKIE,
@@ -38,10 +39,12 @@ from api.deps import (
 )
 from api.errors import ApiError, Forbidden
 from api.note_scope import readable_notes
+from api.permissions import roles_for
 from db import ui_sessions, ui_tickets
 from db.references import reference_of
 from db.tables import UserRecord
 from db.users import Role, user_for_token
+from models.enums import Action
 from models.history_order import legal_order
 from models.rules import calendar_today
 from workflows.case import CaseWorkflow
@@ -169,11 +172,15 @@ async def _start_session(request: Request, user: UserRecord, target: str) -> Res
     return response
 
 
+async def posted_fields(request: Request) -> dict[str, list[str]]:
+    """A urlencoded form's fields, every value of each (ticked boxes share one name)."""
+    # Parsed here rather than adding python-multipart for a few fields.
+    return parse_qs((await request.body()).decode("utf-8", "replace"))
+
+
 async def posted_form(request: Request) -> dict[str, str]:
     """A urlencoded form's fields (the first value of each)."""
-    # Parsed here rather than adding python-multipart for a few fields.
-    form = parse_qs((await request.body()).decode("utf-8", "replace"))
-    return {name: values[0] for name, values in form.items()}
+    return {name: values[0] for name, values in (await posted_fields(request)).items()}
 
 
 def check_csrf(session: UiSession, form: dict[str, str]) -> None:
@@ -296,6 +303,15 @@ async def find_case(request: Request, id: str = "") -> Response:
     return RedirectResponse(f"/ui/cases/{quote(id.strip(), safe='')}", status_code=303)
 
 
+def action_form(action: Action) -> dict[str, Any]:
+    """What the case page needs to draw `action`'s form."""
+    return {
+        "action": action.value,
+        "title": action.value.replace("_", " ").capitalize(),
+        "fields": form_fields(action),
+    }
+
+
 async def case_context(request: Request, user: UserRecord, case_id: str) -> dict[str, Any]:
     """What the case page shows (ApiError when the user may not read the case)."""
     require(user, CASE_READERS)
@@ -313,22 +329,44 @@ async def case_context(request: Request, user: UserRecord, case_id: str) -> dict
     today = calendar_today(view.get("jurisdiction"))
     for deadline in view.get("deadlines") or []:
         deadline["days_left"] = (date.fromisoformat(deadline["due"]) - today).days
+    mine = {a.value for a in Action if user.role in {r.value for r in roles_for(a)}}
+    # The review of a presumed abandonment has its own form, with its own wording, above.
+    offered = [
+        a
+        for a in offered_actions(view.get("allowed_actions") or [], mine)
+        if a is not Action.REVIEW_ABANDONMENT
+    ]
     return {
         "title": f"Case {case_id}",
         "case": view,
         "person": public_person(person),
         "events": events,
         "today": today,
+        "action_forms": [
+            {
+                "action": a.value,
+                "title": a.value.replace("_", " ").capitalize(),
+                "fields": form_fields(a),
+            }
+            for a in offered
+        ],
+        # One key per rendering: a double-clicked submit reaches the case once (the action's
+        # Idempotency-Key), while a form sent again after a refusal is a new attempt.
+        "form_key": secrets.token_urlsafe(16),
     }
 
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
-async def case_page(request: Request, case_id: str, user: SessionUser) -> Response:
-    """A case: its stage, deadlines with their provenance and the timeline of its events."""
+async def case_page(
+    request: Request, case_id: str, user: SessionUser, done: str | None = None
+) -> Response:
+    """A case: its stage, deadlines with their provenance, actions and the timeline."""
     if user is None:
         return to_signin(request)
     try:
         context = await case_context(request, user, case_id)
     except ApiError as exc:
         return error_page(request, exc, user)
+    # `done`: the action a form just recorded (an action's name only, never personal data).
+    context["done"] = done if done in Action._value2member_map_ else None
     return render(request, "case.html", context, user=user)

@@ -1,0 +1,86 @@
+"""The case page's action forms post here: `POST /ui/cases/{id}/actions/{action}` (CSRF-checked).
+
+The posted fields become the action's JSON body (`api.action_forms.form_body`) and take the
+very path of `POST /cases/{id}/actions/<action>`: the same role check, text check and input
+model, the same Update, read-model write and duplicate check. The form's one-time key is the
+action's `Idempotency-Key`, so a double-clicked submit is recorded once. A refusal re-renders
+the case page with the refusal next to the field it names (422) or at the top of the form
+(409 with the case's stage and what it allows now, 403), everything typed kept in the form.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from api.action_forms import form_body
+from api.deps import UiSessionDep
+from api.errors import ApiError, Forbidden, NotFound
+from api.routes.actions import checked_request, send_one
+from api.routes.ui import action_form, case_context, check_csrf, error_page, posted_fields, render
+from models.enums import Action
+
+router = APIRouter(prefix="/ui", tags=["dashboard"], include_in_schema=False)
+
+
+def refusal(action: Action, exc: ApiError) -> dict[str, Any]:
+    """What the page shows of a refused action, and next to which field."""
+    field = exc.body.get("field")
+    errors = exc.body.get("errors") or [{}]
+    return {
+        "action": action.value,
+        "status": exc.status,
+        "detail": exc.body["detail"],
+        "field": field,
+        "message": errors[0].get("msg", exc.body["detail"]),
+        # A 422 naming one of the form's own fields is shown beside it; any other at the top.
+        "field_shown": field is not None and "." not in field and field != "body",
+        "stage": exc.body.get("stage"),
+        "allowed": exc.body.get("allowed_actions"),
+    }
+
+
+@router.post("/cases/{case_id}/actions/{action}", response_class=HTMLResponse)
+async def take_from_form(
+    request: Request, case_id: str, action: str, session: UiSessionDep
+) -> Response:
+    """Take `action` on the case from its form; back to the case page, or the refusal inline."""
+    if session is None:
+        return RedirectResponse(f"/ui/signin?next=/ui/cases/{case_id}", status_code=303)
+    user = session.user
+    posted = await posted_fields(request)
+    form = {name: values[0] for name, values in posted.items()}
+    try:
+        check_csrf(session, form)
+        if action not in Action._value2member_map_:
+            raise NotFound(f"unknown action {action!r}")
+        known = Action(action)
+        await case_context(request, user, case_id)  # readable by this user, or 404 like the page
+    except ApiError as exc:
+        return error_page(request, exc, user)
+    try:
+        checked = checked_request(user, known.value, form_body(known, posted))
+        await send_one(
+            case_id,
+            user,
+            request.app.state.engine,
+            request.app.state.temporal,
+            checked,
+            form.get("form_key") or None,
+        )
+    except ApiError as exc:
+        if isinstance(exc, Forbidden):  # the role may never take it: there is no form to show
+            return error_page(request, exc, user)
+        context = await case_context(request, user, case_id)
+        forms: list[dict[str, Any]] = context["action_forms"]
+        if not any(f["action"] == known.value for f in forms):
+            # The case moved on (409): the form it was sent from is no longer offered, but the
+            # refusal and what was typed stay in view, first, so nothing is lost.
+            forms.insert(0, action_form(known))
+        context.update(action_error=refusal(known, exc), action_values=posted)
+        return render(request, "case.html", context, user=user, status_code=exc.status)
+    return RedirectResponse(
+        f"/ui/cases/{case_id}?done={known.value}#actions-heading", status_code=303
+    )
