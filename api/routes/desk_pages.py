@@ -1,4 +1,8 @@
-"""The caseworker's desk at `/ui/desk`: my open cases, most urgent deadline first, by name."""
+"""The desk at `/ui/desk`: my open cases, most urgent deadline first, by name.
+
+A caseworker's or supervisor's desk holds the cases assigned to them; a border officer's, the
+cases it opened (the only persons it may read).
+"""
 
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ from models.rules import calendar_today
 
 router = APIRouter(prefix="/ui", tags=["dashboard"], include_in_schema=False)
 
-DESK_ROLES = {Role.CASEWORKER.value, Role.SUPERVISOR.value}
+DESK_ROLES = {Role.CASEWORKER.value, Role.SUPERVISOR.value, Role.BORDER_OFFICER.value}
 
 
 @router.get("/desk", response_class=HTMLResponse)
@@ -29,7 +33,10 @@ async def desk_page(request: Request, user: SessionUser) -> Response:
     try:
         require(user, DESK_ROLES)
         engine: Engine = request.app.state.engine
-        rows = await run_in_threadpool(desk.assigned_cases, engine, user.name)
+        officer = user.role == Role.BORDER_OFFICER.value
+        rows = await run_in_threadpool(
+            desk.created_cases if officer else desk.assigned_cases, engine, user.name
+        )
     except ApiError as exc:
         return error_page(request, exc, user)
     today = calendar_today()
@@ -50,4 +57,12 @@ async def desk_page(request: Request, user: SessionUser) -> Response:
                 "overdue": case.overdue,
             }
         )
-    return render(request, "desk.html", {"title": "My cases", "items": items}, user=user)
+    context = {
+        "title": "My cases",
+        "items": items,
+        "whose": "you opened" if officer else "assigned to you",
+        "empty": "None of the cases you opened is open."
+        if officer
+        else "No open case is assigned to you.",
+    }
+    return render(request, "desk.html", context, user=user)

@@ -8,7 +8,7 @@ from db import desk
 from db.list_order import NO_DEADLINE
 from db.users import Role
 from tests.api.helpers import Api
-from tests.ui.helpers import Dom, assert_accessible, build_caseload, signin, today
+from tests.ui.helpers import Dom, assert_accessible, build_caseload, open_case, signin, today
 
 
 async def test_my_cases_most_urgent_first(api: Api) -> None:
@@ -56,3 +56,36 @@ async def test_my_cases_most_urgent_first(api: Api) -> None:
     assert "Dashboard3 Person003" in theirs.body and load.overdue not in theirs.body
     north = await signin(api.http, api.tokens["north"])
     assert (await api.http.get("/ui/desk", headers=north)).status_code == 403
+
+
+async def test_a_border_officer_sees_the_cases_it_opened_by_name(api: Api) -> None:
+    api.user("officer-a", Role.BORDER_OFFICER)
+    api.user("officer-b", Role.BORDER_OFFICER)
+    mine = await open_case(api.http, api.auth("officer-a"), 4, [], None, 1)
+    theirs = await open_case(api.http, api.auth("officer-b"), 5, [], None, 1)
+
+    def opened() -> list[str]:
+        return [case.id for case, _ in desk.created_cases(api.engine, "officer-a")]
+
+    for _ in range(200):
+        if await asyncio.to_thread(opened) == [mine]:
+            break
+        await asyncio.sleep(0.1)
+    assert await asyncio.to_thread(opened) == [mine]
+
+    officer = await signin(api.http, api.tokens["officer-a"])
+    page = Dom((await api.http.get("/ui/desk", headers=officer)).text)
+    assert_accessible(page)
+    assert "Dashboard4 Person004" in page.body and "1 open case you opened" in page.body
+    assert theirs not in page.body and "Person005" not in page.body
+    case = Dom((await api.http.get(f"/ui/cases/{mine}", headers=officer)).text)
+    assert "Dashboard4 Person004" in case.body  # the person, by name, on its own case
+    # The officer's forms: the border actions only.
+    forms = {
+        f.attrs["action"].rsplit("/", 1)[1]
+        for f in case.all("form")
+        if "/actions/" in f.attrs.get("action", "")
+    }
+    assert forms and forms <= {"complete_screening", "refer", "make_application"}, forms
+    other = await api.http.get(f"/ui/cases/{theirs}", headers=officer)
+    assert other.status_code == 404 and "Person005" not in other.text
