@@ -32,6 +32,15 @@ from models.rules import RulePack, Situation, get_pack, governing_pack
 from models.stages import IN_PROCEDURE, TERMINAL_STAGES, WATCHED_STAGES
 from models.transitions import CLOCK_ACT_STAGES
 
+_MEMO_SIZE = 512
+"""Deadline results kept at most (`CaseState.deadlines`): a few per case being worked on."""
+
+_DEADLINE_MEMO: dict[tuple[Any, ...], list[Deadline]] = {}
+"""Deadlines already computed, by everything they are computed from. Shared by every case of
+the process (the key is the content, not the case), outside the state so that it never takes
+part in a state's equality or serialisation. Workflows run in threads: `get`, item assignment
+and `clear` are each atomic, and a lost entry only costs a recomputation."""
+
 _ENDED_WITH_STAGE = (
     ClockStatus.RUNNING,
     ClockStatus.PAUSED,
@@ -186,16 +195,60 @@ class CaseState(BaseModel):
         Clocks end with their stage (domain.md): once the case has left every stage in which a
         clock's act can still be done, an authority clock that was past due is `missed` and a
         clock still running is `cancelled`.
+
+        One action asks for the deadlines about ten times (each allowed action's guard, settling,
+        the next wake-up, the view), mostly of an unchanged case: the result is memoised on
+        everything it is computed from (`_DEADLINE_MEMO`), so a repeated question costs a
+        dictionary lookup, and callers get copies they may change.
         """
+        pack, provisional = self.pack, self.provisional_pack
+        key = (
+            pack.id,
+            pack.digest,
+            provisional.digest if provisional is not None else None,
+            tuple(self.occurrences),
+            self.situation(),
+            as_of,
+            now,
+            # A pause's clocks are a list (unhashable): the pause as a plain tuple instead.
+            tuple(
+                (
+                    p.start,
+                    p.end,
+                    p.attributable_to,
+                    tuple(p.clocks or ()),
+                    p.clocks is None,
+                    p.reason,
+                )
+                for p in self.pauses
+            ),
+            tuple(sorted(self.extensions.items())),
+            self.legal_time,
+            self.stage,
+            self.stage_since,
+            tuple(self.stage_log),
+        )
+        found = _DEADLINE_MEMO.get(key)
+        if found is None:
+            found = self._compute_deadlines(pack, provisional, as_of, now)
+            if len(_DEADLINE_MEMO) >= _MEMO_SIZE:
+                # Only the last few questions of each case come back: start afresh, no LRU.
+                _DEADLINE_MEMO.clear()
+            _DEADLINE_MEMO[key] = found
+        return [d.model_copy() for d in found]
+
+    def _compute_deadlines(
+        self, pack: RulePack, provisional: RulePack | None, as_of: date, now: datetime | None
+    ) -> list[Deadline]:
         deadlines = compute_deadlines(
-            self.pack,
+            pack,
             self.occurrences,
             self.situation(),
             as_of=as_of,
             now=now,
             pauses=self.pauses,
             extensions=self.extensions,
-            provisional=self.provisional_pack,
+            provisional=provisional,
         )
         for d in deadlines if self.legal_time else ():
             left_on = self.left_stages_on(d.clock)

@@ -7,7 +7,7 @@ from typing import Any
 
 from models.case_state import CaseState
 from models.deadlines import Deadline
-from models.enums import ClockKind, ClockStatus
+from models.enums import Action, ClockKind, ClockStatus
 from models.settling import local_date
 from models.stages import TERMINAL_STAGES
 from models.transitions import allowed_actions
@@ -17,7 +17,8 @@ def as_public_dict(state: CaseState, now: datetime) -> dict[str, Any]:
     """The case as shared/api.md shows it (without personal data, which lives in SQL)."""
     as_of = local_date(state, now)
     deadlines = state.deadlines(as_of, now)
-    waiting = waiting_for(state, deadlines)
+    allowed = allowed_actions(state)  # every guard of the table: asked once for the view
+    waiting = waiting_for(state, deadlines, allowed)
     return {
         "id": state.case_id,
         "reference": state.reference,
@@ -34,7 +35,7 @@ def as_public_dict(state: CaseState, now: datetime) -> dict[str, Any]:
             "digest": state.pack_digest or state.pack.digest,
         },
         "deadlines": [d.model_dump(mode="json") for d in deadlines],
-        "allowed_actions": [a.value for a in allowed_actions(state)],
+        "allowed_actions": [a.value for a in allowed],
         "waiting_for": waiting,
         "flags": state.flags(as_of, now, deadlines),
         "personal_id_issued": state.personal_id_issued,
@@ -44,8 +45,13 @@ def as_public_dict(state: CaseState, now: datetime) -> dict[str, Any]:
     }
 
 
-def waiting_for(state: CaseState, deadlines: list[Deadline]) -> dict[str, Any] | None:
-    """What the case waits for next and until when (the earliest running clock)."""
+def waiting_for(
+    state: CaseState, deadlines: list[Deadline], allowed: list[Action] | None = None
+) -> dict[str, Any] | None:
+    """What the case waits for next and until when (the earliest running clock).
+
+    `allowed`: the case's allowed actions when the caller has them already.
+    """
     running = sorted(
         (d for d in deadlines if d.status in (ClockStatus.RUNNING, ClockStatus.PAUSED)),
         key=lambda d: d.due,
@@ -60,5 +66,5 @@ def waiting_for(state: CaseState, deadlines: list[Deadline]) -> dict[str, Any] |
         return {"what": what, "clock": d.clock.value, "until": d.due.isoformat()}
     if state.stage in TERMINAL_STAGES:
         return None
-    nxt = allowed_actions(state)
+    nxt = allowed if allowed is not None else allowed_actions(state)
     return {"what": f"next action: {nxt[0].value}" if nxt else "nothing", "until": None}
