@@ -26,6 +26,9 @@ from models.transitions import TRANSITIONS
 
 Sex = Literal["female", "male", "other", "unknown"]
 
+NATIONALITY_OUTSIDE_ISO = frozenset({"XK", "XXA", "XXX"})
+"""`nationality` codes shared/api.md accepts besides ISO 3166: Kosovo, stateless, unknown."""
+
 
 _LATEST_ZONE = timezone(timedelta(hours=14))
 """The first zone to start each calendar day (Line Islands)."""
@@ -45,7 +48,10 @@ class PersonIn(BaseModel):
     family_name: str = Field(min_length=1, max_length=200)
     date_of_birth: IsoDate | None = None
     nationality: str | None = Field(
-        default=None, description="ISO 3166-1 alpha-2 or alpha-3 code", examples=["SYR"]
+        default=None,
+        description="ISO 3166-1 alpha-2 or alpha-3 code, or XK (Kosovo), XXA (stateless), "
+        "XXX (unknown)",
+        examples=["SYR"],
     )
     sex: Sex = "unknown"
     biometric_ref: str | None = Field(
@@ -65,6 +71,8 @@ class PersonIn(BaseModel):
         import pycountry
 
         code = value.strip().upper()
+        if code in NATIONALITY_OUTSIDE_ISO:
+            return code
         found = pycountry.countries.get(alpha_2=code) if len(code) == 2 else None
         if found is None and len(code) == 3:
             found = pycountry.countries.get(alpha_3=code)
