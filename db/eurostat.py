@@ -361,6 +361,14 @@ def table(
     return cells(name, _lines(engine, jurisdiction, hi), lo, hi, rounded=rounded)
 
 
+def every_table(
+    engine: Engine, *, lo: date, hi: date, jurisdiction: str | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """Every table's cells for one window (the statistics page): the read model read once."""
+    lines = _lines(engine, jurisdiction, hi)
+    return {name: cells(name, lines, lo, hi) for name in TABLES}
+
+
 def export(
     engine: Engine, *, k: int, lo: date, hi: date, jurisdiction: str | None = None
 ) -> tuple[list[dict[str, str]], int]:
