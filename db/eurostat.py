@@ -6,9 +6,11 @@ on the date of one legal event, the same dates `/stats` counts on (db/stat_facts
 `correct_event` included):
 
 - `applicants`, `unaccompanied`: the *lodging* of the application (first-time or subsequent).
-  The Regulation counts persons "having lodged" an application (Art 4(1)(a) as amended; the
-  APD/APR lodging, not the making or registration); `/stats` counts applications on the same
-  date, so the two agree.
+  Eurostat counts persons "having submitted an application" and regards it as lodged, after
+  Regulation (EU) 604/2013 Art 20(2), once the applicant's form or the authorities' report has
+  reached the competent authority: the `lodge` act, not the making or the registration.
+  `/stats` counts applications on the same date, so the two agree. A person is counted once
+  per month (Eurostat's rule), however many lodgings their case has in it.
 - `pending`: the stock at the end of each month: lodged, and not yet withdrawn, discontinued or
   finally decided (an appeal decided on the merits, or a decision become final: the derived
   `decision_final`, or `make_final`). A remanded case stays pending.
@@ -181,6 +183,7 @@ def count(table: str, lines: Iterable[CaseLine], lo: date, hi: date) -> Counter[
 
     for line in lines:
         p = line.person
+        counted: set[str] = set()  # months this person is already counted as an applicant in
         if table == "pending":
             for first in months(lo, hi):
                 end = month_end(first)
@@ -195,10 +198,14 @@ def count(table: str, lines: Iterable[CaseLine], lo: date, hi: date) -> Counter[
         for _, kind, key, on in line.facts:
             if not lo <= on <= hi:
                 continue
+            if kind == APPLICATION and codes.month(on) in counted:
+                continue
             if table == "applicants" and kind == APPLICATION:
+                counted.add(codes.month(on))
                 for applicant in ("ASY_APP", codes.APPLICANTS[key]):
                     cells[(codes.month(on), *who(p, on), applicant)] += 1
             elif table == "unaccompanied" and kind == APPLICATION and p.unaccompanied:
+                counted.add(codes.month(on))
                 minor = codes.minor_age_class(p.born, on)
                 if minor is not None:
                     cells[(codes.month(on), p.citizen, p.sex, minor)] += 1

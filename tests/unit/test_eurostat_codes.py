@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from db.eurostat import CaseLine, Person, export_rows, k_anonymous, months, pending_on
+from db.eurostat import CaseLine, Person, cells, export_rows, k_anonymous, months, pending_on
 from models import eurostat_codes as codes
 
 
@@ -150,3 +150,23 @@ def test_export_rows_and_suppression() -> None:
     assert k_anonymous(rows, 3) == ([pending] * 3, 1)
     assert k_anonymous(rows, 4) == ([], 4)
     assert export_rows(lines, date(2025, 2, 1), date(2025, 12, 31)) == []
+
+
+def test_an_applicant_counts_once_a_month() -> None:
+    """Two lodgings in January (back from return at risk) count once; a third in March again."""
+    line = CaseLine(
+        PERSON,
+        "rs",
+        facts=[
+            (3, "application", "first_time", date(2025, 1, 5)),
+            (9, "application", "subsequent", date(2025, 1, 25)),
+            (14, "application", "subsequent", date(2025, 3, 2)),
+        ],
+    )
+    assert cells("applicants", [line], date(2025, 1, 1), date(2025, 3, 31)) == [
+        {"time": "2025-01", "citizen": "IQ", "sex": "F", "age": "Y35-64", "asyl_app": a, "value": 1}
+        for a in ("ASY_APP", "NASY_APP")
+    ] + [
+        {"time": "2025-03", "citizen": "IQ", "sex": "F", "age": "Y35-64", "asyl_app": a, "value": 1}
+        for a in ("ASY_APP", "SUBS_APP")
+    ]
