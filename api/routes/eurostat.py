@@ -52,7 +52,7 @@ class Window:
 
 def _month(field: str, value: str) -> date:
     match = _MONTH.match(value)
-    if match is None:
+    if match is None or match[1] == "0000":
         raise Unprocessable(field, "is a month, YYYY-MM")
     return date(int(match[1]), int(match[2]), 1)
 

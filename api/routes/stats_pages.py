@@ -118,7 +118,7 @@ def quarters_around(start: date | None, end: date | None, today: date) -> Window
     last_quarter = date(last.year, 3 * ((last.month - 1) // 3) + 1, 1)
     if start is None:
         back = last_quarter.year * 12 + last_quarter.month - 1 - 9  # three quarters earlier
-        first = date(back // 12, back % 12 + 1, 1)
+        first = date(back // 12, back % 12 + 1, 1) if back >= 12 else date(1, 1, 1)
     else:
         first = date(start.year, 3 * ((start.month - 1) // 3) + 1, 1)
     to = f"{last_quarter.year:04d}-{last_quarter.month + 2:02d}"

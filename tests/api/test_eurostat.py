@@ -337,6 +337,7 @@ async def test_bad_parameters_are_named(api: Api) -> None:
     assert await field_of("to=2025-06") == "from"
     assert await field_of("from=2025-01") == "to"
     assert await field_of("from=2025-13&to=2025-12") == "from"
+    assert await field_of("from=0000-01&to=2025-12") == "from"
     assert await field_of("from=2025-01&to=2025-1") == "to"
     assert await field_of("from=2025-06&to=2025-01") == "from"
     assert await field_of("from=2015-01&to=2025-12") == "to"  # over 120 months
