@@ -183,7 +183,7 @@ def count(table: str, lines: Iterable[CaseLine], lo: date, hi: date) -> Counter[
 
     for line in lines:
         p = line.person
-        counted: set[str] = set()  # months this person is already counted as an applicant in
+        counted: set[str] = set()  # months this person is already counted in
         if table == "pending":
             for first in months(lo, hi):
                 end = month_end(first)
@@ -191,11 +191,14 @@ def count(table: str, lines: Iterable[CaseLine], lo: date, hi: date) -> Counter[
                     cells[(codes.month(end), *who(p, end))] += 1
             continue
         if table == "accelerated":
-            for on in line.accelerated:
-                if lo <= on <= hi:
+            # Persons: channelled twice in one month (after a remand) is one person.
+            for on in sorted(line.accelerated):
+                if lo <= on <= hi and codes.month(on) not in counted:
+                    counted.add(codes.month(on))
                     cells[(codes.month(on), *who(p, on))] += 1
             continue
-        for _, kind, key, on in line.facts:
+        # In `seq` order: of two lodgings in one month, the first says first-time or subsequent.
+        for _, kind, key, on in sorted(line.facts):
             if not lo <= on <= hi:
                 continue
             if kind == APPLICATION and codes.month(on) in counted:

@@ -153,16 +153,23 @@ def test_export_rows_and_suppression() -> None:
 
 
 def test_an_applicant_counts_once_a_month() -> None:
-    """Two lodgings in January (back from return at risk) count once; a third in March again."""
+    """Two lodgings in January (back from return at risk) count once; a third in March again.
+
+    The facts come from SQL in no order: the first lodging of the month says which kind.
+    """
     line = CaseLine(
         PERSON,
         "rs",
         facts=[
-            (3, "application", "first_time", date(2025, 1, 5)),
-            (9, "application", "subsequent", date(2025, 1, 25)),
             (14, "application", "subsequent", date(2025, 3, 2)),
+            (9, "application", "subsequent", date(2025, 1, 25)),
+            (3, "application", "first_time", date(2025, 1, 5)),
         ],
+        accelerated=[date(2025, 1, 20), date(2025, 1, 6)],
     )
+    assert cells("accelerated", [line], date(2025, 1, 1), date(2025, 3, 31)) == [
+        {"time": "2025-01", "citizen": "IQ", "sex": "F", "age": "Y35-64", "value": 1}
+    ]
     assert cells("applicants", [line], date(2025, 1, 1), date(2025, 3, 31)) == [
         {"time": "2025-01", "citizen": "IQ", "sex": "F", "age": "Y35-64", "asyl_app": a, "value": 1}
         for a in ("ASY_APP", "NASY_APP")
