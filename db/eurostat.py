@@ -38,7 +38,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -59,8 +59,8 @@ class TableSpec:
     dataset: str
     """Eurostat's dataset code; a trailing `?` marks one not verified against Eurostat."""
     title: str
-    frequency: str
-    """`monthly` or `quarterly`: the `time` dimension's period."""
+    frequency: Literal["monthly", "quarterly"]
+    """The `time` dimension's period."""
     dimensions: tuple[str, ...]
 
 

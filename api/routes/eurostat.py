@@ -88,7 +88,7 @@ def info(spec: eurostat.TableSpec) -> EurostatTableInfo:
         table=spec.id,
         dataset=spec.dataset,
         title=spec.title,
-        frequency=spec.frequency,  # type: ignore[arg-type]  # "monthly" or "quarterly"
+        frequency=spec.frequency,
         dimensions=list(spec.dimensions),
     )
 
