@@ -21,6 +21,7 @@ from api.routes import (
     desk_pages,
     docs,
     duplicates,
+    eurostat,
     health,
     legal_aid,
     legal_aid_pages,
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(duplicates.router)
     app.include_router(supervision.router)
     app.include_router(stats.router)
+    app.include_router(eurostat.router)
     app.include_router(legal_aid.router)
     app.include_router(users.router)
     app.include_router(codec.router)

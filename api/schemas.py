@@ -26,6 +26,9 @@ from models.transitions import TRANSITIONS
 
 Sex = Literal["female", "male", "other", "unknown"]
 
+NATIONALITY_OUTSIDE_ISO = frozenset({"XK", "XXA", "XXX"})
+"""`nationality` codes shared/api.md accepts besides ISO 3166: Kosovo, stateless, unknown."""
+
 
 _LATEST_ZONE = timezone(timedelta(hours=14))
 """The first zone to start each calendar day (Line Islands)."""
@@ -45,7 +48,10 @@ class PersonIn(BaseModel):
     family_name: str = Field(min_length=1, max_length=200)
     date_of_birth: IsoDate | None = None
     nationality: str | None = Field(
-        default=None, description="ISO 3166-1 alpha-2 or alpha-3 code", examples=["SYR"]
+        default=None,
+        description="ISO 3166-1 alpha-2 or alpha-3 code, or XK (Kosovo), XXA (stateless), "
+        "XXX (unknown)",
+        examples=["SYR"],
     )
     sex: Sex = "unknown"
     biometric_ref: str | None = Field(
@@ -65,6 +71,8 @@ class PersonIn(BaseModel):
         import pycountry
 
         code = value.strip().upper()
+        if code in NATIONALITY_OUTSIDE_ISO:
+            return code
         found = pycountry.countries.get(alpha_2=code) if len(code) == 2 else None
         if found is None and len(code) == 3:
             found = pycountry.countries.get(alpha_3=code)
@@ -438,3 +446,50 @@ def openapi_components() -> dict[str, dict[str, Any]]:
     schema = ActionBatchBody.model_json_schema(ref_template="#/components/schemas/{model}")
     defs: dict[str, dict[str, Any]] = schema.pop("$defs", {})
     return {**defs, "ActionBatchBody": schema}
+
+
+class EurostatTableInfo(BaseModel):
+    """One Eurostat table `/stats/eurostat/{table}` serves."""
+
+    table: str
+    dataset: str = Field(description="Eurostat's dataset code; a trailing `?` is unverified")
+    title: str
+    frequency: Literal["monthly", "quarterly"]
+    dimensions: list[str] = Field(description="The cells' dimension columns, in order")
+
+
+class EurostatTables(BaseModel):
+    """`GET /stats/eurostat`: the tables."""
+
+    items: list[EurostatTableInfo]
+
+
+class Period(BaseModel):
+    """A window of whole months, `YYYY-MM` inclusive."""
+
+    from_: str | None = Field(alias="from", serialization_alias="from")
+    """None: open (the export without `from`)."""
+    to: str | None
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class EurostatTableOut(EurostatTableInfo):
+    """`GET /stats/eurostat/{table}`: the table's non-zero cells in Eurostat's codes."""
+
+    period: Period
+    jurisdiction: str | None
+    rounded: bool = Field(description="Every cell rounded to the nearest 5 (`round=5`)")
+    cells: list[dict[str, str | int]] = Field(
+        description="One per non-zero cell: each dimension's code, and `value` (persons)"
+    )
+
+
+class ExportOut(BaseModel):
+    """`GET /stats/export`: case-level rows with no identifier, k-anonymous."""
+
+    k: int
+    period: Period
+    columns: list[str]
+    rows: list[dict[str, str]]
+    suppressed: int = Field(description="Rows left out because their combination was rarer than k")

@@ -198,6 +198,13 @@ class Settings(BaseSettings):
         "setups and tests only: otherwise an org's user could make the workers call internal "
         "services)",
     )
+    export_k: PositiveInt = Field(
+        default=5,
+        validation_alias="ASYLUMFLOW_EXPORT_K",
+        description="The anonymised export's k: every combination of its quasi-identifiers "
+        "appears at least k times (rows that would break it are suppressed); a request may "
+        "raise it, never lower it",
+    )
     reminder_offsets_days: list[int] = Field(
         default_factory=lambda: [7, 2],
         validation_alias="ASYLUMFLOW_REMINDER_OFFSETS_DAYS",

@@ -95,6 +95,9 @@ RULES: dict[tuple[str, str], AnyRule] = {
     ("GET", "/supervision/entitled-blocked"): Rule(frozenset({SUPERVISOR})),
     ("POST", "/supervision/reassign"): Rule(frozenset({SUPERVISOR})),
     ("GET", "/stats"): Rule(frozenset({SUPERVISOR})),
+    ("GET", "/stats/eurostat"): Rule(frozenset({SUPERVISOR})),
+    ("GET", "/stats/eurostat/{table}"): Rule(frozenset({SUPERVISOR})),
+    ("GET", "/stats/export"): Rule(frozenset({SUPERVISOR})),
     ("GET", "/legal-aid/deadlines"): Rule(frozenset({LEGAL_AID})),
     ("GET", "/legal-aid/calendar.ics"): Rule(frozenset({LEGAL_AID})),
     ("POST", "/legal-aid/feed-secret"): Rule(frozenset({LEGAL_AID})),
@@ -121,8 +124,10 @@ RULES: dict[tuple[str, str], AnyRule] = {
     ("POST", "/ui/search"): UiRule(303, SIGNIN, to_signin=True),
     ("GET", "/ui/desk"): UiRule(303, SIGNIN, to_signin=True),
     ("GET", "/ui/stats"): UiRule(303, SIGNIN, to_signin=True),
+    ("GET", "/ui/stats/eurostat/{table}.csv"): UiRule(303, SIGNIN, to_signin=True),
     ("POST", "/ui/supervision/{name}/reassign"): UiRule(303, SIGNIN, to_signin=True),
     ("POST", "/ui/cases/{case_id}/review-abandonment"): UiRule(303, SIGNIN, to_signin=True),
+    ("POST", "/ui/cases/{case_id}/actions/{action}"): UiRule(303, SIGNIN, to_signin=True),
     ("GET", "/ui/case"): UiRule(303, "ui: the open-a-case form forwards to the case page"),
     ("GET", "/ui/signin"): UiRule(200, "ui: the sign-in form is public"),
     ("POST", "/ui/signin"): UiRule(403, "ui: signing in without the form's CSRF token is refused"),
@@ -266,6 +271,7 @@ def probes(seed: Seed) -> list[Probe]:
         "duplicate_id": str(seed.duplicate_id),
         "webhook_id": str(seed.webhook_id),
         "name": "spare",  # the user admins revoke
+        "table": "applicants",
     }
     bodies: dict[tuple[str, str], Any] = {
         ("POST", "/cases"): case_body(),
@@ -280,7 +286,9 @@ def probes(seed: Seed) -> list[Probe]:
     for key, rule in RULES.items():
         method, template = key
         if isinstance(rule, UiRule):
-            url = template.format(case_id=seed.case_id, name="overdue")
+            url = template.format(
+                case_id=seed.case_id, name="overdue", table="applicants", action="decide"
+            )
             result.append(Probe(key, f"{method} {template}", rule, method, url))
             continue
         url = template.format(**{**params, "action": "{action}"})
