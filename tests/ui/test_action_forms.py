@@ -8,8 +8,9 @@ from urllib.parse import urlencode
 import httpx
 
 from db.users import Role
+from models.rules import calendar_today
 from tests.api.helpers import Api, fetch_history
-from tests.ui.helpers import FORM, Dom, ago, assert_accessible, csrf_of, open_case, signin, today
+from tests.ui.helpers import FORM, Dom, ago, assert_accessible, csrf_of, open_case, signin
 
 
 def action_forms(page: Dom) -> set[str]:
@@ -65,7 +66,9 @@ async def test_actions_through_the_forms(api: Api) -> None:
     assert "lodge" in action_forms(first)
     on = first.by_id("act-lodge-on")
     assert on is not None and on.attrs["type"] == "date" and "required" in on.attrs
-    assert on.attrs["value"] == on.attrs["max"] == today().isoformat()  # today, editable
+    assert (
+        on.attrs["value"] == on.attrs["max"] == calendar_today("rs").isoformat()
+    )  # Belgrade today, editable
     label = next(lb for lb in first.all("label") if lb.attrs.get("for") == "act-lodge-on")
     assert label.text.endswith("*")  # required, marked
     procedure = first.by_id("act-assign_procedure-procedure")

@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from db.users import Role
+from models.rules import calendar_today
 from tests.api.helpers import Api
 from tests.ui.helpers import FORM, Dom, assert_accessible, csrf_of, open_case, signin, today
 
@@ -29,7 +30,9 @@ async def test_review_abandonment_from_the_case_page(api: Api) -> None:
     assert_accessible(page)
     assert HEADING in page.texts("h2")
     on = page.by_id("review-on")
-    assert on is not None and on.attrs["value"] == today().isoformat()  # today, editable
+    assert (
+        on is not None and on.attrs["value"] == calendar_today("rs").isoformat()
+    )  # Belgrade today, editable
     assert "required" in on.attrs
     cw = await signin(api.http, api.tokens["cw"])
     cw_page = Dom((await api.http.get(f"/ui/cases/{case_id}", headers=cw)).text)
