@@ -114,6 +114,29 @@ def public_person(person: PersonRecord | None) -> dict[str, Any] | None:
     }
 
 
+def opening_input(
+    settings: Settings,
+    case_id: str,
+    body: CaseCreate,
+    actor: str,
+    *,
+    reference: str | None = None,
+) -> CaseInput:
+    """The input `POST /cases` starts a case's workflow with (the import's dry run uses it too)."""
+    return CaseInput.opening(
+        case_id,
+        body.jurisdiction,
+        body.identified_on,
+        reference=reference,
+        identified_at=body.identified_at,
+        vulnerabilities=body.vulnerabilities,
+        legal_aid_org=body.legal_aid_org,
+        actor=actor,
+        caller_projects=True,
+        **settings.workflow_options(),
+    )
+
+
 async def start_case(
     client: Client,
     engine: Engine,
@@ -124,35 +147,44 @@ async def start_case(
     intent_id: int | None = None,
     *,
     reference: str | None = None,
+    acts: ActionBatch | None = None,
+    update_id: str | None = None,
 ) -> dict[str, Any]:
     """Start (or reach, if it exists) a case's workflow in one update-with-start round trip.
 
     The workflow gets no personal data: the person stays in SQL, stored before this is called.
     The case's read-model row is written here, from the update's result, before answering;
     `intent_id` is the projection intent the caller stored with the person (one is made if not).
+
+    With `acts` (a bulk import), the update is `act_batch` carrying them, all or nothing, so
+    the case and its acts arrive together; `update_id` makes a retry reach the first one's
+    result. A rejected batch raises `Conflict` / `Unprocessable` and drops the intent; the
+    workflow it started stays running with no act (the caller discards it).
     """
     if intent_id is None:
         intent_id = await run_in_threadpool(record_intent, engine, case_id)
     start = WithStartWorkflowOperation(
         CaseWorkflow.run,
-        CaseInput.opening(
-            case_id,
-            body.jurisdiction,
-            body.identified_on,
-            reference=reference,
-            identified_at=body.identified_at,
-            vulnerabilities=body.vulnerabilities,
-            legal_aid_org=body.legal_aid_org,
-            actor=actor,
-            caller_projects=True,
-            **settings.workflow_options(),
-        ),
+        opening_input(settings, case_id, body, actor, reference=reference),
         id=workflow_id(case_id),
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         task_queue=settings.task_queue,
     )
+    if acts is not None:
+        call = client.execute_update_with_start_workflow(
+            CaseWorkflow.act_batch,
+            acts.model_copy(update={"project": True}),
+            id=update_id,
+            start_workflow_operation=start,
+        )
+        try:
+            view = await _update(client, case_id, "the batch", call)
+        except (Conflict, Unprocessable):
+            await run_in_threadpool(forget_intent, engine, intent_id)
+            raise
+        return await write_update_result(engine, case_id, view, intent_id)
     try:
-        view: dict[str, Any] = await asyncio.wait_for(
+        view = await asyncio.wait_for(
             client.execute_update_with_start_workflow(
                 CaseWorkflow.refresh, Refresh(project=True), start_workflow_operation=start
             ),
