@@ -19,11 +19,11 @@ import asyncio
 import csv
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.engine import Engine
 from temporalio.api.common.v1 import WorkflowExecution
@@ -146,65 +146,119 @@ async def run_import(
             on_row()
     user = _actor(actor)
     budget = len(todo) if limit is None else limit
-    queue: Iterator[SourceRow] = iter(todo)
+    rows_left: Iterator[SourceRow] = iter(todo)
+    # Two stages, so SQL never holds a Temporal slot: checkers check a row and store its
+    # person, reference, intent and key; openers keep `concurrency` cases in flight to
+    # Temporal and write what each hands back. The queue between them is bounded.
+    stored: asyncio.Queue[tuple[SourceRow, PreparedRow, Stored] | None]
+    stored = asyncio.Queue(maxsize=max(1, concurrency))
 
-    async def worker() -> None:
+    def count(outcome: Rejection | None, failed: bool = False) -> None:
+        if outcome is None:
+            report.imported += 1
+        else:
+            (report.failed if failed else report.rejected).append(outcome)
+        if on_row is not None:
+            on_row()
+
+    async def checker() -> None:
         nonlocal budget
-        for source in queue:
+        for source in rows_left:
             if budget <= 0:
                 report.not_reached += 1
+                if on_row is not None:
+                    on_row()
+                continue
+            budget -= 1
+            try:
+                prepared = prepare(source, settings, user.name, _now())
+                kept = await _retrying(source, store_row, engine, settings, user, prepared)
+            except RowError as exc:
+                count(_rejection(source, exc))
+            except _Unanswered as exc:
+                count(exc.rejection, failed=True)
             else:
-                budget -= 1
-                await _one(client, engine, settings, user, source, report)
-            if on_row is not None:
-                on_row()
+                await stored.put((source, prepared, kept))
 
-    await asyncio.gather(*(worker() for _ in range(max(1, concurrency))))
+    async def opener() -> None:
+        while (item := await stored.get()) is not None:
+            source, prepared, kept = item
+            try:
+                await _retrying(source, open_row, client, engine, settings, user, prepared, kept)
+            except RowError as exc:
+                count(_rejection(source, exc))
+            except _Unanswered as exc:
+                count(exc.rejection, failed=True)
+            else:
+                count(None)
+
+    openers = [asyncio.create_task(opener()) for _ in range(max(1, concurrency))]
+    try:
+        await asyncio.gather(*(checker() for _ in range(max(1, concurrency))))
+        for _ in openers:
+            await stored.put(None)
+        await asyncio.gather(*openers)
+    finally:
+        for task in openers:
+            task.cancel()
     report.rejected.sort(key=lambda r: r.row)
     report.failed.sort(key=lambda r: r.row)
     return report
 
 
-async def _one(
-    client: Client,
-    engine: Engine,
-    settings: Settings,
-    user: UserRecord,
-    source: SourceRow,
-    report: ImportReport,
-) -> None:
-    """Check one row, then import it; count what happened."""
+def _rejection(source: SourceRow, exc: RowError) -> Rejection:
     external = source.external_id if isinstance(source.external_id, str) else None
-    try:
-        prepared = prepare(source, settings, user.name, _now())
-    except RowError as exc:
-        report.rejected.append(Rejection(source.row, external, exc.field, exc.reason))
-        return
+    return Rejection(source.row, external, exc.field, exc.reason)
+
+
+class _Unanswered(Exception):
+    """A row given up on after `ATTEMPTS` tries: Temporal or the database did not answer."""
+
+    def __init__(self, rejection: Rejection) -> None:
+        super().__init__(rejection.reason)
+        self.rejection = rejection
+
+
+T = TypeVar("T")
+
+
+async def _retrying(source: SourceRow, step: Callable[..., Awaitable[T]], *args: Any) -> T:
+    """`step(*args)`, tried again with backoff while a service does not answer.
+
+    Every step is idempotent: the key gives the same case, the update id the same update.
+    """
     for attempt in range(1, ATTEMPTS + 1):
         try:
-            await import_row(client, engine, settings, user, prepared)
-        except RowError as exc:
-            report.rejected.append(Rejection(source.row, external, exc.field, exc.reason))
+            return await step(*args)
         except (Unavailable, RPCError, RPCTimeoutOrCancelledError, TimeoutError, OSError) as exc:
-            if attempt < ATTEMPTS:
-                await asyncio.sleep(0.5 * 2**attempt)
-                continue
-            # The case id only: the error may quote the request.
-            log.warning("import row %s failed: %s", source.row, type(exc).__name__)
-            report.failed.append(Rejection(source.row, external, "", f"not answered: {exc}"))
-        else:
-            report.imported += 1
-        return
+            if attempt == ATTEMPTS:
+                # The row number only: the error may quote the request.
+                log.warning("import row %s failed: %s", source.row, type(exc).__name__)
+                external = source.external_id if isinstance(source.external_id, str) else None
+                why = f"not answered: {exc}"
+                raise _Unanswered(Rejection(source.row, external, "", why)) from None
+            await asyncio.sleep(0.5 * 2**attempt)
+    raise AssertionError("unreachable")
 
 
-async def import_row(
-    client: Client, engine: Engine, settings: Settings, user: UserRecord, row: PreparedRow
-) -> dict[str, Any]:
-    """Open one checked row's case with its acts, as `POST /cases` and the batch route would.
+@dataclass(frozen=True)
+class Stored:
+    """What `store_row` kept for a row: its case id, projection intent and reference."""
+
+    case_id: str
+    intent_id: int | None
+    reference: str | None
+
+
+async def store_row(
+    engine: Engine, settings: Settings, user: UserRecord, row: PreparedRow
+) -> Stored:
+    """Store a checked row's person, reference, intent and key, as `POST /cases` does first.
+
+    The key (`import:<external_id>`) decides the case id; a row stored before gets its case.
 
     Raises:
-        RowError: the case's key holds another body, or the workflow refused the acts (its
-            case is then removed: nothing of the row is left).
+        RowError: the key was used with another case body.
     """
     try:
         case_id, _, intent, reference = await asyncio.to_thread(
@@ -212,27 +266,52 @@ async def import_row(
         )
     except Unprocessable:
         raise RowError("external_id", "imported before with another case body") from None
+    return Stored(case_id, intent, reference)
+
+
+async def open_row(
+    client: Client,
+    engine: Engine,
+    settings: Settings,
+    user: UserRecord,
+    row: PreparedRow,
+    kept: Stored,
+) -> dict[str, Any]:
+    """Open a stored row's case with all its acts in one update-with-start; write the result.
+
+    Raises:
+        RowError: the workflow refused the acts (the case is then removed: nothing of the
+            row is left).
+    """
     batch = row.batch()
     try:
         view = await start_case(
             client,
             engine,
             settings,
-            case_id,
+            kept.case_id,
             row.body,
             user.name,
-            intent,
-            reference=reference,
+            kept.intent_id,
+            reference=kept.reference,
             acts=batch,
             # Fixed per case: a resumed import reaches the first attempt's update and result.
-            update_id=f"import-{case_id}",
+            update_id=f"import-{kept.case_id}",
         )
     except (Conflict, Unprocessable) as exc:
-        await _discard(client, engine, case_id)
+        await _discard(client, engine, kept.case_id)
         raise RowError(_field_of(exc), str(exc.body["detail"])) from None
     if batch is not None:
-        view = await after_actions(engine, case_id, batch.actions, view)
+        view = await after_actions(engine, kept.case_id, batch.actions, view)
     return view
+
+
+async def import_row(
+    client: Client, engine: Engine, settings: Settings, user: UserRecord, row: PreparedRow
+) -> dict[str, Any]:
+    """Store and open one checked row (`store_row`, then `open_row`)."""
+    kept = await store_row(engine, settings, user, row)
+    return await open_row(client, engine, settings, user, row, kept)
 
 
 def _field_of(exc: ApiError) -> str:
