@@ -147,44 +147,18 @@ async def start_case(
     intent_id: int | None = None,
     *,
     reference: str | None = None,
-    acts: ActionBatch | None = None,
-    update_id: str | None = None,
 ) -> dict[str, Any]:
     """Start (or reach, if it exists) a case's workflow in one update-with-start round trip.
 
     The workflow gets no personal data: the person stays in SQL, stored before this is called.
     The case's read-model row is written here, from the update's result, before answering;
     `intent_id` is the projection intent the caller stored with the person (one is made if not).
-
-    With `acts` (a bulk import), the update is `act_batch` carrying them, all or nothing, so
-    the case and its acts arrive together; `update_id` makes a retry reach the first one's
-    result. A rejected batch raises `Conflict` / `Unprocessable` and drops the intent; the
-    workflow it started stays running with no act (the caller discards it).
     """
     if intent_id is None:
         intent_id = await run_in_threadpool(record_intent, engine, case_id)
-    start = WithStartWorkflowOperation(
-        CaseWorkflow.run,
-        opening_input(settings, case_id, body, actor, reference=reference),
-        id=workflow_id(case_id),
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        task_queue=settings.task_queue,
-    )
-    if acts is not None:
-        call = client.execute_update_with_start_workflow(
-            CaseWorkflow.act_batch,
-            acts.model_copy(update={"project": True}),
-            id=update_id,
-            start_workflow_operation=start,
-        )
-        try:
-            view = await _update(client, case_id, "the batch", call)
-        except (Conflict, Unprocessable):
-            await run_in_threadpool(forget_intent, engine, intent_id)
-            raise
-        return await write_update_result(engine, case_id, view, intent_id)
+    start = _start_operation(settings, case_id, body, actor, reference)
     try:
-        view = await asyncio.wait_for(
+        view: dict[str, Any] = await asyncio.wait_for(
             client.execute_update_with_start_workflow(
                 CaseWorkflow.refresh, Refresh(project=True), start_workflow_operation=start
             ),
@@ -194,6 +168,53 @@ async def start_case(
         # The intent stays: if the case started after all, the repair loop projects it.
         raise Unavailable("the workflow service did not answer; retry with the same key") from exc
     return await write_update_result(engine, case_id, view, intent_id)
+
+
+def _start_operation(
+    settings: Settings, case_id: str, body: CaseCreate, actor: str, reference: str | None
+) -> WithStartWorkflowOperation[CaseWorkflow, dict[str, Any]]:
+    return WithStartWorkflowOperation(
+        CaseWorkflow.run,
+        opening_input(settings, case_id, body, actor, reference=reference),
+        id=workflow_id(case_id),
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        task_queue=settings.task_queue,
+    )
+
+
+async def open_with_acts(
+    client: Client,
+    engine: Engine,
+    settings: Settings,
+    case_id: str,
+    body: CaseCreate,
+    actor: str,
+    intent_id: int,
+    acts: ActionBatch,
+    update_id: str | None,
+    reference: str | None,
+) -> dict[str, Any]:
+    """Start a case with `acts` as its `act_batch` update (the bulk import's `start_case`).
+
+    One update-with-start, so the case and its acts arrive together, all or nothing;
+    `update_id` makes a retry reach the first one's result. Returns the view with its
+    read-model batch: the caller writes it (`write_update_result`, as `start_case` does; the
+    import does it in a stage of its own). A refused batch raises `Conflict` /
+    `Unprocessable` and drops the intent; the workflow it started stays running with no act
+    (an update-with-start whose update is refused still starts the workflow): the caller
+    removes it.
+    """
+    call = client.execute_update_with_start_workflow(
+        CaseWorkflow.act_batch,
+        acts.model_copy(update={"project": True}),
+        id=update_id,
+        start_workflow_operation=_start_operation(settings, case_id, body, actor, reference),
+    )
+    try:
+        return await _update(client, case_id, "the batch", call)
+    except (Conflict, Unprocessable):
+        await run_in_threadpool(forget_intent, engine, intent_id)
+        raise
 
 
 async def send_action(

@@ -87,14 +87,30 @@ def _acts(today: date) -> list[dict[str, Any]]:
     ]
 
 
+_SYLLABLES = ("ka", "lo", "mi", "ra", "te", "zu", "no", "vi", "sa", "de", "bo", "ju", "fe", "ha")
+
+
+def _name(n: int, length: int) -> str:
+    """A made-up name of its own per `n`.
+
+    A caseload has few likely duplicates: the registration's duplicate check should find as
+    many as in a real one, not every earlier row (as `Bulk1`, `Bulk2`... would give).
+    """
+    parts = []
+    for _ in range(length):
+        n, digit = divmod(n, len(_SYLLABLES))
+        parts.append(_SYLLABLES[digit])
+    return "".join(parts).capitalize()
+
+
 def _row(tag: str, n: int, today: date) -> dict[str, Any]:
     return {
         "external_id": f"{tag}-{n}",
         "case": {
             "jurisdiction": "rs",
             "person": {
-                "given_name": f"Bulk{n}",
-                "family_name": f"Import{tag}",
+                "given_name": _name(n * 7919 + 13, 3),
+                "family_name": _name(n * 104729 + 7, 4),
                 "date_of_birth": (date(1960, 1, 1) + timedelta(days=37 * n % 20000)).isoformat(),
                 "nationality": "SYR",
                 "sex": "unknown",
@@ -176,6 +192,7 @@ async def run(
         project=True,
     )
     serial = iter(range(10**9))
+    people = iter(range(10**9))
 
     async def raw(_: int) -> None:
         case_id = f"bench-{tag}-raw{next(serial)}"
@@ -207,7 +224,7 @@ async def run(
         files += 1
         path = work / f"import-{files}.jsonl"
         path.write_text(
-            "".join(json.dumps(_row(f"{tag}-{files}", i, today)) + "\n" for i in range(n))
+            "".join(json.dumps(_row(tag, next(people), today)) + "\n" for _ in range(n))
         )
         started = time.perf_counter()
         report = await run_import(

@@ -31,7 +31,7 @@ from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
 from temporalio.client import Client, RPCTimeoutOrCancelledError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.casework import start_case
+from api.casework import open_with_acts, start_case, write_update_result
 from api.errors import ApiError, Conflict, Unavailable, Unprocessable
 from api.routes.actions import after_actions
 from api.routes.cases import _remember
@@ -39,6 +39,7 @@ from core.csv_safety import SafeWriter
 from core.private_files import private_file
 from core.settings import Settings
 from db.imports import discard_unopened, import_key, imported_external_ids
+from db.intents import record_intent
 from db.tables import UserRecord
 from db.users import Role
 from tools.import_rows import (
@@ -147,11 +148,15 @@ async def run_import(
     user = _actor(actor)
     budget = len(todo) if limit is None else limit
     rows_left: Iterator[SourceRow] = iter(todo)
-    # Two stages, so SQL never holds a Temporal slot: checkers check a row and store its
-    # person, reference, intent and key; openers keep `concurrency` cases in flight to
-    # Temporal and write what each hands back. The queue between them is bounded.
+    # Stages, so SQL never holds a Temporal slot: checkers check a row and store its person,
+    # reference, intent and key; openers keep `concurrency` cases in flight to Temporal. The
+    # queues between stages are bounded.
     stored: asyncio.Queue[tuple[SourceRow, PreparedRow, Stored] | None]
     stored = asyncio.Queue(maxsize=max(1, concurrency))
+    # And a third: writers write what each opened case handed back, so that the read-model
+    # write and the duplicate check do not hold a Temporal slot either.
+    opened: asyncio.Queue[tuple[SourceRow, PreparedRow, Stored, dict[str, Any], int] | None]
+    opened = asyncio.Queue(maxsize=max(1, concurrency))
 
     def count(outcome: Rejection | None, failed: bool = False) -> None:
         if outcome is None:
@@ -184,22 +189,39 @@ async def run_import(
         while (item := await stored.get()) is not None:
             source, prepared, kept = item
             try:
-                await _retrying(source, open_row, client, engine, settings, user, prepared, kept)
+                view, intent = await _retrying(
+                    source, open_row, client, engine, settings, user, prepared, kept
+                )
             except RowError as exc:
                 count(_rejection(source, exc))
             except _Unanswered as exc:
                 count(exc.rejection, failed=True)
             else:
+                await opened.put((source, prepared, kept, view, intent))
+
+    async def writer() -> None:
+        while (item := await opened.get()) is not None:
+            source, prepared, kept, view, intent = item
+            try:
+                await _retrying(source, write_row, engine, prepared, kept, view, intent)
+            except _Unanswered as exc:
+                count(exc.rejection, failed=True)
+            else:
                 count(None)
 
-    openers = [asyncio.create_task(opener()) for _ in range(max(1, concurrency))]
+    width = max(1, concurrency)
+    openers = [asyncio.create_task(opener()) for _ in range(width)]
+    writers = [asyncio.create_task(writer()) for _ in range(width)]
     try:
-        await asyncio.gather(*(checker() for _ in range(max(1, concurrency))))
+        await asyncio.gather(*(checker() for _ in range(width)))
         for _ in openers:
             await stored.put(None)
         await asyncio.gather(*openers)
+        for _ in writers:
+            await opened.put(None)
+        await asyncio.gather(*writers)
     finally:
-        for task in openers:
+        for task in [*openers, *writers]:
             task.cancel()
     report.rejected.sort(key=lambda r: r.row)
     report.failed.sort(key=lambda r: r.row)
@@ -276,42 +298,74 @@ async def open_row(
     user: UserRecord,
     row: PreparedRow,
     kept: Stored,
-) -> dict[str, Any]:
-    """Open a stored row's case with all its acts in one update-with-start; write the result.
+) -> tuple[dict[str, Any], int]:
+    """Open a stored row's case with all its acts in one update-with-start.
+
+    Returns the view with its read-model batch, and the intent that batch's write drops
+    (`write_row`).
 
     Raises:
         RowError: the workflow refused the acts (the case is then removed: nothing of the
             row is left).
     """
+    intent = kept.intent_id
+    if intent is None:  # a row stored by an earlier run: its intent was written or repaired
+        intent = await asyncio.to_thread(record_intent, engine, kept.case_id)
     batch = row.batch()
     try:
-        view = await start_case(
+        if batch is None:
+            # No act: the case opens as `POST /cases` opens one (and writes its row).
+            view = await start_case(
+                client,
+                engine,
+                settings,
+                kept.case_id,
+                row.body,
+                user.name,
+                intent,
+                reference=kept.reference,
+            )
+            return view, intent
+        view = await open_with_acts(
             client,
             engine,
             settings,
             kept.case_id,
             row.body,
             user.name,
-            kept.intent_id,
-            reference=kept.reference,
-            acts=batch,
+            intent,
+            batch,
             # Fixed per case: a resumed import reaches the first attempt's update and result.
-            update_id=f"import-{kept.case_id}",
+            f"import-{kept.case_id}",
+            kept.reference,
         )
     except (Conflict, Unprocessable) as exc:
         await _discard(client, engine, kept.case_id)
         raise RowError(_field_of(exc), str(exc.body["detail"])) from None
-    if batch is not None:
-        view = await after_actions(engine, kept.case_id, batch.actions, view)
+    return view, intent
+
+
+async def write_row(
+    engine: Engine, row: PreparedRow, kept: Stored, view: dict[str, Any], intent: int
+) -> dict[str, Any]:
+    """Write what opening the case handed back, then run the registration's duplicate check.
+
+    As the API does after an update (`write_update_result`, `after_actions`); the case row
+    written here is what marks the row imported.
+    """
+    view = await write_update_result(engine, kept.case_id, view, intent)
+    if row.acts:
+        view = await after_actions(engine, kept.case_id, row.acts, view)
     return view
 
 
 async def import_row(
     client: Client, engine: Engine, settings: Settings, user: UserRecord, row: PreparedRow
 ) -> dict[str, Any]:
-    """Store and open one checked row (`store_row`, then `open_row`)."""
+    """Store, open and write one checked row (`store_row`, `open_row`, `write_row`)."""
     kept = await store_row(engine, settings, user, row)
-    return await open_row(client, engine, settings, user, row, kept)
+    view, intent = await open_row(client, engine, settings, user, row, kept)
+    return await write_row(engine, row, kept, view, intent)
 
 
 def _field_of(exc: ApiError) -> str:
