@@ -31,7 +31,7 @@ from api.schemas import CaseCreate
 from core.settings import Settings
 from db.engine import make_engine, migrate
 from db.imports import import_key
-from db.tables import CaseRecord, IdempotencyRecord, PersonRecord
+from db.tables import CaseRecord, DuplicateRecord, IdempotencyRecord, PersonRecord
 from models.enums import Action
 from models.messages import ActionRequest
 from tools.import_rows import Format, PreparedRow, Rejection, RowError, csv_columns
@@ -149,12 +149,14 @@ async def test_jsonl_imports_good_rows_refuses_bad_ones_and_skips_on_a_second_ru
             "actions": [{"action": "teleport", "on": "2025-03-01"}],
         },
         {"external_id": "lodged-1", "case": case(7), "actions": LODGED},
+        # A case with no act yet opens as POST /cases opens one.
+        {"external_id": "identified-1", "case": case(8, identified_at="inland")},
     ]
     path = write_jsonl(ctx.tmp / "cases.jsonl", rows)
     path.write_text(path.read_text() + "not json\n")
     report = await ctx.run(path)
 
-    assert report.imported == 2 and report.skipped == 0 and not report.failed
+    assert report.imported == 3 and report.skipped == 0 and not report.failed
     refused = by_field(report.rejected)
     assert refused["bad-field"][:2] == (3, "case.person.sex")
     assert refused["future"][:2] == (4, "actions.0.on")
@@ -165,9 +167,13 @@ async def test_jsonl_imports_good_rows_refuses_bad_ones_and_skips_on_a_second_ru
     )
     assert refused["unknown"][:2] == (6, "actions.0.action")
     assert refused["lodged-1"][:2] == (7, "external_id")
-    assert refused[""][:2] == (8, "line")
-    # Nothing of a refused row is stored: only the two good cases have persons and keys.
-    assert ctx.count(PersonRecord) == ctx.count(IdempotencyRecord) == ctx.count(CaseRecord) == 2
+    assert refused[""][:2] == (9, "line")
+    # Nothing of a refused row is stored: only the good cases have persons and keys.
+    assert ctx.count(PersonRecord) == ctx.count(IdempotencyRecord) == ctx.count(CaseRecord) == 3
+    # Registration ran the duplicate check: the two registered persons share a date of birth
+    # and nearly a name.
+    assert ctx.count(DuplicateRecord) >= 1
+    assert (await ctx.view("identified-1"))["stage"] == "identified"
 
     lodged = await ctx.view("lodged-1")
     assert lodged["stage"] == "lodged" and lodged["reference"].startswith("RS-2025-")
@@ -188,9 +194,9 @@ async def test_jsonl_imports_good_rows_refuses_bad_ones_and_skips_on_a_second_ru
         assert stored is not None and stored.created_by == DEFAULT_ACTOR
 
     again = await ctx.run(path)
-    assert again.imported == 0 and again.skipped == 2
+    assert again.imported == 0 and again.skipped == 3
     assert by_field(again.rejected).keys() == refused.keys()
-    assert ctx.count(PersonRecord) == 2
+    assert ctx.count(PersonRecord) == 3
 
 
 async def test_csv_columns_map_to_acts_and_fields(ctx: Ctx) -> None:
