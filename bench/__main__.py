@@ -160,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run everything, print the tables, write the JSON."""
     from bench.bulk_import import format_result
     from bench.engine_table import format_table
+    from bench.rig import show_ratio
 
     parser = argparse.ArgumentParser(prog="bench", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes (about a minute)")
@@ -200,6 +201,10 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(part["output"]))
     print()
     print("\n".join(_summary(engine)))
+    print(
+        f"  bulk import: import / raw update-with-start {show_ratio(bulk['ratio'])} "
+        f"(target >= {bulk['target']:.1f})"
+    )
     args.out.write_text(
         json.dumps(
             {
