@@ -99,8 +99,9 @@ def _summarise(result: ImportReport, report: Path) -> None:
         + (f", left for a later run {result.not_reached}" if result.not_reached else ""),
         highlight=False,
     )
+    # Written every run, empty if nothing was refused: an earlier run's report never lingers.
+    write_report(report, sorted(refused, key=lambda r: r.row))
     if refused:
-        write_report(report, sorted(refused, key=lambda r: r.row))
         # Rows and fields only here: reasons may quote personal data, the report keeps them.
         for r in refused[:10]:
             _err.print(f"  row {r.row}: {r.field or 'service'}", markup=False, highlight=False)

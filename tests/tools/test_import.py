@@ -368,42 +368,47 @@ async def test_the_command_reports_refused_rows_and_exits_1(ctx: Ctx) -> None:
     ]
     path = write_jsonl(ctx.tmp / "cli.jsonl", rows)
     report = ctx.tmp / "refused.csv"
+
+    code, text = await run_command(ctx, str(path), "--report", str(report), "--concurrency", "4")
+    assert code == 1, text
+    assert "imported 1, skipped as already imported 0, rejected 1" in text
+    assert "Imported" not in text  # no personal data on the terminal
+    [refused] = read_report(report)
+    assert (refused["row"], refused["external_id"], refused["field"]) == (
+        "2",
+        "cli-bad",
+        "actions.0.on",
+    )
+    assert "date" in refused["reason"]
+    assert (await ctx.view("cli-1"))["stage"] == "lodged"
+
+    # The row corrected, the same command again: the first case is skipped, the second in.
+    rows[1]["actions"] = LODGED[:2]
+    write_jsonl(path, rows)
+    code, text = await run_command(ctx, str(path), "--report", str(report))
+    assert code == 0, text
+    assert "imported 1, skipped as already imported 1, rejected 0" in text
+    assert read_report(report) == []
+    assert (await ctx.view("cli-bad"))["stage"] == "registered"
+
+
+async def run_command(ctx: Ctx, *args: str) -> tuple[int | None, str]:
+    """`asylumflow import` as a process of its own, on this test's server, queue and database."""
     env = {
         **os.environ,
         "DATABASE_URL": ctx.db_url,
         "TEMPORAL_ADDRESS": ctx.client.service_client.config.target_host,
         "ASYLUMFLOW_TASK_QUEUE": ctx.settings.task_queue,
     }
-    command = [str(Path(sys.executable).parent / "asylumflow"), "import", str(path)]
     process = await asyncio.create_subprocess_exec(
-        *command,
-        "--report",
-        str(report),
+        str(Path(sys.executable).parent / "asylumflow"),
+        "import",
+        *args,
         "--no-progress",
-        "--concurrency",
-        "4",
         cwd=ctx.tmp,
         env=env,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
     _, err = await asyncio.wait_for(process.communicate(), 120)
-    text = err.decode()
-    assert process.returncode == 1, text
-    assert "imported 1, skipped as already imported 0, rejected 1" in text
-    assert "Imported" not in text  # no personal data on the terminal
-    assert read_report(report) == [
-        {
-            "row": "2",
-            "external_id": "cli-bad",
-            "field": "actions.0.on",
-            "reason": report_reason(report),
-        }
-    ]
-    assert (await ctx.view("cli-1"))["stage"] == "lodged"
-
-
-def report_reason(report: Path) -> str:
-    reason = read_report(report)[0]["reason"]
-    assert "date" in reason
-    return reason
+    return process.returncode, err.decode()
