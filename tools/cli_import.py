@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -38,8 +38,10 @@ def import_cases(
     import cut short. Exit code 1 if a row was refused or not answered (listed in the report).
     """
     import asyncio
+    import signal
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+    from temporalio.client import RPCTimeoutOrCancelledError
 
     from core.settings import get_settings
     from core.temporal import connect
@@ -62,32 +64,52 @@ def import_cases(
         console=_err,
         disable=not progress,
     )
-    task = bar.add_task("importing", total=None)
+    task_id = bar.add_task("importing", total=None)
 
-    async def run() -> ImportReport:
-        return await run_import(
-            await connect(settings),
-            engine,
-            settings,
-            file,
-            chosen,
-            actor=actor,
-            concurrency=concurrency,
-            limit=limit,
-            on_row=lambda: bar.advance(task),
-            on_total=lambda n: bar.update(task, total=n),
+    async def run() -> ImportReport | None:
+        task = asyncio.ensure_future(
+            run_import(
+                await connect(settings),
+                engine,
+                settings,
+                file,
+                chosen,
+                actor=actor,
+                concurrency=concurrency,
+                limit=limit,
+                on_row=lambda: bar.advance(task_id),
+                on_total=lambda n: bar.update(task_id, total=n),
+            )
         )
+        # Ctrl-C or SIGTERM cancels the import where it is: every row is either in or not
+        # (or between its person and its case, which the next run finishes).
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, task.cancel)
+
+        def quiet(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+            # An update cut short by the interruption ends in this error, which nobody awaits
+            # any more: expected, and no traceback for the operator.
+            cut = isinstance(context.get("exception"), RPCTimeoutOrCancelledError)
+            if not (cut and task.cancelled()):
+                loop.default_exception_handler(context)
+
+        loop.set_exception_handler(quiet)
+        try:
+            return await task
+        except asyncio.CancelledError:
+            return None
 
     try:
         with bar:
             result = asyncio.run(run())
     except FileError as exc:
         fail(f"{file.name}: {exc}")
-    except KeyboardInterrupt:
-        _err.print("interrupted: run the same command again to resume", highlight=False)
-        raise typer.Exit(130) from None
     except RuntimeError as exc:  # no Temporal server to talk to
         fail(f"import: {exc}")
+    if result is None:
+        _err.print("interrupted: run the same command again to resume", highlight=False)
+        raise typer.Exit(130)
     _summarise(result, report or file.with_name(file.name + ".rejected.csv"))
 
 

@@ -11,6 +11,7 @@ import asyncio
 import csv
 import json
 import os
+import signal
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -392,23 +393,57 @@ async def test_the_command_reports_refused_rows_and_exits_1(ctx: Ctx) -> None:
     assert (await ctx.view("cli-bad"))["stage"] == "registered"
 
 
-async def run_command(ctx: Ctx, *args: str) -> tuple[int | None, str]:
-    """`asylumflow import` as a process of its own, on this test's server, queue and database."""
-    env = {
+def command_env(ctx: Ctx) -> dict[str, str]:
+    """The command's environment: this test's Temporal server, task queue and database."""
+    return {
         **os.environ,
         "DATABASE_URL": ctx.db_url,
         "TEMPORAL_ADDRESS": ctx.client.service_client.config.target_host,
         "ASYLUMFLOW_TASK_QUEUE": ctx.settings.task_queue,
     }
+
+
+async def run_command(ctx: Ctx, *args: str) -> tuple[int | None, str]:
+    """`asylumflow import` as a process of its own, on this test's server, queue and database."""
     process = await asyncio.create_subprocess_exec(
         str(Path(sys.executable).parent / "asylumflow"),
         "import",
         *args,
         "--no-progress",
         cwd=ctx.tmp,
-        env=env,
+        env=command_env(ctx),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
     _, err = await asyncio.wait_for(process.communicate(), 120)
     return process.returncode, err.decode()
+
+
+async def test_ctrl_c_stops_the_command_and_the_same_command_resumes(ctx: Ctx) -> None:
+    rows = [{"external_id": f"sig-{n}", "case": case(n), "actions": LODGED} for n in range(60)]
+    path = write_jsonl(ctx.tmp / "sigint.jsonl", rows)
+    process = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).parent / "asylumflow"),
+        "import",
+        str(path),
+        "--no-progress",
+        cwd=ctx.tmp,
+        env=command_env(ctx),
+        stderr=asyncio.subprocess.PIPE,
+    )
+    # Interrupted once some cases are in (bounded wait on that condition).
+    for _ in range(600):
+        if ctx.count(CaseRecord) >= 5 or process.returncode is not None:
+            break
+        await asyncio.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, err = await asyncio.wait_for(process.communicate(), 120)
+    assert process.returncode == 130, err.decode()
+    assert "run the same command again to resume" in err.decode()
+    assert "Traceback" not in err.decode()
+    assert ctx.count(CaseRecord) < 60
+
+    code, text = await run_command(ctx, str(path))
+    assert code == 0, text
+    # Every row once: no person or case twice, whatever the interruption cut short.
+    assert ctx.count(CaseRecord) == ctx.count(PersonRecord) == 60
