@@ -114,6 +114,29 @@ def public_person(person: PersonRecord | None) -> dict[str, Any] | None:
     }
 
 
+def opening_input(
+    settings: Settings,
+    case_id: str,
+    body: CaseCreate,
+    actor: str,
+    *,
+    reference: str | None = None,
+) -> CaseInput:
+    """The input `POST /cases` starts a case's workflow with (the import's dry run uses it too)."""
+    return CaseInput.opening(
+        case_id,
+        body.jurisdiction,
+        body.identified_on,
+        reference=reference,
+        identified_at=body.identified_at,
+        vulnerabilities=body.vulnerabilities,
+        legal_aid_org=body.legal_aid_org,
+        actor=actor,
+        caller_projects=True,
+        **settings.workflow_options(),
+    )
+
+
 async def start_case(
     client: Client,
     engine: Engine,
@@ -133,24 +156,7 @@ async def start_case(
     """
     if intent_id is None:
         intent_id = await run_in_threadpool(record_intent, engine, case_id)
-    start = WithStartWorkflowOperation(
-        CaseWorkflow.run,
-        CaseInput.opening(
-            case_id,
-            body.jurisdiction,
-            body.identified_on,
-            reference=reference,
-            identified_at=body.identified_at,
-            vulnerabilities=body.vulnerabilities,
-            legal_aid_org=body.legal_aid_org,
-            actor=actor,
-            caller_projects=True,
-            **settings.workflow_options(),
-        ),
-        id=workflow_id(case_id),
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        task_queue=settings.task_queue,
-    )
+    start = _start_operation(settings, case_id, body, actor, reference)
     try:
         view: dict[str, Any] = await asyncio.wait_for(
             client.execute_update_with_start_workflow(
@@ -162,6 +168,53 @@ async def start_case(
         # The intent stays: if the case started after all, the repair loop projects it.
         raise Unavailable("the workflow service did not answer; retry with the same key") from exc
     return await write_update_result(engine, case_id, view, intent_id)
+
+
+def _start_operation(
+    settings: Settings, case_id: str, body: CaseCreate, actor: str, reference: str | None
+) -> WithStartWorkflowOperation[CaseWorkflow, dict[str, Any]]:
+    return WithStartWorkflowOperation(
+        CaseWorkflow.run,
+        opening_input(settings, case_id, body, actor, reference=reference),
+        id=workflow_id(case_id),
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        task_queue=settings.task_queue,
+    )
+
+
+async def open_with_acts(
+    client: Client,
+    engine: Engine,
+    settings: Settings,
+    case_id: str,
+    body: CaseCreate,
+    actor: str,
+    intent_id: int,
+    acts: ActionBatch,
+    update_id: str | None,
+    reference: str | None,
+) -> dict[str, Any]:
+    """Start a case with `acts` as its `act_batch` update (the bulk import's `start_case`).
+
+    One update-with-start, so the case and its acts arrive together, all or nothing;
+    `update_id` makes a retry reach the first one's result. Returns the view with its
+    read-model batch: the caller writes it (`write_update_result`, as `start_case` does; the
+    import does it in a stage of its own). A refused batch raises `Conflict` /
+    `Unprocessable` and drops the intent; the workflow it started stays running with no act
+    (an update-with-start whose update is refused still starts the workflow): the caller
+    removes it.
+    """
+    call = client.execute_update_with_start_workflow(
+        CaseWorkflow.act_batch,
+        acts.model_copy(update={"project": True}),
+        id=update_id,
+        start_workflow_operation=_start_operation(settings, case_id, body, actor, reference),
+    )
+    try:
+        return await _update(client, case_id, "the batch", call)
+    except (Conflict, Unprocessable):
+        await run_in_threadpool(forget_intent, engine, intent_id)
+        raise
 
 
 async def send_action(

@@ -4,7 +4,8 @@
 
 Runs `bench.engine` four times, against a fresh local dev server in memory and then against one
 that persists to a temp SQLite file, each with the API in process and as a process of its own,
-and then `bench.supervision` (read-model queries at 1k, 10k and 100k cases on SQLite, and on
+then `bench.bulk_import` (`asylumflow import` against a raw update-with-start carrying the same
+acts), and then `bench.supervision` (read-model queries at 1k, 10k and 100k cases on SQLite, and on
 PostgreSQL when `ASYLUMFLOW_BENCH_PG_URL` names an empty database).
 Each runs in a process of its own, so one's memory and caches never flatter or burden another's
 figures (the engine bench measures this process's RSS). `--quick` uses tiny sizes (about a
@@ -102,6 +103,21 @@ def run_engine(quick: bool, env: dict[str, str], work: Path) -> list[dict[str, A
     return results
 
 
+def run_bulk_import(quick: bool, env: dict[str, str], work: Path) -> dict[str, Any]:
+    """`bench.bulk_import` once: the import path against the raw update-with-start of its acts."""
+    out = work / "bulk-import.json"
+    print("== bulk import, dev server in memory", flush=True)
+    sizes = "quick" if quick else "full"
+    subprocess.run(
+        [sys.executable, "-m", "bench.bulk_import", "--sizes", sizes, "--json-out", str(out)],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    result: dict[str, Any] = json.loads(out.read_text())
+    return result
+
+
 def run_supervision(quick: bool, env: dict[str, str]) -> list[dict[str, Any]]:
     """`bench.supervision`: 1k, 10k and 100k cases on SQLite, and on PostgreSQL if given.
 
@@ -142,7 +158,9 @@ def _summary(engine: list[dict[str, Any]]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     """Run everything, print the tables, write the JSON."""
+    from bench.bulk_import import format_result
     from bench.engine_table import format_table
+    from bench.rig import show_ratio
 
     parser = argparse.ArgumentParser(prog="bench", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes (about a minute)")
@@ -164,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
             else ("not written" if env.get("PYTHONDONTWRITEBYTECODE") else "default")
         )
         engine = run_engine(args.quick, env, work)
+        bulk = run_bulk_import(args.quick, env, work)
         supervision = run_supervision(args.quick, env)
     info["loadavg_1min_at_end"] = os.getloadavg()[0]
     print()
@@ -175,17 +194,24 @@ def main(argv: list[str] | None = None) -> int:
     for result in engine:
         print()
         print(format_table(result))
+    print()
+    print(format_result(bulk))
     for part in supervision:
         print()
         print("\n".join(part["output"]))
     print()
     print("\n".join(_summary(engine)))
+    print(
+        f"  bulk import: import / raw update-with-start {show_ratio(bulk['ratio'])} "
+        f"(target >= {bulk['target']:.1f})"
+    )
     args.out.write_text(
         json.dumps(
             {
                 "quick": args.quick,
                 "machine": info,
                 "engine": engine,
+                "bulk_import": bulk,
                 "supervision": supervision,
             },
             indent=2,

@@ -23,6 +23,7 @@ from models.rules import (
     resolve_pack,
 )
 from tools.cli_common import _err, _out, _parse_date, fail
+from tools.cli_import import import_cases
 from tools.cli_rules import rules_app
 from tools.cli_store import backup, readmodel_app, restore
 
@@ -49,6 +50,7 @@ app.add_typer(rules_app, name="rules")
 app.command()(backup)
 app.command()(restore)
 app.add_typer(readmodel_app, name="readmodel")
+app.command("import")(import_cases)
 
 
 def _parse_events(values: list[str]) -> list[Occurrence]:

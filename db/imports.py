@@ -1,0 +1,69 @@
+"""The bulk import's bookkeeping (`asylumflow import`): which rows are in, and undoing a refusal.
+
+The import keys each case by the row's `external_id` through the same idempotency records
+`POST /cases` keeps for its `Idempotency-Key` (user = the import's actor, key =
+`import:<external_id>`): that table already maps a key to its case id, so no table of its own
+is needed. A row counts as imported once its case has a read-model row, which is written in
+the transaction that ends the import of that case.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, SQLModel, col, select
+
+from db.tables import (
+    CaseRecord,
+    CaseReferenceRecord,
+    IdempotencyRecord,
+    PersonRecord,
+    ProjectionIntentRecord,
+)
+
+KEY_PREFIX = "import:"
+"""The idempotency key of an imported row is this prefix and the row's `external_id`."""
+
+_REFERENCES = SQLModel.metadata.tables[CaseReferenceRecord.__tablename__]
+_INTENTS = SQLModel.metadata.tables[ProjectionIntentRecord.__tablename__]
+
+
+def import_key(external_id: str) -> str:
+    """The idempotency key of the row with this `external_id`."""
+    return KEY_PREFIX + external_id
+
+
+def imported_external_ids(engine: Engine, actor: str) -> set[str]:
+    """The `external_id`s `actor` imported completely (their case is in the read model).
+
+    One indexed query for the whole file, so a resumed import skips what it did without a
+    round trip per row. A row whose key exists but whose case row does not (the import
+    stopped between the two) is not in it: that row goes through again, idempotently.
+    """
+    query = (
+        select(IdempotencyRecord.key)
+        .join(CaseRecord, col(CaseRecord.id) == col(IdempotencyRecord.case_id))
+        .where(
+            IdempotencyRecord.user_name == actor,
+            col(IdempotencyRecord.key).startswith(KEY_PREFIX),
+        )
+    )
+    with Session(engine) as session:
+        return {key.removeprefix(KEY_PREFIX) for key in session.exec(query).all()}
+
+
+def discard_unopened(engine: Engine, case_id: str) -> None:
+    """Remove what was stored for a case whose opening batch the workflow refused.
+
+    The person, the import's key, pending intents and the reference link go; the reference's
+    number is not handed out again (numbers are never reused). The caller has made sure the
+    case holds no act, and removes its workflow.
+    """
+    with Session(engine) as session:
+        session.execute(sa.delete(PersonRecord).where(col(PersonRecord.case_id) == case_id))
+        session.execute(
+            sa.delete(IdempotencyRecord).where(col(IdempotencyRecord.case_id) == case_id)
+        )
+        session.execute(sa.delete(_INTENTS).where(_INTENTS.c.case_id == case_id))
+        session.execute(sa.delete(_REFERENCES).where(_REFERENCES.c.case_id == case_id))
+        session.commit()
