@@ -4,6 +4,6 @@ The browser tests' fixtures (a live server, a worker, Chromium) come from `tests
 """
 
 from tests.api.conftest import api
-from tests.ui.live import chromium, live, server
+from tests.ui.live import browser, chromium, context, live, playwright, server
 
-__all__ = ["api", "chromium", "live", "server"]
+__all__ = ["api", "browser", "chromium", "context", "live", "playwright", "server"]

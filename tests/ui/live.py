@@ -1,8 +1,9 @@
 """The dashboard served for real: Debian's Chromium, uvicorn on a free port, a worker, links.
 
 Shared by the browser tests (`test_browser.py` drives Chromium from its command line, the
-Playwright tests drive it over the DevTools protocol); `tests/ui/conftest.py` makes the fixtures
-visible to every module of this folder.
+Playwright tests drive the same binary over the DevTools protocol: one browser per test session,
+a fresh context, so fresh cookies, per test); `tests/ui/conftest.py` makes the fixtures visible
+to every module of this folder.
 """
 
 from __future__ import annotations
@@ -19,6 +20,13 @@ import httpx
 import pytest
 import pytest_asyncio
 import uvicorn
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    Playwright,
+    ViewportSize,
+    async_playwright,
+)
 from sqlalchemy.engine import Engine
 from temporalio.testing import WorkflowEnvironment
 
@@ -43,6 +51,58 @@ def chromium() -> str:
     if not found:
         pytest.skip("apt-get installed no chromium binary")
     return found
+
+
+PLAYWRIGHT_FLAGS = [
+    "--no-sandbox",  # as root (CI) Chromium's sandbox cannot start
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    # No traffic but to the app on 127.0.0.1: no updates, no field trials, no first-run calls.
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+DESKTOP = ViewportSize(width=1280, height=900)
+PHONE = ViewportSize(width=390, height=844)
+"""The two viewports the dashboard is checked at (a laptop; a phone held upright)."""
+
+
+@pytest_asyncio.fixture(scope="session")
+async def playwright() -> AsyncIterator[Playwright]:
+    """The Playwright driver (its own Node process), once per test session."""
+    async with async_playwright() as driver:
+        yield driver
+
+
+@pytest_asyncio.fixture(scope="session")
+async def browser(playwright: Playwright, chromium: str) -> AsyncIterator[Browser]:
+    """Debian's chromium under Playwright, once per test session (never a downloaded browser)."""
+    launched = await playwright.chromium.launch(
+        executable_path=chromium, args=PLAYWRIGHT_FLAGS, headless=True
+    )
+    try:
+        yield launched
+    finally:
+        await launched.close()
+
+
+@pytest_asyncio.fixture
+async def context(
+    browser: Browser, request: pytest.FixtureRequest
+) -> AsyncIterator[BrowserContext]:
+    """A fresh browser context (no cookies) per test, at `DESKTOP` or an indirect param's size.
+
+    The app's Content-Security-Policy stays in force: the tests see what a user's browser does.
+    """
+    viewport: ViewportSize = getattr(request, "param", DESKTOP)
+    made = await browser.new_context(viewport=viewport, accept_downloads=True)
+    # Fail fast on a missing element instead of waiting out the 30 s default per step.
+    made.set_default_timeout(15_000)
+    try:
+        yield made
+    finally:
+        await made.close()
 
 
 @pytest.fixture
