@@ -162,9 +162,13 @@ async def test_every_page_passes_axe_without_sideways_scroll(
     await sign_in_as(cw, "/ui/desk", "My cases")
     await expect(page.get_by_role("table")).to_contain_text("Dashboard1 Person001")
 
-    # Legal aid: the start page, the diary, a new feed link, a client's case.
+    # Legal aid: the start page, the diary, a client found in it, a new feed link, a case.
     await sign_in_as(north, "/ui", "Dashboard")
     await visit("/ui/legal-aid?within_days=365", "Deadlines of your clients")
+    await page.get_by_label("Client's name, date of birth or case reference").fill("Dashboard2")
+    await page.get_by_role("button", name="Find", exact=True).click()
+    await expect(page.get_by_role("status")).to_contain_text("found")
+    await check("Deadlines of your clients")
     await page.get_by_role("button", name="Make a new feed link").click()
     feed = page.get_by_label("Your new feed link")
     await expect(feed).to_have_value(re.compile(r"/legal-aid/calendar\.ics\?feed=.+"))
