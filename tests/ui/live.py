@@ -26,6 +26,7 @@ from playwright.async_api import (
     Playwright,
     ViewportSize,
     async_playwright,
+    expect,
 )
 from sqlalchemy.engine import Engine
 from temporalio.testing import WorkflowEnvironment
@@ -71,6 +72,9 @@ PHONE = ViewportSize(width=390, height=844)
 @pytest_asyncio.fixture(scope="session")
 async def playwright() -> AsyncIterator[Playwright]:
     """The Playwright driver (its own Node process), once per test session."""
+    # `expect` waits up to 15 s, not 5: a reassignment or a sign-in waits on Temporal, and the
+    # machine may be busy; a condition met sooner ends the wait at once.
+    expect.set_options(timeout=15_000)
     async with async_playwright() as driver:
         yield driver
 
