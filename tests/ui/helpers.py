@@ -112,15 +112,23 @@ async def open_case(
     steps: list[tuple[str, int, dict[str, Any]]],
     org: str | None,
     identified: int,
+    *,
+    jurisdiction: str = "rs",
+    name: tuple[str, str] | None = None,
 ) -> str:
-    """Open a Serbian case for person `n` and take past-dated `steps` (action, days ago, body)."""
+    """Open a case for person `n` and take past-dated `steps` (action, days ago, body).
+
+    Serbian unless `jurisdiction` says otherwise; the person is `Dashboard<n> Person<nnn>` unless
+    `name` gives a given and a family name (the name search is lenient: these look alike).
+    """
+    given, family = name or (f"Dashboard{n}", f"Person{n:03d}")
     response = await http.post(
         "/cases",
         json={
-            "jurisdiction": "rs",
+            "jurisdiction": jurisdiction,
             "person": {
-                "given_name": f"Dashboard{n}",
-                "family_name": f"Person{n:03d}",
+                "given_name": given,
+                "family_name": family,
                 "date_of_birth": (date(1980, 1, 1) + timedelta(days=400 * n)).isoformat(),
                 "nationality": "AFG",
                 "sex": "male",

@@ -1,35 +1,24 @@
 """The dashboard in a real headless Chromium, against a real uvicorn server on a free port.
 
-Chromium comes from Debian (installed here if missing and we are root; never downloaded
-otherwise). It is driven from the command line: `--dump-dom` for the rendered DOM and
-`--screenshot` for the pictures in docs/screenshots (`make screenshots`). It gets past sign-in
-with the one-time links of `POST /ui/tickets`, since a command-line browser cannot post a form.
+Chromium comes from Debian (installed if missing and we are root; never downloaded otherwise);
+it, the live server with its worker and the one-time sign-in links are `tests/ui/live.py`'s.
+It is driven from the command line: `--dump-dom` for the rendered DOM and `--screenshot` for
+the pictures in docs/screenshots (`make screenshots`). It gets past sign-in with the one-time
+links of `POST /ui/tickets`, since a command-line browser cannot post a form.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import shutil
-import socket
-import subprocess
-import threading
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from urllib.parse import quote
 
 import httpx
-import pytest
-import pytest_asyncio
-import uvicorn
 from sqlalchemy.engine import Engine
-from temporalio.testing import WorkflowEnvironment
 
-from api.app import create_app
-from core.settings import Settings
 from db.users import Role, create_user
 from tests.ui.helpers import Dom, assert_accessible, build_caseload
-from worker import build_worker
+from tests.ui.live import signed_url
 
 SCREENSHOTS_ENV = "ASYLUMFLOW_SCREENSHOTS_DIR"
 """Where the screenshots go: `make screenshots` points it at docs/screenshots; tests default
@@ -46,75 +35,6 @@ CHROMIUM_FLAGS = [
     # Console messages (Content-Security-Policy violations among them) go to stderr.
     "--enable-logging=stderr",
 ]
-
-
-@pytest.fixture(scope="session")
-def chromium() -> str:
-    """Debian's chromium, installed with apt when missing (root only), else the test skips."""
-    found = shutil.which("chromium")
-    if found:
-        return found
-    if os.geteuid() != 0 or not shutil.which("apt-get"):
-        pytest.skip("chromium is missing and cannot be installed (needs root and apt-get)")
-    for command in (["apt-get", "update"], ["apt-get", "install", "-y", "chromium"]):
-        done = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
-        if done.returncode != 0:
-            pytest.skip(f"could not install chromium: {done.stderr[-500:]}")
-    found = shutil.which("chromium")
-    if not found:
-        pytest.skip("apt-get installed no chromium binary")
-    return found
-
-
-@pytest.fixture
-def server(
-    dev_env: WorkflowEnvironment, task_queue: str, engine: Engine, db_url: str
-) -> Iterator[str]:
-    """The app under uvicorn in a thread on 127.0.0.1 (a free port), as `make run` serves it."""
-    if not db_url.startswith("sqlite"):
-        pytest.skip("one database is enough for the browser test")
-    settings = Settings(
-        _env_file=None,
-        DATABASE_URL=db_url,
-        ASYLUMFLOW_TASK_QUEUE=task_queue,
-        ASYLUMFLOW_SEARCH_ATTRIBUTES=True,
-        TEMPORAL_ADDRESS=dev_env.client.service_client.config.target_host,
-    )
-    app = create_app(settings)
-    # The engine is thread-safe and shared; the Temporal client is made in the server's own
-    # event loop by the lifespan (a client belongs to the loop that created it).
-    app.state.engine = engine
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    uv = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    for _ in range(300):
-        if uv.started:
-            break
-        threading.Event().wait(0.05)
-    else:
-        raise AssertionError("uvicorn did not start")
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        uv.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
-
-
-@pytest_asyncio.fixture
-async def live(
-    server: str, dev_env: WorkflowEnvironment, task_queue: str, engine: Engine
-) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client on the live server, with a worker running for its task queue."""
-    async with (
-        build_worker(dev_env.client, task_queue, engine),
-        httpx.AsyncClient(base_url=server, timeout=30) as http,
-    ):
-        yield http
 
 
 async def run_chromium(
@@ -148,15 +68,6 @@ async def run_chromium(
     assert not violations, violations
     assert out or "--dump-dom" not in args, err.decode()[-3000:]
     return out.decode()
-
-
-async def signed_url(http: httpx.AsyncClient, token: str, path: str) -> str:
-    """A one-time sign-in link that lands on `path`."""
-    made = await http.post("/ui/tickets", headers={"Authorization": f"Bearer {token}"})
-    assert made.status_code == 200, made.text
-    url: str = made.json()["url"]
-    assert url.startswith(str(http.base_url).rstrip("/"))  # absolute, on the caller's address
-    return f"{url}&next={quote(path, safe='/')}"
 
 
 async def test_dashboard_in_chromium(

@@ -189,3 +189,57 @@ async def test_lapsed_deadlines_and_the_diary(api: Api) -> None:
     results = [tr.text for tr in logged.all("tr") if "delivered" in tr.text or "failed" in tr.text]
     assert len(results) == 2
     assert "delivered (200)" in results[0] and "failed: 500" in results[1]  # newest first
+
+
+async def test_the_diary_finds_a_client_without_the_name_in_a_url(api: Api) -> None:
+    api.user("cw", Role.CASEWORKER)
+    api.user("north", Role.LEGAL_AID, "la-north")
+    lodged: list[tuple[str, int, dict[str, object]]] = [
+        ("make_application", 12, {}),
+        ("register", 11, {}),
+        ("lodge", 10, {}),
+    ]
+    cw = api.auth("cw")
+    amina = await open_case(api.http, cw, 1, lodged, "la-north", 12, name=("Amina", "Haddad"))
+    other = await open_case(api.http, cw, 2, lodged, "la-north", 12, name=("Oleg", "Petrenko"))
+    # The same name at another org: never found by this one.
+    south = await open_case(api.http, cw, 3, lodged, "la-south", 12, name=("Amina", "Haddad"))
+    for _ in range(200):
+        rows = await asyncio.to_thread(legal_aid.org_deadlines, api.engine, "la-north")
+        if {amina, other} <= {d.case_id for d, _ in rows}:
+            break
+        await asyncio.sleep(0.1)
+    north = await signin(api.http, api.tokens["north"])
+    page = Dom((await api.http.get("/ui/legal-aid?within_days=365", headers=north)).text)
+    assert "Oleg Petrenko" in page.body and "Amina Haddad" in page.body
+
+    found = await api.http.post(
+        "/ui/legal-aid",
+        content=f"csrf={csrf_of(page)}&within_days=365&client=amina+hadad",  # typed as heard
+        headers={**north, **FORM},
+    )
+    assert found.status_code == 200, found.text
+    dom = Dom(found.text)
+    assert_accessible(dom)
+    assert "1 client found" in dom.body
+    clients = [th.text for th in dom.all("th") if th.attrs.get("scope") == "row"]
+    assert clients and set(clients) == {"Amina Haddad"}, clients
+    assert "Oleg Petrenko" not in dom.body and amina in dom.body and south not in dom.body
+    field = dom.by_id("client")
+    assert field is not None and field.attrs["value"] == "amina hadad"  # kept in its field
+    assert all("amina" not in a.attrs.get("href", "").lower() for a in dom.all("a"))
+
+    nobody = await api.http.post(
+        "/ui/legal-aid",
+        content=f"csrf={csrf_of(page)}&within_days=365&client=Nobody+Known",
+        headers={**north, **FORM},
+    )
+    assert "No deadline of the clients found falls due" in Dom(nobody.text).body
+    forged = await api.http.post(
+        "/ui/legal-aid", content="csrf=forged&client=Amina", headers={**north, **FORM}
+    )
+    assert forged.status_code == 403
+    empty = await api.http.post(
+        "/ui/legal-aid", content=f"csrf={csrf_of(page)}&client=", headers={**north, **FORM}
+    )
+    assert empty.status_code == 422
