@@ -84,14 +84,22 @@ def import_cases(
         # Ctrl-C or SIGTERM cancels the import where it is: every row is either in or not
         # (or between its person and its case, which the next run finishes).
         loop = asyncio.get_running_loop()
+        interrupted: list[int] = []
+
+        def interrupt(sig: int) -> None:
+            interrupted.append(sig)
+            task.cancel()
+
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, task.cancel)
+            loop.add_signal_handler(sig, interrupt, sig)
 
         def quiet(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
             # An update cut short by the interruption ends in this error, which nobody awaits
-            # any more: expected, and no traceback for the operator.
+            # any more: expected, and no traceback for the operator. Judged by the signal, not
+            # by the task's state: the report can come when the future is collected, after the
+            # task has ended one way or the other.
             cut = isinstance(context.get("exception"), RPCTimeoutOrCancelledError)
-            if not (cut and task.cancelled()):
+            if not (cut and interrupted):
                 loop.default_exception_handler(context)
 
         loop.set_exception_handler(quiet)
