@@ -22,7 +22,7 @@ from playwright.async_api import BrowserContext, Page, expect
 from sqlalchemy.engine import Engine
 
 from db.users import Role, create_user
-from tests.ui.helpers import build_caseload
+from tests.ui.helpers import build_caseload, today
 from tests.ui.live import DESKTOP, PHONE, signed_url
 
 AXE = Path(__file__).resolve().parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
@@ -161,6 +161,19 @@ async def test_every_page_passes_axe_without_sideways_scroll(
     # The caseworker's desk, now with the reassigned case on it.
     await sign_in_as(cw, "/ui/desk", "My cases")
     await expect(page.get_by_role("table")).to_contain_text("Dashboard1 Person001")
+    # The case page's action forms, every one of them open, then one refused (409) in place.
+    await visit(f"/ui/cases/{load.overdue}", f"Case {load.overdue}")
+    await page.evaluate("() => document.querySelectorAll('details').forEach(d => d.open = true)")
+    await check(f"Case {load.overdue}")
+    lodged = await live.post(
+        f"/cases/{load.overdue}/actions/lodge",
+        json={"on": today().isoformat()},
+        headers={"Authorization": f"Bearer {sup}"},
+    )
+    assert lodged.status_code == 200, lodged.text
+    await page.locator("#act-lodge").get_by_role("button", name="Lodge", exact=True).click()
+    await expect(page.locator("#act-lodge-error")).to_contain_text("Not recorded")
+    await check(f"Case {load.overdue}")
 
     # Legal aid: the start page, the diary, a client found in it, a new feed link, a case.
     await sign_in_as(north, "/ui", "Dashboard")

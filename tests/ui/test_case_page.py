@@ -6,8 +6,9 @@ import re
 from datetime import date
 
 from db.users import Role
+from models.rules import calendar_today
 from tests.api.helpers import Api
-from tests.ui.helpers import Dom, ago, assert_accessible, open_case, signin, today
+from tests.ui.helpers import Dom, ago, assert_accessible, open_case, signin
 
 
 async def test_timeline_in_legal_order_and_days_left(api: Api) -> None:
@@ -45,7 +46,8 @@ async def test_timeline_in_legal_order_and_days_left(api: Api) -> None:
         row = next(
             tr for tr in dom.all("tr") if tr.text.startswith(deadline["clock"].replace("_", " "))
         )
-        days = (date.fromisoformat(deadline["due"]) - today()).days
+        # Days in the case's calendar (Belgrade), not the server's UTC date.
+        days = (date.fromisoformat(deadline["due"]) - calendar_today("rs")).days
         if deadline["status"] in ("running", "paused"):
             assert f" {days} " in f" {row.text} ", (deadline, row.text)
         elif deadline["status"] in ("expired", "missed"):

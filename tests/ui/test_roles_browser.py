@@ -18,12 +18,12 @@ from typing import Any
 
 import httpx
 from icalendar import Calendar
-from playwright.async_api import BrowserContext, expect
+from playwright.async_api import BrowserContext, Page, expect
 from sqlalchemy.engine import Engine
 
 from db import legal_aid, supervision
 from db.users import Role, create_user
-from tests.ui.helpers import open_case, today
+from tests.ui.helpers import ago, open_case, today
 from tests.ui.live import signed_url
 
 NEVER_LODGED: list[tuple[str, int, dict[str, Any]]] = [
@@ -190,3 +190,96 @@ async def test_legal_aid_finds_a_clients_appeal_deadline_and_its_calendar_feed(
         str(e["uid"]): e.decoded("dtstart") for e in Calendar.from_ical(feed.content).walk("VEVENT")
     }
     assert events[f"{client}-appeal@asylumflow"] == due, events
+
+
+async def focus_by_tab(page: Page, target: str) -> None:
+    """Press Tab, as a keyboard user does, until the control named or with id `target` has focus.
+
+    A date field's day, month and year each take a Tab of their own, as in any browser.
+    """
+    seen: list[str] = []
+    for _ in range(300):
+        await page.keyboard.press("Tab")
+        name, ident = await page.evaluate(
+            "() => [(document.activeElement.innerText || '').trim(), document.activeElement.id]"
+        )
+        if target in (name, ident):
+            return
+        seen.append(ident or name[:30])
+    raise AssertionError(f"Tab never reached {target!r}: {seen}")
+
+
+async def test_caseworker_finds_a_person_by_a_misspelt_name_and_acts_through_the_forms(
+    context: BrowserContext, live: httpx.AsyncClient, engine: Engine
+) -> None:
+    cw = create_user(engine, "cw", Role.CASEWORKER)
+    colleague = {"Authorization": f"Bearer {create_user(engine, 'cw-b', Role.CASEWORKER)}"}
+    steps: list[tuple[str, int, dict[str, Any]]] = [
+        ("make_application", 3, {}),
+        ("register", 2, {}),
+    ]
+    case = await open_case(live, colleague, 7, steps, None, 4, name=("Mohammad", "Al-Rashidi"))
+    await open_case(live, colleague, 8, steps, None, 4, name=("Amina", "Haddad"))
+    reference = (await live.get(f"/cases/{case}", headers=colleague)).json()["reference"]
+
+    page = await context.new_page()
+    await page.goto(await signed_url(live, cw, "/ui"))
+    # Typed as heard: another transliteration, a letter short.
+    await page.get_by_label("Name, date of birth (YYYY-MM-DD) or case reference").fill(
+        "Muhamad Al Rashidy"
+    )
+    await page.get_by_role("button", name="Search", exact=True).click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Find a person")
+    assert "Rashid" not in page.url and "Muhamad" not in page.url  # no name in a URL
+    await expect(page.get_by_role("rowheader", name="Mohammad Al-Rashidi")).to_be_visible()
+    await expect(page.get_by_role("rowheader", name="Amina Haddad")).to_have_count(0)
+    await page.get_by_role("link", name=reference, exact=True).click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text(f"Case {case}")
+
+    # 1. Lodging, while a colleague lodged it from another desk: 409, shown in the form, with
+    #    the stage the case is at now; what was typed is still there.
+    done = await live.post(
+        f"/cases/{case}/actions/lodge", json={"on": today().isoformat()}, headers=colleague
+    )
+    assert done.status_code == 200, done.text
+    lodge = page.locator("#act-lodge")
+    await lodge.locator("summary").click()
+    await lodge.get_by_label("Note").fill("lodged at the counter")
+    await lodge.get_by_role("button", name="Lodge", exact=True).click()
+    refusal = page.locator("#act-lodge-error")
+    await expect(refusal).to_contain_text("Not recorded")
+    await expect(refusal).to_contain_text("now at stage “lodged”")
+    await expect(page.locator("#act-lodge").get_by_label("Note")).to_have_value(
+        "lodged at the counter"
+    )
+
+    # 2. A contact recorded with the keyboard alone: Tab to the form, open it, type, submit.
+    await page.goto(f"{str(live.base_url).rstrip('/')}/ui/cases/{case}")
+    await focus_by_tab(page, "Record contact")
+    await page.keyboard.press("Enter")  # opens the disclosure
+    await focus_by_tab(page, "act-record_contact-note")  # past the date: today, as it is
+    await page.keyboard.type("phoned about the interview")
+    await focus_by_tab(page, "Record contact")  # the form's button, after the note
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("status")).to_have_text("Recorded: record contact.")
+
+    # 3. The procedure, a choice from the model's list, with a legal date typed in the past.
+    procedure = page.locator("#act-assign_procedure")
+    await procedure.locator("summary").click()
+    await procedure.get_by_label("Date of the act *").fill(ago(1))
+    await procedure.get_by_label("Procedure *").select_option("accelerated")
+    await procedure.get_by_role("button", name="Assign procedure", exact=True).click()
+    await expect(page.get_by_role("status")).to_have_text("Recorded: assign procedure.")
+
+    # Over the API: one lodging (the colleague's), the contact and the procedure as typed.
+    history = await live.get(f"/cases/{case}/history", headers=colleague)
+    items = history.json()["items"]
+    acts = [(i.get("action"), i["on"], i.get("actor")) for i in items if i.get("action")]
+    assert [a for a in acts if a[0] == "lodge"] == [("lodge", today().isoformat(), "cw-b")]
+    contact = [i for i in items if i.get("action") == "record_contact"]
+    assert len(contact) == 1 and contact[0]["actor"] == "cw"
+    assert contact[0]["note"] == "phoned about the interview"
+    assigned = [i for i in items if i.get("action") == "assign_procedure"]
+    assert [(i["on"], i["actor"]) for i in assigned] == [(ago(1), "cw")]
+    view = (await live.get(f"/cases/{case}", headers=colleague)).json()
+    assert view["procedure"] == "accelerated"
