@@ -16,8 +16,9 @@ from pathlib import Path
 import httpx
 from sqlalchemy.engine import Engine
 
+from db import desk
 from db.users import Role, create_user
-from tests.ui.helpers import Dom, assert_accessible, build_caseload
+from tests.ui.helpers import Dom, assert_accessible, build_caseload, today
 from tests.ui.live import signed_url
 
 SCREENSHOTS_ENV = "ASYLUMFLOW_SCREENSHOTS_DIR"
@@ -79,6 +80,18 @@ async def test_dashboard_in_chromium(
     load = await build_caseload(live, {"Authorization": f"Bearer {cw}"}, engine)
     case = await live.get(f"/cases/{load.overdue}", headers={"Authorization": f"Bearer {sup}"})
     lodging = next(d for d in case.json()["deadlines"] if d["clock"] == "lodging")
+    # Two cases on the caseworker's desk, so its picture shows one at work.
+    for case_id in (load.overdue, load.running):
+        assigned = await live.post(
+            f"/cases/{case_id}/actions/assign_caseworker",
+            json={"on": today().isoformat(), "user": "cw"},
+            headers={"Authorization": f"Bearer {sup}"},
+        )
+        assert assigned.status_code == 200, assigned.text
+    for _ in range(200):
+        if len(await asyncio.to_thread(desk.assigned_cases, engine, "cw")) == 2:
+            break
+        await asyncio.sleep(0.1)
 
     pages = [
         (sup, "/ui/supervision/overdue", "overdue.png", "Overdue cases", [load.overdue]),
@@ -97,7 +110,7 @@ async def test_dashboard_in_chromium(
             [load.running, "Dashboard2 Person002", "Lapsed in the last 30 days"],
         ),
         (sup, "/ui/stats", "stats.png", "Statistics", ["Open cases by stage, now"]),
-        (cw, "/ui/desk", "desk.png", "My cases", ["No open case is assigned to you."]),
+        (cw, "/ui/desk", "desk.png", "My cases", ["Dashboard1 Person001", "Dashboard2 Person002"]),
     ]
     shots = Path(os.environ.get(SCREENSHOTS_ENV) or tmp_path / "screenshots")
     shots.mkdir(parents=True, exist_ok=True)
