@@ -16,10 +16,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.action_forms import form_body
-from api.deps import UiSessionDep
+from api.deps import UiSession, UiSessionDep
 from api.errors import ApiError, Forbidden, NotFound
 from api.routes.actions import checked_request, send_one
 from api.routes.ui import action_form, case_context, check_csrf, error_page, posted_fields, render
+from db.tables import UserRecord
 from models.enums import Action
 
 router = APIRouter(prefix="/ui", tags=["dashboard"], include_in_schema=False)
@@ -42,6 +43,33 @@ def refusal(action: Action, exc: ApiError) -> dict[str, Any]:
     }
 
 
+async def checked_form(
+    request: Request, session: UiSession
+) -> tuple[dict[str, list[str]], dict[str, str]]:
+    """The posted form (every value, and the first of each), once its CSRF token is checked."""
+    posted = await posted_fields(request)
+    form = {name: values[0] for name, values in posted.items()}
+    check_csrf(session, form)
+    return posted, form
+
+
+async def send_form(
+    request: Request,
+    user: UserRecord,
+    case_id: str,
+    action: Action,
+    posted: dict[str, list[str]],
+    form_key: str | None,
+) -> None:
+    """The form's action as the API takes it: role, text and model checks, Update, read model.
+
+    Raises the API's error (403, 404, 409, 422) for the page to show.
+    """
+    checked = checked_request(user, action.value, form_body(action, posted))
+    engine, client = request.app.state.engine, request.app.state.temporal
+    await send_one(case_id, user, engine, client, checked, form_key)
+
+
 @router.post("/cases/{case_id}/actions/{action}", response_class=HTMLResponse)
 async def take_from_form(
     request: Request, case_id: str, action: str, session: UiSessionDep
@@ -50,10 +78,8 @@ async def take_from_form(
     if session is None:
         return RedirectResponse(f"/ui/signin?next=/ui/cases/{case_id}", status_code=303)
     user = session.user
-    posted = await posted_fields(request)
-    form = {name: values[0] for name, values in posted.items()}
     try:
-        check_csrf(session, form)
+        posted, form = await checked_form(request, session)
         if action not in Action._value2member_map_:
             raise NotFound(f"unknown action {action!r}")
         known = Action(action)
@@ -61,15 +87,7 @@ async def take_from_form(
     except ApiError as exc:
         return error_page(request, exc, user)
     try:
-        checked = checked_request(user, known.value, form_body(known, posted))
-        await send_one(
-            case_id,
-            user,
-            request.app.state.engine,
-            request.app.state.temporal,
-            checked,
-            form.get("form_key") or None,
-        )
+        await send_form(request, user, case_id, known, posted, form.get("form_key") or None)
     except ApiError as exc:
         if isinstance(exc, Forbidden):  # the role may never take it: there is no form to show
             return error_page(request, exc, user)

@@ -11,11 +11,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from api.action_forms import form_body
 from api.deps import UiSessionDep
 from api.errors import ApiError
-from api.routes.actions import checked_request, send_one
-from api.routes.ui import case_context, check_csrf, error_page, posted_fields, render, require
+from api.routes.action_pages import checked_form, send_form
+from api.routes.ui import case_context, error_page, render, require
 from db.users import Role
 from models.enums import Action
 
@@ -28,21 +27,15 @@ async def review_abandonment(request: Request, case_id: str, session: UiSessionD
     if session is None:
         return RedirectResponse(f"/ui/signin?next=/ui/cases/{case_id}", status_code=303)
     user = session.user
-    posted = await posted_fields(request)
-    form = {name: values[0] for name, values in posted.items()}
     try:
-        check_csrf(session, form)
+        posted, form = await checked_form(request, session)
         require(user, {Role.SUPERVISOR.value})
         await case_context(request, user, case_id)  # readable, or 404 like the page
     except ApiError as exc:
         return error_page(request, exc, user)
     try:
         # The same body, checks and path as every other action form (api/action_forms.py).
-        body = form_body(Action.REVIEW_ABANDONMENT, posted)
-        checked = checked_request(user, Action.REVIEW_ABANDONMENT.value, body)
-        await send_one(
-            case_id, user, request.app.state.engine, request.app.state.temporal, checked, None
-        )
+        await send_form(request, user, case_id, Action.REVIEW_ABANDONMENT, posted, None)
     except ApiError as exc:
         context = await case_context(request, user, case_id)
         refusal = {
