@@ -94,11 +94,15 @@ def import_cases(
             loop.add_signal_handler(sig, interrupt, sig)
 
         def quiet(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-            # An update cut short by the interruption ends in this error, which nobody awaits
+            # An update cut short by the interruption ends in these errors, which nobody awaits
             # any more: expected, and no traceback for the operator. Judged by the signal, not
             # by the task's state: the report can come when the future is collected, after the
             # task has ended one way or the other.
-            cut = isinstance(context.get("exception"), RPCTimeoutOrCancelledError)
+            # The SDK's update-with-start also leaves its operation futures holding the
+            # cancellation itself.
+            cut = isinstance(
+                context.get("exception"), RPCTimeoutOrCancelledError | asyncio.CancelledError
+            )
             if not (cut and interrupted):
                 loop.default_exception_handler(context)
 
