@@ -18,10 +18,9 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.engine import Engine
 
-from api.deps import SessionUser
+from api.deps import STATS_ROLES, SessionUser
 from api.errors import ApiError, NotFound, Unprocessable
 from api.routes.eurostat import (
-    STATS_ROLES,
     Window,
     check_jurisdiction,
     table_csv_or_json,
