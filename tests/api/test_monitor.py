@@ -166,3 +166,21 @@ async def test_the_monitors_reads_are_audited(api: Api) -> None:
         ("monitor", "read", "GET", "/cases/{case_id}/history", never, 404),
         ("monitor", "read", "GET", "/stats", None, 200),
     }
+
+
+async def test_an_admin_creates_a_monitor(api: Api) -> None:
+    api.user("admin", Role.ADMIN)
+    made = await api.http.post(
+        "/users", json={"name": "unhcr-1", "role": "monitor"}, headers=api.auth("admin")
+    )
+    assert made.status_code == 201, made.text
+    token = made.json()["token"]
+    stats = await api.http.get("/stats", headers={"Authorization": f"Bearer {token}"})
+    assert stats.status_code == 200, stats.text
+    # A monitor belongs to no legal aid organisation.
+    with_org = await api.http.post(
+        "/users",
+        json={"name": "unhcr-2", "role": "monitor", "org": "org-a"},
+        headers=api.auth("admin"),
+    )
+    assert with_org.status_code == 422, with_org.text
