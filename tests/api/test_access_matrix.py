@@ -11,6 +11,8 @@ every kind of principal and checks the status class:
   that the case exists); likewise another border officer on a case it did not open;
 - no answer names a case its caller may not read (`leak`): org-a's case is linked to org-b's,
   opened by another officer, and neither org-a nor the first officer may see that id;
+- a monitor reads the seeded org-a case, whose person consented (`record_monitor_consent` in
+  `seed`); without consent it is `404` (tests/api/test_monitor.py), and it names no linked case;
 - a permitted role: anything but `401`/`403` (and not `404` on org-scoped routes) and no `5xx`.
 
 Dashboard pages under `/ui` sign in with a cookie, not a bearer token: they have `UiRule`s and
