@@ -32,6 +32,7 @@ LABELS: dict[str, str] = {
     "to_other_authority": "Made to another authority",
     "mass_influx": "Mass influx",
     "at_risk": "At risk on return",
+    "given": "The person consents to monitors reading the file (No: revokes it)",
 }
 """Field labels where the field's name alone reads badly."""
 

@@ -75,11 +75,19 @@ def person_of(engine: Engine, case_id: str) -> PersonRecord | None:
 
 
 def check_scope(user: UserRecord, view: dict[str, Any], person: PersonRecord | None) -> None:
-    """Legal aid sees its own org's cases only (others are 404); border officers their own."""
+    """404 for a case out of the user's reach (403 for admins, who read no cases).
+
+    Legal aid reads its own org's cases, border officers the cases they opened, monitors the
+    cases whose person consented to a monitor's reading.
+    """
     if user.role == Role.LEGAL_AID and view.get("legal_aid_org") != user.org:
         raise NotFound("no such case")
     if user.role == Role.BORDER_OFFICER and (person is None or person.created_by != user.name):
         # 404, not 403: an officer must not learn that another officer's case exists.
+        raise NotFound("no such case")
+    if user.role == Role.MONITOR and not view.get("monitor_consent"):
+        # 404 as for another org's case: without the person's consent (or after its
+        # revocation) a monitor must not learn that the case exists.
         raise NotFound("no such case")
     if user.role == Role.ADMIN:
         raise Forbidden("admins take no case actions and read no cases")

@@ -194,6 +194,12 @@ def require_role(*roles: Role) -> Callable[..., UserRecord]:
 
 CASE_READERS = (Role.BORDER_OFFICER, Role.CASEWORKER, Role.SUPERVISOR, Role.LEGAL_AID)
 CaseReader = Annotated[UserRecord, Depends(require_role(*CASE_READERS))]
+CaseFileReader = Annotated[UserRecord, Depends(require_role(*CASE_READERS, Role.MONITOR))]
+"""One case file by its id: the case readers, and monitors where the person consented
+(`check_scope`); monitors list and search no cases, so they learn of no case by its id."""
+STATS_ROLES = (Role.SUPERVISOR, Role.MONITOR)
+"""Who may read the statistics, the official tables and the anonymised export."""
+StatsReader = Annotated[UserRecord, Depends(require_role(*STATS_ROLES))]
 Staff = Annotated[UserRecord, Depends(require_role(Role.CASEWORKER, Role.SUPERVISOR))]
 Supervisor = Annotated[UserRecord, Depends(require_role(Role.SUPERVISOR))]
 Admin = Annotated[UserRecord, Depends(require_role(Role.ADMIN))]

@@ -43,11 +43,15 @@ def readable_notes(
     """`events`, each with its note's `note_org`; notes `user` may not read become None."""
     authors = note_orgs(engine, (str(e.get("actor")) for e in events if e.get("note")))
     limited = user.role == Role.LEGAL_AID.value
+    # A monitor reads the acts and dates the person consented to, not what anyone wrote.
+    monitor = user.role == Role.MONITOR.value
     shown = []
     for event in events:
         org = authors.get(str(event.get("actor"))) if event.get("note") else None
         event = {**event, "note_org": org}
         engine_note = event.get("actor") == ENGINE_ACTOR  # generated text, no one's words
+        if monitor and event.get("note") and not engine_note:
+            event["note"] = None
         if limited and event.get("note") and not engine_note and org != user.org:
             event["note"] = None
         shown.append(event)

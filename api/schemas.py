@@ -314,6 +314,7 @@ class CaseView(View):
     personal_id_issued: bool
     assignee: str | None = None
     legal_aid_org: str | None = None
+    monitor_consent: bool = False
     last_contact_on: date
     next_wakeup: Wakeup | None = None
     person: PersonView | None = None

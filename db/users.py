@@ -25,6 +25,8 @@ class Role(StrEnum):
     SUPERVISOR = "supervisor"
     LEGAL_AID = "legal_aid"
     ADMIN = "admin"
+    MONITOR = "monitor"
+    """UNHCR or an NGO monitoring borders: statistics, and case files whose person consented."""
 
 
 class UserError(ValueError):

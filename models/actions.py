@@ -170,6 +170,12 @@ class AssignCaseworkerInput(ActionInput):
     user: str = Field(min_length=1, max_length=100)
 
 
+class MonitorConsentInput(ActionInput):
+    """`record_monitor_consent`: the person consents to a monitor reading the file, or revokes."""
+
+    given: bool = Field(description="true: consent recorded; false: an earlier consent revoked")
+
+
 class AssignLegalAidInput(ActionInput):
     """`assign_legal_aid`: which legal aid organisation represents the applicant."""
 
@@ -195,6 +201,7 @@ ACTION_INPUTS: dict[Action, type[ActionInput]] = {
     Action.RECORD_RISK_ASSESSMENT: RiskAssessmentInput,
     Action.ASSIGN_CASEWORKER: AssignCaseworkerInput,
     Action.ASSIGN_LEGAL_AID: AssignLegalAidInput,
+    Action.RECORD_MONITOR_CONSENT: MonitorConsentInput,
     Action.MIGRATE_RULES: MigrateRulesInput,
 }
 

@@ -153,6 +153,11 @@ class CaseState(BaseModel):
     )
     assignee: str | None = None
     legal_aid_org: str | None = None
+    # A default, so that states carried over by continue-as-new and replays of histories from
+    # before the monitor role read as "never consented".
+    monitor_consent: bool = Field(
+        default=False, description="The person consents to monitors reading the case file"
+    )
     seq: int = 0
     reminders_sent: list[str] = Field(
         default_factory=list,

@@ -41,6 +41,7 @@ def as_public_dict(state: CaseState, now: datetime) -> dict[str, Any]:
         "personal_id_issued": state.personal_id_issued,
         "assignee": state.assignee,
         "legal_aid_org": state.legal_aid_org,
+        "monitor_consent": state.monitor_consent,
         "last_contact_on": state.last_contact_on.isoformat(),
     }
 

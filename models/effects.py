@@ -25,6 +25,7 @@ from models.actions import (
     LodgeInput,
     MakeApplicationInput,
     MigrateRulesInput,
+    MonitorConsentInput,
     PauseClockInput,
     RecordInterviewInput,
     ReferInput,
@@ -493,6 +494,11 @@ def _assign_legal_aid(state: CaseState, p: AssignLegalAidInput, *_: Any) -> None
     state.legal_aid_org = p.org
 
 
+def _monitor_consent(state: CaseState, p: MonitorConsentInput, *_: Any) -> None:
+    # Only the flag: consent to a monitor's reading is no procedural step (no stage, no clock).
+    state.monitor_consent = p.given
+
+
 def _close(state: CaseState, *_: Any) -> None:
     state.presumed_abandoned = False
 
@@ -530,5 +536,6 @@ _EFFECTS: dict[Action, Effect] = {
     Action.ASSIGN_CASEWORKER: _assign_caseworker,
     Action.ASSIGN_LEGAL_AID: _assign_legal_aid,
     Action.CLOSE: _close,
+    Action.RECORD_MONITOR_CONSENT: _monitor_consent,
     Action.MIGRATE_RULES: _migrate_rules,
 }

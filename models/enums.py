@@ -249,6 +249,7 @@ class Action(StrEnum):
     ASSIGN_CASEWORKER = "assign_caseworker"
     ASSIGN_LEGAL_AID = "assign_legal_aid"
     CLOSE = "close"
+    RECORD_MONITOR_CONSENT = "record_monitor_consent"
     MIGRATE_RULES = "migrate_rules"
 
 

@@ -338,6 +338,14 @@ TRANSITIONS: dict[Action, Transition] = {
         LegalEvent.CLOSED,
         (_may_close,),
     ),
+    # Not a procedural step: no target stage and no legal event, in every stage whose workflow
+    # still runs (a closed case's workflow has ended). A withdrawn case's file stays readable,
+    # so the person may still give or revoke consent to a monitor reading it.
+    Action.RECORD_MONITOR_CONSENT: Transition(
+        OPEN_STAGES | {Stage.WITHDRAWN},
+        None,
+        description="The person's consent to monitors reading the file (given=false revokes).",
+    ),
     Action.MIGRATE_RULES: Transition(
         OPEN_STAGES,
         None,

@@ -79,6 +79,7 @@ ACTION_EXAMPLES: dict[str, Any] = {
     "assign_caseworker": {"on": "2026-11-22", "user": "caseworker-1"},
     "assign_legal_aid": {"on": "2026-11-22", "org": "legal-aid-belgrade"},
     "close": {"on": "2026-11-22"},
+    "record_monitor_consent": {"on": "2026-11-22", "given": True},
 }
 ACTION_EXAMPLES["migrate_rules"] = {
     # Recorded by `asylumflow rules migrate` only: every role gets 403 here.

@@ -22,7 +22,14 @@ from api.casework import (
     read_view,
     start_case,
 )
-from api.deps import BorderOrStaff, CaseReader, EngineDep, SettingsDep, TemporalDep
+from api.deps import (
+    BorderOrStaff,
+    CaseFileReader,
+    CaseReader,
+    EngineDep,
+    SettingsDep,
+    TemporalDep,
+)
 from api.errors import Unprocessable
 from api.note_scope import readable_notes
 from api.schemas import (
@@ -271,7 +278,7 @@ async def search_cases(body: SearchRequest, user: CaseReader, engine: EngineDep)
     response_model_exclude_unset=True,
 )
 async def get_case(
-    case_id: str, user: CaseReader, engine: EngineDep, client: TemporalDep
+    case_id: str, user: CaseFileReader, engine: EngineDep, client: TemporalDep
 ) -> dict[str, Any]:
     """The case as its workflow holds it, with the person for authorised users."""
     view = await read_view(client, case_id)
@@ -311,7 +318,7 @@ _HISTORY_FIELDS = (
 )
 async def case_history(
     case_id: str,
-    user: CaseReader,
+    user: CaseFileReader,
     engine: EngineDep,
     client: TemporalDep,
     order: Annotated[

@@ -2,8 +2,8 @@
 
 `/stats/eurostat/{table}` counts the read model into the tables of Regulation (EC) No 862/2007
 as amended by Regulation (EU) 2020/851 (db/eurostat.py says which event each counts on);
-`/stats/export` gives case-level rows with no identifier, k-anonymous. Supervisors only, like
-`/stats`: the read-only `monitor` role the issue plans would be added to `STATS_ROLES`.
+`/stats/export` gives case-level rows with no identifier, k-anonymous. Supervisors and the
+read-only `monitor` role, like `/stats` (`api.deps.STATS_ROLES`).
 """
 
 from __future__ import annotations
@@ -13,22 +13,16 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Query, Response
 from fastapi.concurrency import run_in_threadpool
 
-from api.deps import EngineDep, SettingsDep, require_role
+from api.deps import EngineDep, SettingsDep, StatsReader
 from api.errors import NotFound, Unprocessable
 from api.schemas import EurostatTableInfo, EurostatTableOut, EurostatTables, ExportOut, Period
 from db import eurostat
-from db.tables import UserRecord
-from db.users import Role
 from models.rules import families
 
 router = APIRouter(tags=["supervision"])
-
-STATS_ROLES = (Role.SUPERVISOR,)
-"""Who may read the official statistics and the export (a future `monitor` goes here)."""
-StatsReader = Annotated[UserRecord, Depends(require_role(*STATS_ROLES))]
 
 MAX_MONTHS = 120
 """The longest window a request may ask for (the stock is counted month by month)."""

@@ -1,4 +1,4 @@
-"""Caseload statistics for supervisors (Eurostat definitions; shared/api.md `/stats`)."""
+"""Caseload statistics for supervisors and monitors (Eurostat definitions; api.md `/stats`)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Response
 from fastapi.concurrency import run_in_threadpool
 
-from api.deps import EngineDep, Supervisor
+from api.deps import EngineDep, StatsReader
 from api.errors import Unprocessable
 from db import stats
 
@@ -20,12 +20,12 @@ router = APIRouter(tags=["supervision"])
     summary="Applications, decisions, recognition rates, processing times, backlog",
     responses={
         200: {"content": {"text/csv": {}}, "description": "JSON, or CSV with `format=csv`"},
-        403: {"description": "Only supervisors see statistics"},
+        403: {"description": "Only supervisors and monitors see statistics"},
         422: {"description": "`from` is after `to`, or a date is malformed"},
     },
 )
 async def get_stats(
-    _: Supervisor,
+    _: StatsReader,
     engine: EngineDep,
     date_from: Annotated[
         date | None, Query(alias="from", description="First day counted (inclusive)")

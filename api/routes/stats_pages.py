@@ -18,10 +18,9 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.engine import Engine
 
-from api.deps import SessionUser
+from api.deps import STATS_ROLES, SessionUser
 from api.errors import ApiError, NotFound, Unprocessable
 from api.routes.eurostat import (
-    STATS_ROLES,
     Window,
     check_jurisdiction,
     table_csv_or_json,
@@ -29,7 +28,6 @@ from api.routes.eurostat import (
 )
 from api.routes.ui import error_page, render, require, to_signin
 from db import eurostat, stats
-from db.users import Role
 from models.rules import calendar_today, families
 
 router = APIRouter(prefix="/ui", tags=["dashboard"], include_in_schema=False)
@@ -156,7 +154,8 @@ async def stats_page(
     if user is None:
         return to_signin(request)
     try:
-        require(user, {Role.SUPERVISOR.value})
+        # The figures of `GET /stats`: whoever may read those (a monitor too) sees them drawn.
+        require(user, {r.value for r in STATS_ROLES})
         if jurisdiction and jurisdiction not in families():
             raise Unprocessable("jurisdiction", "unknown jurisdiction")
         try:

@@ -207,6 +207,7 @@ async def seed(api: Api) -> Seed:
     api.user("la-b", Role.LEGAL_AID, org="org-b")
     api.user("officer-b", Role.BORDER_OFFICER)
     api.user("admin", Role.ADMIN)
+    api.user("monitor", Role.MONITOR)
     api.user("spare", Role.CASEWORKER)
     api.user("revoked", Role.CASEWORKER)
     revoke_user(api.engine, "revoked")
@@ -240,6 +241,8 @@ async def seed(api: Api) -> Seed:
         session.refresh(duplicate)
         assert duplicate.id is not None
         duplicate_id = duplicate.id
+    # The person of org-a's case consents to monitors reading it; the other cases' did not.
+    await act(api, "cw", case_id, "record_monitor_consent", on=ago(0), given=True)
     hook = await api.http.post(
         "/legal-aid/webhooks", json={"url": "http://127.0.0.1:9/seed"}, headers=api.auth("la-a")
     )
@@ -249,5 +252,6 @@ async def seed(api: Api) -> Seed:
         "officer-b": {far_id},
         "la-a": {case_id},
         "la-b": {far_id},
+        "monitor": {case_id},
     }
     return Seed(case_id, duplicate_id, hook.json()["id"], readable, {case_id, other_id, far_id})

@@ -11,6 +11,8 @@ every kind of principal and checks the status class:
   that the case exists); likewise another border officer on a case it did not open;
 - no answer names a case its caller may not read (`leak`): org-a's case is linked to org-b's,
   opened by another officer, and neither org-a nor the first officer may see that id;
+- a monitor reads the seeded org-a case, whose person consented (`record_monitor_consent` in
+  `seed`); without consent it is `404` (tests/api/test_monitor.py), and it names no linked case;
 - a permitted role: anything but `401`/`403` (and not `404` on org-scoped routes) and no `5xx`.
 
 Dashboard pages under `/ui` sign in with a cookie, not a bearer token: they have `UiRule`s and
@@ -33,10 +35,13 @@ from models.enums import Action
 from tests.api.helpers import Api, Seed, case_body, seed, today
 
 BORDER, CASEWORKER, SUPERVISOR = "border_officer", "caseworker", "supervisor"
-LEGAL_AID, ADMIN = "legal_aid", "admin"
+LEGAL_AID, ADMIN, MONITOR = "legal_aid", "admin", "monitor"
 ALL_ROLES = frozenset(r.value for r in Role)
 STAFF = frozenset({CASEWORKER, SUPERVISOR})
 CASE_READERS = frozenset({BORDER, CASEWORKER, SUPERVISOR, LEGAL_AID})
+CASE_FILE_READERS = CASE_READERS | {MONITOR}
+"""One case by its id: a monitor too, where the person consented (the seeded case's did)."""
+STATS_READERS = frozenset({SUPERVISOR, MONITOR})
 
 Scope = Literal["none", "case", "org"]
 
@@ -74,6 +79,7 @@ ACTIONS: dict[str, Rule] = {
     "decide": Rule(STAFF, "case"),
     "review_abandonment": Rule(frozenset({SUPERVISOR}), "case"),
     "record_contact": Rule(frozenset({CASEWORKER, SUPERVISOR, LEGAL_AID}), "case"),
+    "record_monitor_consent": Rule(STAFF, "case"),
 }
 
 SIGNIN = "ui: redirects to sign-in without a session"
@@ -82,8 +88,8 @@ RULES: dict[tuple[str, str], AnyRule] = {
     ("POST", "/cases"): Rule(frozenset({BORDER, CASEWORKER, SUPERVISOR})),
     ("GET", "/cases"): Rule(CASE_READERS),  # filtered to what the user may see: never 404
     ("POST", "/cases/search"): Rule(CASE_READERS),  # within the user's reach: never 404
-    ("GET", "/cases/{case_id}"): Rule(CASE_READERS, "case"),
-    ("GET", "/cases/{case_id}/history"): Rule(CASE_READERS, "case"),
+    ("GET", "/cases/{case_id}"): Rule(CASE_FILE_READERS, "case"),
+    ("GET", "/cases/{case_id}/history"): Rule(CASE_FILE_READERS, "case"),
     ("POST", "/cases/{case_id}/actions/{action}"): ActionRule(ACTIONS),
     ("POST", "/cases/{case_id}/actions"): ActionRule(ACTIONS),  # a batch of one action
     ("GET", "/duplicates"): Rule(STAFF),
@@ -94,10 +100,10 @@ RULES: dict[tuple[str, str], AnyRule] = {
     ("GET", "/supervision/abandoned"): Rule(frozenset({SUPERVISOR})),
     ("GET", "/supervision/entitled-blocked"): Rule(frozenset({SUPERVISOR})),
     ("POST", "/supervision/reassign"): Rule(frozenset({SUPERVISOR})),
-    ("GET", "/stats"): Rule(frozenset({SUPERVISOR})),
-    ("GET", "/stats/eurostat"): Rule(frozenset({SUPERVISOR})),
-    ("GET", "/stats/eurostat/{table}"): Rule(frozenset({SUPERVISOR})),
-    ("GET", "/stats/export"): Rule(frozenset({SUPERVISOR})),
+    ("GET", "/stats"): Rule(STATS_READERS),
+    ("GET", "/stats/eurostat"): Rule(STATS_READERS),
+    ("GET", "/stats/eurostat/{table}"): Rule(STATS_READERS),
+    ("GET", "/stats/export"): Rule(STATS_READERS),
     ("GET", "/legal-aid/deadlines"): Rule(frozenset({LEGAL_AID})),
     ("GET", "/legal-aid/calendar.ics"): Rule(frozenset({LEGAL_AID})),
     ("POST", "/legal-aid/feed-secret"): Rule(frozenset({LEGAL_AID})),
@@ -120,6 +126,7 @@ RULES: dict[tuple[str, str], AnyRule] = {
     ("GET", "/ui/supervision/{name}/export.csv"): UiRule(303, SIGNIN, to_signin=True),
     ("GET", "/ui/cases/{case_id}"): UiRule(303, SIGNIN, to_signin=True),
     ("GET", "/ui/legal-aid"): UiRule(303, SIGNIN, to_signin=True),
+    ("POST", "/ui/legal-aid"): UiRule(303, SIGNIN, to_signin=True),
     ("POST", "/ui/legal-aid/feed-secret"): UiRule(303, SIGNIN, to_signin=True),
     ("POST", "/ui/search"): UiRule(303, SIGNIN, to_signin=True),
     ("GET", "/ui/desk"): UiRule(303, SIGNIN, to_signin=True),
@@ -240,6 +247,7 @@ PRINCIPALS = (
     Principal("la-other", LEGAL_AID, "la-b"),
     Principal("border-other", BORDER, "officer-b"),
     Principal("admin", ADMIN, "admin"),
+    Principal("monitor", MONITOR, "monitor"),
 )
 
 
@@ -248,6 +256,7 @@ ACTION_BODIES: dict[str, dict[str, Any]] = {
     "decide": {"outcome": "rejected"},
     "review_abandonment": {"confirm": False},
     "record_contact": {"note": "access matrix"},
+    "record_monitor_consent": {"given": True},
 }
 
 

@@ -112,7 +112,8 @@ async def test_lists_case_page_legal_aid_and_refusals(api: Api) -> None:
     lodging = next(d for d in case["deadlines"] if d["clock"] == "lodging")
     dom = await page(api, f"/ui/cases/{load.overdue}", sup)
     assert dom.texts("h1") == [f"Case {load.overdue}"]
-    assert dom.texts("h2") == ["Deadlines", "Timeline"]
+    # Actions after the deadlines (what is due decides what to do), then the timeline.
+    assert dom.texts("h2") == ["Deadlines", "Actions", "Timeline"]
     row = next(tr for tr in dom.all("tr") if tr.text.startswith("lodging"))
     for part in (
         lodging["due"],
@@ -181,3 +182,21 @@ async def test_timeline_in_legal_order_with_both_times_and_retractions(api: Api)
     retracted = [li for li in items if li.attrs.get("class") == "retracted"]
     assert any("deadline expired" in li.text and "retracted by #" in li.text for li in retracted)
     assert dom.all("del")
+
+
+async def test_monitor_sees_what_it_may_do_and_no_page_crashes(api: Api) -> None:
+    """A monitor: home says what it may do, statistics are drawn, case pages are refused."""
+    from tests.api.helpers import act, ago, create
+
+    api.user("cw", Role.CASEWORKER)
+    api.user("mon", Role.MONITOR)
+    cid = (await create(api, "cw"))["id"]
+    await act(api, "cw", cid, "record_monitor_consent", on=ago(0), given=True)
+    mon = await signin(api, "mon")
+    home = await page(api, "/ui", mon)
+    assert "Monitoring" in home.texts("h2")
+    assert "/ui/stats" in [a.attrs["href"] for a in home.all("a")]
+    assert (await page(api, "/ui/stats", mon)).texts("h1") == ["Statistics"]
+    # The dashboard has no monitor's case page (the API's consent rule is the one way in).
+    for path in ("/ui/desk", "/ui/supervision/overdue", "/ui/legal-aid", f"/ui/cases/{cid}"):
+        await page(api, path, mon, 403)

@@ -387,6 +387,8 @@ def _bodies(action: Action, state: CaseState) -> list[Body]:
             return [{"user": "caseworker-2"}]
         case Action.ASSIGN_LEGAL_AID:
             return [{"org": "ngo-2"}]
+        case Action.RECORD_MONITOR_CONSENT:
+            return [{"given": True}, {"given": False}]
         case _:
             return [{}]
 
