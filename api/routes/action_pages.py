@@ -19,7 +19,15 @@ from api.action_forms import form_body
 from api.deps import UiSession, UiSessionDep
 from api.errors import ApiError, Forbidden, NotFound
 from api.routes.actions import checked_request, send_one
-from api.routes.ui import action_form, case_context, check_csrf, error_page, posted_fields, render
+from api.routes.ui import (
+    action_form,
+    case_context,
+    check_csrf,
+    error_page,
+    posted_fields,
+    readable_case,
+    render,
+)
 from db.tables import UserRecord
 from models.enums import Action
 
@@ -83,7 +91,7 @@ async def take_from_form(
         if action not in Action._value2member_map_:
             raise NotFound(f"unknown action {action!r}")
         known = Action(action)
-        await case_context(request, user, case_id)  # readable by this user, or 404 like the page
+        await readable_case(request, user, case_id)  # or 404 / 403, as the page answers
     except ApiError as exc:
         return error_page(request, exc, user)
     try:

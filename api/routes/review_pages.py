@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from api.deps import UiSessionDep
 from api.errors import ApiError
 from api.routes.action_pages import checked_form, send_form
-from api.routes.ui import case_context, error_page, render, require
+from api.routes.ui import case_context, error_page, readable_case, render, require
 from db.users import Role
 from models.enums import Action
 
@@ -30,7 +30,7 @@ async def review_abandonment(request: Request, case_id: str, session: UiSessionD
     try:
         posted, form = await checked_form(request, session)
         require(user, {Role.SUPERVISOR.value})
-        await case_context(request, user, case_id)  # readable, or 404 like the page
+        await readable_case(request, user, case_id)  # or 404 / 403, as the page answers
     except ApiError as exc:
         return error_page(request, exc, user)
     try:

@@ -42,7 +42,7 @@ from api.note_scope import readable_notes
 from api.permissions import roles_for
 from db import ui_sessions, ui_tickets
 from db.references import reference_of
-from db.tables import UserRecord
+from db.tables import PersonRecord, UserRecord
 from db.users import Role, user_for_token
 from models.enums import Action
 from models.history_order import legal_order
@@ -312,13 +312,24 @@ def action_form(action: Action) -> dict[str, Any]:
     }
 
 
-async def case_context(request: Request, user: UserRecord, case_id: str) -> dict[str, Any]:
-    """What the case page shows (ApiError when the user may not read the case)."""
+async def readable_case(
+    request: Request, user: UserRecord, case_id: str
+) -> tuple[dict[str, Any], PersonRecord | None]:
+    """The case's view and person, if `user` may read the case (ApiError otherwise: 403, 404).
+
+    What a form's POST checks before acting, without the history the page itself also reads.
+    """
     require(user, CASE_READERS)
-    client = request.app.state.temporal
-    view = await read_view(client, case_id)
+    view = await read_view(request.app.state.temporal, case_id)
     person = await run_in_threadpool(person_of, _engine(request), case_id)
     check_scope(user, view, person)
+    return view, person
+
+
+async def case_context(request: Request, user: UserRecord, case_id: str) -> dict[str, Any]:
+    """What the case page shows (ApiError when the user may not read the case)."""
+    client = request.app.state.temporal
+    view, person = await readable_case(request, user, case_id)
     if view.get("reference") is None:  # a case begun before references
         view["reference"] = await run_in_threadpool(reference_of, _engine(request), case_id)
     events = await handle_for(client, case_id).query(CaseWorkflow.history)
