@@ -228,6 +228,17 @@ async def test_the_diary_finds_a_client_without_the_name_in_a_url(api: Api) -> N
     field = dom.by_id("client")
     assert field is not None and field.attrs["value"] == "amina hadad"  # kept in its field
     assert all("amina" not in a.attrs.get("href", "").lower() for a in dom.all("a"))
+    # Changing the horizon keeps the clients found: that form posts the search again.
+    horizon = [f for f in dom.all("form") if f.attrs.get("action") == "/ui/legal-aid"][1]
+    assert horizon.attrs["method"] == "post"
+    kept = [i for i in dom.all("input") if i.attrs.get("name") == "client"]
+    assert [i.attrs.get("value") for i in kept] == ["amina hadad", "amina hadad"]
+    narrower = await api.http.post(
+        "/ui/legal-aid",
+        content=f"csrf={csrf_of(page)}&client=amina+hadad&within_days=30",
+        headers={**north, **FORM},
+    )
+    assert "1 client found" in Dom(narrower.text).body
 
     nobody = await api.http.post(
         "/ui/legal-aid",
