@@ -9,11 +9,14 @@ the transaction that ends the import of that case.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, col, select
 
 from db.tables import (
+    AuditRecord,
     CaseRecord,
     CaseReferenceRecord,
     IdempotencyRecord,
@@ -66,4 +69,33 @@ def discard_unopened(engine: Engine, case_id: str) -> None:
         )
         session.execute(sa.delete(_INTENTS).where(_INTENTS.c.case_id == case_id))
         session.execute(sa.delete(_REFERENCES).where(_REFERENCES.c.case_id == case_id))
+        session.commit()
+
+
+def audit_imported(engine: Engine, actor: str, case_id: str) -> None:
+    """The audit trail's record of a case the import opened, as `POST /cases` leaves one.
+
+    The import does not pass through the API, whose middleware records every change: without
+    this, 50,000 cases would have entered the system with no trace of who brought them in.
+    The route is the command, so the log tells the import apart from the API's creations.
+    """
+    with Session(engine) as session:
+        # Once per case: a write retried after a dropped connection must not record twice.
+        recorded = select(AuditRecord.id).where(
+            AuditRecord.case_id == case_id, AuditRecord.method == "IMPORT"
+        )
+        if session.exec(recorded).first() is not None:
+            return
+        session.add(
+            AuditRecord(
+                at=datetime.now(UTC),
+                user_name=actor,
+                role="import",
+                kind="change",
+                method="IMPORT",
+                route="asylumflow import",
+                case_id=case_id,
+                status=201,
+            )
+        )
         session.commit()

@@ -38,7 +38,7 @@ from api.routes.cases import _remember
 from core.csv_safety import SafeWriter
 from core.private_files import private_file
 from core.settings import Settings
-from db.imports import discard_unopened, import_key, imported_external_ids
+from db.imports import audit_imported, discard_unopened, import_key, imported_external_ids
 from db.intents import record_intent
 from db.tables import UserRecord
 from db.users import Role
@@ -203,7 +203,7 @@ async def run_import(
         while (item := await opened.get()) is not None:
             source, prepared, kept, view, intent = item
             try:
-                await _retrying(source, write_row, engine, prepared, kept, view, intent)
+                await _retrying(source, write_row, engine, user, prepared, kept, view, intent)
             except _Unanswered as exc:
                 count(exc.rejection, failed=True)
             else:
@@ -346,7 +346,12 @@ async def open_row(
 
 
 async def write_row(
-    engine: Engine, row: PreparedRow, kept: Stored, view: dict[str, Any], intent: int
+    engine: Engine,
+    user: UserRecord,
+    row: PreparedRow,
+    kept: Stored,
+    view: dict[str, Any],
+    intent: int,
 ) -> dict[str, Any]:
     """Write what opening the case handed back, then run the registration's duplicate check.
 
@@ -354,6 +359,7 @@ async def write_row(
     written here is what marks the row imported.
     """
     view = await write_update_result(engine, kept.case_id, view, intent)
+    await asyncio.to_thread(audit_imported, engine, user.name, kept.case_id)
     if row.acts:
         view = await after_actions(engine, kept.case_id, row.acts, view)
     return view
@@ -365,7 +371,7 @@ async def import_row(
     """Store, open and write one checked row (`store_row`, `open_row`, `write_row`)."""
     kept = await store_row(engine, settings, user, row)
     view, intent = await open_row(client, engine, settings, user, row, kept)
-    return await write_row(engine, row, kept, view, intent)
+    return await write_row(engine, user, row, kept, view, intent)
 
 
 def _field_of(exc: ApiError) -> str:

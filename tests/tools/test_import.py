@@ -32,7 +32,13 @@ from api.schemas import CaseCreate
 from core.settings import Settings
 from db.engine import make_engine, migrate
 from db.imports import import_key
-from db.tables import CaseRecord, DuplicateRecord, IdempotencyRecord, PersonRecord
+from db.tables import (
+    AuditRecord,
+    CaseRecord,
+    DuplicateRecord,
+    IdempotencyRecord,
+    PersonRecord,
+)
 from models.enums import Action
 from models.messages import ActionRequest
 from tools.import_rows import Format, PreparedRow, Rejection, RowError, csv_columns
@@ -194,10 +200,19 @@ async def test_jsonl_imports_good_rows_refuses_bad_ones_and_skips_on_a_second_ru
         stored = session.get(PersonRecord, notified["case_id"])
         assert stored is not None and stored.created_by == DEFAULT_ACTOR
 
+    # Each case the import opened is in the audit trail once, by the import's actor.
+    with Session(ctx.engine) as session:
+        audited = session.exec(select(AuditRecord).where(AuditRecord.method == "IMPORT")).all()
+    assert sorted(a.case_id or "" for a in audited) == sorted(
+        [(await ctx.view(x))["case_id"] for x in ("lodged-1", "notified-1", "identified-1")]
+    )
+    assert {(a.user_name, a.kind, a.status) for a in audited} == {(DEFAULT_ACTOR, "change", 201)}
+
     again = await ctx.run(path)
     assert again.imported == 0 and again.skipped == 3
     assert by_field(again.rejected).keys() == refused.keys()
     assert ctx.count(PersonRecord) == 3
+    assert ctx.count(AuditRecord) == 3
 
 
 async def test_csv_columns_map_to_acts_and_fields(ctx: Ctx) -> None:
