@@ -13,7 +13,8 @@ on the date of one legal event, the same dates `/stats` counts on (db/stat_facts
   per month (Eurostat's rule), however many lodgings their case has in it.
 - `pending`: the stock at the end of each month: lodged, and not yet withdrawn, discontinued or
   finally decided (an appeal decided on the merits, or a decision become final: the derived
-  `decision_final`, or `make_final`). A remanded case stays pending.
+  `decision_final`, or `make_final`). A remanded case stays pending; a discontinued one whose
+  reopening is requested (`request_reopening`) is pending again from that day.
 - `withdrawals`: the day the application is withdrawn (explicit) or discontinued after an
   implicit withdrawal (the `discontinue` or confirmed abandonment), Eurostat's date "the
   application is considered withdrawn".
@@ -141,6 +142,8 @@ class CaseLine:
     finals: list[date] = field(default_factory=list)
     """`decision_final` and `make_final` dates: a decision become final."""
     accelerated: list[date] = field(default_factory=list)
+    reopened: list[date] = field(default_factory=list)
+    """`request_reopening` dates: a discontinued application pending again."""
 
 
 def month_end(first: date) -> date:
@@ -163,10 +166,13 @@ def months(lo: date, hi: date) -> list[date]:
 def pending_on(line: CaseLine, end: date) -> bool:
     """Whether the case's application is pending at the end of the day `end`.
 
-    From its last lodging on or before `end` until a withdrawal, a discontinuation, a final
-    appeal decision or a decision become final, on or after that lodging.
+    From its last lodging or reopening on or before `end` until a withdrawal, a
+    discontinuation, a final appeal decision or a decision become final, on or after that day.
+    A reopening after an implicit withdrawal (Directive 2013/32/EU Art 28(2)) resumes the same
+    application: it is pending again, but no new applicant is counted.
     """
-    starts = [on for _, kind, _, on in line.facts if kind == APPLICATION and on <= end]
+    lodged = [on for _, kind, _, on in line.facts if kind == APPLICATION and on <= end]
+    starts = lodged + [on for on in line.reopened if on <= end] if lodged else []
     if not starts:
         return False
     start = max(starts)
@@ -337,7 +343,7 @@ def load(conn: Connection, *, jurisdiction: str | None, hi: date) -> list[CaseLi
         sa.select(e.case_id, e.action, e.on, e.data, *person_cols)
         .select_from(et.join(ct, c.id == e.case_id).outerjoin(pt, p.case_id == e.case_id))
         .where(
-            e.action.in_(("assign_procedure", *_ENDING)),
+            e.action.in_(("assign_procedure", "request_reopening", *_ENDING)),
             e.on <= hi,
             sa.not_(e.retracted),
             *mine,
@@ -348,6 +354,8 @@ def load(conn: Connection, *, jurisdiction: str | None, hi: date) -> list[CaseLi
     for event in conn.execute(events):
         if event.action in _ENDING:
             line(event.case_id, event).finals.append(event.on)
+        elif event.action == "request_reopening":
+            line(event.case_id, event).reopened.append(event.on)
         elif (event.data or {}).get("procedure") == Procedure.ACCELERATED.value:
             line(event.case_id, event).accelerated.append(event.on)
     return list(lines.values())

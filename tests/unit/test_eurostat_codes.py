@@ -121,6 +121,11 @@ def test_pending_at_the_end_of_a_month() -> None:
     assert not pending_on(line, date(2025, 5, 31))
     final = CaseLine(PERSON, "rs", facts=line.facts[:2], finals=[date(2025, 2, 20)])
     assert pending_on(final, date(2025, 2, 19)) and not pending_on(final, date(2025, 2, 28))
+    # Discontinued in March (implicit withdrawal), reopening requested in April: pending again.
+    discontinued = [*line.facts[:2], (7, "closed", "discontinued", date(2025, 3, 10))]
+    reopened = CaseLine(PERSON, "rs", facts=discontinued, reopened=[date(2025, 4, 2)])
+    assert [pending_on(reopened, end) for end in ends[1:]] == [True, False, True]
+    assert not pending_on(CaseLine(PERSON, "rs", reopened=[date(2025, 4, 2)]), ends[3])
     assert months(date(2024, 11, 5), date(2025, 1, 2)) == [
         date(2024, 11, 1),
         date(2024, 12, 1),
