@@ -217,10 +217,11 @@ def api() -> None:
     serve("api.app:create_app")
 
 
-def serve(factory: str) -> None:
+def serve(factory: str, *, loop: str = "asyncio", http: str = "h11") -> None:
     """Serve the app `factory` ("module:function") with uvicorn, as the API is deployed.
 
-    Also how `bench/floor.py` serves its app, so the benchmark's floor runs as the API does.
+    Also how `bench/floor.py` and `bench/front_door.py` serve their apps, so the benchmark's
+    floor runs as the API does. `loop` and `http` are uvicorn's (`bench.front_door` compares them).
     """
     import uvicorn
 
@@ -234,6 +235,8 @@ def serve(factory: str) -> None:
         factory=True,
         host=settings.api_host,
         port=settings.api_port,
+        loop=loop,
+        http=http,
         log_config=None,  # keep the JSON logging configured above
     )
 
