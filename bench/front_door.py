@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import httpx
 from fastapi import FastAPI
@@ -94,12 +95,9 @@ def _orjson(factory: Callable[[], FastAPI]) -> FastAPI:
 
     import api.app
 
-    plain = api.app.FastAPI
-    api.app.FastAPI = functools.partial(plain, default_response_class=ORJSONResponse)  # type: ignore[misc]
-    try:
+    orjson_app = functools.partial(FastAPI, default_response_class=ORJSONResponse)
+    with mock.patch.object(api.app, "FastAPI", orjson_app):
         return factory()
-    finally:
-        api.app.FastAPI = plain  # type: ignore[misc]
 
 
 def create_orjson_api() -> FastAPI:

@@ -40,6 +40,11 @@ class NoopWorkflow:
         """Let the run return (to count a completed history)."""
         self._done = True
 
+    @workflow.query
+    def touched(self) -> int:
+        """How many updates it answered (the simulator's ceiling queries it as a case's view)."""
+        return self._touched
+
 
 @workflow.defn
 class TimerNoopWorkflow:

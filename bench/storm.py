@@ -182,9 +182,11 @@ async def _storm(
         started = time.perf_counter()
         cpu_before = cpu_seconds(worker.pid)
         first: list[float | None] = []
+        progress: list[tuple[float, tuple[int, ...]]] = []
         while True:
             counts = await settled()
             elapsed = time.perf_counter() - started
+            progress.append((round(elapsed, 2), counts))
             if not first:
                 first = [None] * len(counts)
             for i, count in enumerate(counts):
@@ -197,16 +199,20 @@ async def _storm(
             await asyncio.sleep(POLL_SECONDS)
         cpu = cpu_seconds(worker.pid) - cpu_before
     seconds = max(t for t in first if t is not None)
-    out = {
+    per_s = n / seconds if seconds > 0 else None
+    share = cpu / seconds if seconds > 0 else None
+    out: dict[str, Any] = {
         "seconds": seconds,
-        "per_s": n / seconds if seconds > 0 else None,
+        "per_s": per_s,
         "worker_cpu_s": cpu,
-        "worker_cpu_share": cpu / seconds if seconds > 0 else None,
+        "worker_cpu_share": share,
         "settled_at_s": first,
+        # (seconds, counts) at every poll: where a storm starts slowly or tails off.
+        "progress": progress,
     }
     log(
-        f"  {n} settled in {seconds:.2f} s ({show_ratio(out['per_s'])}/s), worker CPU "
-        f"{cpu:.1f} s ({show_ratio(out['worker_cpu_share'])} of a core)"
+        f"  {n} settled in {seconds:.2f} s ({show_ratio(per_s)}/s), worker CPU "
+        f"{cpu:.1f} s ({show_ratio(share)} of a core)"
     )
     return out
 

@@ -237,7 +237,7 @@ class Simulation:
             self.cases[case_id] = case
             lodge_on = min(day + timedelta(days=1), today)
             # One update for the three acts: a third of the round trips and dry runs.
-            lodging = [
+            lodging: list[tuple[Action, date, dict[str, Any]]] = [
                 (Action.MAKE_APPLICATION, day, {}),
                 (Action.REGISTER, day, {}),
                 (Action.LODGE, lodge_on, {}),
