@@ -13,7 +13,7 @@ TEMPORAL_UI_PORT ?= 8233
 ASYLUMFLOW_DATA_DIR ?= ./.data
 export API_PORT TEMPORAL_PORT TEMPORAL_UI_PORT ASYLUMFLOW_DATA_DIR
 
-.PHONY: install run test lint fmt bench screenshots clean
+.PHONY: install run test lint fmt bench bench-scale screenshots clean
 
 install: $(STAMP) $(AXE_STAMP)
 
@@ -56,6 +56,10 @@ fmt: install
 
 bench: install
 	$(BIN)/python -m bench
+
+# The long runs (up to about an hour on 2 cores): a timer storm of 10,000 cases (bench/storm.py).
+bench-scale: install
+	$(BIN)/python -m bench --scale
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache $(AXE)/node_modules

@@ -1,12 +1,16 @@
 """`make bench`: every benchmark, each in a fresh process, into one table and `bench/results.json`.
 
-    .venv/bin/python -m bench [--quick] [--out PATH] [--no-bytecode-cache]
+    .venv/bin/python -m bench [--quick | --scale] [--out PATH] [--no-bytecode-cache]
 
 Runs `bench.engine` four times, against a fresh local dev server in memory and then against one
 that persists to a temp SQLite file, each with the API in process and as a process of its own,
 then `bench.bulk_import` (`asylumflow import` against a raw update-with-start carrying the same
-acts), and then `bench.supervision` (read-model queries at 1k, 10k and 100k cases on SQLite, and on
-PostgreSQL when `ASYLUMFLOW_BENCH_PG_URL` names an empty database).
+acts), `bench.storm` (a timer storm of 200 cases against 200 no-op timers), `bench.front_door`
+(the API served asyncio + h11, uvloop + httptools and with orjson), `bench.simulator`
+(`asylumflow simulate` against no-op workflows driven with the same calls), and then
+`bench.supervision` (read-model queries at 1k, 10k and 100k cases on SQLite, and on PostgreSQL
+when `ASYLUMFLOW_BENCH_PG_URL` names an empty database). `--scale` (`make bench-scale`) runs only
+the long ones: the timer storm at 10,000 cases.
 Each runs in a process of its own, so one's memory and caches never flatter or burden another's
 figures (the engine bench measures this process's RSS). `--quick` uses tiny sizes (about a
 minute in all); the full run takes several minutes on two cores. `bench/RESULTS.md` says what
@@ -118,6 +122,19 @@ def run_bulk_import(quick: bool, env: dict[str, str], work: Path) -> dict[str, A
     return result
 
 
+def run_script(module: str, title: str, sizes: str, env: dict[str, str], work: Path) -> Any:
+    """`python -m bench.<module> --sizes <sizes>` in a process of its own; its JSON figures."""
+    out = work / f"{module}-{sizes}.json"
+    print(f"== {title}", flush=True)
+    subprocess.run(
+        [sys.executable, "-m", f"bench.{module}", "--sizes", sizes, "--json-out", str(out)],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    return json.loads(out.read_text())
+
+
 def run_supervision(quick: bool, env: dict[str, str]) -> list[dict[str, Any]]:
     """`bench.supervision`: 1k, 10k and 100k cases on SQLite, and on PostgreSQL if given.
 
@@ -160,10 +177,18 @@ def main(argv: list[str] | None = None) -> int:
     """Run everything, print the tables, write the JSON."""
     from bench.bulk_import import format_result
     from bench.engine_table import format_table
+    from bench.front_door import format_result as door_table
     from bench.rig import show_ratio
+    from bench.simulator import format_result as simulator_table
+    from bench.storm import format_result as storm_table
 
     parser = argparse.ArgumentParser(prog="bench", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes (about a minute)")
+    parser.add_argument(
+        "--scale",
+        action="store_true",
+        help="`make bench-scale`: only the long runs (a timer storm of 10,000 cases)",
+    )
     parser.add_argument("--out", type=Path, default=HERE / "results.json", help="JSON output")
     parser.add_argument(
         "--no-bytecode-cache",
@@ -171,6 +196,8 @@ def main(argv: list[str] | None = None) -> int:
         help="keep PYTHONDONTWRITEBYTECODE as it is (measures recompiling the workflow module)",
     )
     args = parser.parse_args(argv)
+    if args.scale:
+        return scale(args.out.with_name("results-scale.json"), args.no_bytecode_cache)
     info = machine()
     with tempfile.TemporaryDirectory(prefix="asylumflow-bench-") as tmp:
         work = Path(tmp)
@@ -183,6 +210,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         engine = run_engine(args.quick, env, work)
         bulk = run_bulk_import(args.quick, env, work)
+        sizes = "quick" if args.quick else "full"
+        storm = run_script("storm", "timer storm, dev server in memory", sizes, env, work)
+        door = run_script("front_door", "front door, API served three ways", sizes, env, work)
+        simulator = run_script("simulator", "simulator, time-skipping server", sizes, env, work)
         supervision = run_supervision(args.quick, env)
     info["loadavg_1min_at_end"] = os.getloadavg()[0]
     print()
@@ -196,6 +227,12 @@ def main(argv: list[str] | None = None) -> int:
         print(format_table(result))
     print()
     print(format_result(bulk))
+    print()
+    print(storm_table(storm))
+    print()
+    print(door_table(door))
+    print()
+    print(simulator_table(simulator))
     for part in supervision:
         print()
         print("\n".join(part["output"]))
@@ -212,6 +249,9 @@ def main(argv: list[str] | None = None) -> int:
                 "machine": info,
                 "engine": engine,
                 "bulk_import": bulk,
+                "storm": storm,
+                "front_door": door,
+                "simulator": simulator,
                 "supervision": supervision,
             },
             indent=2,
@@ -219,6 +259,25 @@ def main(argv: list[str] | None = None) -> int:
         + "\n"
     )
     print(f"\nwritten to {args.out}")
+    return 0
+
+
+def scale(out: Path, no_bytecode_cache: bool) -> int:
+    """`make bench-scale`: the timer storm at 10,000 cases (up to about an hour on 2 cores)."""
+    from bench.storm import format_result as storm_table
+
+    info = machine()
+    with tempfile.TemporaryDirectory(prefix="asylumflow-bench-") as tmp:
+        work = Path(tmp)
+        env = _child_env(None if no_bytecode_cache else str(work / "pycache"))
+        storm = run_script(
+            "storm", "timer storm, 10,000 cases, dev server in memory", "scale", env, work
+        )
+    info["loadavg_1min_at_end"] = os.getloadavg()[0]
+    print()
+    print(storm_table(storm))
+    out.write_text(json.dumps({"machine": info, "storm": storm}, indent=2) + "\n")
+    print(f"\nwritten to {out}")
     return 0
 
 

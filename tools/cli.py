@@ -217,10 +217,14 @@ def api() -> None:
     serve("api.app:create_app")
 
 
-def serve(factory: str) -> None:
+def serve(factory: str, *, loop: str = "auto", http: str = "auto") -> None:
     """Serve the app `factory` ("module:function") with uvicorn, as the API is deployed.
 
-    Also how `bench/floor.py` serves its app, so the benchmark's floor runs as the API does.
+    Also how `bench/floor.py` and `bench/front_door.py` serve their apps, so the benchmark's
+    floor runs as the API does. `loop` and `http` are uvicorn's: "auto" picks uvloop and
+    httptools (dependencies of the project: the floor as deployed is ~15 % cheaper with them,
+    bench/RESULTS.md) and falls back to asyncio and h11 where they are missing;
+    `bench.front_door` compares them.
     """
     import uvicorn
 
@@ -234,6 +238,8 @@ def serve(factory: str) -> None:
         factory=True,
         host=settings.api_host,
         port=settings.api_port,
+        loop=loop,
+        http=http,
         log_config=None,  # keep the JSON logging configured above
     )
 

@@ -1,0 +1,48 @@
+"""The front-door and simulator benchmarks still run at a tiny size (no timing assertions)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from temporalio.testing import WorkflowEnvironment
+
+from bench import front_door, simulator
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value)
+
+
+async def test_front_door_bench_measures_every_variant(
+    dev_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    result = await front_door.run(
+        dev_env.client,
+        db_url=f"sqlite:///{tmp_path / 'readmodel.db'}",
+        sizes=front_door.SIZES["tiny"],
+        log=lambda _: None,
+    )
+    assert [r["variant"] for r in result["variants"]] == [v.name for v in front_door.VARIANTS]
+    assert _number(result["noop_p50_ms"]) and result["noop_p50_ms"] > 0
+    for row in result["variants"]:
+        for key in ("floor_p50_ms", "action_p50_ms", "floor_ratio", "action_ratio"):
+            assert _number(row[key]) and row[key] > 0, key
+    lines = front_door.format_result(result).splitlines()
+    assert sum(line.endswith((" ok", "MISS")) for line in lines) == len(front_door.VARIANTS)
+    json.loads(json.dumps(result, allow_nan=False))
+
+
+async def test_simulator_bench_counts_calls_and_measures_its_ceiling() -> None:
+    config = simulator.SIZES["tiny"]
+    result = await simulator.run(config, log=lambda _: None)
+    assert result["cases"] == config.arrivals_per_week * config.weeks
+    # Every arrival is one start; the ceiling replays the same calls.
+    assert result["calls"]["start"] == result["cases"]
+    assert result["calls"]["update"] >= result["cases"]
+    for key in ("simulator_per_s", "ceiling_per_s", "ratio"):
+        assert _number(result[key]) and result[key] > 0, key
+    assert simulator.format_result(result).splitlines()[-1].endswith((" ok", "MISS"))
+    json.loads(json.dumps(result, allow_nan=False))
