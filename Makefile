@@ -57,5 +57,10 @@ fmt: install
 bench: install
 	$(BIN)/python -m bench
 
+# The long benchmarks (issue 18); each part starts what it needs and stops it.
+.PHONY: bench-scale
+bench-scale: install
+	bench/read_model_scale.sh
+
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache $(AXE)/node_modules
