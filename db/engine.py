@@ -68,10 +68,9 @@ def make_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "connect")
     def _no_jit(dbapi_connection: Any, _record: Any) -> None:
-        # PostgreSQL compiles a plan with LLVM once its *estimated* cost passes
-        # `jit_above_cost`. The read model's queries are short; an overestimate (the legal-aid
-        # deadlines' plan at a million cases: 10x the rows it finds) made it compile for longer
-        # than the query ran (bench/RESULTS.md, "Read model at 1,000,000 cases").
+        # PostgreSQL compiles a plan with LLVM once its estimated cost passes `jit_above_cost`,
+        # which the read model's counts reach at about a million cases: 40-100 ms of compiling
+        # for a query that runs in 20 (bench/RESULTS.md, "Read model at 1,000,000 cases").
         # A SET rather than a startup option, which connection poolers may refuse.
         with dbapi_connection.cursor() as cursor:
             cursor.execute("SET jit = off")
