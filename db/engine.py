@@ -44,11 +44,7 @@ def _ensure_sqlite_dir(url: str) -> None:
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for the read model.
-
-    SQLite gets WAL and a busy timeout for concurrent writers; PostgreSQL sessions run without
-    JIT compilation.
-    """
+    """An engine for the read model; SQLite gets WAL and a busy timeout for concurrent writers."""
     _ensure_sqlite_dir(url)
     if url.startswith("sqlite:///"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
@@ -64,19 +60,7 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    engine = create_engine(url, pool_pre_ping=True)
-
-    @event.listens_for(engine, "connect")
-    def _no_jit(dbapi_connection: Any, _record: Any) -> None:
-        # PostgreSQL compiles a plan with LLVM once its estimated cost passes `jit_above_cost`,
-        # which the read model's counts reach at about a million cases: 40-100 ms of compiling
-        # for a query that runs in 20 (bench/RESULTS.md, "Read model at 1,000,000 cases").
-        # A SET rather than a startup option, which connection poolers may refuse.
-        with dbapi_connection.cursor() as cursor:
-            cursor.execute("SET jit = off")
-        dbapi_connection.commit()
-
-    return engine
+    return create_engine(url, pool_pre_ping=True)
 
 
 def alembic_config(url: str) -> Config:

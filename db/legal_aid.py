@@ -11,10 +11,8 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
 from icalendar import Alarm, Calendar, Event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from db.tables import (
@@ -42,34 +40,17 @@ def org_deadlines(
     engine: Engine, org: str, *, until: date | None = None
 ) -> list[tuple[DeadlineRecord, CaseRecord]]:
     """The running and paused deadlines of the org's cases (due by `until`), sorted by due."""
-    open_: list[sa.ColumnElement[bool]] = [col(DeadlineRecord.status).in_(OPEN_STATUSES)]
-    if until is not None:
-        open_.append(col(DeadlineRecord.due) <= until)
-    order = (col(DeadlineRecord.due), col(DeadlineRecord.case_id), col(DeadlineRecord.clock))
-    if until is not None and engine.dialect.name == "postgresql":
-        # Open clocks due by a near day are few (they are the next weeks' work), the org's
-        # cases many. PostgreSQL estimates the two conditions on `deadlines` as independent
-        # and expects ten times the rows (most deadlines are due by then, but lapsed), so it
-        # hashed every case of the org (a quarter of the caseload) to join them. A LATERAL
-        # subquery the planner may not flatten (OFFSET 0) reads the deadlines' index range and
-        # looks up each deadline's case by primary key instead.
-        own = (
-            select(CaseRecord)
-            .where(col(CaseRecord.id) == col(DeadlineRecord.case_id))
-            .where(CaseRecord.legal_aid_org == org)
-            .offset(0)
-            .lateral("case_of")
-        )
-        case = aliased(CaseRecord, own)
-        lateral = select(DeadlineRecord, case).join(own, sa.true()).where(*open_).order_by(*order)
-        with Session(engine) as session:
-            return [(d, c) for d, c in session.exec(lateral).all()]
     query = (
         select(DeadlineRecord, CaseRecord)
         .join(CaseRecord, col(CaseRecord.id) == col(DeadlineRecord.case_id))
-        .where(CaseRecord.legal_aid_org == org, *open_)
-        .order_by(*order)
+        .where(
+            CaseRecord.legal_aid_org == org,
+            col(DeadlineRecord.status).in_(OPEN_STATUSES),
+        )
+        .order_by(col(DeadlineRecord.due), col(DeadlineRecord.case_id), col(DeadlineRecord.clock))
     )
+    if until is not None:
+        query = query.where(DeadlineRecord.due <= until)
     with Session(engine) as session:
         return [(d, c) for d, c in session.exec(query).all()]
 
