@@ -57,9 +57,11 @@ fmt: install
 bench: install
 	$(BIN)/python -m bench
 
-# The long runs (up to about an hour on 2 cores): a timer storm of 10,000 cases (bench/storm.py).
+# The long runs (issue 18; about an hour on 2 cores): a timer storm of 10,000 cases
+# (bench/storm.py), then the read model at 1,000,000 cases on a throwaway PostgreSQL of its own.
 bench-scale: install
 	$(BIN)/python -m bench --scale
+	bench/read_model_scale.sh
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache $(AXE)/node_modules

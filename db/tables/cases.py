@@ -24,8 +24,9 @@ class CaseRecord(SQLModel, table=True):
         Index("ix_cases_assignee", "assignee", "stage", "stage_since", "id"),
         Index("ix_cases_procedure", "procedure", "stage", "stage_since", "id"),
         # The supervision lists page by (flag, since); with the stage, their totals (open cases
-        # only) and `/stats`' overdue count are read from the index alone.
-        Index("ix_cases_overdue", "overdue", "overdue_since", "stage"),
+        # only) and `/stats`' overdue count are read from the index alone (the overdue count
+        # within a jurisdiction too: issue 18, 1,000,000 cases).
+        Index("ix_cases_overdue", "overdue", "overdue_since", "stage", "jurisdiction"),
         Index("ix_cases_abandoned", "presumed_abandoned", "abandoned_since", "stage"),
         Index("ix_cases_entitled_blocked", "entitled_blocked", "labour_market_reached_on", "stage"),
         Index("ix_cases_org_next_due", "legal_aid_org", "next_deadline_due"),
