@@ -250,7 +250,9 @@ class RulePack(_Strict):
     )
     test_only: bool = Field(default=False, description="Test packs may count in seconds/minutes")
     child_exempt_procedures: list[Procedure] = Field(
-        default_factory=list,
+        # The default is the rule the code had before packs said it (issue #19): contents
+        # written before the key (superseded ones, which running cases stay pinned to) keep it.
+        default_factory=lambda: [Procedure.ACCELERATED, Procedure.BORDER],
         description="Procedures an unaccompanied child may not be put in under this law "
         "(`assign_procedure` refuses them while the case is flagged unaccompanied_child)",
     )

@@ -200,6 +200,23 @@ def test_unaccompanied_child_not_in_accelerated_or_border(procedure: Procedure) 
     assert ok.procedure is Procedure.REGULAR
 
 
+def test_the_pack_says_which_procedures_a_child_is_exempt_from(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue #19: `child_exempt_procedures` decides, not the code; an adult is never exempt."""
+    s = lodged_case(child=True)
+    lenient = s.pack.model_copy(update={"child_exempt_procedures": [Procedure.BORDER]})
+    monkeypatch.setattr(CaseState, "pack", property(lambda _: lenient))
+    ok = act(s, Action.ASSIGN_PROCEDURE, on=date(2026, 1, 16), procedure=Procedure.ACCELERATED)
+    assert ok.procedure is Procedure.ACCELERATED
+    with pytest.raises(DomainError, match="child_exempt_procedures"):
+        act(s, Action.ASSIGN_PROCEDURE, on=date(2026, 1, 16), procedure=Procedure.BORDER)
+    adult = act(s, Action.RECORD_AGE_ASSESSMENT, on=date(2026, 1, 16), outcome="adult")
+    assert not adult.unaccompanied_child and "unaccompanied_child" not in adult.facts
+    ok = act(adult, Action.ASSIGN_PROCEDURE, on=date(2026, 1, 16), procedure=Procedure.BORDER)
+    assert ok.procedure is Procedure.BORDER
+
+
 def test_reopening_only_inside_window() -> None:
     s = lodged_case("eu")  # lodged 15 Jan 2026: eu-2013, which has a 9-month reopen window
     s = act(s, Action.DISCONTINUE, on=date(2026, 2, 1))
