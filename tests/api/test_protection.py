@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import SecretStr
 from sqlmodel import Session, col, select
 
 from api.protection import PendingDetail, after_protection_acts, detail_purpose
@@ -370,7 +371,7 @@ async def test_detail_is_sealed_in_sql_when_a_key_is_set(api: Api) -> None:
     users(api)
     cid = (await create(api, "cw", identified_on=ago(3)))["id"]
     await act(api, "cw", cid, "refer", on=ago(3), to="medical_care")
-    keyed = Settings(_env_file=None, ASYLUMFLOW_ENCRYPTION_KEY=new_key())
+    keyed = Settings(_env_file=None, ASYLUMFLOW_ENCRYPTION_KEY=SecretStr(new_key()))
     pending = [PendingDetail(Action.REFER, SECRETS[4], None)]
     await after_protection_acts(api.engine, keyed, cid, [], pending, "cw")
     with Session(api.engine) as session:
