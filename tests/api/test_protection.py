@@ -22,6 +22,7 @@ from db.tables import PersonRecord, ProtectionDetailRecord
 from db.users import Role
 from models.enums import Action
 from tests.api.helpers import NAMES, Api, act, ago, create
+from tests.ui.helpers import Dom, assert_accessible, signin
 
 SECRETS = (
     "scars-on-both-forearms",
@@ -191,6 +192,17 @@ async def test_a_child_at_the_border_referred_assessed_represented_interviewed_d
     ]
     assert kept[1].referral == referral["id"] == kept[1].seq
     assert kept[2].referral == referral["id"]
+    # The case page shows the referral and its answer, never the detail.
+    page = Dom(
+        (
+            await api.http.get(f"/ui/cases/{cid}", headers=await signin(api.http, api.tokens["cw"]))
+        ).text
+    )
+    assert_accessible(page)
+    referrals = page.by_id("referrals-caption")
+    assert referrals is not None
+    assert "child protection" in page.body and "accepted" in page.body
+    assert not any(secret in page.body for secret in SECRETS)
     raw = await raw_history(api, cid)
     for secret in (*SECRETS, *NAMES):
         assert secret.encode() not in raw, secret
@@ -219,6 +231,15 @@ async def test_an_interview_with_no_interpreter_waits_and_is_stuck_until_one_is_
     }
     assert "waiting_for_interpreter" in scheduled["flags"]
     assert await stuck_codes(api, cid) == ["waiting_for_interpreter"]
+    # The case page says so, and the supervisor's stuck page lists it.
+    page = Dom(
+        (
+            await api.http.get(f"/ui/cases/{cid}", headers=await signin(api.http, api.tokens["cw"]))
+        ).text
+    )
+    assert_accessible(page)
+    assert "no interpreter of the pool is available" in page.body
+    assert "no interpreter assigned" in page.body
     # Not any interpreter: one of the pool, for the interview's language.
     unknown = await post(api, "cw", cid, "assign_interpreter", on=ago(0), interpreter="nobody")
     assert (unknown.status_code, unknown.json()["field"]) == (422, "interpreter")
