@@ -497,6 +497,10 @@ def validate_input(state: CaseState, action: Action, payload: ActionInput, today
             raise InvalidInput("language", "an interpreter is assigned for a language: give it")
         case ReferralOutcomeInput() if not any(r.id == payload.referral for r in state.referrals):
             raise InvalidInput("referral", f"the case has no referral {payload.referral}")
+        case ReferralOutcomeInput() if any(
+            r.id == payload.referral and payload.on < r.on for r in state.referrals
+        ):
+            raise InvalidInput("on", "a referral is answered after it is made")
         case DecideAppealInput() if (payload.result is AppealResult.SUBSTITUTED) != (
             payload.outcome is not None
         ):

@@ -249,6 +249,28 @@ def test_referral_and_screening() -> None:
     assert act(s, Action.CLOSE, on=date(2026, 1, 4)).stage is Stage.CLOSED
 
 
+def test_a_referral_is_answered_after_it_is_made() -> None:
+    s = act(make_case("eu"), Action.REFER, on=date(2026, 1, 5), to=ReferralTarget.MEDICAL_CARE)
+    (referral,) = s.referrals
+    with pytest.raises(InvalidInput) as early:
+        act(
+            s,
+            Action.RECORD_REFERRAL_OUTCOME,
+            on=date(2026, 1, 4),
+            referral=referral.id,
+            acknowledged=True,
+        )
+    assert early.value.field == "on"
+    s = act(
+        s,
+        Action.RECORD_REFERRAL_OUTCOME,
+        on=date(2026, 1, 6),
+        referral=referral.id,
+        outcome="declined",
+    )
+    assert (s.referrals[0].outcome, s.referrals[0].acknowledged_on) == ("declined", None)
+
+
 def test_cases_begun_before_issue_19_keep_the_old_referral_rule() -> None:
     s = make_case("eu").model_copy(update={"referral_keeps_stage": False})
     s = act(s, Action.REFER, on=date(2026, 1, 3), to=ReferralTarget.CHILD_PROTECTION)
