@@ -23,6 +23,7 @@ from api.routes import (
     duplicates,
     eurostat,
     health,
+    interpreters,
     legal_aid,
     legal_aid_pages,
     review_pages,
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(eurostat.router)
     app.include_router(legal_aid.router)
     app.include_router(users.router)
+    app.include_router(interpreters.router)
     app.include_router(codec.router)
     app.include_router(ui.router)
     app.include_router(legal_aid_pages.router)

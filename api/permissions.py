@@ -6,6 +6,9 @@ from db.users import Role
 from models.enums import Action
 
 BORDER_ACTIONS = frozenset({Action.COMPLETE_SCREENING, Action.REFER, Action.MAKE_APPLICATION})
+# Protection track (issue #19): profiling at entry records the needs found and the information
+# given, as screening and referral do.
+BORDER_ACTIONS |= {Action.RECORD_VULNERABILITY, Action.RECORD_INFORMATION_GIVEN}
 LEGAL_AID_ACTIONS = frozenset({Action.RECORD_CONTACT})
 SUPERVISOR_ONLY = frozenset({Action.REVIEW_ABANDONMENT})
 SYSTEM_ONLY = frozenset({Action.MIGRATE_RULES})

@@ -263,11 +263,46 @@ class DeadlineView(View):
 
 
 class WaitingFor(View):
-    """What the case waits for next (the earliest running clock), and until when."""
+    """What the case waits for next (the earliest running clock), and until when.
+
+    `what: "interpreter"`: an interview is scheduled in `language` with no interpreter
+    assigned; `until` is the interview's day.
+    """
 
     what: str
     clock: ClockName | None = None
     until: date | None
+    language: str | None = None
+
+
+class ReferralView(View):
+    """A referral to a service, with its acknowledgement and outcome (issue #19)."""
+
+    id: int
+    to: str
+    on: date
+    acknowledged_on: date | None = None
+    outcome: str | None = None
+    outcome_on: date | None = None
+
+
+class ProtectionView(View):
+    """Profiling, referrals, information, interpreters and children's assessments (issue #19).
+
+    Flags and dates only: the detail of each act is sealed in SQL, never in the workflow.
+    """
+
+    referrals: list[ReferralView] = Field(default_factory=list)
+    vulnerabilities: list[str] = Field(
+        default_factory=list,
+        description="Kinds recorded present since the case was opened (by screening or "
+        "record_vulnerability); the person's full list is `person.vulnerabilities`",
+    )
+    information_given: list[dict[str, Any]] = Field(default_factory=list)
+    interview: dict[str, Any] | None = None
+    age_assessment: str | None = None
+    age_assessed_on: date | None = None
+    best_interests_on: date | None = None
 
 
 class Wakeup(View):
@@ -316,6 +351,7 @@ class CaseView(View):
     legal_aid_org: str | None = None
     monitor_consent: bool = False
     last_contact_on: date
+    protection: ProtectionView | None = None
     next_wakeup: Wakeup | None = None
     person: PersonView | None = None
     linked_cases: list[str] | None = None

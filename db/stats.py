@@ -42,7 +42,7 @@ from db.stat_facts import (
     facts_by_case,
 )
 from db.supervision import TERMINAL
-from db.tables import CaseRecord, CaseStatCountRecord, CaseStatDaysRecord
+from db.tables import CaseEventRecord, CaseRecord, CaseStatCountRecord, CaseStatDaysRecord
 from models.enums import (
     DECISION_OUTCOMES,
     POSITIVE_OUTCOMES,
@@ -388,6 +388,7 @@ def compute(
     with engine.connect() as conn:
         counted = flows(conn, jurisdiction=jurisdiction, date_from=date_from, date_to=date_to)
         stages, overdue = backlog(conn, jurisdiction=jurisdiction)
+        referred = referrals(conn, jurisdiction=jurisdiction, date_from=date_from, date_to=date_to)
     return {
         "from": date_from.isoformat() if date_from else None,
         "to": date_to.isoformat() if date_to else None,
@@ -396,4 +397,43 @@ def compute(
         **counted,
         "backlog": stages,
         "overdue": overdue,
+        **referred,
+    }
+
+
+def referrals(
+    bind: Engine | Connection,
+    *,
+    jurisdiction: str | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+) -> dict[str, dict[str, int]]:
+    """Referrals to services by service, and their outcomes by outcome, dated in the window.
+
+    Issue #19. Read from the events (`refer`, `record_referral_outcome`; never a retracted
+    one) by the (action, on) index: referrals are few beside the other flows, so they have no
+    rollup of their own. `to: none` (declining to apply) is no referral to a service.
+    """
+    events = SQLModel.metadata.tables[CaseEventRecord.__tablename__]
+    cases = SQLModel.metadata.tables[CaseRecord.__tablename__]
+    e, c = events.c, cases.c
+    where = [
+        e.action.in_(("refer", "record_referral_outcome")),
+        e.retracted == sa.false(),
+        e.on.between(date_from or date.min, date_to or date.max),
+    ]
+    query = sa.select(e.action, e.data).where(*where)
+    if jurisdiction:
+        query = query.join(cases, c.id == e.case_id).where(c.jurisdiction == jurisdiction)
+    by_service: Counter[str] = Counter()
+    by_outcome: Counter[str] = Counter()
+    with _connected(bind) as conn:
+        for action, data in conn.execute(query):
+            if action == "refer" and data.get("to") not in (None, "none"):
+                by_service[str(data["to"])] += 1
+            elif action == "record_referral_outcome" and data.get("outcome"):
+                by_outcome[str(data["outcome"])] += 1
+    return {
+        "referrals": dict(sorted(by_service.items())),
+        "referral_outcomes": dict(sorted(by_outcome.items())),
     }

@@ -336,7 +336,18 @@ def _stuck_arms(
             if levels[stage] != default[stage]:
                 own[levels[stage]].append(pack_id)
         others = [p for ids in own.values() for p in ids]
-        usual = [stage_col == stage.value, since_col < today - timedelta(days=default[stage])]
+        # A case waiting for an interpreter is listed for that reason (its own arm below),
+        # whatever its service level: the arms stay disjoint.
+        interpreted = (
+            [col(CaseRecord.waiting_for_interpreter) == False]  # noqa: E712  (SQL)
+            if stage is Stage.INTERVIEW_SCHEDULED
+            else []
+        )
+        usual = [
+            stage_col == stage.value,
+            since_col < today - timedelta(days=default[stage]),
+            *interpreted,
+        ]
         if others:
             usual.append(pack_col.not_in(others))
         parts.append(and_(*usual))
@@ -346,6 +357,15 @@ def _stuck_arms(
                     stage_col == stage.value,
                     pack_col.in_(ids),
                     since_col < today - timedelta(days=level),
+                    *interpreted,
+                )
+            )
+        if stage is Stage.INTERVIEW_SCHEDULED:
+            # Issue #19: an interview in a language with no interpreter is stuck at once.
+            parts.append(
+                and_(
+                    stage_col == stage.value,
+                    col(CaseRecord.waiting_for_interpreter) == True,  # noqa: E712  (SQL)
                 )
             )
     return parts
@@ -362,6 +382,9 @@ def stuck(
     sort: str = "since",
 ) -> Listing:
     """Open cases with no transition for longer than their stage's service level.
+
+    Also, whatever the level, cases whose interview waits for an interpreter (reason code
+    `waiting_for_interpreter`, issue #19).
 
     A case is stuck when it has been in its stage for *more* days than the level. `since` is
     the day it entered the stage (no transition since then), so the longest stuck come first.
@@ -383,6 +406,19 @@ def stuck(
     for row in rows:
         level = by_pack.get(row.pack_id, default)[Stage(row.stage)]
         days = (today - row.stage_since).days
+        if row.waiting_for_interpreter and row.stage == Stage.INTERVIEW_SCHEDULED.value:
+            items.append(
+                {
+                    **_base(row),
+                    "reason": "interview scheduled in a language with no interpreter assigned "
+                    "(none available in the pool)",
+                    "reason_code": "waiting_for_interpreter",
+                    "since": row.stage_since.isoformat(),
+                    "days_in_stage": days,
+                    "pack": row.pack_id,
+                }
+            )
+            continue
         items.append(
             {
                 **_base(row),

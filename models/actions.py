@@ -9,19 +9,24 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from models.enums import (
     PUBLIC_EVENTS,
     Action,
+    AgeOutcome,
     AppealResult,
     Attribution,
     ClockName,
     DocumentKind,
+    InformationForm,
     LegalEvent,
+    MissedBy,
     Outcome,
     Procedure,
+    ReferralOutcome,
     ReferralTarget,
+    Vulnerability,
 )
 
 _NOTE_MAX = 4000
@@ -47,10 +52,119 @@ class ActionInput(BaseModel):
     note: str | None = Field(default=None, max_length=_NOTE_MAX)
 
 
+_DETAIL_MAX = 4000
+
+SEALED_DETAIL = "detail"
+"""The field of protection acts that holds special-category detail (health, age assessment,
+trafficking...). The API takes it out of the body before the act reaches the workflow and keeps
+it in SQL, sealed (`core/sealed.py`); the workflow refuses an act that still carries it."""
+
+
+def _detail_field() -> Any:
+    return Field(
+        default=None,
+        max_length=_DETAIL_MAX,
+        description="Special-category detail: kept in SQL (sealed where a key is set), "
+        "never in the workflow",
+    )
+
+
+class ScreeningInput(ActionInput):
+    """`complete_screening`: profiling done; the needs found are recorded as vulnerabilities."""
+
+    needs: list[Vulnerability] = Field(
+        default_factory=list, description="Vulnerabilities found at screening (may be none)"
+    )
+    detail: str | None = _detail_field()
+
+
 class ReferInput(ActionInput):
-    """`refer`: where the border officer sends the person."""
+    """`refer`: a referral to a service, at any open stage.
+
+    It never changes the stage, except `to: none` (the person declines to apply for
+    protection), which moves the case to `referred` before an application is made.
+    """
 
     to: ReferralTarget
+    declines_to_apply: bool | None = Field(
+        default=None,
+        description="Only with `to: none` (where it is the default): the person does not seek "
+        "protection; the case moves to `referred`",
+    )
+    detail: str | None = _detail_field()
+
+    @model_validator(mode="after")
+    def _declining(self) -> ReferInput:
+        if self.to is ReferralTarget.NONE and self.declines_to_apply is False:
+            raise ValueError("`to: none` means the person declines to apply")
+        if self.to is not ReferralTarget.NONE and self.declines_to_apply:
+            raise ValueError("declines_to_apply goes with `to: none` only")
+        return self
+
+    @property
+    def declines(self) -> bool:
+        """Whether the person declines to apply (the one referral that moves the stage)."""
+        return self.to is ReferralTarget.NONE
+
+
+class ReferralOutcomeInput(ActionInput):
+    """`record_referral_outcome`: the service acknowledged the referral, or answered it."""
+
+    referral: int = Field(ge=1, description="The `id` of the referral (the `refer` act's seq)")
+    acknowledged: bool | None = None
+    outcome: ReferralOutcome | None = None
+    detail: str | None = _detail_field()
+
+    @model_validator(mode="after")
+    def _something(self) -> ReferralOutcomeInput:
+        if not self.acknowledged and self.outcome is None:
+            raise ValueError("give acknowledged: true, an outcome, or both")
+        return self
+
+
+class VulnerabilityInput(ActionInput):
+    """`record_vulnerability`: a vulnerability found (`present: true`) or no longer found."""
+
+    kind: Vulnerability
+    present: bool
+    detail: str | None = _detail_field()
+
+
+_LANGUAGE = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
+
+
+class InformationGivenInput(ActionInput):
+    """`record_information_given`: information on rights and the procedure was given.
+
+    In a language the person understands (a BCP 47 tag such as `ar`, `fa`, `ps`, `uk`).
+    """
+
+    language: str = Field(pattern=_LANGUAGE, max_length=35)
+    form: InformationForm
+
+
+class AssignInterpreterInput(ActionInput):
+    """`assign_interpreter`: an interpreter of the pool for the scheduled interview."""
+
+    interpreter: str = Field(min_length=1, max_length=64)
+
+
+class AgeAssessmentInput(ActionInput):
+    """`record_age_assessment`: the outcome; the method and findings go in `detail` (sealed).
+
+    `adult` clears the unaccompanied-child flag; `minor` and `inconclusive` (the benefit of the
+    doubt) keep it, or set it with `unaccompanied: true`.
+    """
+
+    outcome: AgeOutcome
+    unaccompanied: bool | None = None
+    detail: str | None = _detail_field()
+
+
+class BestInterestsInput(ActionInput):
+    """`record_best_interests`: a best-interests assessment was made (its content: `detail`)."""
+
+    detail: str | None = _detail_field()
 
 
 class MakeApplicationInput(ActionInput):
@@ -81,15 +195,32 @@ class DecideAdmissibilityInput(ActionInput):
 
 
 class ScheduleInterviewInput(ActionInput):
-    """`schedule_interview`: the interview date (may be in the future)."""
+    """`schedule_interview`: the interview date (may be in the future), language, interpreter.
+
+    Without an interpreter, the API assigns an available one of the pool for the language;
+    with none available the case waits for an interpreter.
+    """
 
     interview_on: IsoDate
+    language: str | None = Field(default=None, pattern=_LANGUAGE, max_length=35)
+    interpreter: str | None = Field(default=None, min_length=1, max_length=64)
 
 
 class RecordInterviewInput(ActionInput):
-    """`record_interview`: whether the applicant attended."""
+    """`record_interview`: whether the interview took place, and if not, whose side missed it.
+
+    Only a miss on the applicant's side (the default) counts as the applicant's missed
+    interview; the authority's or the interpreter's does not count against them.
+    """
 
     attended: bool
+    missed_by: MissedBy | None = None
+
+    @model_validator(mode="after")
+    def _missed(self) -> RecordInterviewInput:
+        if self.attended and self.missed_by is not None:
+            raise ValueError("missed_by only when the interview did not take place")
+        return self
 
 
 class ExtendDeadlineInput(ActionInput):
@@ -202,6 +333,14 @@ ACTION_INPUTS: dict[Action, type[ActionInput]] = {
     Action.ASSIGN_CASEWORKER: AssignCaseworkerInput,
     Action.ASSIGN_LEGAL_AID: AssignLegalAidInput,
     Action.RECORD_MONITOR_CONSENT: MonitorConsentInput,
+    # Protection track (issue #19)
+    Action.COMPLETE_SCREENING: ScreeningInput,
+    Action.RECORD_VULNERABILITY: VulnerabilityInput,
+    Action.RECORD_REFERRAL_OUTCOME: ReferralOutcomeInput,
+    Action.RECORD_INFORMATION_GIVEN: InformationGivenInput,
+    Action.ASSIGN_INTERPRETER: AssignInterpreterInput,
+    Action.RECORD_AGE_ASSESSMENT: AgeAssessmentInput,
+    Action.RECORD_BEST_INTERESTS: BestInterestsInput,
     Action.MIGRATE_RULES: MigrateRulesInput,
 }
 

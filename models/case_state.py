@@ -17,16 +17,20 @@ from pydantic import BaseModel, ConfigDict, Field
 from models.deadlines import Deadline, Occurrence, Pause, compute_deadlines
 from models.enums import (
     Actor,
+    AgeOutcome,
     ClockKind,
     ClockName,
     ClockStatus,
     DocumentKind,
     IdentifiedAt,
+    InformationForm,
     LegalEvent,
     Outcome,
     Procedure,
+    ReferralOutcome,
     ReferralTarget,
     Stage,
+    Vulnerability,
 )
 from models.rules import RulePack, Situation, get_pack, governing_pack
 from models.stages import IN_PROCEDURE, TERMINAL_STAGES, WATCHED_STAGES
@@ -72,6 +76,32 @@ class CaseEvent(BaseModel):
     retracted: bool = False
     """A later-recorded act or correction showed it to be false; it counts nowhere else."""
     retracted_by: int | None = None
+
+
+class Referral(BaseModel):
+    """A referral to a service (issue #19): its acknowledgement and outcome as they come in.
+
+    Frozen, as every item of a state's lists (see `fork`): an answer replaces the item.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int = Field(description="The `seq` of the `refer` act")
+    to: ReferralTarget
+    on: date
+    acknowledged_on: date | None = None
+    outcome: ReferralOutcome | None = None
+    outcome_on: date | None = None
+
+
+class InformationGiven(BaseModel):
+    """Information on rights and the procedure given to the person (date, language, form)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    on: date
+    language: str
+    form: InformationForm
 
 
 class CaseCreated(BaseModel):
@@ -158,6 +188,25 @@ class CaseState(BaseModel):
     monitor_consent: bool = Field(
         default=False, description="The person consents to monitors reading the case file"
     )
+    # Protection track (issue #19). Defaults throughout, so that states carried over by
+    # continue-as-new and replays of older histories read as "nothing recorded".
+    referral_keeps_stage: bool = Field(
+        default=False,
+        description="A referral leaves the stage as it is (cases opened since issue #19); "
+        "older cases keep their old rule (any referral ends the pre-application track)",
+    )
+    referrals: list[Referral] = Field(default_factory=list)
+    vulnerabilities: list[Vulnerability] = Field(
+        default_factory=list,
+        description="Kinds recorded present by screening or record_vulnerability (no detail: "
+        "that stays in SQL); kinds given at creation reach the workflow as flags only",
+    )
+    information_given: list[InformationGiven] = Field(default_factory=list)
+    interview_language: str | None = None
+    interpreter: str | None = None
+    age_assessment: AgeOutcome | None = None
+    age_assessed_on: date | None = None
+    best_interests_on: date | None = None
     seq: int = 0
     reminders_sent: list[str] = Field(
         default_factory=list,
@@ -287,6 +336,15 @@ class CaseState(BaseModel):
         return next((p for p in self.pauses if p.end is None), None)
 
     @property
+    def waiting_for_interpreter(self) -> bool:
+        """An interview is scheduled in a language and no interpreter is assigned to it."""
+        return (
+            self.stage is Stage.INTERVIEW_SCHEDULED
+            and self.interview_language is not None
+            and self.interpreter is None
+        )
+
+    @property
     def entitled_but_blocked(self) -> bool:
         """Labour-market access reached, no personal ID number, procedure not ended."""
         return (
@@ -329,6 +387,10 @@ class CaseState(BaseModel):
             result.append("unaccompanied_child")
         if self.vulnerable:
             result.append("vulnerable")
+        if self.waiting_for_interpreter:
+            result.append("waiting_for_interpreter")
+        if self.missed_interview:
+            result.append("missed_interview")
         return result
 
 
@@ -470,6 +532,7 @@ def new_case(
         legal_aid_org=legal_aid_org,
         last_action_on=identified_on,
         last_contact_on=identified_on,
+        referral_keeps_stage=True,
     )
     record_event(
         state,

@@ -43,6 +43,35 @@ def as_public_dict(state: CaseState, now: datetime) -> dict[str, Any]:
         "legal_aid_org": state.legal_aid_org,
         "monitor_consent": state.monitor_consent,
         "last_contact_on": state.last_contact_on.isoformat(),
+        # Protection track (issue #19): what was recorded, never its detail (sealed in SQL).
+        "protection": protection_view(state),
+    }
+
+
+def protection_view(state: CaseState) -> dict[str, Any]:
+    """The protection record of the case (issue #19): flags and dates only.
+
+    Referrals and their answers, information given, the interview's language and interpreter,
+    and the children's assessments.
+    """
+    return {
+        "referrals": [r.model_dump(mode="json") for r in state.referrals],
+        "vulnerabilities": [v.value for v in state.vulnerabilities],
+        "information_given": [i.model_dump(mode="json") for i in state.information_given],
+        "interview": (
+            {
+                "on": state.interview_on.isoformat(),
+                "language": state.interview_language,
+                "interpreter": state.interpreter,
+            }
+            if state.interview_on is not None
+            else None
+        ),
+        "age_assessment": state.age_assessment.value if state.age_assessment else None,
+        "age_assessed_on": state.age_assessed_on.isoformat() if state.age_assessed_on else None,
+        "best_interests_on": (
+            state.best_interests_on.isoformat() if state.best_interests_on else None
+        ),
     }
 
 
@@ -53,6 +82,14 @@ def waiting_for(
 
     `allowed`: the case's allowed actions when the caller has them already.
     """
+    if state.waiting_for_interpreter:
+        # Before any clock: the interview cannot take place without one (issue #19).
+        return {
+            "what": "interpreter",
+            "language": state.interview_language,
+            "clock": None,
+            "until": state.interview_on.isoformat() if state.interview_on else None,
+        }
     running = sorted(
         (d for d in deadlines if d.status in (ClockStatus.RUNNING, ClockStatus.PAUSED)),
         key=lambda d: d.due,

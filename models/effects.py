@@ -28,12 +28,19 @@ from models.actions import (
     MonitorConsentInput,
     PauseClockInput,
     RecordInterviewInput,
-    ReferInput,
     ReviewAbandonmentInput,
     RiskAssessmentInput,
     ScheduleInterviewInput,
 )
-from models.case_state import CaseEvent, CaseState, amend, fork, occur, record_event, set_stage
+from models.case_state import (
+    CaseEvent,
+    CaseState,
+    amend,
+    fork,
+    occur,
+    record_event,
+    set_stage,
+)
 from models.deadlines import Pause
 from models.enums import (
     Action,
@@ -42,12 +49,14 @@ from models.enums import (
     ClockStatus,
     DocumentKind,
     LegalEvent,
+    MissedBy,
     Outcome,
     Procedure,
     Stage,
 )
 from models.errors import DomainError
 from models.rules import get_pack, governing_pack
+from models.safeguards import PROTECTION_EFFECTS
 from models.stages import APPLICANT_SIDE_ACTIONS, EXAMINATION
 from models.transitions import TRANSITIONS, allowed_actions, check_allowed, validate_input
 
@@ -181,10 +190,6 @@ def _make_application(state: CaseState, p: MakeApplicationInput, *_: Any) -> Non
         state.provisional_pack_id = pack.id
 
 
-def _refer(state: CaseState, p: ReferInput, *_: Any) -> None:
-    state.referral = p.to
-
-
 def _lodge(state: CaseState, p: LodgeInput, entry: CaseEvent, *_: Any) -> None:
     if p.subsequent and "subsequent" not in state.facts:
         state.facts.append("subsequent")
@@ -274,9 +279,10 @@ def _withdraw_entitlement(state: CaseState, on: date, recorded_at: datetime) -> 
 def _assign_procedure(
     state: CaseState, p: AssignProcedureInput, entry: CaseEvent, actor: str, recorded_at: datetime
 ) -> None:
-    if state.unaccompanied_child and p.procedure in (Procedure.ACCELERATED, Procedure.BORDER):
+    if state.unaccompanied_child and p.procedure in state.pack.child_exempt_procedures:
         raise DomainError(
-            f"an unaccompanied child cannot be put in the {p.procedure.value} procedure",
+            f"an unaccompanied child cannot be put in the {p.procedure.value} procedure "
+            f"(pack {state.pack_id}: child_exempt_procedures)",
             state.stage,
             [a for a in allowed_actions(state)],
         )
@@ -300,6 +306,7 @@ def _decide_admissibility(
 
 def _schedule_interview(state: CaseState, p: ScheduleInterviewInput, *_: Any) -> None:
     state.interview_on = p.interview_on
+    state.interview_language, state.interpreter = p.language, p.interpreter
 
 
 def _record_interview(
@@ -310,7 +317,10 @@ def _record_interview(
         set_stage(state, Stage.INTERVIEWED, p.on)
         _applicant_engaged(state, p.on, actor, recorded_at)
     else:
-        state.missed_interview = True
+        # Only the applicant's side counts as their missed interview (the default, as before
+        # `missed_by`); the authority's or the interpreter's does not count against them.
+        if p.missed_by in (None, MissedBy.APPLICANT):
+            state.missed_interview = True
         set_stage(state, Stage.LODGED, p.on)
 
 
@@ -504,7 +514,6 @@ def _close(state: CaseState, *_: Any) -> None:
 
 
 _EFFECTS: dict[Action, Effect] = {
-    Action.REFER: _refer,
     Action.MAKE_APPLICATION: _make_application,
     Action.LODGE: _lodge,
     Action.ASSIGN_PROCEDURE: _assign_procedure,
@@ -538,4 +547,6 @@ _EFFECTS: dict[Action, Effect] = {
     Action.CLOSE: _close,
     Action.RECORD_MONITOR_CONSENT: _monitor_consent,
     Action.MIGRATE_RULES: _migrate_rules,
+    # Protection track (issue #19): `models/safeguards.py`
+    **PROTECTION_EFFECTS,
 }

@@ -87,6 +87,44 @@ class ReferralTarget(StrEnum):
     TRAFFICKING_SUPPORT = "trafficking_support"
     RETURN_COUNSELLING = "return_counselling"
     NONE = "none"
+    # Protection track (issue #19): services a person may be referred to at any stage.
+    MEDICAL_CARE = "medical_care"
+    OTHER = "other"
+
+
+# --- Protection track (issue #19) -----------------------------------------------------------
+
+
+class ReferralOutcome(StrEnum):
+    """What became of a referral to a service (the service's answer, as the authority learns it)."""
+
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    COMPLETED = "completed"
+    NO_RESPONSE = "no_response"
+
+
+class InformationForm(StrEnum):
+    """How information on rights and the procedure was given."""
+
+    ORAL = "oral"
+    WRITTEN = "written"
+
+
+class MissedBy(StrEnum):
+    """Whose side caused an interview not to take place (only the applicant's counts)."""
+
+    APPLICANT = "applicant"
+    AUTHORITY = "authority"
+    INTERPRETER = "interpreter"
+
+
+class AgeOutcome(StrEnum):
+    """The outcome of an age assessment (inconclusive: the benefit of the doubt, a minor)."""
+
+    MINOR = "minor"
+    ADULT = "adult"
+    INCONCLUSIVE = "inconclusive"
 
 
 class AppealResult(StrEnum):
@@ -250,6 +288,13 @@ class Action(StrEnum):
     ASSIGN_LEGAL_AID = "assign_legal_aid"
     CLOSE = "close"
     RECORD_MONITOR_CONSENT = "record_monitor_consent"
+    # Protection track (issue #19): profiling, referrals, information, interpreters, children.
+    RECORD_VULNERABILITY = "record_vulnerability"
+    RECORD_REFERRAL_OUTCOME = "record_referral_outcome"
+    RECORD_INFORMATION_GIVEN = "record_information_given"
+    ASSIGN_INTERPRETER = "assign_interpreter"
+    RECORD_AGE_ASSESSMENT = "record_age_assessment"
+    RECORD_BEST_INTERESTS = "record_best_interests"
     MIGRATE_RULES = "migrate_rules"
 
 

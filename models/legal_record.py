@@ -413,6 +413,8 @@ def _fold(state: CaseState, history: Sequence[CaseEvent], *, now: datetime, toda
     )
     fold.created = created
     fold.reference = state.reference
+    # The referral rule the case was begun under (issue #19), never the creation's default.
+    fold.referral_keeps_stage = state.referral_keeps_stage
     fold.history = [creation]
     fold.seq = max(e.seq for e in history)
     acts = sorted(

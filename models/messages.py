@@ -143,6 +143,7 @@ class CaseRow(BaseModel):
     lodged_on: date | None
     decided_on: date | None
     subsequent: bool
+    waiting_for_interpreter: bool = False
     last_seq: int
     updated_at: datetime
 
@@ -202,6 +203,7 @@ def case_row(state: CaseState, now: datetime) -> tuple[CaseRow, list[Deadline]]:
         lodged_on=lodged.on if lodged else None,
         decided_on=decided.on if decided else None,
         subsequent="subsequent" in state.facts,
+        waiting_for_interpreter=state.waiting_for_interpreter,
         last_seq=state.seq,
         updated_at=now,
     )

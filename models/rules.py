@@ -249,6 +249,13 @@ class RulePack(_Strict):
         "overrides the built-in and configured levels for cases under this pack",
     )
     test_only: bool = Field(default=False, description="Test packs may count in seconds/minutes")
+    child_exempt_procedures: list[Procedure] = Field(
+        # The default is the rule the code had before packs said it (issue #19): contents
+        # written before the key (superseded ones, which running cases stay pinned to) keep it.
+        default_factory=lambda: [Procedure.ACCELERATED, Procedure.BORDER],
+        description="Procedures an unaccompanied child may not be put in under this law "
+        "(`assign_procedure` refuses them while the case is flagged unaccompanied_child)",
+    )
     cancelled_by_default: list[LegalEvent] = Field(default_factory=list)
     source: str
     notes: list[str] = Field(default_factory=list)

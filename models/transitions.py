@@ -14,6 +14,7 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from models.actions import (
+    SEALED_DETAIL,
     ActionInput,
     CorrectEventInput,
     DecideAppealInput,
@@ -21,6 +22,7 @@ from models.actions import (
     ExtendDeadlineInput,
     MigrateRulesInput,
     PauseClockInput,
+    ReferralOutcomeInput,
     ScheduleInterviewInput,
     input_model,
 )
@@ -120,6 +122,23 @@ def _represented_child(state: CaseState) -> str | None:
     return "a representative was already appointed" if state.representative_appointed else None
 
 
+def _referral_rule(state: CaseState) -> str | None:
+    # Cases begun before issue #19 keep their rule: a referral only before the application.
+    if not state.referral_keeps_stage and state.stage not in _PRE_REFERRAL:
+        return "a referral is recorded before the application only in this case"
+    return None
+
+
+_PRE_REFERRAL = frozenset({Stage.IDENTIFIED, Stage.SCREENING})
+"""Where a person may still decline to apply (`refer {to: none}`)."""
+
+
+def _interview_in_language(state: CaseState) -> str | None:
+    if state.interview_language is None:
+        return "the interview has no language: schedule it with one"
+    return None
+
+
 def _extendable_clock(state: CaseState) -> str | None:
     situation = state.situation()
     for name in state.pack.clock_names():
@@ -148,12 +167,16 @@ TRANSITIONS: dict[Action, Transition] = {
         LegalEvent.SCREENED,
         description="Screening/profiling done; the person awaits referral or applies.",
     ),
+    # A referral to a service never changes the stage (issue #19); `to: none` (the person
+    # declines to apply) moves an identified or screened person to `referred`, and its effect
+    # records the legal event `referred` then. Cases begun before keep their old rule.
     Action.REFER: Transition(
-        frozenset({Stage.IDENTIFIED, Stage.SCREENING}),
-        Stage.REFERRED,
-        LegalEvent.REFERRED,
-        description="Referred to asylum, child protection, trafficking support, return "
-        "counselling, or not seeking protection.",
+        OPEN_STAGES,
+        None,
+        guards=(_referral_rule,),
+        description="Referred to asylum, child protection, trafficking support, medical care, "
+        "return counselling or another service (the stage stays), or not seeking protection "
+        "(to: none, before an application: referred).",
     ),
     Action.MAKE_APPLICATION: Transition(
         PRE_APPLICATION, Stage.APPLICATION_MADE, LegalEvent.MADE, description="Application made."
@@ -346,6 +369,42 @@ TRANSITIONS: dict[Action, Transition] = {
         None,
         description="The person's consent to monitors reading the file (given=false revokes).",
     ),
+    # Protection track (issue #19): no procedural step among them, no legal event; each is
+    # possible at any open stage (the interpreter only for a scheduled interview).
+    Action.RECORD_VULNERABILITY: Transition(
+        OPEN_STAGES,
+        None,
+        description="A vulnerability found (present) or no longer found; detail sealed in SQL.",
+    ),
+    Action.RECORD_REFERRAL_OUTCOME: Transition(
+        OPEN_STAGES,
+        None,
+        guards=(_needs("referrals", "the case has no referral"),),
+        description="A referral acknowledged by the service, or its outcome.",
+    ),
+    Action.RECORD_INFORMATION_GIVEN: Transition(
+        OPEN_STAGES,
+        None,
+        description="Information on rights and the procedure given (language, oral or written).",
+    ),
+    Action.ASSIGN_INTERPRETER: Transition(
+        frozenset({Stage.INTERVIEW_SCHEDULED}),
+        None,
+        guards=(_interview_in_language,),
+        description="An interpreter of the pool for the scheduled interview's language.",
+    ),
+    Action.RECORD_AGE_ASSESSMENT: Transition(
+        OPEN_STAGES,
+        None,
+        description="Age assessed: minor, adult (the unaccompanied-child flag is cleared) or "
+        "inconclusive (the benefit of the doubt); method and findings sealed in SQL.",
+    ),
+    Action.RECORD_BEST_INTERESTS: Transition(
+        OPEN_STAGES,
+        None,
+        guards=(_needs("unaccompanied_child", "a best-interests assessment is for a child"),),
+        description="A best-interests assessment was made; its content sealed in SQL.",
+    ),
     Action.MIGRATE_RULES: Transition(
         OPEN_STAGES,
         None,
@@ -419,6 +478,10 @@ def validate_input(state: CaseState, action: Action, payload: ActionInput, today
     """Field checks that depend on the case: raise InvalidInput (422) naming the field."""
     if not isinstance(payload, input_model(action)):
         raise InvalidInput("body", f"{action.value} takes {input_model(action).__name__}")
+    if getattr(payload, SEALED_DETAIL, None) is not None:
+        # Special-category detail never enters a workflow (its history, its state): the API
+        # keeps it in SQL, sealed, and sends the act without it.
+        raise InvalidInput(SEALED_DETAIL, "detail is kept in SQL by the API, never in the case")
     if payload.on > today:
         raise InvalidInput("on", f"{payload.on.isoformat()} is in the future")
     if payload.on < state.identified_on:
@@ -430,6 +493,14 @@ def validate_input(state: CaseState, action: Action, payload: ActionInput, today
     match payload:
         case ScheduleInterviewInput() if payload.interview_on < payload.on:
             raise InvalidInput("interview_on", "the interview cannot be before it is scheduled")
+        case ScheduleInterviewInput() if payload.interpreter and not payload.language:
+            raise InvalidInput("language", "an interpreter is assigned for a language: give it")
+        case ReferralOutcomeInput() if not any(r.id == payload.referral for r in state.referrals):
+            raise InvalidInput("referral", f"the case has no referral {payload.referral}")
+        case ReferralOutcomeInput() if any(
+            r.id == payload.referral and payload.on < r.on for r in state.referrals
+        ):
+            raise InvalidInput("on", "a referral is answered after it is made")
         case DecideAppealInput() if (payload.result is AppealResult.SUBSTITUTED) != (
             payload.outcome is not None
         ):

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import random
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -26,7 +26,7 @@ from api.errors import Conflict, Unavailable
 from api.routes.cases import _remember
 from api.schemas import CaseCreate, PersonIn
 from core.settings import Settings
-from db.tables import UserRecord
+from db.tables import InterpreterRecord, UserRecord
 from db.users import Role, create_user, issue_token
 from models.case_state import CaseState
 from models.enums import Action, IdentifiedAt, Vulnerability
@@ -55,6 +55,9 @@ NATIONALITIES = ("SYR", "AFG", "IRQ", "PAK", "BDI", "CUB", "IRN", "TUR")
 
 Step = tuple[Action, int, dict[str, Any]]
 """An action, how many days before today it happened, and its fields."""
+
+LATEST = "latest"
+"""A `referral` field's value in a step: the case's latest referral (its id is its seq)."""
 
 
 @dataclass(frozen=True)
@@ -154,7 +157,93 @@ SCENARIOS: tuple[Scenario, ...] = (
         ],
         _FINAL,
     ),
+    # Protection track (issue #19).
+    # An interview in Pashto with no Pashto interpreter available: waits, stuck for that.
+    Scenario(
+        "waiting_for_interpreter",
+        10,
+        [
+            *_applied(30),
+            (
+                Action.SCHEDULE_INTERVIEW,
+                3,
+                {"interview_on": (date.today() + timedelta(10)), "language": "ps"},
+            ),
+        ],
+    ),
+    # The authority cancelled the interview: back to lodged, nothing against the applicant.
+    Scenario(
+        "interview_missed_by_authority",
+        8,
+        [
+            *_applied(50),
+            (Action.SCHEDULE_INTERVIEW, 30, {"interview_on": date.today() - timedelta(20)}),
+            (Action.RECORD_INTERVIEW, 20, {"attended": False, "missed_by": "authority"}),
+            (Action.REFER, 18, {"to": "medical_care"}),
+        ],
+    ),
+    # Screened at the border and not seeking protection: referred (the pre-application end).
+    Scenario(
+        "declined_to_apply",
+        6,
+        [(Action.COMPLETE_SCREENING, 3, {}), (Action.REFER, 3, {"to": "none"})],
+    ),
+    # An unaccompanied child identified at the border, referred to child protection (the stage
+    # stays), informed in Dari, age-assessed, represented, interviewed with an interpreter of
+    # the pool and recognised.
+    Scenario(
+        "child_protection",
+        8,
+        [
+            (Action.COMPLETE_SCREENING, 40, {"needs": ["unaccompanied_child"]}),
+            (Action.REFER, 40, {"to": "child_protection"}),
+            (Action.RECORD_INFORMATION_GIVEN, 40, {"language": "prs", "form": "oral"}),
+            (Action.MAKE_APPLICATION, 39, {}),
+            (Action.RECORD_REFERRAL_OUTCOME, 38, {"referral": LATEST, "acknowledged": True}),
+            (Action.RECORD_AGE_ASSESSMENT, 38, {"outcome": "minor"}),
+            (Action.APPOINT_REPRESENTATIVE, 38, {}),
+            (Action.REGISTER, 38, {}),
+            (Action.RECORD_BEST_INTERESTS, 37, {}),
+            (Action.LODGE, 35, {}),
+            (
+                Action.SCHEDULE_INTERVIEW,
+                30,
+                {
+                    "interview_on": date.today() - timedelta(20),
+                    "language": "prs",
+                    "interpreter": "demo-interpreter-prs",
+                },
+            ),
+            (Action.RECORD_INTERVIEW, 20, {"attended": True}),
+            (Action.DECIDE, 10, {"outcome": "refugee_status"}),
+        ],
+    ),
 )
+
+INTERPRETERS = (
+    ("demo-interpreter-prs", "Demo Interpreter (Dari, Farsi)", ["prs", "fa"], True),
+    ("demo-interpreter-ar", "Demo Interpreter (Arabic)", ["ar"], True),
+    ("demo-interpreter-ps", "Demo Interpreter (Pashto, on leave)", ["ps"], False),
+)
+"""The demo's interpreter pool: no Pashto interpreter is available (issue #19)."""
+
+
+def ensure_interpreters(engine: Engine) -> None:
+    """Add the demo interpreters that are not in the pool yet."""
+    with Session(engine) as session:
+        for ident, name, languages, available in INTERPRETERS:
+            if session.get(InterpreterRecord, ident) is None:
+                session.add(
+                    InterpreterRecord(
+                        id=ident,
+                        name=name,
+                        languages=languages,
+                        available=available,
+                        created_by=MARKER_USER,
+                        created_at=datetime.now(UTC),
+                    )
+                )
+        session.commit()
 
 
 def _plan(n: int, rng: random.Random) -> list[Scenario]:
@@ -306,6 +395,8 @@ async def _seed_case(
             "on": (today - timedelta(days=ago)).isoformat(),
             **{k: v.isoformat() if isinstance(v, date) else v for k, v in fields.items()},
         }
+        if body_json.get("referral") == LATEST:
+            body_json["referral"] = view["protection"]["referrals"][-1]["id"]
         try:
             view = await send_action(
                 client,
@@ -345,6 +436,7 @@ async def seed_demo(
         attempts: Tries per case before it counts as failed.
     """
     made = await asyncio.to_thread(ensure_users, engine)
+    await asyncio.to_thread(ensure_interpreters, engine)
     border = _user(engine, ROLE_USERS[Role.BORDER_OFFICER][0])
     assert border is not None
     today = demo_anchor(engine)

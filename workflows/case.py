@@ -158,6 +158,9 @@ class CaseWorkflow:
                 self.case = _new_case(inp, earliest.family, earliest.valid_from)
             # No command: cases begun before references replay alike (theirs stays None).
             self.case.reference = inp.reference
+            # Cases begun before issue #19 replay their old rule (a referral ended the
+            # pre-application track); new ones keep their stage when referred to a service.
+            self.case.referral_keeps_stage = workflow.patched("referral-keeps-stage")
         # Cases begun before legal time replay their recorded behaviour; from the next run on
         # (or at once, for a new case) the record follows the legal dates of acts.
         self.case.legal_time = workflow.patched("legal-time")

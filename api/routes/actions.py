@@ -24,11 +24,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from api.casework import check_scope, person_of, read_view, send_action, send_batch
-from api.deps import CaseReader, EngineDep, TemporalDep
+from api.deps import CaseReader, EngineDep, SettingsDep, TemporalDep
 from api.errors import Forbidden, NotFound, Unprocessable, error_field
 from api.permissions import roles_for
+from api.protection import after_protection_acts, split_details, with_interpreter
 from api.schemas import BODY_MODEL, CaseView, ConflictBody, ForbiddenBody, NotFoundBody
 from api.text_safety import refused_field
+from core.settings import Settings
 from db.duplicates import record_matches
 from db.tables import IdempotencyRecord, UserRecord
 from db.users import Role
@@ -80,6 +82,13 @@ ACTION_EXAMPLES: dict[str, Any] = {
     "assign_legal_aid": {"on": "2026-11-22", "org": "legal-aid-belgrade"},
     "close": {"on": "2026-11-22"},
     "record_monitor_consent": {"on": "2026-11-22", "given": True},
+    # Protection track (issue #19)
+    "record_vulnerability": {"on": "2026-11-22", "kind": "torture_survivor", "present": True},
+    "record_referral_outcome": {"on": "2026-11-25", "referral": 3, "acknowledged": True},
+    "record_information_given": {"on": "2026-11-20", "language": "fa", "form": "oral"},
+    "assign_interpreter": {"on": "2026-11-23", "interpreter": "interp-fa-1"},
+    "record_age_assessment": {"on": "2026-11-22", "outcome": "minor"},
+    "record_best_interests": {"on": "2026-11-22"},
 }
 ACTION_EXAMPLES["migrate_rules"] = {
     # Recorded by `asylumflow rules migrate` only: every role gets 403 here.
@@ -129,6 +138,7 @@ def _action_operation(action: Action) -> None:
         user: UserRecord,
         engine: Any,
         client: Any,
+        settings: Settings,
         body: ActionInput,
         idempotency_key: str | None = None,
     ) -> dict[str, Any]:
@@ -136,7 +146,7 @@ def _action_operation(action: Action) -> None:
         fields = body.model_dump(mode="json", exclude_unset=True)
         _safe_text(fields)
         request = ActionRequest(action=action, body=fields, actor=user.name)
-        return await send_one(case_id, user, engine, client, request, idempotency_key)
+        return await send_one(case_id, user, engine, client, request, idempotency_key, settings)
 
     parameter = inspect.Parameter
     # FastAPI reads the parameters' types from the signature: the body is this action's model.
@@ -150,6 +160,7 @@ def _action_operation(action: Action) -> None:
             ),
             parameter("engine", parameter.POSITIONAL_OR_KEYWORD, annotation=EngineDep),
             parameter("client", parameter.POSITIONAL_OR_KEYWORD, annotation=TemporalDep),
+            parameter("settings", parameter.POSITIONAL_OR_KEYWORD, annotation=SettingsDep),
             parameter(
                 "body",
                 parameter.POSITIONAL_OR_KEYWORD,
@@ -214,6 +225,7 @@ async def take_action(
     user: CaseReader,
     engine: EngineDep,
     client: TemporalDep,
+    settings: SettingsDep,
     body: Annotated[
         dict[str, Any],
         Body(openapi_examples={k: {"summary": k, "value": v} for k, v in ACTION_EXAMPLES.items()}),
@@ -222,7 +234,7 @@ async def take_action(
 ) -> dict[str, Any]:
     """Send the action as a Temporal Update and return the case's new state (one round trip)."""
     request = checked_request(user, action, body)
-    return await send_one(case_id, user, engine, client, request, idempotency_key)
+    return await send_one(case_id, user, engine, client, request, idempotency_key, settings)
 
 
 async def send_one(
@@ -232,6 +244,7 @@ async def send_one(
     client: Any,
     request: ActionRequest,
     idempotency_key: str | None,
+    settings: Settings | None = None,
 ) -> dict[str, Any]:
     """One action as one Update; with an `Idempotency-Key`, the update's id is derived from it.
 
@@ -244,7 +257,12 @@ async def send_one(
         update_id = await run_in_threadpool(
             _remember_action, engine, user, case_id, request, idempotency_key
         )
-    view = await send_action(client, engine, case_id, request, update_id=update_id)
+    # Issue #19: special-category detail stays out of the workflow; interviews get an
+    # interpreter of the pool.
+    (clean,), pending = split_details([request])
+    (clean,) = await with_interpreter(engine, client, case_id, [clean])
+    view = await send_action(client, engine, case_id, clean, update_id=update_id)
+    await after_protection_acts(engine, settings, case_id, [clean], pending, user.name)
     return await after_actions(engine, case_id, [request], view)
 
 
@@ -353,6 +371,7 @@ async def take_actions(
     user: CaseReader,
     engine: EngineDep,
     client: TemporalDep,
+    settings: SettingsDep,
     body: Annotated[
         dict[str, Any],
         Body(
@@ -393,5 +412,8 @@ async def take_actions(
         fields = {k: v for k, v in item.items() if k != "action"}
         requests.append(checked_request(user, item["action"], fields, prefix=f"actions.{index}."))
     await _check_scope_if_limited(user, engine, client, case_id)
-    view = await send_batch(client, engine, case_id, ActionBatch(actions=requests))
+    clean, pending = split_details(requests)
+    clean = await with_interpreter(engine, client, case_id, clean)
+    view = await send_batch(client, engine, case_id, ActionBatch(actions=clean))
+    await after_protection_acts(engine, settings, case_id, clean, pending, user.name)
     return await after_actions(engine, case_id, requests, view)

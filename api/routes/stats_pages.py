@@ -103,6 +103,17 @@ def charts(figures: dict[str, Any]) -> list[dict[str, Any]]:
                 ]
             ),
         },
+        # Issue #19: referrals to services in the period, by service.
+        {
+            "id": "referrals",
+            "title": "Referrals to services, by service",
+            "bars": bars(
+                [
+                    (k.replace("_", " "), float(v))
+                    for k, v in sorted(figures.get("referrals", {}).items())
+                ]
+            ),
+        },
     ]
 
 

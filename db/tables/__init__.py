@@ -3,6 +3,7 @@
 from db.tables.access import AuditRecord, UiSessionRecord, UiTicketRecord, UserRecord
 from db.tables.cases import CaseEventRecord, CaseRecord, DeadlineRecord, ProjectionIntentRecord
 from db.tables.feeds import DeliveryRecord, FeedSecretRecord, WebhookRecord
+from db.tables.protection import InterpreterRecord, ProtectionDetailRecord
 from db.tables.registry import (
     CaseReferenceRecord,
     DuplicateRecord,
@@ -25,8 +26,10 @@ __all__ = [
     "DuplicateRecord",
     "FeedSecretRecord",
     "IdempotencyRecord",
+    "InterpreterRecord",
     "PersonRecord",
     "ProjectionIntentRecord",
+    "ProtectionDetailRecord",
     "ReferenceCounterRecord",
     "UiSessionRecord",
     "UiTicketRecord",

@@ -70,6 +70,11 @@ class CaseRecord(SQLModel, table=True):
     lodged_on: date | None = Field(default=None, index=True)
     decided_on: date | None = Field(default=None, index=True)
     subsequent: bool = False
+    # Protection track (issue #19): an interview scheduled in a language with no interpreter
+    # (a stuck reason of its own; the dev server's Bool search attributes are all used).
+    waiting_for_interpreter: bool = Field(
+        default=False, sa_column_kwargs={"server_default": sa.false()}
+    )
     last_seq: int = 0
     updated_at: datetime
 

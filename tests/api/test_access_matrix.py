@@ -116,6 +116,10 @@ RULES: dict[tuple[str, str], AnyRule] = {
     ("POST", "/users/{name}/revoke"): Rule(frozenset({ADMIN})),
     ("GET", "/audit"): Rule(frozenset({ADMIN})),
     ("GET", "/rules"): Rule(ALL_ROLES),  # rule packs are public law: any signed-in user
+    # The interpreter pool (issue #19): admins and supervisors keep it.
+    ("GET", "/interpreters"): Rule(frozenset({ADMIN, SUPERVISOR})),
+    ("POST", "/interpreters"): Rule(frozenset({ADMIN, SUPERVISOR})),
+    ("POST", "/interpreters/{interpreter_id}/availability"): Rule(frozenset({ADMIN, SUPERVISOR})),
     # The Temporal UI's codec server: the roles that read every case (issue 21).
     ("POST", "/codec/decode"): Rule(STAFF),
     ("POST", "/codec/encode"): Rule(STAFF),
@@ -143,7 +147,11 @@ RULES: dict[tuple[str, str], AnyRule] = {
 
 SKIPPED_PATHS = ("/docs", "/openapi.json", "/redoc", "/health/")
 
-BORDER_ACTIONS = frozenset({"complete_screening", "refer", "make_application"})
+BORDER_ACTIONS = frozenset({"complete_screening", "refer", "make_application"}) | {
+    # Issue #19: profiling at entry records the needs found and the information given.
+    "record_vulnerability",
+    "record_information_given",
+}
 
 
 def contract_roles(action: str) -> frozenset[str]:
@@ -281,6 +289,7 @@ def probes(seed: Seed) -> list[Probe]:
         "webhook_id": str(seed.webhook_id),
         "name": "spare",  # the user admins revoke
         "table": "applicants",
+        "interpreter_id": "matrix-1",
     }
     bodies: dict[tuple[str, str], Any] = {
         ("POST", "/cases"): case_body(),
@@ -290,6 +299,8 @@ def probes(seed: Seed) -> list[Probe]:
         ("POST", "/users"): {"name": "made-by-matrix", "role": "caseworker"},
         ("POST", "/codec/decode"): {"payloads": []},
         ("POST", "/codec/encode"): {"payloads": []},
+        ("POST", "/interpreters"): {"id": "matrix-1", "name": "Matrix", "languages": ["ar"]},
+        ("POST", "/interpreters/{interpreter_id}/availability"): {"available": False},
     }
     result = []
     for key, rule in RULES.items():

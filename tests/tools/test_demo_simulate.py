@@ -106,6 +106,21 @@ async def test_demo_caseload_covers_every_situation(
     assert any(r.stage == "decided" and (date.today() - r.stage_since).days > 14 for r in rows)
     assert any(r.overdue for r in rows) and any(r.entitled_blocked for r in rows)
     assert len(SCENARIOS) <= N
+    # Issue #19: waiting for an interpreter, a referral that kept the stage, declining to
+    # apply, and the child at the border, represented in time and recognised.
+    assert any(r.waiting_for_interpreter for r in rows)
+    assert any((v.get("waiting_for") or {}).get("what") == "interpreter" for v in views)
+    assert any(
+        v["stage"] == "lodged"
+        and [r["to"] for r in v["protection"]["referrals"]] == ["medical_care"]
+        for v in views
+    )
+    assert "referred" in stages
+    child = next(v for v in views if v["protection"]["age_assessment"] == "minor")
+    assert child["stage"] == "decided" and child["protection"]["referrals"][0]["acknowledged_on"]
+    assert child["protection"]["interview"]["interpreter"] == "demo-interpreter-prs"
+    clock = next(d for d in child["deadlines"] if d["clock"] == "uasc_representative")
+    assert clock["status"] == "met"
 
 
 async def test_simulator_writes_csvs_and_charts(tmp_path: Path) -> None:

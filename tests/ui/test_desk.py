@@ -86,6 +86,8 @@ async def test_a_border_officer_sees_the_cases_it_opened_by_name(api: Api) -> No
         for f in case.all("form")
         if "/actions/" in f.attrs.get("action", "")
     }
-    assert forms and forms <= {"complete_screening", "refer", "make_application"}, forms
+    border_actions = {"complete_screening", "refer", "make_application"}
+    border_actions |= {"record_vulnerability", "record_information_given"}  # issue #19
+    assert forms and forms <= border_actions, forms
     other = await api.http.get(f"/ui/cases/{theirs}", headers=officer)
     assert other.status_code == 404 and "Person005" not in other.text

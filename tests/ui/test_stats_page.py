@@ -34,6 +34,7 @@ async def test_statistics_as_charts(api: Api) -> None:
         "Recognition rates (per cent)",
         "Processing time from lodging to decision (days: median and 90th percentile)",
         "Open cases by stage, now",
+        "Referrals to services, by service",  # issue #19
         f"Official statistics (Eurostat), {first} to {last}",
     ]
     charts = {e.attrs["aria-labelledby"].split()[0]: e for e in dom.all("svg")}

@@ -1480,6 +1480,47 @@ WORKED = [
         ),
         id="status-labour-reached-then-decided",
     ),
+    # Protection track (issue #19): the Polish guardian (kurator) for an unaccompanied child,
+    # 3 days (Art 61; unverified: the court's 3 days run from its receipt of the request).
+    pytest.param(
+        Worked(
+            why="UASC, made Mon 2 Nov 2026: Tue 3, Wed 4, Thu 5 Nov (3 days) -> Thu 5 Nov",
+            pack="pl-2015",
+            clock=C.UASC_REPRESENTATIVE,
+            facts=frozenset({"unaccompanied_child"}),
+            events={"made": D(2026, 11, 2)},
+            due=D(2026, 11, 5),
+            period="3 days",
+            rolled=False,
+            rule="pl-2015/agp-61",
+        ),
+        id="pl-uasc-3d",
+    ),
+    pytest.param(
+        Worked(
+            why="UASC, made Sun 8 Nov 2026: 3 days end Wed 11 Nov, Independence Day -> Thu 12 Nov",
+            pack="pl-2015",
+            clock=C.UASC_REPRESENTATIVE,
+            facts=frozenset({"unaccompanied_child"}),
+            events={"made": D(2026, 11, 8)},
+            due=D(2026, 11, 12),
+            rolled=True,
+        ),
+        id="pl-uasc-3d-holiday",
+    ),
+    pytest.param(
+        Worked(
+            why="UASC, made Wed 23 Dec 2026: 3 days end Sat 26 Dec (also a holiday); Sun 27 -> "
+            "Mon 28 Dec",
+            pack="pl-2015",
+            clock=C.UASC_REPRESENTATIVE,
+            facts=frozenset({"unaccompanied_child"}),
+            events={"made": D(2026, 12, 23)},
+            due=D(2026, 12, 28),
+            rolled=True,
+        ),
+        id="pl-uasc-3d-christmas",
+    ),
 ]
 
 
@@ -1733,3 +1774,32 @@ def test_a_repeated_event_restarts_the_clock_from_the_latest() -> None:
         D(2026, 6, 16),
         S.RUNNING,
     )
+
+
+def test_representative_clock_only_where_the_law_sets_a_period() -> None:
+    """Issue #19: the representative clock where the law sets a period, and only there.
+
+    eu-2024 and pl-2015 set one; eu-2013 says "as soon as possible" (no clock); rs and me: no
+    period found, so no clock (never a guess).
+    """
+    child = Situation(procedure=Procedure.REGULAR, facts=frozenset({"unaccompanied_child"}))
+    adult = Situation(procedure=Procedure.REGULAR)
+    for pack_id, has in [
+        ("eu-2024", True),
+        ("pl-2015", True),
+        ("eu-2013", False),
+        ("rs-2018", False),
+        ("rs-2023", False),
+        ("me-2018", False),
+    ]:
+        made = [Occurrence(event=LegalEvent.MADE, on=D(2026, 11, 2), seq=1)]
+        names = {
+            d.clock for d in compute_deadlines(get_pack(pack_id), made, child, as_of=D(2026, 11, 3))
+        }
+        assert (C.UASC_REPRESENTATIVE in names) is has, pack_id
+        names = {
+            d.clock for d in compute_deadlines(get_pack(pack_id), made, adult, as_of=D(2026, 11, 3))
+        }
+        assert C.UASC_REPRESENTATIVE not in names, pack_id
+    pl = get_pack("pl-2015").clock_for(C.UASC_REPRESENTATIVE, child)
+    assert pl is not None and pl.unverified

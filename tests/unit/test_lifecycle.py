@@ -16,6 +16,7 @@ from models.case_state import _CONTAINERS
 from models.enums import (
     PUBLIC_EVENTS,
     Action,
+    AgeOutcome,
     AppealResult,
     ClockName,
     ClockStatus,
@@ -199,6 +200,23 @@ def test_unaccompanied_child_not_in_accelerated_or_border(procedure: Procedure) 
     assert ok.procedure is Procedure.REGULAR
 
 
+def test_the_pack_says_which_procedures_a_child_is_exempt_from(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue #19: `child_exempt_procedures` decides, not the code; an adult is never exempt."""
+    s = lodged_case(child=True)
+    lenient = s.pack.model_copy(update={"child_exempt_procedures": [Procedure.BORDER]})
+    monkeypatch.setattr(CaseState, "pack", property(lambda _: lenient))
+    ok = act(s, Action.ASSIGN_PROCEDURE, on=date(2026, 1, 16), procedure=Procedure.ACCELERATED)
+    assert ok.procedure is Procedure.ACCELERATED
+    with pytest.raises(DomainError, match="child_exempt_procedures"):
+        act(s, Action.ASSIGN_PROCEDURE, on=date(2026, 1, 16), procedure=Procedure.BORDER)
+    adult = act(s, Action.RECORD_AGE_ASSESSMENT, on=date(2026, 1, 16), outcome="adult")
+    assert not adult.unaccompanied_child and "unaccompanied_child" not in adult.facts
+    ok = act(adult, Action.ASSIGN_PROCEDURE, on=date(2026, 1, 16), procedure=Procedure.BORDER)
+    assert ok.procedure is Procedure.BORDER
+
+
 def test_reopening_only_inside_window() -> None:
     s = lodged_case("eu")  # lodged 15 Jan 2026: eu-2013, which has a 9-month reopen window
     s = act(s, Action.DISCONTINUE, on=date(2026, 2, 1))
@@ -222,9 +240,41 @@ def test_no_reopen_clock_means_close() -> None:
 def test_referral_and_screening() -> None:
     s = make_case("eu")
     s = act(s, Action.COMPLETE_SCREENING, on=date(2026, 1, 3))
+    # A referral to a service keeps the stage (issue #19); declining to apply moves it.
     s = act(s, Action.REFER, on=date(2026, 1, 3), to=ReferralTarget.CHILD_PROTECTION)
+    assert s.stage is Stage.SCREENING
+    assert [r.to for r in s.referrals] == [ReferralTarget.CHILD_PROTECTION]
+    s = act(s, Action.REFER, on=date(2026, 1, 3), to=ReferralTarget.NONE)
     assert s.stage is Stage.REFERRED
     assert act(s, Action.CLOSE, on=date(2026, 1, 4)).stage is Stage.CLOSED
+
+
+def test_a_referral_is_answered_after_it_is_made() -> None:
+    s = act(make_case("eu"), Action.REFER, on=date(2026, 1, 5), to=ReferralTarget.MEDICAL_CARE)
+    (referral,) = s.referrals
+    with pytest.raises(InvalidInput) as early:
+        act(
+            s,
+            Action.RECORD_REFERRAL_OUTCOME,
+            on=date(2026, 1, 4),
+            referral=referral.id,
+            acknowledged=True,
+        )
+    assert early.value.field == "on"
+    s = act(
+        s,
+        Action.RECORD_REFERRAL_OUTCOME,
+        on=date(2026, 1, 6),
+        referral=referral.id,
+        outcome="declined",
+    )
+    assert (s.referrals[0].outcome, s.referrals[0].acknowledged_on) == ("declined", None)
+
+
+def test_cases_begun_before_issue_19_keep_the_old_referral_rule() -> None:
+    s = make_case("eu").model_copy(update={"referral_keeps_stage": False})
+    s = act(s, Action.REFER, on=date(2026, 1, 3), to=ReferralTarget.CHILD_PROTECTION)
+    assert s.stage is Stage.REFERRED
 
 
 def test_explicit_withdrawal_closes() -> None:
@@ -333,7 +383,11 @@ def _bodies(action: Action, state: CaseState) -> list[Body]:
     on = state.last_action_on
     match action:
         case Action.REFER:
-            return [{"to": ReferralTarget.ASYLUM}]
+            return [{"to": ReferralTarget.ASYLUM}, {"to": ReferralTarget.MEDICAL_CARE}] + (
+                [{"to": ReferralTarget.NONE}]
+                if state.stage in (Stage.IDENTIFIED, Stage.SCREENING)
+                else []
+            )
         case Action.MAKE_APPLICATION:
             return [{}, {"to_other_authority": True, "mass_influx": True}]
         case Action.LODGE:
@@ -346,9 +400,17 @@ def _bodies(action: Action, state: CaseState) -> list[Body]:
         case Action.DECIDE_ADMISSIBILITY:
             return [{"admissible": True}, {"admissible": False, "ground": "first country"}]
         case Action.SCHEDULE_INTERVIEW:
-            return [{"interview_on": on + timedelta(days=5)}]
+            return [
+                {"interview_on": on + timedelta(days=5)},
+                {"interview_on": on + timedelta(days=5), "language": "fa"},
+                {"interview_on": on + timedelta(days=5), "language": "fa", "interpreter": "i-1"},
+            ]
         case Action.RECORD_INTERVIEW:
-            return [{"attended": True}, {"attended": False}]
+            return [
+                {"attended": True},
+                {"attended": False},
+                {"attended": False, "missed_by": "authority"},
+            ]
         case Action.EXTEND_DEADLINE:
             return [{"clock": c, "reason": "complex"} for c in state.pack.clock_names()]
         case Action.DECIDE:
@@ -389,6 +451,28 @@ def _bodies(action: Action, state: CaseState) -> list[Body]:
             return [{"org": "ngo-2"}]
         case Action.RECORD_MONITOR_CONSENT:
             return [{"given": True}, {"given": False}]
+        # Protection track (issue #19)
+        case Action.COMPLETE_SCREENING:
+            return [{}, {"needs": ["unaccompanied_child", "torture_survivor"]}]
+        case Action.RECORD_VULNERABILITY:
+            return [
+                {"kind": "unaccompanied_child", "present": True},
+                {"kind": "unaccompanied_child", "present": False},
+                {"kind": "pregnancy", "present": True},
+            ]
+        case Action.RECORD_REFERRAL_OUTCOME:
+            return [
+                {"referral": r.id, "acknowledged": True, "outcome": "accepted"}
+                for r in state.referrals[:1]
+            ]
+        case Action.RECORD_INFORMATION_GIVEN:
+            return [{"language": "ar", "form": "written"}]
+        case Action.ASSIGN_INTERPRETER:
+            return [{"interpreter": "interp-1"}]
+        case Action.RECORD_AGE_ASSESSMENT:
+            return [{"outcome": o} for o in AgeOutcome] + [
+                {"outcome": "minor", "unaccompanied": True}
+            ]
         case _:
             return [{}]
 
@@ -402,6 +486,17 @@ def _representative_states() -> dict[str, CaseState]:
     states["child lodged"] = lodged_case(child=True)
     lodged = lodged_case()
     states["lodged"] = lodged
+    # Protection track (issue #19): a referral awaiting its answer, an interview in a language.
+    states["referred to medical care"] = act(
+        lodged, Action.REFER, on=date(2026, 1, 16), to=ReferralTarget.MEDICAL_CARE
+    )
+    states["interview waiting for an interpreter"] = act(
+        lodged,
+        Action.SCHEDULE_INTERVIEW,
+        on=date(2026, 2, 1),
+        interview_on=date(2026, 2, 10),
+        language="ps",
+    )
     states["admissibility"] = act(
         lodged, Action.ASSIGN_PROCEDURE, on=date(2026, 1, 16), procedure=Procedure.ADMISSIBILITY
     )

@@ -180,6 +180,33 @@ async def _caller_projects(env: WorkflowEnvironment, handle: Handle) -> None:
     await handle.result()
 
 
+async def _protection(env: WorkflowEnvironment, handle: Handle) -> None:
+    # Issue #19: a referral that keeps the stage (the `referral-keeps-stage` patch), its
+    # answer, information given, an interview waiting for an interpreter, a miss by the
+    # authority, an age assessment, a representative and a decision.
+    d = local_today(await env.get_current_time())
+    await act(handle, "complete_screening", d, needs=["unaccompanied_child"])
+    view = await act(handle, "refer", d, to="child_protection")
+    referral = view["protection"]["referrals"][0]["id"]
+    await act(handle, "record_information_given", d, language="fa", form="oral")
+    for action in ("make_application", "register", "lodge"):
+        await act(handle, action, d)
+    await act(handle, "record_referral_outcome", d, referral=referral, acknowledged=True)
+    await act(handle, "record_age_assessment", d, outcome="minor")
+    await act(handle, "appoint_representative", d)
+    await act(handle, "record_best_interests", d)
+    await env.sleep(timedelta(days=10))
+    d = local_today(await env.get_current_time())
+    await act(handle, "schedule_interview", d, interview_on=d + timedelta(days=5), language="fa")
+    await act(handle, "assign_interpreter", d, interpreter="int-fa")
+    await env.sleep(timedelta(days=5))
+    d = local_today(await env.get_current_time())
+    await act(handle, "record_interview", d, attended=False, missed_by="authority")
+    await act(handle, "schedule_interview", d, interview_on=d, language="fa", interpreter="int-fa")
+    await act(handle, "record_interview", d, attended=True)
+    await act(handle, "decide", d, outcome="refugee_status")
+
+
 SCENARIOS = {
     "integration": _integration,
     "return": _return,
@@ -189,6 +216,7 @@ SCENARIOS = {
     "reminders_follow_org": _reminders_follow_org,
     "reminder_retracted": _reminder_retracted,
     "late_entry": _late_entry,
+    "protection": _protection,
 }
 
 START_OPTIONS: dict[str, dict[str, Any]] = {
