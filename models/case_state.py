@@ -20,6 +20,7 @@ from models.enums import (
     ClockKind,
     ClockName,
     ClockStatus,
+    Detention,
     DocumentKind,
     IdentifiedAt,
     LegalEvent,
@@ -158,6 +159,14 @@ class CaseState(BaseModel):
     monitor_consent: bool = Field(
         default=False, description="The person consents to monitors reading the case file"
     )
+    # Issue #19 (protection track b). Defaults, so that states carried over by continue-as-new
+    # and replays of older histories read as "not accommodated, not detained". The centre is an
+    # id of the read model's `reception_centres` (no personal data); a detention's ground stays
+    # in SQL: the workflow knows only that the person is detained or in an alternative.
+    accommodation_centre: str | None = None
+    accommodated_since: date | None = None
+    detention: Detention | None = None
+    detention_since: date | None = None
     seq: int = 0
     reminders_sent: list[str] = Field(
         default_factory=list,
@@ -329,6 +338,15 @@ class CaseState(BaseModel):
             result.append("unaccompanied_child")
         if self.vulnerable:
             result.append("vulnerable")
+        if self.detention is Detention.DETAINED:
+            result.append("detained")
+            if self.vulnerable:
+                # Vulnerable persons in detention: the supervisor's detained list shows them.
+                result.append("vulnerable_in_detention")
+        elif self.detention is Detention.ALTERNATIVE:
+            result.append("alternative_to_detention")
+        if self.accommodation_centre is not None:
+            result.append("accommodated")
         return result
 
 

@@ -80,6 +80,16 @@ ACTION_EXAMPLES: dict[str, Any] = {
     "assign_legal_aid": {"on": "2026-11-22", "org": "legal-aid-belgrade"},
     "close": {"on": "2026-11-22"},
     "record_monitor_consent": {"on": "2026-11-22", "given": True},
+    # Issue #19 (protection track b)
+    "assign_accommodation": {"on": "2026-11-22", "centre": "krnjaca"},
+    "end_accommodation": {"on": "2026-11-22"},
+    "order_detention": {
+        "on": "2026-11-22",
+        "ground": "risk of absconding (Art 8(3)(b))",
+        "alternative": False,
+    },
+    "review_detention": {"on": "2026-11-22", "continued": True},
+    "release_from_detention": {"on": "2026-11-22"},
 }
 ACTION_EXAMPLES["migrate_rules"] = {
     # Recorded by `asylumflow rules migrate` only: every role gets 403 here.
