@@ -25,6 +25,8 @@ from api.routes import (
     health,
     legal_aid,
     legal_aid_pages,
+    protection,
+    protection_pages,
     review_pages,
     search_pages,
     stats,
@@ -86,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(actions.router)
     app.include_router(duplicates.router)
     app.include_router(supervision.router)
+    app.include_router(protection.router)
     app.include_router(stats.router)
     app.include_router(eurostat.router)
     app.include_router(legal_aid.router)
@@ -99,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(review_pages.router)
     app.include_router(action_pages.router)
     app.include_router(stats_pages.router)
+    app.include_router(protection_pages.router)
     app.include_router(docs.router)
     app.mount("/ui/static", StaticFiles(directory=ui.STATIC_DIR), name="ui-static")
     app.mount(docs.ASSETS_URL, StaticFiles(directory=docs.ASSETS_DIR), name="docs-assets")

@@ -153,8 +153,11 @@ class MigrateRulesInput(ActionInput):
 
 
 class IssueDocumentInput(ActionInput):
-    """`issue_document`: an identity or travel document on the integration track, or, during
-    the procedure, the document certifying applicant status (`applicant_document`)."""
+    """`issue_document`: an identity or travel document, or the applicant's document.
+
+    On the integration track: an ID card, residence permit or travel document; during the
+    procedure: the document certifying applicant status (`applicant_document`).
+    """
 
     kind: DocumentKind
 

@@ -43,6 +43,19 @@ def as_public_dict(state: CaseState, now: datetime) -> dict[str, Any]:
         "legal_aid_org": state.legal_aid_org,
         "monitor_consent": state.monitor_consent,
         "last_contact_on": state.last_contact_on.isoformat(),
+        # Issue #19: the place and the detention as the workflow knows them (no ground).
+        "accommodation": {
+            "centre": state.accommodation_centre,
+            "since": state.accommodated_since.isoformat() if state.accommodated_since else None,
+        }
+        if state.accommodation_centre is not None
+        else None,
+        "detention": {
+            "status": state.detention.value,
+            "since": state.detention_since.isoformat() if state.detention_since else None,
+        }
+        if state.detention is not None
+        else None,
     }
 
 

@@ -443,9 +443,7 @@ def _issue_permit(state: CaseState, *_: Any) -> None:
     state.permit_issued = True
 
 
-def _issue_document(
-    state: CaseState, p: IssueDocumentInput, entry: CaseEvent, *_: Any
-) -> None:
+def _issue_document(state: CaseState, p: IssueDocumentInput, entry: CaseEvent, *_: Any) -> None:
     if p.kind is DocumentKind.CONVENTION_TRAVEL_DOCUMENT and state.outcome is not (
         Outcome.REFUGEE_STATUS
     ):
@@ -520,9 +518,7 @@ def _end_accommodation(state: CaseState, *_: Any) -> None:
     state.accommodation_centre, state.accommodated_since = None, None
 
 
-def _order_detention(
-    state: CaseState, p: OrderDetentionInput, entry: CaseEvent, *_: Any
-) -> None:
+def _order_detention(state: CaseState, p: OrderDetentionInput, entry: CaseEvent, *_: Any) -> None:
     state.detention = Detention.ALTERNATIVE if p.alternative else Detention.DETAINED
     state.detention_since = p.on
     if not p.alternative:

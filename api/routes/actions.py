@@ -14,7 +14,7 @@ import hashlib
 import inspect
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header
@@ -23,16 +23,24 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from api.casework import check_scope, person_of, read_view, send_action, send_batch
+from api.casework import (
+    check_scope,
+    person_of,
+    read_view,
+    send_action,
+    send_batch,
+    with_read_model_flags,
+)
 from api.deps import CaseReader, EngineDep, TemporalDep
 from api.errors import Forbidden, NotFound, Unprocessable, error_field
 from api.permissions import roles_for
 from api.schemas import BODY_MODEL, CaseView, ConflictBody, ForbiddenBody, NotFoundBody
 from api.text_safety import refused_field
+from db import protection
 from db.duplicates import record_matches
 from db.tables import IdempotencyRecord, UserRecord
 from db.users import Role
-from models.actions import ActionInput, input_model, parse_input
+from models.actions import SEALED_FIELDS, ActionInput, input_model, parse_input
 from models.enums import Action
 from models.messages import ActionBatch, ActionRequest
 from models.transitions import TRANSITIONS
@@ -254,8 +262,57 @@ async def send_one(
         update_id = await run_in_threadpool(
             _remember_action, engine, user, case_id, request, idempotency_key
         )
-    view = await send_action(client, engine, case_id, request, update_id=update_id)
+    sent, sealed = await run_in_threadpool(take_sealed, engine, request)
+    view = await send_action(client, engine, case_id, sent, update_id=update_id)
+    await run_in_threadpool(store_sealed, engine, case_id, [sealed], user.name)
     return await after_actions(engine, case_id, [request], view)
+
+
+SealedDetail = dict[str, Any] | None
+"""What `take_sealed` took out of a body (None when nothing)."""
+
+
+def take_sealed(
+    engine: Any, request: ActionRequest, prefix: str = ""
+) -> tuple[ActionRequest, SealedDetail]:
+    """The request as the workflow may see it, and the special-category fields taken out.
+
+    A detention order's `ground` is required here (`422` without it) and never reaches the
+    workflow (`SEALED_FIELDS`); an accommodation names a known centre (`422` on `centre`).
+    """
+    if request.action is Action.ASSIGN_ACCOMMODATION:
+        centre = request.body.get("centre")
+        if not isinstance(centre, str) or not protection.centre_exists(engine, centre):
+            raise Unprocessable(
+                prefix + "centre", "no such reception centre (GET /reception/centres)"
+            )
+    fields = SEALED_FIELDS.get(request.action, ())
+    if not fields:
+        return request, None
+    taken = {k: request.body[k] for k in fields if request.body.get(k) not in (None, "")}
+    missing = [k for k in fields if k not in taken]
+    if missing:
+        raise Unprocessable(
+            prefix + missing[0], "required (kept sealed in SQL, never in the workflow)"
+        )
+    body = {k: v for k, v in request.body.items() if k not in fields}
+    detail = {"action": request.action.value, "on": body.get("on"), **taken}
+    detail["alternative"] = bool(body.get("alternative", False))
+    return request.model_copy(update={"body": body}), detail
+
+
+def store_sealed(engine: Any, case_id: str, details: list[SealedDetail], actor: str) -> None:
+    """Keep what `take_sealed` took, once the workflow has accepted the acts (sealed in SQL)."""
+    for detail in details:
+        if detail is not None and detail["action"] == Action.ORDER_DETENTION.value:
+            protection.record_detention_ground(
+                engine,
+                case_id=case_id,
+                ordered_on=date.fromisoformat(str(detail["on"])),
+                alternative=bool(detail["alternative"]),
+                ground=str(detail["ground"]),
+                by=actor,
+            )
 
 
 def _remember_action(
@@ -332,13 +389,16 @@ async def _check_scope_if_limited(user: UserRecord, engine: Any, client: Any, ca
 async def after_actions(
     engine: Any, case_id: str, requests: list[ActionRequest], view: dict[str, Any]
 ) -> dict[str, Any]:
-    """Registration triggers the duplicate check (after the update, never before)."""
+    """Registration triggers the duplicate check (after the update, never before).
+
+    The read model's flags (`over_capacity`) are added to the view as `GET /cases/{id}` does.
+    """
     if any(r.action is Action.REGISTER for r in requests):
         found = await run_in_threadpool(record_matches, engine, case_id)
         view["duplicate_candidates"] = [
             {"id": d.id, "other_case_id": d.other_case_id, "score": d.score} for d in found
         ]
-    return view
+    return await with_read_model_flags(engine, view)
 
 
 @router.post(
@@ -403,5 +463,10 @@ async def take_actions(
         fields = {k: v for k, v in item.items() if k != "action"}
         requests.append(checked_request(user, item["action"], fields, prefix=f"actions.{index}."))
     await _check_scope_if_limited(user, engine, client, case_id)
-    view = await send_batch(client, engine, case_id, ActionBatch(actions=requests))
+    taken = [
+        await run_in_threadpool(take_sealed, engine, r, f"actions.{i}.")
+        for i, r in enumerate(requests)
+    ]
+    view = await send_batch(client, engine, case_id, ActionBatch(actions=[t[0] for t in taken]))
+    await run_in_threadpool(store_sealed, engine, case_id, [t[1] for t in taken], user.name)
     return await after_actions(engine, case_id, requests, view)
