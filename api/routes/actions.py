@@ -31,11 +31,12 @@ from api.casework import (
     send_batch,
     with_read_model_flags,
 )
-from api.deps import CaseReader, EngineDep, TemporalDep
+from api.deps import CaseReader, EngineDep, SettingsDep, TemporalDep
 from api.errors import Forbidden, NotFound, Unprocessable, error_field
 from api.permissions import roles_for
 from api.schemas import BODY_MODEL, CaseView, ConflictBody, ForbiddenBody, NotFoundBody
 from api.text_safety import refused_field
+from core.settings import Settings
 from db import protection
 from db.duplicates import record_matches
 from db.tables import IdempotencyRecord, UserRecord
@@ -148,13 +149,16 @@ def _action_operation(action: Action) -> None:
         engine: Any,
         client: Any,
         body: ActionInput,
+        settings: Settings,
         idempotency_key: str | None = None,
     ) -> dict[str, Any]:
         # Only the fields the client sent: the workflow validates the same body again.
         fields = body.model_dump(mode="json", exclude_unset=True)
         _safe_text(fields)
         request = ActionRequest(action=action, body=fields, actor=user.name)
-        return await send_one(case_id, user, engine, client, request, idempotency_key)
+        return await send_one(
+            case_id, user, engine, client, request, idempotency_key, settings=settings
+        )
 
     parameter = inspect.Parameter
     # FastAPI reads the parameters' types from the signature: the body is this action's model.
@@ -183,6 +187,7 @@ def _action_operation(action: Action) -> None:
                     ),
                 ],
             ),
+            parameter("settings", parameter.POSITIONAL_OR_KEYWORD, annotation=SettingsDep),
             parameter(
                 "idempotency_key",
                 parameter.POSITIONAL_OR_KEYWORD,
@@ -236,11 +241,14 @@ async def take_action(
         dict[str, Any],
         Body(openapi_examples={k: {"summary": k, "value": v} for k, v in ACTION_EXAMPLES.items()}),
     ],
+    settings: SettingsDep,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> dict[str, Any]:
     """Send the action as a Temporal Update and return the case's new state (one round trip)."""
     request = checked_request(user, action, body)
-    return await send_one(case_id, user, engine, client, request, idempotency_key)
+    return await send_one(
+        case_id, user, engine, client, request, idempotency_key, settings=settings
+    )
 
 
 async def send_one(
@@ -250,6 +258,8 @@ async def send_one(
     client: Any,
     request: ActionRequest,
     idempotency_key: str | None,
+    *,
+    settings: Settings | None = None,
 ) -> dict[str, Any]:
     """One action as one Update; with an `Idempotency-Key`, the update's id is derived from it.
 
@@ -264,7 +274,7 @@ async def send_one(
         )
     sent, sealed = await run_in_threadpool(take_sealed, engine, request)
     view = await send_action(client, engine, case_id, sent, update_id=update_id)
-    await run_in_threadpool(store_sealed, engine, case_id, [sealed], user.name)
+    await run_in_threadpool(store_sealed, engine, case_id, [sealed], user.name, settings)
     return await after_actions(engine, case_id, [request], view)
 
 
@@ -301,7 +311,13 @@ def take_sealed(
     return request.model_copy(update={"body": body}), detail
 
 
-def store_sealed(engine: Any, case_id: str, details: list[SealedDetail], actor: str) -> None:
+def store_sealed(
+    engine: Any,
+    case_id: str,
+    details: list[SealedDetail],
+    actor: str,
+    settings: Settings | None = None,
+) -> None:
     """Keep what `take_sealed` took, once the workflow has accepted the acts (sealed in SQL)."""
     for detail in details:
         if detail is not None and detail["action"] == Action.ORDER_DETENTION.value:
@@ -312,6 +328,7 @@ def store_sealed(engine: Any, case_id: str, details: list[SealedDetail], actor: 
                 alternative=bool(detail["alternative"]),
                 ground=str(detail["ground"]),
                 by=actor,
+                settings=settings,
             )
 
 
@@ -423,6 +440,7 @@ async def take_actions(
     user: CaseReader,
     engine: EngineDep,
     client: TemporalDep,
+    settings: SettingsDep,
     body: Annotated[
         dict[str, Any],
         Body(
@@ -468,5 +486,6 @@ async def take_actions(
         for i, r in enumerate(requests)
     ]
     view = await send_batch(client, engine, case_id, ActionBatch(actions=[t[0] for t in taken]))
-    await run_in_threadpool(store_sealed, engine, case_id, [t[1] for t in taken], user.name)
+    details = [t[1] for t in taken]
+    await run_in_threadpool(store_sealed, engine, case_id, details, user.name, settings)
     return await after_actions(engine, case_id, requests, view)
