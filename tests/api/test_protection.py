@@ -140,10 +140,12 @@ async def test_alternative_to_detention_has_no_review_clock(api: Api) -> None:
 
 
 async def test_a_detention_ground_is_sealed_when_a_key_is_set(api: Api) -> None:
+    from core.codec import new_key
     from core.settings import Settings
     from db.protection import record_detention_ground
 
-    keyed = Settings(_env_file=None, ASYLUMFLOW_ENCRYPTION_KEY="k" * 43 + "=")
+    env: dict[str, object] = {"ASYLUMFLOW_ENCRYPTION_KEY": new_key()}
+    keyed = Settings(_env_file=None, **env)  # type: ignore[arg-type]
     record_detention_ground(
         api.engine,
         case_id="sealed-case",
