@@ -167,10 +167,23 @@ def record_detention_ground(
     by: str,
     settings: Settings | None = None,
 ) -> None:
-    """Keep a detention order's ground in SQL, sealed where a key is set."""
+    """Keep a detention order's ground in SQL, sealed where a key is set.
+
+    Once per order (case, day, kind): a retried request (the same `Idempotency-Key`, which
+    Temporal answers with the first result) does not store it twice.
+    """
     sealed = seal(ground, GROUND_PURPOSE, settings)
     assert sealed is not None
     with Session(engine) as session:
+        stored = session.exec(
+            select(DetentionOrderRecord).where(
+                DetentionOrderRecord.case_id == case_id,
+                DetentionOrderRecord.ordered_on == ordered_on,
+                DetentionOrderRecord.alternative == alternative,
+            )
+        ).first()
+        if stored is not None:
+            return
         session.add(
             DetentionOrderRecord(
                 case_id=case_id,

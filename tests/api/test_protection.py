@@ -215,6 +215,16 @@ async def test_an_assignment_beyond_capacity_is_allowed_and_listed(api: Api) -> 
     view = (await api.http.get(f"/cases/{second}", headers=api.auth("cw"))).json()
     assert "over_capacity" not in view["flags"] and "accommodated" in view["flags"]
 
+    # Eurostat's month-end stock of applicants receiving material reception conditions.
+    month = date.fromisoformat(ago(0)).strftime("%Y-%m")
+    table = await api.http.get(
+        f"/stats/eurostat/reception?from={month}&to={month}&jurisdiction=rs",
+        headers=api.auth("sup"),
+    )
+    assert table.status_code == 200, table.text
+    assert table.json()["dataset"].endswith("?")  # the code is not verified
+    assert sum(c["value"] for c in table.json()["cells"]) == 1  # the second person only
+
     # A supervisor raises the capacity; a caseworker may not.
     raised = await api.http.put(
         "/reception/centres/one-bed", json={"capacity": 5}, headers=api.auth("sup")
@@ -255,3 +265,38 @@ async def test_applicant_document_meets_its_clock(api: Api) -> None:
     document = deadline(issued, "applicant_document")
     assert document is not None
     assert (document["status"], document["completed_on"]) == ("met", "2026-03-04")
+
+
+async def test_a_ground_in_a_batch_or_a_retry_is_kept_once_and_out_of_the_case(api: Api) -> None:
+    users(api)
+    batched, retried = [await eu_2024_applicant(api) for _ in range(2)]
+    response = await api.http.post(
+        f"/cases/{batched}/actions",
+        json={"actions": [{"action": "order_detention", "on": ago(4), "ground": GROUND}]},
+        headers=api.auth("cw"),
+    )
+    assert response.status_code == 200, response.text
+    missing = await api.http.post(
+        f"/cases/{retried}/actions",
+        json={"actions": [{"action": "order_detention", "on": ago(4)}]},
+        headers=api.auth("cw"),
+    )
+    assert (missing.status_code, missing.json()["field"]) == (422, "actions.0.ground")
+    for _ in range(2):  # a client's retry with the same key: one order, one stored ground
+        again = await api.http.post(
+            f"/cases/{retried}/actions/order_detention",
+            json={"on": ago(4), "ground": GROUND},
+            headers={**api.auth("cw"), "Idempotency-Key": "detain-once"},
+        )
+        assert again.status_code == 200, again.text
+    for case_id in (batched, retried):
+        assert detention_grounds(api.engine, case_id) == [
+            (date.fromisoformat(ago(4)), False, GROUND)
+        ]
+        handle = api.env.client.get_workflow_handle(f"case-{case_id}")
+        raw = b"".join(e.SerializeToString() for e in (await handle.fetch_history()).events)
+        assert b"Ground-Sentinel-7Q" not in raw
+    orders = [
+        e for e in await fetch_history(api, "cw", retried) if e["action"] == "order_detention"
+    ]
+    assert len(orders) == 1
