@@ -3,7 +3,7 @@
 from db.tables.access import AuditRecord, UiSessionRecord, UiTicketRecord, UserRecord
 from db.tables.cases import CaseEventRecord, CaseRecord, DeadlineRecord, ProjectionIntentRecord
 from db.tables.feeds import DeliveryRecord, FeedSecretRecord, WebhookRecord
-from db.tables.protection import DetentionOrderRecord, ReceptionCentreRecord
+from db.tables.reception_detention import DetentionOrderRecord, ReceptionCentreRecord
 from db.tables.registry import (
     CaseReferenceRecord,
     DuplicateRecord,
