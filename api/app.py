@@ -26,6 +26,8 @@ from api.routes import (
     interpreters,
     legal_aid,
     legal_aid_pages,
+    reception,
+    reception_pages,
     review_pages,
     search_pages,
     stats,
@@ -87,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(actions.router)
     app.include_router(duplicates.router)
     app.include_router(supervision.router)
+    app.include_router(reception.router)
     app.include_router(stats.router)
     app.include_router(eurostat.router)
     app.include_router(legal_aid.router)
@@ -101,6 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(review_pages.router)
     app.include_router(action_pages.router)
     app.include_router(stats_pages.router)
+    app.include_router(reception_pages.router)
     app.include_router(docs.router)
     app.mount("/ui/static", StaticFiles(directory=ui.STATIC_DIR), name="ui-static")
     app.mount(docs.ASSETS_URL, StaticFiles(directory=docs.ASSETS_DIR), name="docs-assets")

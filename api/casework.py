@@ -28,6 +28,7 @@ from api import audit
 from api.errors import Conflict, Forbidden, NotFound, Unavailable, Unprocessable
 from api.schemas import CaseCreate
 from core.settings import Settings
+from db import reception
 from db.intents import forget_intent, record_intent, write_returned_batch
 from db.tables import DuplicateRecord, PersonRecord, UserRecord
 from db.users import Role
@@ -65,6 +66,19 @@ async def read_view(client: Client, case_id: str) -> dict[str, Any]:
         raise Unavailable("the workflow service did not answer; try again") from exc
     except WorkflowQueryFailedError as exc:
         raise Unavailable(f"the case could not be read: {exc}") from exc
+    return view
+
+
+async def with_read_model_flags(engine: Engine, view: dict[str, Any]) -> dict[str, Any]:
+    """The view with the flags only the read model knows: `over_capacity` (issue #19).
+
+    The workflow knows the centre a person was given, not how full it is: whether the place is
+    one beyond the centre's capacity is counted over every case in it (`db.reception`).
+    """
+    if "accommodated" in view.get("flags", ()) and await run_in_threadpool(
+        reception.case_over_capacity, engine, str(view["id"])
+    ):
+        view["flags"] = [*view["flags"], "over_capacity"]
     return view
 
 

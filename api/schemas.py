@@ -331,6 +331,20 @@ class DuplicateCandidate(View):
     score: float
 
 
+class AccommodationView(View):
+    """Issue #19: the reception centre the person has a place in (`over_capacity` in flags)."""
+
+    centre: str
+    since: date | None = None
+
+
+class DetentionView(View):
+    """Issue #19: detained or in an alternative to detention (the ground stays in SQL)."""
+
+    status: Literal["detained", "alternative"]
+    since: date | None = None
+
+
 class CaseView(View):
     """A case as its workflow holds it: stage, clocks with provenance, what may happen next."""
 
@@ -350,6 +364,8 @@ class CaseView(View):
     assignee: str | None = None
     legal_aid_org: str | None = None
     monitor_consent: bool = False
+    accommodation: AccommodationView | None = None
+    detention: DetentionView | None = None
     last_contact_on: date
     protection: ProtectionView | None = None
     next_wakeup: Wakeup | None = None

@@ -23,6 +23,9 @@ COMPARED = (
     "legal_aid_org",
     "assignee",
     "last_seq",
+    # Issue #19: what occupancy and the detained list are counted from.
+    "accommodation_centre",
+    "detention",
 )
 """The case row's columns that must agree with the workflow's state."""
 

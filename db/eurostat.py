@@ -24,6 +24,11 @@ on the date of one legal event, the same dates `/stats` counts on (db/stat_facts
 - `accelerated`: the day the case is channelled into the accelerated procedure
   (`assign_procedure`); the facts table does not hold it, so it is read from `case_events` by
   the (action, on) index.
+- `reception` (issue #19): the stock at the end of each month of persons holding a place in a
+  reception centre (the latest of `assign_accommodation` / `end_accommodation` on or before
+  that day is an assignment), i.e. receiving material reception conditions in kind; read from
+  `case_events` like `accelerated`. Eurostat collects the figure since 2021; its dataset code
+  is not verified (`?`).
 
 Ages are completed years on that date (the stock: at the month's end); the person's sex, birth
 date and citizenship come from the registry (`persons`), the unaccompanied flag from the case.
@@ -118,6 +123,16 @@ TABLES: dict[str, TableSpec] = {
             "monthly",
             ("time", *_PERSON),
         ),
+        # Issue #19: collected since 2021 (Regulation (EU) 2020/851); the dataset's code was
+        # not found in any source read here, so `migr_asyrecm?` is a placeholder to check.
+        TableSpec(
+            "reception",
+            "migr_asyrecm?",
+            "Applicants receiving material reception conditions (a place in a reception centre) "
+            "at the end of the month",
+            "monthly",
+            ("time", *_PERSON),
+        ),
     )
 }
 
@@ -144,6 +159,14 @@ class CaseLine:
     accelerated: list[date] = field(default_factory=list)
     reopened: list[date] = field(default_factory=list)
     """`request_reopening` dates: a discontinued application pending again."""
+    accommodation: list[tuple[date, int, bool]] = field(default_factory=list)
+    """`assign_accommodation` (True) and `end_accommodation` (False) by date and `seq`."""
+
+
+def accommodated_on(line: CaseLine, end: date) -> bool:
+    """Whether the person holds a place in a centre at the end of the day `end`."""
+    held = [(on, seq, start) for on, seq, start in line.accommodation if on <= end]
+    return bool(held) and max(held)[2]
 
 
 def month_end(first: date) -> date:
@@ -190,10 +213,11 @@ def count(table: str, lines: Iterable[CaseLine], lo: date, hi: date) -> Counter[
     for line in lines:
         p = line.person
         counted: set[str] = set()  # months this person is already counted in
-        if table == "pending":
+        if table in ("pending", "reception"):
+            held = pending_on if table == "pending" else accommodated_on
             for first in months(lo, hi):
                 end = month_end(first)
-                if pending_on(line, end):
+                if held(line, end):
                     cells[(codes.month(end), *who(p, end))] += 1
             continue
         if table == "accelerated":
@@ -306,6 +330,7 @@ def k_anonymous(rows: list[tuple[str, ...]], k: int) -> tuple[list[tuple[str, ..
 # SQL
 
 _ENDING = ("decision_final", "make_final")
+_ACCOMMODATION = ("assign_accommodation", "end_accommodation")
 
 
 def load(conn: Connection, *, jurisdiction: str | None, hi: date) -> list[CaseLine]:
@@ -340,10 +365,10 @@ def load(conn: Connection, *, jurisdiction: str | None, hi: date) -> list[CaseLi
         .where(f.on <= hi, *mine)
     )
     events = (
-        sa.select(e.case_id, e.action, e.on, e.data, *person_cols)
+        sa.select(e.case_id, e.action, e.on, e.seq, e.data, *person_cols)
         .select_from(et.join(ct, c.id == e.case_id).outerjoin(pt, p.case_id == e.case_id))
         .where(
-            e.action.in_(("assign_procedure", "request_reopening", *_ENDING)),
+            e.action.in_(("assign_procedure", "request_reopening", *_ENDING, *_ACCOMMODATION)),
             e.on <= hi,
             sa.not_(e.retracted),
             *mine,
@@ -356,6 +381,9 @@ def load(conn: Connection, *, jurisdiction: str | None, hi: date) -> list[CaseLi
             line(event.case_id, event).finals.append(event.on)
         elif event.action == "request_reopening":
             line(event.case_id, event).reopened.append(event.on)
+        elif event.action in _ACCOMMODATION:
+            start = event.action == _ACCOMMODATION[0]
+            line(event.case_id, event).accommodation.append((event.on, event.seq, start))
         elif (event.data or {}).get("procedure") == Procedure.ACCELERATED.value:
             line(event.case_id, event).accelerated.append(event.on)
     return list(lines.values())

@@ -27,6 +27,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlmodel import SQLModel
 
 from core import csv_safety
+from db.reception import reception_counts
 from db.stat_facts import (
     ALL_TIME,
     APPEAL,
@@ -216,6 +217,7 @@ FIGURES = (
     "processing_days",
     "backlog",
     "overdue",
+    "reception",
 )
 """The figures, in the order CSV rows list them (the query parameters are not figures)."""
 
@@ -397,6 +399,9 @@ def compute(
         **counted,
         "backlog": stages,
         "overdue": overdue,
+        # Issue #19: a stock as of now, like the backlog (applicants receiving material
+        # reception conditions, places over capacity, detention and its alternatives).
+        "reception": reception_counts(engine, jurisdiction),
         **referred,
     }
 

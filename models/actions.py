@@ -284,7 +284,11 @@ class MigrateRulesInput(ActionInput):
 
 
 class IssueDocumentInput(ActionInput):
-    """`issue_document`: an identity or travel document."""
+    """`issue_document`: an identity or travel document, or the applicant's document.
+
+    On the integration track: an ID card, residence permit or travel document; during the
+    procedure: the document certifying applicant status (`applicant_document`).
+    """
 
     kind: DocumentKind
 
@@ -311,6 +315,48 @@ class AssignLegalAidInput(ActionInput):
     """`assign_legal_aid`: which legal aid organisation represents the applicant."""
 
     org: str | None = Field(min_length=1, max_length=100)
+
+
+# Issue #19 (protection track b): reception and detention.
+
+
+class AssignAccommodationInput(ActionInput):
+    """`assign_accommodation`: a place in a reception centre (its id, from `/reception/centres`).
+
+    A full centre still takes the person (nobody is left outside): the centre and the case are
+    then flagged `over_capacity`.
+    """
+
+    centre: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+class OrderDetentionInput(ActionInput):
+    """`order_detention`: detention, or an alternative to detention (`alternative: true`).
+
+    `ground` is special-category data: the API keeps it sealed in SQL and sends the workflow
+    the order without it (the workflow refuses an order that carries one).
+    """
+
+    ground: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=1000,
+        description="The legal ground of the order (required by the API; kept in SQL only)",
+    )
+    alternative: bool = Field(
+        default=False, description="An alternative to detention (reporting, residence...)"
+    )
+
+
+class ReviewDetentionInput(ActionInput):
+    """`review_detention`: a review of the detention; `continued: false` releases the person."""
+
+    continued: bool
+
+
+SEALED_FIELDS: dict[Action, tuple[str, ...]] = {Action.ORDER_DETENTION: ("ground",)}
+"""Fields the API takes out of a body before it reaches the workflow, and keeps sealed in SQL
+(special-category data: issue #19)."""
 
 
 ACTION_INPUTS: dict[Action, type[ActionInput]] = {
@@ -341,6 +387,10 @@ ACTION_INPUTS: dict[Action, type[ActionInput]] = {
     Action.ASSIGN_INTERPRETER: AssignInterpreterInput,
     Action.RECORD_AGE_ASSESSMENT: AgeAssessmentInput,
     Action.RECORD_BEST_INTERESTS: BestInterestsInput,
+    # Issue #19 (protection track b)
+    Action.ASSIGN_ACCOMMODATION: AssignAccommodationInput,
+    Action.ORDER_DETENTION: OrderDetentionInput,
+    Action.REVIEW_DETENTION: ReviewDetentionInput,
     Action.MIGRATE_RULES: MigrateRulesInput,
 }
 

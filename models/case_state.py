@@ -21,6 +21,7 @@ from models.enums import (
     ClockKind,
     ClockName,
     ClockStatus,
+    Detention,
     DocumentKind,
     IdentifiedAt,
     InformationForm,
@@ -207,6 +208,14 @@ class CaseState(BaseModel):
     age_assessment: AgeOutcome | None = None
     age_assessed_on: date | None = None
     best_interests_on: date | None = None
+    # Issue #19 (protection track b). Defaults, so that states carried over by continue-as-new
+    # and replays of older histories read as "not accommodated, not detained". The centre is an
+    # id of the read model's `reception_centres` (no personal data); a detention's ground stays
+    # in SQL: the workflow knows only that the person is detained or in an alternative.
+    accommodation_centre: str | None = None
+    accommodated_since: date | None = None
+    detention: Detention | None = None
+    detention_since: date | None = None
     seq: int = 0
     reminders_sent: list[str] = Field(
         default_factory=list,
@@ -391,6 +400,15 @@ class CaseState(BaseModel):
             result.append("waiting_for_interpreter")
         if self.missed_interview:
             result.append("missed_interview")
+        if self.detention is Detention.DETAINED:
+            result.append("detained")
+            if self.vulnerable:
+                # Vulnerable persons in detention: the supervisor's detained list shows them.
+                result.append("vulnerable_in_detention")
+        elif self.detention is Detention.ALTERNATIVE:
+            result.append("alternative_to_detention")
+        if self.accommodation_centre is not None:
+            result.append("accommodated")
         return result
 
 

@@ -45,6 +45,19 @@ def as_public_dict(state: CaseState, now: datetime) -> dict[str, Any]:
         "last_contact_on": state.last_contact_on.isoformat(),
         # Protection track (issue #19): what was recorded, never its detail (sealed in SQL).
         "protection": protection_view(state),
+        # Issue #19: the place and the detention as the workflow knows them (no ground).
+        "accommodation": {
+            "centre": state.accommodation_centre,
+            "since": state.accommodated_since.isoformat() if state.accommodated_since else None,
+        }
+        if state.accommodation_centre is not None
+        else None,
+        "detention": {
+            "status": state.detention.value,
+            "since": state.detention_since.isoformat() if state.detention_since else None,
+        }
+        if state.detention is not None
+        else None,
     }
 
 

@@ -141,6 +141,16 @@ class DocumentKind(StrEnum):
     ID_CARD = "id_card"
     RESIDENCE_PERMIT = "residence_permit"
     CONVENTION_TRAVEL_DOCUMENT = "convention_travel_document"
+    # Issue #19 (protection track b): the document certifying applicant status, issued during
+    # the procedure (Directive 2013/33/EU Art 6(1); Regulation (EU) 2024/1348 Art 29).
+    APPLICANT_DOCUMENT = "applicant_document"
+
+
+class Detention(StrEnum):
+    """Issue #19: whether a person is detained or subject to an alternative to detention."""
+
+    DETAINED = "detained"
+    ALTERNATIVE = "alternative"
 
 
 class Attribution(StrEnum):
@@ -171,6 +181,9 @@ class ClockName(StrEnum):
     LABOUR_MARKET_ACCESS = "labour_market_access"
     APPEAL = "appeal"
     REOPEN_WINDOW = "reopen_window"
+    # Issue #19 (protection track b): detention and documents during the procedure.
+    DETENTION_REVIEW = "detention_review"
+    APPLICANT_DOCUMENT = "applicant_document"
 
 
 class ClockStatus(StrEnum):
@@ -231,6 +244,12 @@ class LegalEvent(StrEnum):
     REOPENING_REQUESTED = "reopening_requested"
     WITHDRAWN = "withdrawn"
     CLOSED = "closed"
+    # Issue #19 (protection track b): detention (an alternative to detention records none of
+    # these but the release) and the applicant's document.
+    DETAINED = "detained"
+    DETENTION_REVIEWED = "detention_reviewed"
+    RELEASED_FROM_DETENTION = "released_from_detention"
+    APPLICANT_DOCUMENT_ISSUED = "applicant_document_issued"
 
 
 PUBLIC_EVENTS = (
@@ -295,6 +314,12 @@ class Action(StrEnum):
     ASSIGN_INTERPRETER = "assign_interpreter"
     RECORD_AGE_ASSESSMENT = "record_age_assessment"
     RECORD_BEST_INTERESTS = "record_best_interests"
+    # Issue #19 (protection track b): reception and detention.
+    ASSIGN_ACCOMMODATION = "assign_accommodation"
+    END_ACCOMMODATION = "end_accommodation"
+    ORDER_DETENTION = "order_detention"
+    REVIEW_DETENTION = "review_detention"
+    RELEASE_FROM_DETENTION = "release_from_detention"
     MIGRATE_RULES = "migrate_rules"
 
 

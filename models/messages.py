@@ -146,6 +146,11 @@ class CaseRow(BaseModel):
     waiting_for_interpreter: bool = False
     last_seq: int
     updated_at: datetime
+    # Issue #19 (protection track b); defaults keep batches from older workers valid.
+    accommodation_centre: str | None = None
+    accommodated_since: date | None = None
+    detention: str | None = None
+    detention_since: date | None = None
 
 
 class ProjectionBatch(BaseModel):
@@ -206,6 +211,10 @@ def case_row(state: CaseState, now: datetime) -> tuple[CaseRow, list[Deadline]]:
         waiting_for_interpreter=state.waiting_for_interpreter,
         last_seq=state.seq,
         updated_at=now,
+        accommodation_centre=state.accommodation_centre,
+        accommodated_since=state.accommodated_since,
+        detention=state.detention.value if state.detention else None,
+        detention_since=state.detention_since,
     )
     return row, deadlines
 

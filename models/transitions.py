@@ -20,13 +20,25 @@ from models.actions import (
     DecideAppealInput,
     DecideInput,
     ExtendDeadlineInput,
+    IssueDocumentInput,
     MigrateRulesInput,
+    OrderDetentionInput,
     PauseClockInput,
     ReferralOutcomeInput,
     ScheduleInterviewInput,
     input_model,
 )
-from models.enums import Action, AppealResult, ClockName, ClockStatus, LegalEvent, Outcome, Stage
+from models.enums import (
+    Action,
+    AppealResult,
+    ClockName,
+    ClockStatus,
+    Detention,
+    DocumentKind,
+    LegalEvent,
+    Outcome,
+    Stage,
+)
 from models.errors import DomainError, InvalidInput
 from models.rules import PackError, get_pack
 from models.stages import (
@@ -106,6 +118,16 @@ def _may_close(state: CaseState) -> str | None:
         case Stage.RETURN if not state.departed:
             return "departure has not been recorded yet"
     return None
+
+
+def _document_possible(state: CaseState) -> str | None:
+    if state.stage is Stage.INTEGRATION and not state.permit_issued:
+        return "issue the residence permit first"
+    return None
+
+
+def _detained(state: CaseState) -> str | None:
+    return None if state.detention is Detention.DETAINED else "the person is not detained"
 
 
 def _pause_open(state: CaseState) -> str | None:
@@ -297,10 +319,13 @@ TRANSITIONS: dict[Action, Transition] = {
         None,
         guards=(_not("permit_issued", "the permit was already issued"),),
     ),
+    # In the procedure: the document certifying applicant status (`kind: applicant_document`,
+    # the `applicant_document` clock); on the integration track, after the permit, the others
+    # (`validate_input` matches the kind to the stage).
     Action.ISSUE_DOCUMENT: Transition(
-        frozenset({Stage.INTEGRATION}),
+        IN_PROCEDURE | {Stage.INTEGRATION},
         None,
-        guards=(_needs("permit_issued", "issue the residence permit first"),),
+        guards=(_document_possible,),
     ),
     Action.REQUEST_FAMILY_REUNIFICATION: Transition(
         frozenset({Stage.INTEGRATION}),
@@ -405,6 +430,36 @@ TRANSITIONS: dict[Action, Transition] = {
         guards=(_needs("unaccompanied_child", "a best-interests assessment is for a child"),),
         description="A best-interests assessment was made; its content sealed in SQL.",
     ),
+    # Issue #19 (protection track b): reception and detention. None changes the stage; each is
+    # open while the person is an applicant (accommodation and release also afterwards, until
+    # the case is closed: a place is freed and a detention ended whatever the outcome).
+    Action.ASSIGN_ACCOMMODATION: Transition(
+        IN_PROCEDURE,
+        None,
+        description="A place in a reception centre (allowed in a full centre: over_capacity).",
+    ),
+    Action.END_ACCOMMODATION: Transition(
+        OPEN_STAGES | {Stage.WITHDRAWN},
+        None,
+        guards=(_needs("accommodation_centre", "the person has no place in a centre"),),
+    ),
+    Action.ORDER_DETENTION: Transition(
+        IN_PROCEDURE,
+        None,  # the effect records `detained` for a detention, nothing for an alternative
+        guards=(_not("detention", "a detention or an alternative is already in force"),),
+    ),
+    Action.REVIEW_DETENTION: Transition(
+        OPEN_STAGES,
+        None,
+        LegalEvent.DETENTION_REVIEWED,
+        (_detained,),
+    ),
+    Action.RELEASE_FROM_DETENTION: Transition(
+        OPEN_STAGES | {Stage.WITHDRAWN},
+        None,
+        LegalEvent.RELEASED_FROM_DETENTION,
+        (_needs("detention", "no detention or alternative is in force"),),
+    ),
     Action.MIGRATE_RULES: Transition(
         OPEN_STAGES,
         None,
@@ -431,6 +486,9 @@ CLOCK_ACT_STAGES: dict[ClockName, frozenset[Stage]] = {
     ClockName.BORDER_PROCEDURE: _DECIDING,
     ClockName.APPEAL: TRANSITIONS[Action.LODGE_APPEAL].sources,
     ClockName.REOPEN_WINDOW: TRANSITIONS[Action.REQUEST_REOPENING].sources,
+    # Issue #19 (protection track b)
+    ClockName.DETENTION_REVIEW: TRANSITIONS[Action.REVIEW_DETENTION].sources,
+    ClockName.APPLICANT_DOCUMENT: IN_PROCEDURE,
 }
 """Where each clock's act can still be done (domain.md, "Clocks end with their stage").
 
@@ -509,6 +567,14 @@ def validate_input(state: CaseState, action: Action, payload: ActionInput, today
             )
         case DecideInput() if payload.outcome is Outcome.IMPLICITLY_WITHDRAWN:
             raise InvalidInput("outcome", "implicit withdrawal is recorded with discontinue")
+        case IssueDocumentInput():
+            _validate_document(state, payload)
+        case OrderDetentionInput() if payload.ground is not None:
+            raise InvalidInput(
+                "ground",
+                "a detention ground is special-category data: the API keeps it sealed in SQL "
+                "and it never reaches the workflow",
+            )
         case CorrectEventInput() if payload.date > today:
             raise InvalidInput("date", f"{payload.date.isoformat()} is in the future")
         case ExtendDeadlineInput():
@@ -527,6 +593,18 @@ def validate_input(state: CaseState, action: Action, payload: ActionInput, today
         pause = state.open_pause()
         if pause is not None and payload.on < pause.start:
             raise InvalidInput("on", "a pause cannot end before it started")
+
+
+def _validate_document(state: CaseState, payload: IssueDocumentInput) -> None:
+    in_procedure = state.stage in IN_PROCEDURE
+    if (payload.kind is DocumentKind.APPLICANT_DOCUMENT) != in_procedure:
+        raise InvalidInput(
+            "kind",
+            "during the procedure only the applicant's document (applicant_document) is issued; "
+            "it is not issued once the procedure has ended"
+            if in_procedure
+            else "the applicant's document is issued during the procedure only",
+        )
 
 
 def _validate_migration(state: CaseState, payload: MigrateRulesInput) -> None:

@@ -9,6 +9,7 @@ abandoned cases, entitlements reached but blocked, appeals, integration, return 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 from dataclasses import dataclass, field
@@ -26,8 +27,10 @@ from api.errors import Conflict, Unavailable
 from api.routes.cases import _remember
 from api.schemas import CaseCreate, PersonIn
 from core.settings import Settings
+from db import reception
 from db.tables import InterpreterRecord, UserRecord
 from db.users import Role, create_user, issue_token
+from models.actions import SEALED_FIELDS
 from models.case_state import CaseState
 from models.enums import Action, IdentifiedAt, Vulnerability
 from models.messages import ActionRequest
@@ -68,6 +71,8 @@ class Scenario:
     weight: int
     steps: list[Step]
     optional: frozenset[Action] = field(default_factory=frozenset)
+    family: str | None = None
+    """The jurisdiction its cases are in (None: each case's own, by its index)."""
 
 
 def _applied(lodged_ago: int) -> list[Step]:
@@ -218,6 +223,51 @@ SCENARIOS: tuple[Scenario, ...] = (
             (Action.DECIDE, 10, {"outcome": "refugee_status"}),
         ],
     ),
+    # Issue #19 (protection track b): reception and detention, in one jurisdiction each so that
+    # even a small caseload shows them: two people in the Serbian centre of one place (the
+    # second beyond capacity), one in a large centre; a vulnerable person detained under
+    # eu-2024 (whose detention review clock runs); an alternative to detention.
+    Scenario(
+        "accommodated",
+        10,
+        [*_applied(30), (Action.ASSIGN_ACCOMMODATION, 28, {"centre": "demo-rs-small"})],
+        family="rs",
+    ),
+    Scenario(
+        "accommodated_over_capacity",
+        10,
+        [
+            *_applied(12),
+            (Action.ASSIGN_ACCOMMODATION, 10, {"centre": "demo-rs-small"}),
+            (Action.RECORD_CONTACT, 3, {}),
+        ],
+        family="rs",
+    ),
+    Scenario(
+        "accommodated_large_centre",
+        10,
+        [*_applied(25), (Action.ASSIGN_ACCOMMODATION, 24, {"centre": "demo-pl-main"})],
+        family="pl",
+    ),
+    Scenario(
+        "detained_vulnerable",
+        8,
+        [*_applied(20), (Action.ORDER_DETENTION, 8, {"ground": "demo: risk of absconding"})],
+        family="eu",
+    ),
+    Scenario(
+        "alternative_to_detention",
+        5,
+        [
+            *_applied(20),
+            (
+                Action.ORDER_DETENTION,
+                6,
+                {"ground": "demo: regular reporting instead of detention", "alternative": True},
+            ),
+        ],
+        family="me",
+    ),
 )
 
 INTERPRETERS = (
@@ -244,6 +294,26 @@ def ensure_interpreters(engine: Engine) -> None:
                     )
                 )
         session.commit()
+
+DEMO_CENTRES = {"small": ("small reception centre", 1), "main": ("main reception centre", 60)}
+"""Per family: `demo-<family>-<key>`, with a name and a capacity."""
+
+
+def ensure_centres(engine: Engine) -> None:
+    """The demo's reception centres (each created once)."""
+    for family in FAMILIES:
+        for key, (name, capacity) in DEMO_CENTRES.items():
+            centre_id = f"demo-{family}-{key}"
+            if not reception.centre_exists(engine, centre_id):
+                reception.save_centre(
+                    engine,
+                    centre_id=centre_id,
+                    name=f"Demo {family.upper()} {name}",
+                    jurisdiction=family,
+                    capacity=capacity,
+                    by=ROLE_USERS[Role.ADMIN][0],
+                    create=True,
+                )
 
 
 def _plan(n: int, rng: random.Random) -> list[Scenario]:
@@ -330,6 +400,11 @@ def _applied_actions(state: CaseState) -> set[str]:
     return {e.action for e in state.history if not e.derived}
 
 
+def _field(value: Any) -> Any:
+    """A step's field as sent (dates as ISO strings)."""
+    return value.isoformat() if isinstance(value, date) else value
+
+
 async def _seed_case(
     client: Client,
     engine: Engine,
@@ -340,9 +415,10 @@ async def _seed_case(
     rng: random.Random,
     today: date,
 ) -> SeedOutcome:
-    family = FAMILIES[index % len(FAMILIES)]
+    family = scenario.family or FAMILIES[index % len(FAMILIES)]
     first_day = today - timedelta(days=max(ago for _, ago, _ in scenario.steps) + 2)
-    vulnerabilities = [Vulnerability.TORTURE_SURVIVOR] if index % 11 == 0 else []
+    vulnerable = index % 11 == 0 or scenario.name == "detained_vulnerable"
+    vulnerabilities = [Vulnerability.TORTURE_SURVIVOR] if vulnerable else []
     body = CaseCreate(
         jurisdiction=family,
         person=PersonIn(
@@ -393,10 +469,12 @@ async def _seed_case(
             continue
         body_json = {
             "on": (today - timedelta(days=ago)).isoformat(),
-            **{k: v.isoformat() if isinstance(v, date) else v for k, v in fields.items()},
+            **{k: _field(v) for k, v in fields.items()},
         }
         if body_json.get("referral") == LATEST:
             body_json["referral"] = view["protection"]["referrals"][-1]["id"]
+        # Special-category detail (a detention ground) goes to SQL, never to the workflow.
+        sealed = {k: body_json.pop(k) for k in SEALED_FIELDS.get(action, ()) if k in body_json}
         try:
             view = await send_action(
                 client,
@@ -407,6 +485,21 @@ async def _seed_case(
                 update_id=f"demo-{case_id}-{action.value}",
             )
             moved += 1
+            if sealed.get("ground") and not await asyncio.to_thread(
+                reception.detention_grounds, engine, case_id, settings
+            ):
+                await asyncio.to_thread(
+                    functools.partial(
+                        reception.record_detention_ground,
+                        engine,
+                        case_id=case_id,
+                        ordered_on=date.fromisoformat(body_json["on"]),
+                        alternative=bool(body_json.get("alternative", False)),
+                        ground=str(sealed["ground"]),
+                        by=actor,
+                        settings=settings,
+                    )
+                )
         except Conflict as exc:
             # A pack without the step (say, no appeal window): the case stays where it is.
             log.warning("demo case %s (%s): %s skipped: %s", index, scenario.name, action, exc)
@@ -437,6 +530,7 @@ async def seed_demo(
     """
     made = await asyncio.to_thread(ensure_users, engine)
     await asyncio.to_thread(ensure_interpreters, engine)
+    await asyncio.to_thread(ensure_centres, engine)
     border = _user(engine, ROLE_USERS[Role.BORDER_OFFICER][0])
     assert border is not None
     today = demo_anchor(engine)

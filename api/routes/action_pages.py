@@ -75,7 +75,8 @@ async def send_form(
     """
     checked = checked_request(user, action.value, form_body(action, posted))
     engine, client = request.app.state.engine, request.app.state.temporal
-    await send_one(case_id, user, engine, client, checked, form_key, request.app.state.settings)
+    settings = request.app.state.settings
+    await send_one(case_id, user, engine, client, checked, form_key, settings=settings)
 
 
 @router.post("/cases/{case_id}/actions/{action}", response_class=HTMLResponse)

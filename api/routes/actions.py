@@ -14,7 +14,7 @@ import hashlib
 import inspect
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header
@@ -23,7 +23,14 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from api.casework import check_scope, person_of, read_view, send_action, send_batch
+from api.casework import (
+    check_scope,
+    person_of,
+    read_view,
+    send_action,
+    send_batch,
+    with_read_model_flags,
+)
 from api.deps import CaseReader, EngineDep, SettingsDep, TemporalDep
 from api.errors import Forbidden, NotFound, Unprocessable, error_field
 from api.permissions import roles_for
@@ -31,10 +38,11 @@ from api.protection import after_protection_acts, split_details, with_interprete
 from api.schemas import BODY_MODEL, CaseView, ConflictBody, ForbiddenBody, NotFoundBody
 from api.text_safety import refused_field
 from core.settings import Settings
+from db import reception
 from db.duplicates import record_matches
 from db.tables import IdempotencyRecord, UserRecord
 from db.users import Role
-from models.actions import ActionInput, input_model, parse_input
+from models.actions import SEALED_FIELDS, ActionInput, input_model, parse_input
 from models.enums import Action
 from models.messages import ActionBatch, ActionRequest
 from models.transitions import TRANSITIONS
@@ -89,6 +97,16 @@ ACTION_EXAMPLES: dict[str, Any] = {
     "assign_interpreter": {"on": "2026-11-23", "interpreter": "interp-fa-1"},
     "record_age_assessment": {"on": "2026-11-22", "outcome": "minor"},
     "record_best_interests": {"on": "2026-11-22"},
+    # Issue #19 (protection track b)
+    "assign_accommodation": {"on": "2026-11-22", "centre": "krnjaca"},
+    "end_accommodation": {"on": "2026-11-22"},
+    "order_detention": {
+        "on": "2026-11-22",
+        "ground": "risk of absconding (Art 8(3)(b))",
+        "alternative": False,
+    },
+    "review_detention": {"on": "2026-11-22", "continued": True},
+    "release_from_detention": {"on": "2026-11-22"},
 }
 ACTION_EXAMPLES["migrate_rules"] = {
     # Recorded by `asylumflow rules migrate` only: every role gets 403 here.
@@ -140,13 +158,16 @@ def _action_operation(action: Action) -> None:
         client: Any,
         settings: Settings,
         body: ActionInput,
+        settings: Settings,
         idempotency_key: str | None = None,
     ) -> dict[str, Any]:
         # Only the fields the client sent: the workflow validates the same body again.
         fields = body.model_dump(mode="json", exclude_unset=True)
         _safe_text(fields)
         request = ActionRequest(action=action, body=fields, actor=user.name)
-        return await send_one(case_id, user, engine, client, request, idempotency_key, settings)
+        return await send_one(
+            case_id, user, engine, client, request, idempotency_key, settings=settings
+        )
 
     parameter = inspect.Parameter
     # FastAPI reads the parameters' types from the signature: the body is this action's model.
@@ -176,6 +197,7 @@ def _action_operation(action: Action) -> None:
                     ),
                 ],
             ),
+            parameter("settings", parameter.POSITIONAL_OR_KEYWORD, annotation=SettingsDep),
             parameter(
                 "idempotency_key",
                 parameter.POSITIONAL_OR_KEYWORD,
@@ -230,11 +252,14 @@ async def take_action(
         dict[str, Any],
         Body(openapi_examples={k: {"summary": k, "value": v} for k, v in ACTION_EXAMPLES.items()}),
     ],
+    settings: SettingsDep,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> dict[str, Any]:
     """Send the action as a Temporal Update and return the case's new state (one round trip)."""
     request = checked_request(user, action, body)
-    return await send_one(case_id, user, engine, client, request, idempotency_key, settings)
+    return await send_one(
+        case_id, user, engine, client, request, idempotency_key, settings=settings
+    )
 
 
 async def send_one(
@@ -244,6 +269,7 @@ async def send_one(
     client: Any,
     request: ActionRequest,
     idempotency_key: str | None,
+    *,
     settings: Settings | None = None,
 ) -> dict[str, Any]:
     """One action as one Update; with an `Idempotency-Key`, the update's id is derived from it.
@@ -257,13 +283,69 @@ async def send_one(
         update_id = await run_in_threadpool(
             _remember_action, engine, user, case_id, request, idempotency_key
         )
-    # Issue #19: special-category detail stays out of the workflow; interviews get an
-    # interpreter of the pool.
+    # Issue #19: special-category detail stays out of the workflow (a referral's or an
+    # assessment's `detail`, a detention's ground); interviews get an interpreter of the pool.
     (clean,), pending = split_details([request])
     (clean,) = await with_interpreter(engine, client, case_id, [clean])
-    view = await send_action(client, engine, case_id, clean, update_id=update_id)
-    await after_protection_acts(engine, settings, case_id, [clean], pending, user.name)
+    sent, sealed = await run_in_threadpool(take_sealed, engine, clean)
+    view = await send_action(client, engine, case_id, sent, update_id=update_id)
+    await after_protection_acts(engine, settings, case_id, [sent], pending, user.name)
+    await run_in_threadpool(store_sealed, engine, case_id, [sealed], user.name, settings)
     return await after_actions(engine, case_id, [request], view)
+
+
+SealedDetail = dict[str, Any] | None
+"""What `take_sealed` took out of a body (None when nothing)."""
+
+
+def take_sealed(
+    engine: Any, request: ActionRequest, prefix: str = ""
+) -> tuple[ActionRequest, SealedDetail]:
+    """The request as the workflow may see it, and the special-category fields taken out.
+
+    A detention order's `ground` is required here (`422` without it) and never reaches the
+    workflow (`SEALED_FIELDS`); an accommodation names a known centre (`422` on `centre`).
+    """
+    if request.action is Action.ASSIGN_ACCOMMODATION:
+        centre = request.body.get("centre")
+        if not isinstance(centre, str) or not reception.centre_exists(engine, centre):
+            raise Unprocessable(
+                prefix + "centre", "no such reception centre (GET /reception/centres)"
+            )
+    fields = SEALED_FIELDS.get(request.action, ())
+    if not fields:
+        return request, None
+    taken = {k: request.body[k] for k in fields if request.body.get(k) not in (None, "")}
+    missing = [k for k in fields if k not in taken]
+    if missing:
+        raise Unprocessable(
+            prefix + missing[0], "required (kept sealed in SQL, never in the workflow)"
+        )
+    body = {k: v for k, v in request.body.items() if k not in fields}
+    detail = {"action": request.action.value, "on": body.get("on"), **taken}
+    detail["alternative"] = bool(body.get("alternative", False))
+    return request.model_copy(update={"body": body}), detail
+
+
+def store_sealed(
+    engine: Any,
+    case_id: str,
+    details: list[SealedDetail],
+    actor: str,
+    settings: Settings | None = None,
+) -> None:
+    """Keep what `take_sealed` took, once the workflow has accepted the acts (sealed in SQL)."""
+    for detail in details:
+        if detail is not None and detail["action"] == Action.ORDER_DETENTION.value:
+            reception.record_detention_ground(
+                engine,
+                case_id=case_id,
+                ordered_on=date.fromisoformat(str(detail["on"])),
+                alternative=bool(detail["alternative"]),
+                ground=str(detail["ground"]),
+                by=actor,
+                settings=settings,
+            )
 
 
 def _remember_action(
@@ -340,13 +422,16 @@ async def _check_scope_if_limited(user: UserRecord, engine: Any, client: Any, ca
 async def after_actions(
     engine: Any, case_id: str, requests: list[ActionRequest], view: dict[str, Any]
 ) -> dict[str, Any]:
-    """Registration triggers the duplicate check (after the update, never before)."""
+    """Registration triggers the duplicate check (after the update, never before).
+
+    The read model's flags (`over_capacity`) are added to the view as `GET /cases/{id}` does.
+    """
     if any(r.action is Action.REGISTER for r in requests):
         found = await run_in_threadpool(record_matches, engine, case_id)
         view["duplicate_candidates"] = [
             {"id": d.id, "other_case_id": d.other_case_id, "score": d.score} for d in found
         ]
-    return view
+    return await with_read_model_flags(engine, view)
 
 
 @router.post(
@@ -414,6 +499,13 @@ async def take_actions(
     await _check_scope_if_limited(user, engine, client, case_id)
     clean, pending = split_details(requests)
     clean = await with_interpreter(engine, client, case_id, clean)
-    view = await send_batch(client, engine, case_id, ActionBatch(actions=clean))
-    await after_protection_acts(engine, settings, case_id, clean, pending, user.name)
+    taken = [
+        await run_in_threadpool(take_sealed, engine, r, f"actions.{i}.")
+        for i, r in enumerate(clean)
+    ]
+    sent = [t[0] for t in taken]
+    view = await send_batch(client, engine, case_id, ActionBatch(actions=sent))
+    await after_protection_acts(engine, settings, case_id, sent, pending, user.name)
+    details = [t[1] for t in taken]
+    await run_in_threadpool(store_sealed, engine, case_id, details, user.name, settings)
     return await after_actions(engine, case_id, requests, view)

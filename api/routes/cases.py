@@ -21,6 +21,7 @@ from api.casework import (
     public_person,
     read_view,
     start_case,
+    with_read_model_flags,
 )
 from api.deps import (
     BorderOrStaff,
@@ -290,7 +291,7 @@ async def get_case(
     view["person"] = public_person(person)
     linked = await run_in_threadpool(linked_cases, engine, case_id)
     view["linked_cases"] = await run_in_threadpool(readable_case_ids, engine, user, linked)
-    return view
+    return await with_read_model_flags(engine, view)
 
 
 _HISTORY_FIELDS = (

@@ -28,7 +28,14 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.engine import Engine
 
 from api.action_forms import form_fields, offered_actions
-from api.casework import check_scope, handle_for, person_of, public_person, read_view
+from api.casework import (
+    check_scope,
+    handle_for,
+    person_of,
+    public_person,
+    read_view,
+    with_read_model_flags,
+)
 from api.deps import (
     SESSION_COOKIE,
     BearerToken,
@@ -332,6 +339,7 @@ async def case_context(request: Request, user: UserRecord, case_id: str) -> dict
     view, person = await readable_case(request, user, case_id)
     if view.get("reference") is None:  # a case begun before references
         view["reference"] = await run_in_threadpool(reference_of, _engine(request), case_id)
+    view = await with_read_model_flags(_engine(request), view)  # over_capacity (issue #19)
     events = await handle_for(client, case_id).query(CaseWorkflow.history)
     events = await run_in_threadpool(readable_notes, _engine(request), user, events)
     # Legal order, as `GET /cases/{id}/history` gives it: by `on`, acts before what the engine

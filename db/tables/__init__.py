@@ -4,6 +4,7 @@ from db.tables.access import AuditRecord, UiSessionRecord, UiTicketRecord, UserR
 from db.tables.cases import CaseEventRecord, CaseRecord, DeadlineRecord, ProjectionIntentRecord
 from db.tables.feeds import DeliveryRecord, FeedSecretRecord, WebhookRecord
 from db.tables.protection import InterpreterRecord, ProtectionDetailRecord
+from db.tables.reception_detention import DetentionOrderRecord, ReceptionCentreRecord
 from db.tables.registry import (
     CaseReferenceRecord,
     DuplicateRecord,
@@ -23,6 +24,7 @@ __all__ = [
     "CaseStatFactRecord",
     "DeadlineRecord",
     "DeliveryRecord",
+    "DetentionOrderRecord",
     "DuplicateRecord",
     "FeedSecretRecord",
     "IdempotencyRecord",
@@ -30,6 +32,7 @@ __all__ = [
     "PersonRecord",
     "ProjectionIntentRecord",
     "ProtectionDetailRecord",
+    "ReceptionCentreRecord",
     "ReferenceCounterRecord",
     "UiSessionRecord",
     "UiTicketRecord",

@@ -77,6 +77,12 @@ class CaseRecord(SQLModel, table=True):
     )
     last_seq: int = 0
     updated_at: datetime
+    # Issue #19 (protection track b): reception and detention, as the workflow knows them
+    # (a centre id and a kind of detention; the ground stays in `detention_orders`).
+    accommodation_centre: str | None = Field(default=None, index=True, max_length=64)
+    accommodated_since: date | None = None
+    detention: str | None = Field(default=None, index=True, max_length=16)
+    detention_since: date | None = None
 
 
 class CaseEventRecord(SQLModel, table=True):

@@ -80,6 +80,9 @@ ACTIONS: dict[str, Rule] = {
     "review_abandonment": Rule(frozenset({SUPERVISOR}), "case"),
     "record_contact": Rule(frozenset({CASEWORKER, SUPERVISOR, LEGAL_AID}), "case"),
     "record_monitor_consent": Rule(STAFF, "case"),
+    # Issue #19 (protection track b): staff place people and order detention.
+    "assign_accommodation": Rule(STAFF, "case"),
+    "order_detention": Rule(STAFF, "case"),
 }
 
 SIGNIN = "ui: redirects to sign-in without a session"
@@ -120,6 +123,14 @@ RULES: dict[tuple[str, str], AnyRule] = {
     ("GET", "/interpreters"): Rule(frozenset({ADMIN, SUPERVISOR})),
     ("POST", "/interpreters"): Rule(frozenset({ADMIN, SUPERVISOR})),
     ("POST", "/interpreters/{interpreter_id}/availability"): Rule(frozenset({ADMIN, SUPERVISOR})),
+    # Issue #19 (protection track b): centres are read by those who place people, kept by
+    # admins (reference data) and supervisors; the detained list is a supervisor's.
+    ("GET", "/reception/centres"): Rule(STAFF),
+    ("POST", "/reception/centres"): Rule(frozenset({ADMIN, SUPERVISOR})),
+    ("PUT", "/reception/centres/{centre_id}"): Rule(frozenset({ADMIN, SUPERVISOR})),
+    ("GET", "/supervision/detained"): Rule(frozenset({SUPERVISOR})),
+    ("GET", "/ui/protection/centres"): UiRule(303, SIGNIN, to_signin=True),
+    ("GET", "/ui/protection/detained"): UiRule(303, SIGNIN, to_signin=True),
     # The Temporal UI's codec server: the roles that read every case (issue 21).
     ("POST", "/codec/decode"): Rule(STAFF),
     ("POST", "/codec/encode"): Rule(STAFF),
@@ -265,6 +276,8 @@ ACTION_BODIES: dict[str, dict[str, Any]] = {
     "review_abandonment": {"confirm": False},
     "record_contact": {"note": "access matrix"},
     "record_monitor_consent": {"given": True},
+    "assign_accommodation": {"centre": "matrix-centre"},
+    "order_detention": {"ground": "access matrix probe"},
 }
 
 
@@ -290,6 +303,7 @@ def probes(seed: Seed) -> list[Probe]:
         "name": "spare",  # the user admins revoke
         "table": "applicants",
         "interpreter_id": "matrix-1",
+        "centre_id": "matrix-centre",
     }
     bodies: dict[tuple[str, str], Any] = {
         ("POST", "/cases"): case_body(),
@@ -301,6 +315,13 @@ def probes(seed: Seed) -> list[Probe]:
         ("POST", "/codec/encode"): {"payloads": []},
         ("POST", "/interpreters"): {"id": "matrix-1", "name": "Matrix", "languages": ["ar"]},
         ("POST", "/interpreters/{interpreter_id}/availability"): {"available": False},
+        ("POST", "/reception/centres"): {
+            "id": "matrix-centre",
+            "name": "Matrix",
+            "jurisdiction": "rs",
+            "capacity": 2,
+        },
+        ("PUT", "/reception/centres/{centre_id}"): {"capacity": 3},
     }
     result = []
     for key, rule in RULES.items():

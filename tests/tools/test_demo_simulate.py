@@ -13,6 +13,7 @@ from sqlmodel import Session, select
 from temporalio.testing import WorkflowEnvironment
 
 from core.settings import get_settings
+from db.reception import centres, detained
 from db.tables import CaseRecord, PersonRecord, UserRecord
 from db.users import user_for_token
 from tools.demo import SCENARIOS, SeedOutcome, fresh_tokens, seed_demo
@@ -121,6 +122,13 @@ async def test_demo_caseload_covers_every_situation(
     assert child["protection"]["interview"]["interpreter"] == "demo-interpreter-prs"
     clock = next(d for d in child["deadlines"] if d["clock"] == "uasc_representative")
     assert clock["status"] == "met"
+    # Issue #19: a detained vulnerable applicant (with the review clock) and a centre over
+    # capacity, as the supervisor's lists show them.
+    assert any({"detained", "vulnerable_in_detention"} <= f for f in flags)
+    assert any("alternative_to_detention" in f for f in flags)
+    held = detained(sqlite_engine)
+    assert any(d.detention == "detained" and d.vulnerable and d.next_review_due for d in held)
+    assert any(c.over_capacity for c in centres(sqlite_engine))
 
 
 async def test_simulator_writes_csvs_and_charts(tmp_path: Path) -> None:

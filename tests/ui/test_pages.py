@@ -200,3 +200,47 @@ async def test_monitor_sees_what_it_may_do_and_no_page_crashes(api: Api) -> None
     # The dashboard has no monitor's case page (the API's consent rule is the one way in).
     for path in ("/ui/desk", "/ui/supervision/overdue", "/ui/legal-aid", f"/ui/cases/{cid}"):
         await page(api, path, mon, 403)
+
+
+async def test_reception_and_detention_pages(api: Api) -> None:
+    """Issue #19: centres over capacity, the detained list, the case page.
+
+    The centres page flags a centre over capacity and names who is beyond it; the detained list
+    shows the next review date and the vulnerable flag; the case page both.
+    """
+    from tests.api.helpers import act, ago, create
+
+    api.user("cw", Role.CASEWORKER)
+    api.user("sup", Role.SUPERVISOR)
+    made = await api.http.post(
+        "/reception/centres",
+        json={"id": "ui-small", "name": "UI small centre", "jurisdiction": "rs", "capacity": 1},
+        headers=api.auth("sup"),
+    )
+    assert made.status_code == 201, made.text
+    first, second = [(await create(api, "cw", identified_on=ago(30)))["id"] for _ in range(2)]
+    for case_id, placed in ((first, 20), (second, 10)):
+        await act(api, "cw", case_id, "make_application", on=ago(30))
+        await act(api, "cw", case_id, "assign_accommodation", on=ago(placed), centre="ui-small")
+    held = (
+        await create(
+            api, "cw", jurisdiction="eu", identified_on=ago(30), vulnerabilities=["pregnancy"]
+        )
+    )["id"]
+    for action in ("make_application", "register", "lodge"):
+        await act(api, "cw", held, action, on=ago(25))
+    ordered = await act(api, "cw", held, "order_detention", on=ago(3), ground="UI-Ground-Q")
+    due = next(d["due"] for d in ordered["deadlines"] if d["clock"] == "detention_review")
+
+    sup, cw = await signin(api, "sup"), await signin(api, "cw")
+    centres = await page(api, "/ui/protection/centres", cw)
+    (row,) = [r.text for r in centres.all("tr") if "ui-small" in r.text]
+    assert "over capacity" in row and "Qarawi-Testperson" in row
+    detained = await page(api, "/ui/protection/detained", sup)
+    (row,) = [r.text for r in detained.all("tr") if "Zainab" in r.text]
+    assert due in row and "vulnerable" in row and "UI-Ground-Q" not in detained.body
+    await page(api, "/ui/protection/detained", cw, 403)
+    case = await page(api, f"/ui/cases/{second}", cw)
+    assert "over capacity" in case.body
+    case = await page(api, f"/ui/cases/{held}", sup)
+    assert "vulnerable in detention" in case.body and "UI-Ground-Q" not in case.body

@@ -1521,6 +1521,118 @@ WORKED = [
         ),
         id="pl-uasc-3d-christmas",
     ),
+    # ------------------------------------------- issue #19: applicant's document, detention
+    pytest.param(
+        Worked(
+            why="RCD 2013 Art 6(1): lodged Mon 2 Mar 2026 + 3 days = Thu 5 Mar (3, 4, 5 Mar are "
+            "working days: Art 3(5) holds)",
+            pack="eu-2013",
+            clock=C.APPLICANT_DOCUMENT,
+            events={"lodged": D(2026, 3, 2)},
+            due=D(2026, 3, 5),
+            rolled=False,
+            period="3 days",
+            rule="eu-2013/rcd-6-1",
+            status=S.RUNNING,
+        ),
+        id="eu2013-applicant-document-3d",
+    ),
+    pytest.param(
+        Worked(
+            why="RCD 2013 Art 6(1): lodged Wed 4 Mar 2026 + 3 days = Sat 7 Mar -> Mon 9 Mar",
+            pack="eu-2013",
+            clock=C.APPLICANT_DOCUMENT,
+            events={"lodged": D(2026, 3, 4)},
+            due=D(2026, 3, 9),
+            rolled=True,
+        ),
+        id="eu2013-applicant-document-rolls",
+    ),
+    pytest.param(
+        Worked(
+            why="RCD 2013 Art 6(1): lodged 2 Mar, document issued Thu 5 Mar, the due day: met",
+            pack="eu-2013",
+            clock=C.APPLICANT_DOCUMENT,
+            events={"lodged": D(2026, 3, 2), "applicant_document_issued": D(2026, 3, 5)},
+            due=D(2026, 3, 5),
+            status=S.MET,
+            late=False,
+        ),
+        id="eu2013-applicant-document-met",
+    ),
+    pytest.param(
+        Worked(
+            why="pl Art 55(1) (unverified): lodged Wed 23 Dec 2026 + 3 days = Sat 26 Dec (also "
+            "the second day of Christmas) -> Sun 27 -> Mon 28 Dec",
+            pack="pl-2015",
+            clock=C.APPLICANT_DOCUMENT,
+            events={"lodged": D(2026, 12, 23)},
+            due=D(2026, 12, 28),
+            rolled=True,
+            rule="pl-2015/agp-55-1",
+        ),
+        id="pl-applicant-document-christmas",
+    ),
+    pytest.param(
+        Worked(
+            why="RCD 2024 Art 11(3): detained Wed 1 Jul 2026 + 15 days = Thu 16 Jul",
+            pack="eu-2024",
+            clock=C.DETENTION_REVIEW,
+            events={"detained": D(2026, 7, 1)},
+            due=D(2026, 7, 16),
+            rolled=False,
+            period="15 days",
+            rule="eu-2024/rcd24-11-3",
+            status=S.RUNNING,
+            trigger=("detained", D(2026, 7, 1)),
+        ),
+        id="eu2024-detention-review-15d",
+    ),
+    pytest.param(
+        Worked(
+            why="RCD 2024 Art 11(3): detained Fri 3 Jul 2026 + 15 days = Sat 18 Jul -> Mon 20 Jul",
+            pack="eu-2024",
+            clock=C.DETENTION_REVIEW,
+            events={"detained": D(2026, 7, 3)},
+            due=D(2026, 7, 20),
+            rolled=True,
+        ),
+        id="eu2024-detention-review-rolls",
+    ),
+    pytest.param(
+        Worked(
+            why="detained 1 Jul, reviewed Tue 14 Jul, before the 16 Jul due day: met",
+            pack="eu-2024",
+            clock=C.DETENTION_REVIEW,
+            events={"detained": D(2026, 7, 1), "detention_reviewed": D(2026, 7, 14)},
+            due=D(2026, 7, 16),
+            status=S.MET,
+        ),
+        id="eu2024-detention-review-met",
+    ),
+    pytest.param(
+        Worked(
+            why="detained 1 Jul, released 10 Jul before any review: cancelled",
+            pack="eu-2024",
+            clock=C.DETENTION_REVIEW,
+            events={"detained": D(2026, 7, 1), "released_from_detention": D(2026, 7, 10)},
+            due=D(2026, 7, 16),
+            status=S.CANCELLED,
+        ),
+        id="eu2024-detention-review-cancelled-by-release",
+    ),
+    pytest.param(
+        Worked(
+            why="detained 1 Jul, no review by 16 Jul: expired on 17 Jul (an authority clock)",
+            pack="eu-2024",
+            clock=C.DETENTION_REVIEW,
+            events={"detained": D(2026, 7, 1)},
+            as_of=D(2026, 7, 17),
+            due=D(2026, 7, 16),
+            status=S.EXPIRED,
+        ),
+        id="eu2024-detention-review-expired",
+    ),
 ]
 
 
@@ -1679,6 +1791,22 @@ ABSENT = [
     ),
     pytest.param("pl-2015", C.LODGING, {"registered": D(2026, 3, 2)}, Situation(), id="pl-lodging"),
     pytest.param("me-2018", C.APPEAL, {"lodged": D(2026, 3, 2)}, Situation(), id="me-no-trigger"),
+    # Issue #19: no figure in the law (or none found) -> no clock.
+    pytest.param(
+        "eu-2013", C.DETENTION_REVIEW, {"detained": D(2026, 3, 2)}, Situation(), id="eu2013-art9"
+    ),
+    pytest.param(
+        "eu-2024", C.APPLICANT_DOCUMENT, {"registered": D(2026, 7, 1)}, Situation(), id="apr-29"
+    ),
+    *(
+        pytest.param(pack_id, clock, events, Situation(), id=f"{pack_id}-{clock.value}")
+        for pack_id in ("rs-2023", "me-2018", "pl-2015")
+        for clock, events in (
+            (C.DETENTION_REVIEW, {"detained": D(2026, 3, 2)}),
+            (C.APPLICANT_DOCUMENT, {"lodged": D(2026, 3, 2)}),
+        )
+        if (pack_id, clock) != ("pl-2015", C.APPLICANT_DOCUMENT)
+    ),
 ]
 
 

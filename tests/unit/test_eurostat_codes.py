@@ -182,3 +182,24 @@ def test_an_applicant_counts_once_a_month() -> None:
         {"time": "2025-03", "citizen": "IQ", "sex": "F", "age": "Y35-64", "asyl_app": a, "value": 1}
         for a in ("ASY_APP", "SUBS_APP")
     ]
+
+
+def test_reception_is_a_month_end_stock_of_places_held() -> None:
+    """Issue #19: placed 10 Jan, moved 20 Feb, place ended 5 Mar, placed again 31 Mar."""
+    line = CaseLine(Person("SY", "F", date(1990, 6, 1), False), "eu")
+    line.accommodation = [
+        (date(2025, 1, 10), 5, True),
+        (date(2025, 2, 20), 7, True),
+        (date(2025, 3, 5), 9, False),
+        (date(2025, 3, 31), 11, True),
+        (date(2025, 4, 30), 12, False),
+    ]
+    found = cells("reception", [line], date(2025, 1, 1), date(2025, 4, 30))
+    # Held at the end of January, February and March (placed again on its last day); the place
+    # ended on 30 April, the last day of April: not held at its end.
+    assert [(c["time"], c["value"]) for c in found] == [
+        ("2025-01", 1),
+        ("2025-02", 1),
+        ("2025-03", 1),
+    ]
+    assert found[0]["age"] == "Y18-34"

@@ -442,7 +442,12 @@ def _bodies(action: Action, state: CaseState) -> list[Body]:
             events = {o.event for o in state.occurrences} & set(PUBLIC_EVENTS)
             return [{"event": e, "date": last.on} for e in events if (last := state.last(e))]
         case Action.ISSUE_DOCUMENT:
-            return [{"kind": k} for k in DocumentKind]
+            in_procedure = state.stage is not Stage.INTEGRATION
+            return [
+                {"kind": k}
+                for k in DocumentKind
+                if (k is DocumentKind.APPLICANT_DOCUMENT) == in_procedure
+            ]
         case Action.RECORD_RISK_ASSESSMENT:
             return [{"at_risk": False}, {"at_risk": True}]
         case Action.ASSIGN_CASEWORKER:
@@ -473,6 +478,12 @@ def _bodies(action: Action, state: CaseState) -> list[Body]:
             return [{"outcome": o} for o in AgeOutcome] + [
                 {"outcome": "minor", "unaccompanied": True}
             ]
+        case Action.ASSIGN_ACCOMMODATION:
+            return [{"centre": "centre-1"}]
+        case Action.ORDER_DETENTION:
+            return [{"alternative": False}, {"alternative": True}]
+        case Action.REVIEW_DETENTION:
+            return [{"continued": True}, {"continued": False}]
         case _:
             return [{}]
 
@@ -512,6 +523,14 @@ def _representative_states() -> dict[str, CaseState]:
     )
     states["paused"] = paused
     states["absconded"] = act(lodged, Action.REPORT_ABSCONDED, on=date(2026, 2, 1))
+    # Issue #19 (protection track b): accommodated, detained, in an alternative to detention.
+    states["accommodated"] = act(
+        lodged, Action.ASSIGN_ACCOMMODATION, on=date(2026, 1, 16), centre="centre-1"
+    )
+    states["detained"] = act(lodged, Action.ORDER_DETENTION, on=date(2026, 1, 16))
+    states["alternative to detention"] = act(
+        lodged, Action.ORDER_DETENTION, on=date(2026, 1, 16), alternative=True
+    )
     states["presumed abandoned"] = settle(
         lodged, datetime(2026, 2, 20, tzinfo=UTC), recorded_at=NOW
     ).state

@@ -5,8 +5,8 @@ case's row for its jurisdiction (a bitmap heap scan over the whole `cases` table
 with the jurisdiction in the index the count is an index-only scan (bench/RESULTS.md, "Read
 model at 1,000,000 cases"). The supervision overdue list filtered by jurisdiction gains the same.
 
-Revision ID: 0017
-Revises: 0012
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-12-04 03:55:00
 """
 
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0017"
-down_revision: str | None = "0012"
+revision: str = "0015"
+down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
