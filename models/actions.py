@@ -182,6 +182,22 @@ class AssignLegalAidInput(ActionInput):
     org: str | None = Field(min_length=1, max_length=100)
 
 
+# Tracks around a decision (issue 20, branch `tracks`).
+
+
+class DecideFurtherAppealInput(DecideAppealInput):
+    """`decide_further_appeal`: the court dismisses, quashes and remands, or substitutes."""
+
+
+class RefuseReturnConsentInput(ActionInput):
+    """`refuse_return_consent`: the person refuses assisted voluntary return, or withdraws."""
+
+    withdrawn: bool = Field(
+        default=False,
+        description="true: consent given earlier is withdrawn; false: refused at counselling",
+    )
+
+
 ACTION_INPUTS: dict[Action, type[ActionInput]] = {
     Action.REFER: ReferInput,
     Action.MAKE_APPLICATION: MakeApplicationInput,
@@ -203,6 +219,9 @@ ACTION_INPUTS: dict[Action, type[ActionInput]] = {
     Action.ASSIGN_LEGAL_AID: AssignLegalAidInput,
     Action.RECORD_MONITOR_CONSENT: MonitorConsentInput,
     Action.MIGRATE_RULES: MigrateRulesInput,
+    # Tracks around a decision (issue 20, branch `tracks`).
+    Action.DECIDE_FURTHER_APPEAL: DecideFurtherAppealInput,
+    Action.REFUSE_RETURN_CONSENT: RefuseReturnConsentInput,
 }
 
 

@@ -158,6 +158,13 @@ class CaseState(BaseModel):
     monitor_consent: bool = Field(
         default=False, description="The person consents to monitors reading the case file"
     )
+    # Tracks around a decision (issue 20, branch `tracks`). Defaults, so that states carried
+    # over by continue-as-new and replays of older histories read as "never refused".
+    return_refused: bool = Field(
+        default=False,
+        description="Assisted voluntary return refused, or consent withdrawn: a return without "
+        "assistance (and without reintegration support)",
+    )
     seq: int = 0
     reminders_sent: list[str] = Field(
         default_factory=list,
@@ -285,6 +292,11 @@ class CaseState(BaseModel):
     def open_pause(self) -> Pause | None:
         """The pause still running, if any."""
         return next((p for p in self.pauses if p.end is None), None)
+
+    @property
+    def assisted_departure(self) -> bool:
+        """Departed with AVRR consent on record: reintegration support started with it."""
+        return self.departed and self.return_consent
 
     @property
     def entitled_but_blocked(self) -> bool:

@@ -19,6 +19,7 @@ from models.actions import (
     AssignProcedureInput,
     DecideAdmissibilityInput,
     DecideAppealInput,
+    DecideFurtherAppealInput,
     DecideInput,
     ExtendDeadlineInput,
     IssueDocumentInput,
@@ -337,8 +338,7 @@ def _decide_appeal(state: CaseState, p: DecideAppealInput, entry: CaseEvent, *_:
         if against_discontinuation:
             set_stage(state, Stage.DISCONTINUED, p.on)
             return
-        occur(state, LegalEvent.FINAL, p.on, entry.recorded_at)
-        become_final(state, p.on)
+        final_or_further_appeal(state, p.on, entry.recorded_at)
     elif p.result is AppealResult.QUASHED_REMANDED or against_discontinuation:
         state.outcome = None
         if "remanded" not in state.facts:
@@ -346,11 +346,37 @@ def _decide_appeal(state: CaseState, p: DecideAppealInput, entry: CaseEvent, *_:
         set_stage(state, Stage.LODGED, p.on)
     else:
         state.outcome = p.outcome
-        occur(state, LegalEvent.FINAL, p.on, entry.recorded_at)
-        become_final(state, p.on)
+        final_or_further_appeal(state, p.on, entry.recorded_at)
 
 
 def _make_final(state: CaseState, p: ActionInput, *_: Any) -> None:
+    become_final(state, p.on)
+
+
+def final_or_further_appeal(state: CaseState, on: date, at: datetime) -> None:
+    """A negative appeal decision: final, unless the pack provides a further appeal against it.
+
+    Where the pack has a `further_appeal` rule for the case's situation (a negative outcome),
+    the case waits in `appeal_decided` for its window (or, with no figure, for `make_final`);
+    elsewhere the decision is final at once, as it always was (tracks, issue 20).
+    """
+    if state.pack.clock_for(ClockName.FURTHER_APPEAL, state.situation()) is not None:
+        set_stage(state, Stage.APPEAL_DECIDED, on)
+        return
+    occur(state, LegalEvent.FINAL, on, at)
+    become_final(state, on)
+
+
+def _decide_further_appeal(
+    state: CaseState, p: DecideFurtherAppealInput, entry: CaseEvent, *_: Any
+) -> None:
+    if p.result is AppealResult.QUASHED_REMANDED:
+        # The court annuls the appeal body's decision: the appeal is decided again.
+        set_stage(state, Stage.APPEAL_LODGED, p.on)
+        return
+    if p.result is AppealResult.SUBSTITUTED:
+        state.outcome = p.outcome
+    occur(state, LegalEvent.FINAL, p.on, entry.recorded_at)
     become_final(state, p.on)
 
 
@@ -461,6 +487,13 @@ def _start_return(state: CaseState, *_: Any) -> None:
 
 def _return_consent(state: CaseState, *_: Any) -> None:
     state.return_consent = True
+    state.return_refused = False
+
+
+def _refuse_return_consent(state: CaseState, *_: Any) -> None:
+    # The return goes on without assistance; a risk check already recorded stays valid.
+    state.return_consent = False
+    state.return_refused = True
 
 
 def _risk_assessment(state: CaseState, p: RiskAssessmentInput, entry: CaseEvent, *_: Any) -> None:
@@ -472,7 +505,7 @@ def _risk_assessment(state: CaseState, p: RiskAssessmentInput, entry: CaseEvent,
     occur(state, LegalEvent.MADE, p.on, entry.recorded_at)
     state.final = False
     state.outcome = None
-    state.return_counselling = state.return_consent = False
+    state.return_counselling = state.return_consent = state.return_refused = False
     if "subsequent" not in state.facts:
         state.facts.append("subsequent")
     set_stage(state, Stage.APPLICATION_MADE, p.on)
@@ -538,4 +571,7 @@ _EFFECTS: dict[Action, Effect] = {
     Action.CLOSE: _close,
     Action.RECORD_MONITOR_CONSENT: _monitor_consent,
     Action.MIGRATE_RULES: _migrate_rules,
+    # Tracks around a decision (issue 20, branch `tracks`).
+    Action.DECIDE_FURTHER_APPEAL: _decide_further_appeal,
+    Action.REFUSE_RETURN_CONSENT: _refuse_return_consent,
 }

@@ -29,6 +29,10 @@ class Stage(StrEnum):
     DISCONTINUED = "discontinued"
     WITHDRAWN = "withdrawn"
     CLOSED = "closed"
+    # Tracks around a decision (issue 20, branch `tracks`): a further appeal to a court where
+    # the pack's law provides one.
+    APPEAL_DECIDED = "appeal_decided"
+    FURTHER_APPEAL_LODGED = "further_appeal_lodged"
 
 
 class Procedure(StrEnum):
@@ -133,6 +137,8 @@ class ClockName(StrEnum):
     LABOUR_MARKET_ACCESS = "labour_market_access"
     APPEAL = "appeal"
     REOPEN_WINDOW = "reopen_window"
+    # Tracks around a decision (issue 20, branch `tracks`).
+    FURTHER_APPEAL = "further_appeal"
 
 
 class ClockStatus(StrEnum):
@@ -193,6 +199,9 @@ class LegalEvent(StrEnum):
     REOPENING_REQUESTED = "reopening_requested"
     WITHDRAWN = "withdrawn"
     CLOSED = "closed"
+    # Tracks around a decision (issue 20, branch `tracks`).
+    FURTHER_APPEAL_LODGED = "further_appeal_lodged"
+    FURTHER_APPEAL_DECIDED = "further_appeal_decided"
 
 
 PUBLIC_EVENTS = (
@@ -251,6 +260,10 @@ class Action(StrEnum):
     CLOSE = "close"
     RECORD_MONITOR_CONSENT = "record_monitor_consent"
     MIGRATE_RULES = "migrate_rules"
+    # Tracks around a decision (issue 20, branch `tracks`).
+    LODGE_FURTHER_APPEAL = "lodge_further_appeal"
+    DECIDE_FURTHER_APPEAL = "decide_further_appeal"
+    REFUSE_RETURN_CONSENT = "refuse_return_consent"
 
 
 class IdentifiedAt(StrEnum):

@@ -80,9 +80,14 @@ def _appeal_possible(state: CaseState) -> str | None:
 
 
 def _no_appeal_clock(state: CaseState) -> str | None:
-    rule = state.pack.clock_for(ClockName.APPEAL, state.situation())
+    # In `appeal_decided` the window that matters is the further appeal's (tracks, issue 20).
+    further = state.stage is Stage.APPEAL_DECIDED
+    rule = state.pack.clock_for(
+        ClockName.FURTHER_APPEAL if further else ClockName.APPEAL, state.situation()
+    )
     if rule is not None and rule.period is not None:
-        return f"pack {state.pack_id} has an appeal window: the decision becomes final when it ends"
+        kind = "a further appeal" if further else "an appeal"
+        return f"pack {state.pack_id} has {kind} window: the decision becomes final when it ends"
     return None
 
 
@@ -103,7 +108,17 @@ def _may_close(state: CaseState) -> str | None:
             return "the residence permit has not been issued yet"
         case Stage.RETURN if not state.departed:
             return "departure has not been recorded yet"
+        case Stage.RETURN if state.assisted_departure and not state.reintegrated:
+            # Tracks (issue 20): an assisted return's reintegration support started with the
+            # departure; the case stays open until its follow-up is recorded.
+            return "the assisted return's reintegration follow-up has not been recorded yet"
     return None
+
+
+def _consent_or_refusal(state: CaseState) -> str | None:
+    if state.return_consent or state.return_refused:
+        return None
+    return "record the return consent, or its refusal, first"
 
 
 def _pause_open(state: CaseState) -> str | None:
@@ -227,7 +242,7 @@ TRANSITIONS: dict[Action, Transition] = {
         description="Dismissed: final. Quashed and remanded: lodged. Substituted: final.",
     ),
     Action.MAKE_FINAL: Transition(
-        frozenset({Stage.NOTIFIED}),
+        frozenset({Stage.NOTIFIED, Stage.APPEAL_DECIDED}),
         None,
         LegalEvent.FINAL,
         (_no_appeal_clock,),
@@ -295,13 +310,14 @@ TRANSITIONS: dict[Action, Transition] = {
         guards=(
             _needs("return_counselling", "open AVRR counselling first (start_return)"),
             _not("return_consent", "consent is already recorded"),
+            _not("departed", "departure is already recorded"),
         ),
     ),
     Action.RECORD_RISK_ASSESSMENT: Transition(
         frozenset({Stage.RETURN}),
         None,
         guards=(
-            _needs("return_consent", "record the return consent first"),
+            _consent_or_refusal,
             _not("risk_assessed", "the risk check is already recorded"),
         ),
         description="At risk: back to asylum (a subsequent application is made).",
@@ -319,6 +335,7 @@ TRANSITIONS: dict[Action, Transition] = {
         None,
         guards=(
             _needs("departed", "departure has not been recorded yet"),
+            _needs("assisted_departure", "reintegration follows an assisted return only"),
             _not("reintegrated", "reintegration follow-up is already recorded"),
         ),
     ),
@@ -353,6 +370,31 @@ TRANSITIONS: dict[Action, Transition] = {
         description="Administrators only (`asylumflow rules migrate`): the case moves to "
         "another content of its pinned pack, recorded in its history.",
     ),
+    # Tracks around a decision (issue 20, branch `tracks`).
+    Action.LODGE_FURTHER_APPEAL: Transition(
+        frozenset({Stage.APPEAL_DECIDED}),
+        Stage.FURTHER_APPEAL_LODGED,
+        LegalEvent.FURTHER_APPEAL_LODGED,
+        description="A further appeal to a court against the negative appeal decision.",
+    ),
+    Action.DECIDE_FURTHER_APPEAL: Transition(
+        frozenset({Stage.FURTHER_APPEAL_LODGED}),
+        None,
+        LegalEvent.FURTHER_APPEAL_DECIDED,
+        description="Dismissed: final. Quashed and remanded: the appeal body decides again "
+        "(appeal_lodged). Substituted: final with the court's outcome.",
+    ),
+    Action.REFUSE_RETURN_CONSENT: Transition(
+        frozenset({Stage.RETURN}),
+        None,
+        guards=(
+            _needs("return_counselling", "open AVRR counselling first (start_return)"),
+            _not("departed", "departure is already recorded"),
+            _not("return_refused", "the refusal is already recorded"),
+        ),
+        description="AVRR refused or consent withdrawn: the return goes on without assistance "
+        "(risk check, departure; no reintegration).",
+    ),
 }
 
 assert set(TRANSITIONS) == set(Action), "every action needs a row in the transition table"
@@ -372,6 +414,8 @@ CLOCK_ACT_STAGES: dict[ClockName, frozenset[Stage]] = {
     ClockName.BORDER_PROCEDURE: _DECIDING,
     ClockName.APPEAL: TRANSITIONS[Action.LODGE_APPEAL].sources,
     ClockName.REOPEN_WINDOW: TRANSITIONS[Action.REQUEST_REOPENING].sources,
+    # Tracks around a decision (issue 20, branch `tracks`).
+    ClockName.FURTHER_APPEAL: TRANSITIONS[Action.LODGE_FURTHER_APPEAL].sources,
 }
 """Where each clock's act can still be done (domain.md, "Clocks end with their stage").
 

@@ -87,6 +87,10 @@ ACTION_EXAMPLES["migrate_rules"] = {
     "pack": "rs-2023",
     "to_digest": "sha256:" + "0" * 64,
 }
+# Tracks around a decision (issue 20, branch `tracks`).
+ACTION_EXAMPLES["lodge_further_appeal"] = {"on": "2026-11-22"}
+ACTION_EXAMPLES["decide_further_appeal"] = {"on": "2026-11-22", "result": "dismissed"}
+ACTION_EXAMPLES["refuse_return_consent"] = {"on": "2026-11-22", "withdrawn": False}
 assert set(ACTION_EXAMPLES) == {a.value for a in Action}
 
 _ACTION_RESPONSES: dict[int | str, dict[str, Any]] = {

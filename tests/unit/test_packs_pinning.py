@@ -49,7 +49,8 @@ def rec(state: CaseState, action: Action, now: datetime = NOW, **fields: Any) ->
 
 def _old_rs_2023() -> Any:
     """rs-2023 as it was before the correction (valid from 4 August 2023)."""
-    old = [p for p in pack_contents("rs-2023") if p.digest != get_pack("rs-2023").digest]
+    # Version 1; version 2 is superseded too since the further appeal was added (issue 20).
+    old = [p for p in pack_contents("rs-2023") if p.version == "1"]
     assert len(old) == 1
     return old[0]
 
@@ -85,14 +86,17 @@ def test_digest_is_sha256_of_the_canonical_json_of_the_parsed_pack() -> None:
 
 
 def test_superseded_contents_are_kept_and_resolved_by_digest() -> None:
-    for pack_id in ("rs-2018", "rs-2023", "me-2018", "eu-2024"):
+    # Two earlier contents of the rs packs and of pl-2015 since the further appeal (issue 20).
+    expected = {"rs-2018": 3, "rs-2023": 3, "me-2018": 2, "eu-2024": 2, "pl-2015": 2}
+    for pack_id, n in expected.items():
         contents = pack_contents(pack_id)
-        assert len(contents) == 2, pack_id
-        old, current = contents
-        assert old.digest != current.digest
-        assert get_pack(pack_id, old.digest) == old
-        assert get_pack(pack_id, old.short_digest) == old
+        assert len(contents) == n, pack_id
+        *olds, current = contents
         assert get_pack(pack_id) == current
+        for old in olds:
+            assert old.digest != current.digest
+            assert get_pack(pack_id, old.digest) == old
+            assert get_pack(pack_id, old.short_digest) == old
     assert _old_rs_2023().valid_from == date(2023, 8, 4)
     assert get_pack("rs-2023").valid_from == date(2024, 2, 1)
     with pytest.raises(PackError, match="no content"):
@@ -393,8 +397,12 @@ def test_rules_list_shows_digests_and_superseded_contents() -> None:
     out = CliRunner().invoke(app, ["rules", "list", "--json"])
     rows = {r["pack"]: r for r in json.loads(out.stdout)}
     assert rows["rs-2023"]["digest"] == get_pack("rs-2023").digest
-    assert rows["rs-2023"]["superseded"] == [{"version": "1", "digest": _old_rs_2023().digest}]
-    assert rows["pl-2015"]["superseded"] == []
+    v2 = next(p for p in pack_contents("rs-2023") if p.version == "2")
+    assert rows["rs-2023"]["superseded"] == [
+        {"version": "2", "digest": v2.digest},
+        {"version": "1", "digest": _old_rs_2023().digest},
+    ]
+    assert rows["eu-2013"]["superseded"] == []
 
 
 def test_pinning_boundary_trigger_on_the_day_the_pact_applies() -> None:
