@@ -154,6 +154,56 @@ SCENARIOS: tuple[Scenario, ...] = (
         ],
         _FINAL,
     ),
+    # Tracks around a decision (issue 20, branch `tracks`). The first pass gives the n-th
+    # scenario to family n % 4 (rs, me, pl, eu): these four land on the pack each needs.
+    # rs: the Administrative Court seized after the Asylum Commission dismissed the appeal.
+    Scenario(
+        "further_appeal",
+        5,
+        [
+            *_decided(200, 120, "rejected", 118),
+            (Action.LODGE_APPEAL, 114, {}),
+            (Action.DECIDE_APPEAL, 20, {"result": "dismissed"}),
+            (Action.LODGE_FURTHER_APPEAL, 10, {}),
+        ],
+    ),
+    # me: assisted voluntary return refused; the return goes on without assistance.
+    Scenario(
+        "return_refused",
+        5,
+        [
+            *_decided(150, 60, "rejected", 55),
+            (Action.MAKE_FINAL, 40, {}),
+            (Action.START_RETURN, 20, {}),
+            (Action.REFUSE_RETURN_CONSENT, 15, {"withdrawn": False}),
+            (Action.RECORD_RISK_ASSESSMENT, 10, {"at_risk": False}),
+        ],
+        _FINAL,
+    ),
+    # pl: the Refugee Board dismissed the appeal; the 30 days for a complaint to the court run.
+    Scenario(
+        "appeal_decided",
+        5,
+        [
+            *_decided(200, 120, "rejected", 118),
+            (Action.LODGE_APPEAL, 110, {}),
+            (Action.DECIDE_APPEAL, 5, {"result": "dismissed"}),
+        ],
+    ),
+    # eu: an assisted return departed; the case stays open until the reintegration follow-up.
+    Scenario(
+        "return_departed",
+        5,
+        [
+            *_decided(200, 100, "rejected", 95),
+            (Action.MAKE_FINAL, 80, {}),
+            (Action.START_RETURN, 60, {}),
+            (Action.RECORD_RETURN_CONSENT, 55, {}),
+            (Action.RECORD_RISK_ASSESSMENT, 50, {"at_risk": False}),
+            (Action.RECORD_DEPARTURE, 30, {}),
+        ],
+        _FINAL,
+    ),
 )
 
 

@@ -80,6 +80,11 @@ ACTIONS: dict[str, Rule] = {
     "review_abandonment": Rule(frozenset({SUPERVISOR}), "case"),
     "record_contact": Rule(frozenset({CASEWORKER, SUPERVISOR, LEGAL_AID}), "case"),
     "record_monitor_consent": Rule(STAFF, "case"),
+    # Tracks around a decision (issue 20, branch `tracks`): staff acts, as lodge_appeal and
+    # record_return_consent are (a 409 on the seeded case still shows the role may).
+    "lodge_further_appeal": Rule(STAFF, "case"),
+    "decide_further_appeal": Rule(STAFF, "case"),
+    "refuse_return_consent": Rule(STAFF, "case"),
 }
 
 SIGNIN = "ui: redirects to sign-in without a session"
@@ -257,6 +262,9 @@ ACTION_BODIES: dict[str, dict[str, Any]] = {
     "review_abandonment": {"confirm": False},
     "record_contact": {"note": "access matrix"},
     "record_monitor_consent": {"given": True},
+    "lodge_further_appeal": {},
+    "decide_further_appeal": {"result": "dismissed"},
+    "refuse_return_consent": {"withdrawn": True},
 }
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from db.users import Role
 from tests.api.helpers import Api, act, ago, create, fetch_history
+from tests.ui.helpers import Dom, signin
 
 CW = "cw"
 
@@ -66,6 +67,16 @@ async def test_further_appeal_remanded_then_dismissed_ends_in_return(api: Api) -
     assert window["actor"] == "applicant" and window["unverified"] is True
     assert "lodge_further_appeal" in view["allowed_actions"]
     assert view["waiting_for"]["clock"] == "further_appeal"
+    # The case page: the new stage, the clock with its provenance, the further appeal's form.
+    session = await signin(api.http, api.tokens[CW])
+    page = await api.http.get(f"/ui/cases/{case_id}", headers=session)
+    assert page.status_code == 200, page.text[:300]
+    dom = Dom(page.text)
+    assert "appeal decided" in dom.body
+    row = next(tr for tr in dom.all("tr") if tr.text.startswith("further appeal"))
+    assert "rs-2023/lads-18" in row.text and "running" in row.text, row.text
+    form = dom.all("form")
+    assert any(f.attrs.get("action", "").endswith("/actions/lodge_further_appeal") for f in form)
     # The window is still open: the decision is not made final by hand.
     refused = await post(api, case_id, "make_final", on=ago(19))
     assert refused.status_code == 409, refused.text
