@@ -198,6 +198,18 @@ class RefuseReturnConsentInput(ActionInput):
     )
 
 
+class RecordReturnDecisionInput(ActionInput):
+    """`record_return_decision`: the return decision, with the voluntary departure it grants."""
+
+    departure_days: int | None = Field(
+        default=None,
+        ge=1,
+        le=366,
+        description="The period for voluntary departure the decision fixes, in days (within "
+        "the law's bounds); none: no period granted",
+    )
+
+
 ACTION_INPUTS: dict[Action, type[ActionInput]] = {
     Action.REFER: ReferInput,
     Action.MAKE_APPLICATION: MakeApplicationInput,
@@ -222,6 +234,7 @@ ACTION_INPUTS: dict[Action, type[ActionInput]] = {
     # Tracks around a decision (issue 20, branch `tracks`).
     Action.DECIDE_FURTHER_APPEAL: DecideFurtherAppealInput,
     Action.REFUSE_RETURN_CONSENT: RefuseReturnConsentInput,
+    Action.RECORD_RETURN_DECISION: RecordReturnDecisionInput,
 }
 
 

@@ -165,6 +165,11 @@ class CaseState(BaseModel):
         description="Assisted voluntary return refused, or consent withdrawn: a return without "
         "assistance (and without reintegration support)",
     )
+    return_decided: bool = Field(
+        default=False,
+        description="The return decision is recorded (with the voluntary departure period it "
+        "grants, if any)",
+    )
     seq: int = 0
     reminders_sent: list[str] = Field(
         default_factory=list,
@@ -401,14 +406,16 @@ def record_event(
     return entry
 
 
-def occur(state: CaseState, event: LegalEvent, on: date, at: datetime) -> None:
+def occur(
+    state: CaseState, event: LegalEvent, on: date, at: datetime, days: int | None = None
+) -> None:
     """Add a legal event to the clocks' inputs, ordered after every earlier one.
 
     The order is the order of the legal record (acts are applied in legal order), not the
     history's `seq`, which is the order of recording.
     """
     ordinal = state.occurrences[-1].seq + 1 if state.occurrences else 1
-    state.occurrences.append(Occurrence(event=event, on=on, seq=ordinal, at=at))
+    state.occurrences.append(Occurrence(event=event, on=on, seq=ordinal, at=at, days=days))
 
 
 def amend(state: CaseState, entry: CaseEvent, **changes: Any) -> CaseEvent:

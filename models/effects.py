@@ -29,6 +29,7 @@ from models.actions import (
     MonitorConsentInput,
     PauseClockInput,
     RecordInterviewInput,
+    RecordReturnDecisionInput,
     ReferInput,
     ReviewAbandonmentInput,
     RiskAssessmentInput,
@@ -511,8 +512,21 @@ def _risk_assessment(state: CaseState, p: RiskAssessmentInput, entry: CaseEvent,
     set_stage(state, Stage.APPLICATION_MADE, p.on)
 
 
-def _record_departure(state: CaseState, *_: Any) -> None:
+def _record_departure(state: CaseState, p: ActionInput, entry: CaseEvent, *_: Any) -> None:
     state.departed = True
+    if state.return_decided:
+        # Meets the voluntary departure period (tracks, issue 20). Only after a recorded return
+        # decision, so that older histories' departures record nothing new.
+        amend(state, entry, event=LegalEvent.DEPARTED)
+        occur(state, LegalEvent.DEPARTED, p.on, entry.recorded_at)
+
+
+def _record_return_decision(
+    state: CaseState, p: RecordReturnDecisionInput, entry: CaseEvent, *_: Any
+) -> None:
+    state.return_decided = True
+    entry = amend(state, entry, event=LegalEvent.RETURN_DECIDED)
+    occur(state, LegalEvent.RETURN_DECIDED, p.on, entry.recorded_at, days=p.departure_days)
 
 
 def _record_reintegration(state: CaseState, *_: Any) -> None:
@@ -574,4 +588,5 @@ _EFFECTS: dict[Action, Effect] = {
     # Tracks around a decision (issue 20, branch `tracks`).
     Action.DECIDE_FURTHER_APPEAL: _decide_further_appeal,
     Action.REFUSE_RETURN_CONSENT: _refuse_return_consent,
+    Action.RECORD_RETURN_DECISION: _record_return_decision,
 }

@@ -139,6 +139,7 @@ class ClockName(StrEnum):
     REOPEN_WINDOW = "reopen_window"
     # Tracks around a decision (issue 20, branch `tracks`).
     FURTHER_APPEAL = "further_appeal"
+    VOLUNTARY_DEPARTURE = "voluntary_departure"
 
 
 class ClockStatus(StrEnum):
@@ -202,6 +203,8 @@ class LegalEvent(StrEnum):
     # Tracks around a decision (issue 20, branch `tracks`).
     FURTHER_APPEAL_LODGED = "further_appeal_lodged"
     FURTHER_APPEAL_DECIDED = "further_appeal_decided"
+    RETURN_DECIDED = "return_decided"
+    DEPARTED = "departed"
 
 
 PUBLIC_EVENTS = (
@@ -264,6 +267,7 @@ class Action(StrEnum):
     LODGE_FURTHER_APPEAL = "lodge_further_appeal"
     DECIDE_FURTHER_APPEAL = "decide_further_appeal"
     REFUSE_RETURN_CONSENT = "refuse_return_consent"
+    RECORD_RETURN_DECISION = "record_return_decision"
 
 
 class IdentifiedAt(StrEnum):

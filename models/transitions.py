@@ -21,6 +21,7 @@ from models.actions import (
     ExtendDeadlineInput,
     MigrateRulesInput,
     PauseClockInput,
+    RecordReturnDecisionInput,
     ScheduleInterviewInput,
     input_model,
 )
@@ -395,6 +396,16 @@ TRANSITIONS: dict[Action, Transition] = {
         description="AVRR refused or consent withdrawn: the return goes on without assistance "
         "(risk check, departure; no reintegration).",
     ),
+    Action.RECORD_RETURN_DECISION: Transition(
+        frozenset({Stage.RETURN}),
+        None,
+        guards=(
+            _not("departed", "departure is already recorded"),
+            _not("return_decided", "the return decision is already recorded"),
+        ),
+        description="The return decision; the voluntary departure period it fixes runs from "
+        "it where the pack's law bounds one.",
+    ),
 }
 
 assert set(TRANSITIONS) == set(Action), "every action needs a row in the transition table"
@@ -416,6 +427,7 @@ CLOCK_ACT_STAGES: dict[ClockName, frozenset[Stage]] = {
     ClockName.REOPEN_WINDOW: TRANSITIONS[Action.REQUEST_REOPENING].sources,
     # Tracks around a decision (issue 20, branch `tracks`).
     ClockName.FURTHER_APPEAL: TRANSITIONS[Action.LODGE_FURTHER_APPEAL].sources,
+    ClockName.VOLUNTARY_DEPARTURE: TRANSITIONS[Action.RECORD_DEPARTURE].sources,
 }
 """Where each clock's act can still be done (domain.md, "Clocks end with their stage").
 
@@ -488,6 +500,8 @@ def validate_input(state: CaseState, action: Action, payload: ActionInput, today
             _validate_extension(state, payload)
         case MigrateRulesInput():
             _validate_migration(state, payload)
+        case RecordReturnDecisionInput() if payload.departure_days is not None:
+            _validate_departure_days(state, payload.departure_days)
         case PauseClockInput() if payload.clocks:
             unknown = [c for c in payload.clocks if c not in state.pack.clock_names()]
             if unknown:
@@ -500,6 +514,22 @@ def validate_input(state: CaseState, action: Action, payload: ActionInput, today
         pause = state.open_pause()
         if pause is not None and payload.on < pause.start:
             raise InvalidInput("on", "a pause cannot end before it started")
+
+
+def _validate_departure_days(state: CaseState, days: int) -> None:
+    rule = state.pack.clock_for(ClockName.VOLUNTARY_DEPARTURE, state.situation())
+    bounds = rule.days_bounds() if rule is not None else None
+    if bounds is None:
+        raise InvalidInput(
+            "departure_days",
+            f"pack {state.pack_id} sets no period for voluntary departure; leave it out",
+        )
+    low, high = bounds
+    if not low <= days <= high:
+        raise InvalidInput(
+            "departure_days",
+            f"the period for voluntary departure is {low} to {high} days ({rule.citation})",
+        )
 
 
 def _validate_migration(state: CaseState, payload: MigrateRulesInput) -> None:

@@ -198,6 +198,8 @@ SCENARIOS: tuple[Scenario, ...] = (
             *_decided(200, 100, "rejected", 95),
             (Action.MAKE_FINAL, 80, {}),
             (Action.START_RETURN, 60, {}),
+            # The Return Directive's period for voluntary departure, fixed at 30 days; met.
+            (Action.RECORD_RETURN_DECISION, 58, {"departure_days": 30}),
             (Action.RECORD_RETURN_CONSENT, 55, {}),
             (Action.RECORD_RISK_ASSESSMENT, 50, {"at_risk": False}),
             (Action.RECORD_DEPARTURE, 30, {}),

@@ -85,6 +85,7 @@ ACTIONS: dict[str, Rule] = {
     "lodge_further_appeal": Rule(STAFF, "case"),
     "decide_further_appeal": Rule(STAFF, "case"),
     "refuse_return_consent": Rule(STAFF, "case"),
+    "record_return_decision": Rule(STAFF, "case"),
 }
 
 SIGNIN = "ui: redirects to sign-in without a session"
@@ -265,6 +266,7 @@ ACTION_BODIES: dict[str, dict[str, Any]] = {
     "lodge_further_appeal": {},
     "decide_further_appeal": {"result": "dismissed"},
     "refuse_return_consent": {"withdrawn": True},
+    "record_return_decision": {"departure_days": 30},
 }
 
 

@@ -217,3 +217,41 @@ async def test_withdrawn_consent_given_again_and_close_waits_for_reintegration(a
     await act(api, CW, case_id, "record_reintegration", on=ago(10))
     view = await act(api, CW, case_id, "close", on=ago(9))
     assert view["stage"] == "closed"
+
+
+async def test_voluntary_departure_period_fixed_by_the_return_decision(api: Api) -> None:
+    users(api)
+    # eu: no appeal window in EU law, so the decision is made final by hand.
+    case_id: str = (await create(api, CW, jurisdiction="eu"))["id"]
+    for action, body in (
+        ("make_application", {"on": ago(320)}),
+        ("register", {"on": ago(319)}),
+        ("lodge", {"on": ago(318)}),
+        ("decide", {"on": ago(230), "outcome": "rejected"}),
+        ("notify_decision", {"on": ago(229)}),
+        ("make_final", {"on": ago(200)}),
+    ):
+        await act(api, CW, case_id, action, **body)
+    # Return Directive Art 7(1): between seven and thirty days, a field error outside them.
+    for days in (6, 31):
+        bad = await post(api, case_id, "record_return_decision", on=ago(10), departure_days=days)
+        assert bad.status_code == 422, bad.text
+        assert bad.json()["field"] == "departure_days"
+    view = await act(api, CW, case_id, "record_return_decision", on=ago(10), departure_days=30)
+    period = clock(view, "voluntary_departure")
+    assert (period["status"], period["period"], period["actor"]) == (
+        "running",
+        "30 days",
+        "applicant",
+    )
+    assert period["rule"].endswith("/rd-7-1") and period["trigger_date"] == ago(10)
+    assert "record_return_decision" not in view["allowed_actions"]
+    await act(api, CW, case_id, "start_return", on=ago(9))
+    await act(api, CW, case_id, "record_return_consent", on=ago(8))
+    await act(api, CW, case_id, "record_risk_assessment", on=ago(7), at_risk=False)
+    view = await act(api, CW, case_id, "record_departure", on=ago(5))
+    assert clock(view, "voluntary_departure")["status"] == "met"
+    history = await fetch_history(api, CW, case_id)
+    events = {e["action"]: e["event"] for e in history}
+    assert events["record_return_decision"] == "return_decided"
+    assert events["record_departure"] == "departed"

@@ -402,6 +402,8 @@ def _bodies(action: Action, state: CaseState) -> list[Body]:
             ]
         case Action.REFUSE_RETURN_CONSENT:
             return [{"withdrawn": False}, {"withdrawn": True}]
+        case Action.RECORD_RETURN_DECISION:
+            return [{}, {"departure_days": 30}, {"departure_days": 3}]
         case _:
             return [{}]
 

@@ -1,0 +1,164 @@
+"""Tracks around a decision (issue #20) in the model: the voluntary departure period.
+
+The period is the one the return decision fixes, within the bounds the pack's law sets: worked
+examples (every expected date counted on a calendar, as in test_deadlines_worked.py), the bounds
+as field errors, and the clock met by the departure. The further appeal and the AVRR refusal are
+in test_lifecycle.py (their paths) and tests/api/test_decision_tracks.py (over HTTP).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+
+from models.actions import input_model
+from models.deadlines import Occurrence, compute_deadlines
+from models.effects import apply
+from models.enums import Action, AppealResult, ClockName, ClockStatus, LegalEvent, Outcome, Stage
+from models.errors import InvalidInput
+from models.lifecycle import CaseState
+from models.rules import Situation, get_pack
+from models.settling import settle
+from models.transitions import allowed_actions
+from tests.unit.test_lifecycle import decided_case
+
+NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
+TODAY = date(2026, 11, 23)
+D = date
+
+
+def act(state: CaseState, action: Action, **fields: Any) -> CaseState:
+    payload = input_model(action)(**fields)
+    return apply(state, action, payload, actor="cw", recorded_at=NOW, today=TODAY).state
+
+
+@pytest.mark.parametrize(
+    ("pack_id", "decided", "days", "due", "rolled", "rule"),
+    [
+        # Mon 2 Mar 2026 + 30 days = Wed 1 Apr 2026 (Return Directive Art 7(1)).
+        (
+            "eu-2013",
+            D(2026, 3, 2),
+            30,
+            D(2026, 4, 1),
+            False,
+            "eu-2013/rd-7-1",
+        ),
+        # Thu 1 Oct 2026 + 30 days = Sat 31 Oct -> Mon 2 Nov (weekends calendar).
+        ("eu-2024", D(2026, 10, 1), 30, D(2026, 11, 2), True, "eu-2024/rd-7-1"),
+        # Seven days, the shortest: Fri 2 Oct 2026 + 7 = Fri 9 Oct 2026.
+        ("eu-2024", D(2026, 10, 2), 7, D(2026, 10, 9), False, "eu-2024/rd-7-1"),
+        # pl, Art 315(1): Wed 1 Apr 2026 + 15 days = Thu 16 Apr 2026 (a working day).
+        ("pl-2015", D(2026, 4, 1), 15, D(2026, 4, 16), False, "pl-2015/ac-315-1"),
+    ],
+    ids=["eu2013-30d", "eu2024-30d-rolls", "eu2024-7d", "pl-15d"],
+)
+def test_voluntary_departure_worked(
+    pack_id: str, decided: date, days: int, due: date, rolled: bool, rule: str
+) -> None:
+    occurrences = [
+        Occurrence(event=LegalEvent.LODGED, on=D(2025, 9, 1), seq=1),
+        Occurrence(event=LegalEvent.RETURN_DECIDED, on=decided, seq=2, days=days),
+    ]
+    found = [
+        d
+        for d in compute_deadlines(get_pack(pack_id), occurrences, Situation(), as_of=decided)
+        if d.clock is ClockName.VOLUNTARY_DEPARTURE
+    ]
+    assert len(found) == 1
+    (d,) = found
+    assert (d.due, d.rolled, d.rule, d.period) == (due, rolled, rule, f"{days} days")
+    assert d.status is ClockStatus.RUNNING and d.actor.value == "applicant"
+    assert d.trigger_date == decided and d.citation.strip()
+
+
+@pytest.mark.parametrize("pack_id", ["rs-2023", "me-2018", "eu-2024"])
+def test_no_period_fixed_or_none_in_law_means_no_clock(pack_id: str) -> None:
+    """No rule in the rs and me packs; an eu decision without departure_days (Art 7(4))."""
+    occurrences = [Occurrence(event=LegalEvent.RETURN_DECIDED, on=D(2026, 10, 1), seq=1)]
+    deadlines = compute_deadlines(get_pack(pack_id), occurrences, Situation(), as_of=D(2026, 10, 1))
+    assert ClockName.VOLUNTARY_DEPARTURE not in {d.clock for d in deadlines}
+
+
+def in_return(family: str) -> CaseState:
+    """A rejected case whose appeal window (or make_final) ended in `return`."""
+    s = decided_case(Outcome.REJECTED, family)
+    if s.stage is Stage.NOTIFIED and family == "eu":
+        s = act(s, Action.MAKE_FINAL, on=D(2026, 3, 20))
+    s = settle(s, NOW, recorded_at=NOW).state
+    assert s.stage is Stage.RETURN
+    return s
+
+
+def test_the_decision_fixes_the_period_within_the_bounds() -> None:
+    s = in_return("eu")
+    for days in (6, 31):
+        with pytest.raises(InvalidInput) as info:
+            act(s, Action.RECORD_RETURN_DECISION, on=D(2026, 10, 1), departure_days=days)
+        assert info.value.field == "departure_days"
+        assert "7 to 30 days" in str(info.value)
+    s = act(s, Action.RECORD_RETURN_DECISION, on=D(2026, 10, 1), departure_days=30)
+    d = s.deadline(ClockName.VOLUNTARY_DEPARTURE, D(2026, 10, 1))
+    assert d is not None and d.due == D(2026, 11, 2) and d.status is ClockStatus.RUNNING
+    assert [e.event for e in s.history][-1] is LegalEvent.RETURN_DECIDED
+    assert Action.RECORD_RETURN_DECISION not in allowed_actions(s)
+    # Departure within the period meets it; the reintegration then follows as before.
+    s = act(s, Action.START_RETURN, on=D(2026, 10, 2))
+    s = act(s, Action.REFUSE_RETURN_CONSENT, on=D(2026, 10, 3))
+    s = act(s, Action.RECORD_RISK_ASSESSMENT, on=D(2026, 10, 5), at_risk=False)
+    s = act(s, Action.RECORD_DEPARTURE, on=D(2026, 10, 20))
+    d = s.deadline(ClockName.VOLUNTARY_DEPARTURE, D(2026, 10, 20))
+    assert d is not None and d.status is ClockStatus.MET and d.completed_on == D(2026, 10, 20)
+
+
+def test_a_pack_without_a_period_refuses_days_and_runs_no_clock() -> None:
+    s = in_return("rs")
+    with pytest.raises(InvalidInput, match="sets no period for voluntary departure"):
+        act(s, Action.RECORD_RETURN_DECISION, on=D(2026, 10, 1), departure_days=30)
+    s = act(s, Action.RECORD_RETURN_DECISION, on=D(2026, 10, 1))
+    assert s.return_decided and s.deadline(ClockName.VOLUNTARY_DEPARTURE, TODAY) is None
+    # The departure then records the event that would meet it: harmless without a clock.
+    s = act(s, Action.START_RETURN, on=D(2026, 10, 2))
+    s = act(s, Action.RECORD_RETURN_CONSENT, on=D(2026, 10, 3))
+    s = act(s, Action.RECORD_RISK_ASSESSMENT, on=D(2026, 10, 4), at_risk=False)
+    s = act(s, Action.RECORD_DEPARTURE, on=D(2026, 10, 5))
+    assert s.last(LegalEvent.DEPARTED) is not None
+
+
+def test_a_departure_without_a_return_decision_records_no_event() -> None:
+    """Older histories' departures must replay as they were: no new legal event."""
+    s = in_return("rs")
+    s = act(s, Action.START_RETURN, on=D(2026, 10, 2))
+    s = act(s, Action.RECORD_RETURN_CONSENT, on=D(2026, 10, 3))
+    s = act(s, Action.RECORD_RISK_ASSESSMENT, on=D(2026, 10, 4), at_risk=False)
+    s = act(s, Action.RECORD_DEPARTURE, on=D(2026, 10, 5))
+    assert s.last(LegalEvent.DEPARTED) is None
+    assert s.history[-1].event is None
+
+
+def test_a_period_passing_without_departure_is_recorded_as_expired() -> None:
+    s = in_return("eu")
+    s = act(s, Action.RECORD_RETURN_DECISION, on=D(2026, 10, 1), departure_days=7)
+    settled = settle(s, NOW, recorded_at=NOW)
+    (expired,) = [e for e in settled.events if e.action == "deadline_expired"]
+    assert expired.data["clock"] == "voluntary_departure"
+    # Thu 1 Oct + 7 = Thu 8 Oct; expired the day after.
+    assert expired.on == D(2026, 10, 9)
+    assert settled.state.stage is Stage.RETURN
+
+
+def test_further_appeal_decided_substituted_positive_has_no_window() -> None:
+    """A positive appeal outcome is final at once: the further appeal is the applicant's."""
+    s = decided_case(Outcome.REJECTED)
+    s = act(s, Action.LODGE_APPEAL, on=D(2026, 3, 10))
+    s = act(
+        s,
+        Action.DECIDE_APPEAL,
+        on=D(2026, 6, 1),
+        result=AppealResult.SUBSTITUTED,
+        outcome=Outcome.REFUGEE_STATUS,
+    )
+    assert (s.stage, s.final) == (Stage.INTEGRATION, True)
+    assert s.deadline(ClockName.FURTHER_APPEAL, D(2026, 6, 1)) is None
