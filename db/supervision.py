@@ -58,6 +58,8 @@ DEFAULT_SERVICE_LEVELS: dict[Stage, int] = {
     # a month and ends the stage by itself; a court takes longer than an appeal body.
     Stage.APPEAL_DECIDED: 45,
     Stage.FURTHER_APPEAL_LODGED: 365,
+    # pl: the toleration document is valid for 2 years; a case so long unchanged is looked at.
+    Stage.TOLERATED: 730,
 }
 """Built-in service levels in days; `Settings.service_levels` and packs override them."""
 

@@ -33,6 +33,8 @@ class Stage(StrEnum):
     # the pack's law provides one.
     APPEAL_DECIDED = "appeal_decided"
     FURTHER_APPEAL_LODGED = "further_appeal_lodged"
+    # A person who cannot be returned, where the pack's law has such a status (pl: toleration).
+    TOLERATED = "tolerated"
 
 
 class Procedure(StrEnum):
@@ -268,6 +270,8 @@ class Action(StrEnum):
     DECIDE_FURTHER_APPEAL = "decide_further_appeal"
     REFUSE_RETURN_CONSENT = "refuse_return_consent"
     RECORD_RETURN_DECISION = "record_return_decision"
+    GRANT_TOLERATION = "grant_toleration"
+    WITHDRAW_TOLERATION = "withdraw_toleration"
 
 
 class IdentifiedAt(StrEnum):

@@ -274,6 +274,12 @@ class RulePack(_Strict):
     source: str
     notes: list[str] = Field(default_factory=list)
     open_questions: list[str] = Field(default_factory=list)
+    # Tracks (issue 20): a default, so that the digest of a pack without it does not change.
+    toleration: str | None = Field(
+        default=None,
+        description="Where the law gives a status to a person who cannot be returned: its "
+        "citation (None: the law has none, and grant_toleration is refused)",
+    )
     clocks: list[ClockRule]
 
     @field_validator("timezone")

@@ -116,6 +116,12 @@ def _may_close(state: CaseState) -> str | None:
     return None
 
 
+def _toleration_in_law(state: CaseState) -> str | None:
+    if state.pack.toleration is None:
+        return f"pack {state.pack_id} has no status for persons who cannot be returned"
+    return None
+
+
 def _consent_or_refusal(state: CaseState) -> str | None:
     if state.return_consent or state.return_refused:
         return None
@@ -405,6 +411,17 @@ TRANSITIONS: dict[Action, Transition] = {
         ),
         description="The return decision; the voluntary departure period it fixes runs from "
         "it where the pack's law bounds one.",
+    ),
+    Action.GRANT_TOLERATION: Transition(
+        frozenset({Stage.RETURN}),
+        Stage.TOLERATED,
+        guards=(_toleration_in_law, _not("departed", "departure is already recorded")),
+        description="The person cannot be returned: toleration, where the pack's law has it.",
+    ),
+    Action.WITHDRAW_TOLERATION: Transition(
+        frozenset({Stage.TOLERATED}),
+        Stage.RETURN,
+        description="The reason for toleration ceased: the return track again.",
     ),
 }
 

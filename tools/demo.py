@@ -206,6 +206,19 @@ SCENARIOS: tuple[Scenario, ...] = (
         ],
         _FINAL,
     ),
+    # rs (index 16, family 16 % 4) would refuse toleration: an idle slot keeps the next one on
+    # pl. A person who cannot be returned: pl's consent for tolerated stay.
+    Scenario("lodged_again", 5, [*_applied(30), (Action.RECORD_CONTACT, 2, {})]),
+    Scenario("me_lodged", 5, [*_applied(25)]),
+    Scenario(
+        "tolerated",
+        5,
+        [
+            *_decided(200, 120, "rejected", 118),
+            (Action.START_RETURN, 60, {}),
+            (Action.GRANT_TOLERATION, 30, {}),
+        ],
+    ),
 )
 
 

@@ -86,6 +86,7 @@ ACTIONS: dict[str, Rule] = {
     "decide_further_appeal": Rule(STAFF, "case"),
     "refuse_return_consent": Rule(STAFF, "case"),
     "record_return_decision": Rule(STAFF, "case"),
+    "grant_toleration": Rule(STAFF, "case"),
 }
 
 SIGNIN = "ui: redirects to sign-in without a session"
@@ -267,6 +268,7 @@ ACTION_BODIES: dict[str, dict[str, Any]] = {
     "decide_further_appeal": {"result": "dismissed"},
     "refuse_return_consent": {"withdrawn": True},
     "record_return_decision": {"departure_days": 30},
+    "grant_toleration": {},
 }
 
 

@@ -255,3 +255,28 @@ async def test_voluntary_departure_period_fixed_by_the_return_decision(api: Api)
     events = {e["action"]: e["event"] for e in history}
     assert events["record_return_decision"] == "return_decided"
     assert events["record_departure"] == "departed"
+
+
+async def test_toleration_in_poland_and_none_in_serbia(api: Api) -> None:
+    users(api)
+    # pl: rejected, the 14-day appeal window passed long ago: return.
+    pl: str = (await create(api, CW, jurisdiction="pl"))["id"]
+    for action, body in (
+        ("make_application", {"on": ago(320)}),
+        ("register", {"on": ago(319)}),
+        ("lodge", {"on": ago(318)}),
+        ("decide", {"on": ago(230), "outcome": "rejected"}),
+        ("notify_decision", {"on": ago(229)}),
+    ):
+        await act(api, CW, pl, action, **body)
+    view = await act(api, CW, pl, "grant_toleration", on=ago(20))
+    assert (view["stage"], view["stage_since"]) == ("tolerated", ago(20))
+    assert "withdraw_toleration" in view["allowed_actions"]
+    assert "close" not in view["allowed_actions"]
+    view = await act(api, CW, pl, "withdraw_toleration", on=ago(2))
+    assert view["stage"] == "return"
+    # rs: no such status in the law; the refusal names it.
+    rs = await in_return(api)
+    refused = await post(api, rs, "grant_toleration", on=ago(1))
+    assert refused.status_code == 409, refused.text
+    assert "no status for persons who cannot be returned" in refused.json()["detail"]

@@ -55,6 +55,7 @@ OPEN_STAGES_ZERO = {
         # The further appeal (issue 20, tracks).
         "appeal_decided",
         "further_appeal_lodged",
+        "tolerated",
     )
 }
 

@@ -17,7 +17,7 @@ from models.actions import input_model
 from models.deadlines import Occurrence, compute_deadlines
 from models.effects import apply
 from models.enums import Action, AppealResult, ClockName, ClockStatus, LegalEvent, Outcome, Stage
-from models.errors import InvalidInput
+from models.errors import DomainError, InvalidInput
 from models.lifecycle import CaseState
 from models.rules import Situation, get_pack
 from models.settling import settle
@@ -83,7 +83,7 @@ def test_no_period_fixed_or_none_in_law_means_no_clock(pack_id: str) -> None:
 
 
 def in_return(family: str) -> CaseState:
-    """A rejected case whose appeal window (or make_final) ended in `return`."""
+    """A rejected case whose appeal window (or, in eu, make_final) ended in `return`."""
     s = decided_case(Outcome.REJECTED, family)
     if s.stage is Stage.NOTIFIED and family == "eu":
         s = act(s, Action.MAKE_FINAL, on=D(2026, 3, 20))
@@ -162,3 +162,24 @@ def test_further_appeal_decided_substituted_positive_has_no_window() -> None:
     )
     assert (s.stage, s.final) == (Stage.INTEGRATION, True)
     assert s.deadline(ClockName.FURTHER_APPEAL, D(2026, 6, 1)) is None
+
+
+def test_toleration_only_where_the_law_has_it() -> None:
+    """pl: consent for tolerated stay (Act on Foreigners Art 351); rs and eu: no such status."""
+    for family in ("rs", "eu"):
+        s = in_return(family)
+        assert Action.GRANT_TOLERATION not in allowed_actions(s)
+        with pytest.raises(DomainError, match="no status for persons who cannot be returned"):
+            act(s, Action.GRANT_TOLERATION, on=D(2026, 10, 1))
+    s = in_return("pl")
+    s = act(s, Action.RECORD_RETURN_DECISION, on=D(2026, 10, 1), departure_days=30)
+    s = act(s, Action.GRANT_TOLERATION, on=D(2026, 10, 5))
+    assert (s.stage, s.stage_since) == (Stage.TOLERATED, D(2026, 10, 5))
+    # The person cannot be returned: the voluntary departure period ends with the return track,
+    # and no review clock runs (the law sets none; the document's 2 years are no review).
+    d = s.deadline(ClockName.VOLUNTARY_DEPARTURE, D(2026, 10, 6))
+    assert d is not None and d.status is ClockStatus.CANCELLED
+    assert Action.CLOSE not in allowed_actions(s)
+    # The reason ceased (Art 353): back on the return track.
+    s = act(s, Action.WITHDRAW_TOLERATION, on=D(2026, 11, 2))
+    assert s.stage is Stage.RETURN

@@ -469,6 +469,9 @@ def _representative_states() -> dict[str, CaseState]:
     states["return refused"] = act(
         states["return counselling"], Action.REFUSE_RETURN_CONSENT, on=date(2026, 11, 23)
     )
+    pl_return = settle(decided_case(Outcome.REJECTED, "pl"), NOW, recorded_at=NOW).state
+    states["pl return"] = pl_return
+    states["tolerated"] = act(pl_return, Action.GRANT_TOLERATION, on=date(2026, 11, 23))
     return states
 
 
