@@ -155,7 +155,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         _FINAL,
     ),
     # Tracks around a decision (issue 20, branch `tracks`). The first pass gives the n-th
-    # scenario to family n % 4 (rs, me, pl, eu): these four land on the pack each needs.
+    # scenario to family n % 4 (rs, me, pl, eu): these five land on the pack each needs.
     # rs: the Administrative Court seized after the Asylum Commission dismissed the appeal.
     Scenario(
         "further_appeal",
@@ -180,14 +180,14 @@ SCENARIOS: tuple[Scenario, ...] = (
         ],
         _FINAL,
     ),
-    # pl: the Refugee Board dismissed the appeal; the 30 days for a complaint to the court run.
+    # pl: a person who cannot be returned, consent for tolerated stay.
     Scenario(
-        "appeal_decided",
+        "tolerated",
         5,
         [
             *_decided(200, 120, "rejected", 118),
-            (Action.LODGE_APPEAL, 110, {}),
-            (Action.DECIDE_APPEAL, 5, {"result": "dismissed"}),
+            (Action.START_RETURN, 60, {}),
+            (Action.GRANT_TOLERATION, 30, {}),
         ],
     ),
     # eu: an assisted return departed; the case stays open until the reintegration follow-up.
@@ -206,17 +206,14 @@ SCENARIOS: tuple[Scenario, ...] = (
         ],
         _FINAL,
     ),
-    # rs (index 16, family 16 % 4) would refuse toleration: an idle slot keeps the next one on
-    # pl. A person who cannot be returned: pl's consent for tolerated stay.
-    Scenario("lodged_again", 5, [*_applied(30), (Action.RECORD_CONTACT, 2, {})]),
-    Scenario("me_lodged", 5, [*_applied(25)]),
+    # rs: the Asylum Commission dismissed the appeal; the 30 days for a suit run.
     Scenario(
-        "tolerated",
+        "appeal_decided",
         5,
         [
             *_decided(200, 120, "rejected", 118),
-            (Action.START_RETURN, 60, {}),
-            (Action.GRANT_TOLERATION, 30, {}),
+            (Action.LODGE_APPEAL, 110, {}),
+            (Action.DECIDE_APPEAL, 5, {"result": "dismissed"}),
         ],
     ),
 )
