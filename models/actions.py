@@ -22,6 +22,7 @@ from models.enums import (
     Outcome,
     Procedure,
     ReferralTarget,
+    ReunificationOutcome,
 )
 
 _NOTE_MAX = 4000
@@ -210,6 +211,12 @@ class RecordReturnDecisionInput(ActionInput):
     )
 
 
+class DecideFamilyReunificationInput(ActionInput):
+    """`decide_family_reunification`: the family reunification application granted or refused."""
+
+    outcome: ReunificationOutcome
+
+
 ACTION_INPUTS: dict[Action, type[ActionInput]] = {
     Action.REFER: ReferInput,
     Action.MAKE_APPLICATION: MakeApplicationInput,
@@ -235,6 +242,7 @@ ACTION_INPUTS: dict[Action, type[ActionInput]] = {
     Action.DECIDE_FURTHER_APPEAL: DecideFurtherAppealInput,
     Action.REFUSE_RETURN_CONSENT: RefuseReturnConsentInput,
     Action.RECORD_RETURN_DECISION: RecordReturnDecisionInput,
+    Action.DECIDE_FAMILY_REUNIFICATION: DecideFamilyReunificationInput,
 }
 
 

@@ -26,6 +26,7 @@ from models.enums import (
     Outcome,
     Procedure,
     ReferralTarget,
+    ReunificationOutcome,
     Stage,
 )
 from models.rules import RulePack, Situation, get_pack, governing_pack
@@ -164,6 +165,9 @@ class CaseState(BaseModel):
         default=False,
         description="Assisted voluntary return refused, or consent withdrawn: a return without "
         "assistance (and without reintegration support)",
+    )
+    family_reunification_outcome: ReunificationOutcome | None = Field(
+        default=None, description="How the family reunification application was decided"
     )
     return_decided: bool = Field(
         default=False,

@@ -19,6 +19,7 @@ from models.actions import (
     AssignProcedureInput,
     DecideAdmissibilityInput,
     DecideAppealInput,
+    DecideFamilyReunificationInput,
     DecideFurtherAppealInput,
     DecideInput,
     ExtendDeadlineInput,
@@ -478,8 +479,19 @@ def _issue_document(state: CaseState, p: IssueDocumentInput, *_: Any) -> None:
     state.documents.append(p.kind)
 
 
-def _family_reunification(state: CaseState, *_: Any) -> None:
+def _family_reunification(state: CaseState, p: ActionInput, entry: CaseEvent, *_: Any) -> None:
     state.family_reunification_requested = True
+    if state.pack.clock_for(ClockName.FAMILY_REUNIFICATION, state.situation()) is not None:
+        # Starts the decision clock (tracks, issue 20). Only under a pack with it, so that
+        # older histories' requests record nothing new.
+        amend(state, entry, event=LegalEvent.FAMILY_REUNIFICATION_REQUESTED)
+        occur(state, LegalEvent.FAMILY_REUNIFICATION_REQUESTED, p.on, entry.recorded_at)
+
+
+def _decide_family_reunification(
+    state: CaseState, p: DecideFamilyReunificationInput, *_: Any
+) -> None:
+    state.family_reunification_outcome = p.outcome
 
 
 def _start_return(state: CaseState, *_: Any) -> None:
@@ -589,4 +601,5 @@ _EFFECTS: dict[Action, Effect] = {
     Action.DECIDE_FURTHER_APPEAL: _decide_further_appeal,
     Action.REFUSE_RETURN_CONSENT: _refuse_return_consent,
     Action.RECORD_RETURN_DECISION: _record_return_decision,
+    Action.DECIDE_FAMILY_REUNIFICATION: _decide_family_reunification,
 }

@@ -142,6 +142,7 @@ class ClockName(StrEnum):
     # Tracks around a decision (issue 20, branch `tracks`).
     FURTHER_APPEAL = "further_appeal"
     VOLUNTARY_DEPARTURE = "voluntary_departure"
+    FAMILY_REUNIFICATION = "family_reunification"
 
 
 class ClockStatus(StrEnum):
@@ -207,6 +208,8 @@ class LegalEvent(StrEnum):
     FURTHER_APPEAL_DECIDED = "further_appeal_decided"
     RETURN_DECIDED = "return_decided"
     DEPARTED = "departed"
+    FAMILY_REUNIFICATION_REQUESTED = "family_reunification_requested"
+    FAMILY_REUNIFICATION_DECIDED = "family_reunification_decided"
 
 
 PUBLIC_EVENTS = (
@@ -272,6 +275,7 @@ class Action(StrEnum):
     RECORD_RETURN_DECISION = "record_return_decision"
     GRANT_TOLERATION = "grant_toleration"
     WITHDRAW_TOLERATION = "withdraw_toleration"
+    DECIDE_FAMILY_REUNIFICATION = "decide_family_reunification"
 
 
 class IdentifiedAt(StrEnum):
@@ -279,3 +283,10 @@ class IdentifiedAt(StrEnum):
 
     BORDER = "border"
     INLAND = "inland"
+
+
+class ReunificationOutcome(StrEnum):
+    """How a family reunification application is decided (tracks, issue 20)."""
+
+    GRANTED = "granted"
+    REFUSED = "refused"

@@ -107,6 +107,12 @@ def _may_close(state: CaseState) -> str | None:
                 return "the reopen window is still open; the case closes when it ends"
         case Stage.INTEGRATION if not state.permit_issued:
             return "the residence permit has not been issued yet"
+        case Stage.INTEGRATION if (
+            state.last(LegalEvent.FAMILY_REUNIFICATION_REQUESTED) is not None
+            and state.family_reunification_outcome is None
+        ):
+            # Tracks (issue 20): only where the request started the pack's decision clock.
+            return "the family reunification application has not been decided yet"
         case Stage.RETURN if not state.departed:
             return "departure has not been recorded yet"
         case Stage.RETURN if state.assisted_departure and not state.reintegrated:
@@ -119,6 +125,14 @@ def _may_close(state: CaseState) -> str | None:
 def _toleration_in_law(state: CaseState) -> str | None:
     if state.pack.toleration is None:
         return f"pack {state.pack_id} has no status for persons who cannot be returned"
+    return None
+
+
+def _reunification_pending(state: CaseState) -> str | None:
+    if not state.family_reunification_requested:
+        return "no family reunification was requested"
+    if state.family_reunification_outcome is not None:
+        return "the family reunification application is already decided"
     return None
 
 
@@ -423,6 +437,13 @@ TRANSITIONS: dict[Action, Transition] = {
         Stage.RETURN,
         description="The reason for toleration ceased: the return track again.",
     ),
+    Action.DECIDE_FAMILY_REUNIFICATION: Transition(
+        frozenset({Stage.INTEGRATION}),
+        None,
+        LegalEvent.FAMILY_REUNIFICATION_DECIDED,
+        (_reunification_pending,),
+        description="The family reunification application granted or refused.",
+    ),
 }
 
 assert set(TRANSITIONS) == set(Action), "every action needs a row in the transition table"
@@ -445,6 +466,7 @@ CLOCK_ACT_STAGES: dict[ClockName, frozenset[Stage]] = {
     # Tracks around a decision (issue 20, branch `tracks`).
     ClockName.FURTHER_APPEAL: TRANSITIONS[Action.LODGE_FURTHER_APPEAL].sources,
     ClockName.VOLUNTARY_DEPARTURE: TRANSITIONS[Action.RECORD_DEPARTURE].sources,
+    ClockName.FAMILY_REUNIFICATION: TRANSITIONS[Action.DECIDE_FAMILY_REUNIFICATION].sources,
 }
 """Where each clock's act can still be done (domain.md, "Clocks end with their stage").
 

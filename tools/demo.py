@@ -216,6 +216,40 @@ SCENARIOS: tuple[Scenario, ...] = (
             (Action.DECIDE_APPEAL, 5, {"result": "dismissed"}),
         ],
     ),
+    # me and pl: a refugee's family reunification decided (no clock in their packs).
+    Scenario(
+        "family_reunification_decided",
+        5,
+        [
+            *_decided(200, 100, "refugee_status", 95),
+            (Action.MAKE_FINAL, 80, {}),
+            (Action.ISSUE_PERMIT, 70, {}),
+            (Action.REQUEST_FAMILY_REUNIFICATION, 60, {}),
+            (Action.DECIDE_FAMILY_REUNIFICATION, 10, {"outcome": "granted"}),
+        ],
+        _FINAL,
+    ),
+    Scenario(
+        "tolerated_again",
+        2,
+        [
+            *_decided(220, 130, "rejected", 128),
+            (Action.START_RETURN, 70, {}),
+            (Action.GRANT_TOLERATION, 40, {}),
+        ],
+    ),
+    # eu: a refugee's family reunification pending, the Directive's nine months running.
+    Scenario(
+        "family_reunification",
+        5,
+        [
+            *_decided(200, 100, "refugee_status", 95),
+            (Action.MAKE_FINAL, 80, {}),
+            (Action.ISSUE_PERMIT, 70, {}),
+            (Action.REQUEST_FAMILY_REUNIFICATION, 60, {}),
+        ],
+        _FINAL,
+    ),
 )
 
 

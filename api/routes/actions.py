@@ -94,6 +94,7 @@ ACTION_EXAMPLES["refuse_return_consent"] = {"on": "2026-11-22", "withdrawn": Fal
 ACTION_EXAMPLES["record_return_decision"] = {"on": "2026-11-22", "departure_days": 30}
 ACTION_EXAMPLES["grant_toleration"] = {"on": "2026-11-22"}
 ACTION_EXAMPLES["withdraw_toleration"] = {"on": "2026-11-22"}
+ACTION_EXAMPLES["decide_family_reunification"] = {"on": "2026-11-22", "outcome": "granted"}
 assert set(ACTION_EXAMPLES) == {a.value for a in Action}
 
 _ACTION_RESPONSES: dict[int | str, dict[str, Any]] = {

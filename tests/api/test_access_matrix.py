@@ -87,6 +87,7 @@ ACTIONS: dict[str, Rule] = {
     "refuse_return_consent": Rule(STAFF, "case"),
     "record_return_decision": Rule(STAFF, "case"),
     "grant_toleration": Rule(STAFF, "case"),
+    "decide_family_reunification": Rule(STAFF, "case"),
 }
 
 SIGNIN = "ui: redirects to sign-in without a session"
@@ -269,6 +270,7 @@ ACTION_BODIES: dict[str, dict[str, Any]] = {
     "refuse_return_consent": {"withdrawn": True},
     "record_return_decision": {"departure_days": 30},
     "grant_toleration": {},
+    "decide_family_reunification": {"outcome": "refused"},
 }
 
 

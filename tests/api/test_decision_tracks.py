@@ -280,3 +280,41 @@ async def test_toleration_in_poland_and_none_in_serbia(api: Api) -> None:
     refused = await post(api, rs, "grant_toleration", on=ago(1))
     assert refused.status_code == 409, refused.text
     assert "no status for persons who cannot be returned" in refused.json()["detail"]
+
+
+async def test_family_reunification_with_an_outcome_and_its_clock(api: Api) -> None:
+    users(api)
+    case_id: str = (await create(api, CW, jurisdiction="eu"))["id"]
+    for action, body in (
+        ("make_application", {"on": ago(320)}),
+        ("register", {"on": ago(319)}),
+        ("lodge", {"on": ago(318)}),
+        ("decide", {"on": ago(230), "outcome": "refugee_status"}),
+        ("notify_decision", {"on": ago(229)}),
+        ("make_final", {"on": ago(200)}),
+        ("issue_permit", {"on": ago(150)}),
+    ):
+        await act(api, CW, case_id, action, **body)
+    early = await post(api, case_id, "decide_family_reunification", on=ago(99), outcome="granted")
+    assert early.status_code == 409, early.text
+    view = await act(api, CW, case_id, "request_family_reunification", on=ago(100))
+    # Directive 2003/86/EC Art 5(4): the decision within nine months, the authority's clock.
+    period = clock(view, "family_reunification")
+    assert (period["status"], period["period"], period["actor"]) == (
+        "running",
+        "9 months",
+        "authority",
+    )
+    assert period["rule"].endswith("/frd-5-4")
+    assert "close" not in view["allowed_actions"]
+    bad = await post(api, case_id, "decide_family_reunification", on=ago(10), outcome="maybe")
+    assert bad.status_code == 422, bad.text
+    view = await act(api, CW, case_id, "decide_family_reunification", on=ago(10), outcome="granted")
+    assert clock(view, "family_reunification")["status"] == "met"
+    assert "close" in view["allowed_actions"]
+    history = await fetch_history(api, CW, case_id)
+    (decided,) = [e for e in history if e["action"] == "decide_family_reunification"]
+    assert (decided["event"], decided["data"]) == (
+        "family_reunification_decided",
+        {"outcome": "granted"},
+    )

@@ -183,3 +183,67 @@ def test_toleration_only_where_the_law_has_it() -> None:
     # The reason ceased (Art 353): back on the return track.
     s = act(s, Action.WITHDRAW_TOLERATION, on=D(2026, 11, 2))
     assert s.stage is Stage.RETURN
+
+
+@pytest.mark.parametrize(
+    ("pack_id", "requested", "due", "rolled"),
+    [
+        # Mon 2 Mar 2026 + 9 months = Wed 2 Dec 2026 (Directive 2003/86/EC Art 5(4)).
+        ("eu-2013", D(2026, 3, 2), D(2026, 12, 2), False),
+        # Fri 3 Apr 2026 + 9 months = Sun 3 Jan 2027 -> Mon 4 Jan 2027.
+        ("eu-2024", D(2026, 4, 3), D(2027, 1, 4), True),
+    ],
+    ids=["eu2013-9m", "eu2024-9m-rolls"],
+)
+def test_family_reunification_worked(
+    pack_id: str, requested: date, due: date, rolled: bool
+) -> None:
+    occurrences = [Occurrence(event=LegalEvent.FAMILY_REUNIFICATION_REQUESTED, on=requested, seq=1)]
+    refugee = Situation(outcome=Outcome.REFUGEE_STATUS)
+    (d,) = [
+        d
+        for d in compute_deadlines(get_pack(pack_id), occurrences, refugee, as_of=requested)
+        if d.clock is ClockName.FAMILY_REUNIFICATION
+    ]
+    assert (d.due, d.rolled, d.period, d.actor.value) == (due, rolled, "9 months", "authority")
+    assert d.rule == f"{pack_id}/frd-5-4" and d.status is ClockStatus.RUNNING
+    # Subsidiary protection: the Directive's Chapter V is for refugees; no clock.
+    subsidiary = Situation(outcome=Outcome.SUBSIDIARY_PROTECTION)
+    found = compute_deadlines(get_pack(pack_id), occurrences, subsidiary, as_of=requested)
+    assert ClockName.FAMILY_REUNIFICATION not in {x.clock for x in found}
+
+
+def refugee_in_integration(family: str) -> CaseState:
+    s = decided_case(Outcome.REFUGEE_STATUS, family)
+    if family == "eu":
+        s = act(s, Action.MAKE_FINAL, on=D(2026, 3, 20))
+    s = settle(s, NOW, recorded_at=NOW).state
+    assert s.stage is Stage.INTEGRATION
+    return act(s, Action.ISSUE_PERMIT, on=D(2026, 4, 1))
+
+
+def test_family_reunification_decided_and_close_waits_for_it() -> None:
+    s = refugee_in_integration("eu")
+    assert Action.DECIDE_FAMILY_REUNIFICATION not in allowed_actions(s)
+    s = act(s, Action.REQUEST_FAMILY_REUNIFICATION, on=D(2026, 4, 3))
+    d = s.deadline(ClockName.FAMILY_REUNIFICATION, D(2026, 4, 3))
+    assert d is not None and d.due == D(2027, 1, 4) and d.status is ClockStatus.RUNNING
+    with pytest.raises(DomainError, match="not been decided yet"):
+        act(s, Action.CLOSE, on=D(2026, 5, 1))
+    s = act(s, Action.DECIDE_FAMILY_REUNIFICATION, on=D(2026, 9, 1), outcome="refused")
+    assert s.family_reunification_outcome == "refused"
+    d = s.deadline(ClockName.FAMILY_REUNIFICATION, D(2026, 9, 1))
+    assert d is not None and d.status is ClockStatus.MET
+    assert Action.DECIDE_FAMILY_REUNIFICATION not in allowed_actions(s)
+    assert act(s, Action.CLOSE, on=D(2026, 9, 2)).stage is Stage.CLOSED
+
+
+def test_family_reunification_without_a_clock_in_serbia() -> None:
+    """No figure in the rs pack: the request starts nothing; the outcome is still recorded."""
+    s = refugee_in_integration("rs")
+    s = act(s, Action.REQUEST_FAMILY_REUNIFICATION, on=D(2026, 4, 3))
+    assert s.history[-1].event is None
+    assert s.deadline(ClockName.FAMILY_REUNIFICATION, D(2026, 4, 3)) is None
+    assert Action.CLOSE in allowed_actions(s)
+    s = act(s, Action.DECIDE_FAMILY_REUNIFICATION, on=D(2026, 6, 1), outcome="granted")
+    assert s.family_reunification_outcome == "granted"

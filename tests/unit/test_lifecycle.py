@@ -402,6 +402,8 @@ def _bodies(action: Action, state: CaseState) -> list[Body]:
             ]
         case Action.REFUSE_RETURN_CONSENT:
             return [{"withdrawn": False}, {"withdrawn": True}]
+        case Action.DECIDE_FAMILY_REUNIFICATION:
+            return [{"outcome": "granted"}, {"outcome": "refused"}]
         case Action.RECORD_RETURN_DECISION:
             return [{}, {"departure_days": 30}, {"departure_days": 3}]
         case _:
@@ -472,6 +474,9 @@ def _representative_states() -> dict[str, CaseState]:
     pl_return = settle(decided_case(Outcome.REJECTED, "pl"), NOW, recorded_at=NOW).state
     states["pl return"] = pl_return
     states["tolerated"] = act(pl_return, Action.GRANT_TOLERATION, on=date(2026, 11, 23))
+    states["family reunification requested"] = act(
+        states["permit issued"], Action.REQUEST_FAMILY_REUNIFICATION, on=date(2026, 11, 23)
+    )
     return states
 
 
