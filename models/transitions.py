@@ -558,7 +558,7 @@ def validate_input(state: CaseState, action: Action, payload: ActionInput, today
 def _validate_departure_days(state: CaseState, days: int) -> None:
     rule = state.pack.clock_for(ClockName.VOLUNTARY_DEPARTURE, state.situation())
     bounds = rule.days_bounds() if rule is not None else None
-    if bounds is None:
+    if rule is None or bounds is None:
         raise InvalidInput(
             "departure_days",
             f"pack {state.pack_id} sets no period for voluntary departure; leave it out",

@@ -48,8 +48,9 @@ async def appealed(api: Api, jurisdiction: str = "rs", **overrides: Any) -> str:
 
 def clock(view: dict[str, Any], name: str) -> dict[str, Any]:
     """The one deadline of the view with that clock name."""
-    (found,) = [d for d in view["deadlines"] if d["clock"] == name]
-    return found
+    found: list[dict[str, Any]] = [d for d in view["deadlines"] if d["clock"] == name]
+    assert len(found) == 1, found
+    return found[0]
 
 
 async def test_further_appeal_remanded_then_dismissed_ends_in_return(api: Api) -> None:
