@@ -60,6 +60,8 @@ DEFAULT_SERVICE_LEVELS: dict[Stage, int] = {
     Stage.FURTHER_APPEAL_LODGED: 365,
     # pl: the toleration document is valid for 2 years; a case so long unchanged is looked at.
     Stage.TOLERATED: 730,
+    # Resettlement: submissions and departures take months; a year unchanged is looked at.
+    Stage.RESETTLEMENT: 365,
 }
 """Built-in service levels in days; `Settings.service_levels` and packs override them."""
 

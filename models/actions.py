@@ -217,6 +217,20 @@ class DecideFamilyReunificationInput(ActionInput):
     outcome: ReunificationOutcome
 
 
+class SubmitForResettlementInput(ActionInput):
+    """`submit_for_resettlement`: the case is submitted to a resettlement state."""
+
+    to_state: str = Field(
+        pattern=r"^[A-Z]{2}$", description="The resettlement state (ISO 3166 alpha-2 code)"
+    )
+
+
+class DecideResettlementInput(ActionInput):
+    """`decide_resettlement`: the resettlement state accepts or refuses the submission."""
+
+    accepted: bool
+
+
 ACTION_INPUTS: dict[Action, type[ActionInput]] = {
     Action.REFER: ReferInput,
     Action.MAKE_APPLICATION: MakeApplicationInput,
@@ -243,6 +257,8 @@ ACTION_INPUTS: dict[Action, type[ActionInput]] = {
     Action.REFUSE_RETURN_CONSENT: RefuseReturnConsentInput,
     Action.RECORD_RETURN_DECISION: RecordReturnDecisionInput,
     Action.DECIDE_FAMILY_REUNIFICATION: DecideFamilyReunificationInput,
+    Action.SUBMIT_FOR_RESETTLEMENT: SubmitForResettlementInput,
+    Action.DECIDE_RESETTLEMENT: DecideResettlementInput,
 }
 
 

@@ -169,6 +169,13 @@ class CaseState(BaseModel):
     family_reunification_outcome: ReunificationOutcome | None = Field(
         default=None, description="How the family reunification application was decided"
     )
+    resettlement_to: str | None = Field(
+        default=None, description="The state the case is submitted to for resettlement"
+    )
+    resettlement_accepted: bool | None = Field(
+        default=None, description="The resettlement state's answer (None: none yet)"
+    )
+    resettled: bool = Field(default=False, description="Departed to the resettlement state")
     return_decided: bool = Field(
         default=False,
         description="The return decision is recorded (with the voluntary departure period it "

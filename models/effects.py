@@ -22,6 +22,7 @@ from models.actions import (
     DecideFamilyReunificationInput,
     DecideFurtherAppealInput,
     DecideInput,
+    DecideResettlementInput,
     ExtendDeadlineInput,
     IssueDocumentInput,
     LodgeInput,
@@ -35,6 +36,7 @@ from models.actions import (
     ReviewAbandonmentInput,
     RiskAssessmentInput,
     ScheduleInterviewInput,
+    SubmitForResettlementInput,
 )
 from models.case_state import CaseEvent, CaseState, amend, fork, occur, record_event, set_stage
 from models.deadlines import Pause
@@ -488,6 +490,23 @@ def _family_reunification(state: CaseState, p: ActionInput, entry: CaseEvent, *_
         occur(state, LegalEvent.FAMILY_REUNIFICATION_REQUESTED, p.on, entry.recorded_at)
 
 
+def _identify_for_resettlement(state: CaseState, *_: Any) -> None:
+    # A referral or screening flag of the pre-application stages no longer applies.
+    state.presumed_abandoned, state.abandoned_since = False, None
+
+
+def _submit_for_resettlement(state: CaseState, p: SubmitForResettlementInput, *_: Any) -> None:
+    state.resettlement_to, state.resettlement_accepted = p.to_state, None
+
+
+def _decide_resettlement(state: CaseState, p: DecideResettlementInput, *_: Any) -> None:
+    state.resettlement_accepted = p.accepted
+
+
+def _record_resettlement_departure(state: CaseState, *_: Any) -> None:
+    state.resettled = True
+
+
 def _decide_family_reunification(
     state: CaseState, p: DecideFamilyReunificationInput, *_: Any
 ) -> None:
@@ -602,4 +621,8 @@ _EFFECTS: dict[Action, Effect] = {
     Action.REFUSE_RETURN_CONSENT: _refuse_return_consent,
     Action.RECORD_RETURN_DECISION: _record_return_decision,
     Action.DECIDE_FAMILY_REUNIFICATION: _decide_family_reunification,
+    Action.IDENTIFY_FOR_RESETTLEMENT: _identify_for_resettlement,
+    Action.SUBMIT_FOR_RESETTLEMENT: _submit_for_resettlement,
+    Action.DECIDE_RESETTLEMENT: _decide_resettlement,
+    Action.RECORD_RESETTLEMENT_DEPARTURE: _record_resettlement_departure,
 }

@@ -35,6 +35,8 @@ class Stage(StrEnum):
     FURTHER_APPEAL_LODGED = "further_appeal_lodged"
     # A person who cannot be returned, where the pack's law has such a status (pl: toleration).
     TOLERATED = "tolerated"
+    # A safe legal pathway: resettlement (or a complementary pathway) to another state.
+    RESETTLEMENT = "resettlement"
 
 
 class Procedure(StrEnum):
@@ -276,6 +278,10 @@ class Action(StrEnum):
     GRANT_TOLERATION = "grant_toleration"
     WITHDRAW_TOLERATION = "withdraw_toleration"
     DECIDE_FAMILY_REUNIFICATION = "decide_family_reunification"
+    IDENTIFY_FOR_RESETTLEMENT = "identify_for_resettlement"
+    SUBMIT_FOR_RESETTLEMENT = "submit_for_resettlement"
+    DECIDE_RESETTLEMENT = "decide_resettlement"
+    RECORD_RESETTLEMENT_DEPARTURE = "record_resettlement_departure"
 
 
 class IdentifiedAt(StrEnum):

@@ -113,6 +113,12 @@ def _may_close(state: CaseState) -> str | None:
         ):
             # Tracks (issue 20): only where the request started the pack's decision clock.
             return "the family reunification application has not been decided yet"
+        case Stage.RESETTLEMENT if state.resettlement_accepted and not state.resettled:
+            return "accepted for resettlement: record the departure first"
+        case Stage.RESETTLEMENT if (
+            state.resettlement_to is not None and state.resettlement_accepted is None
+        ):
+            return f"the submission to {state.resettlement_to} awaits its answer"
         case Stage.RETURN if not state.departed:
             return "departure has not been recorded yet"
         case Stage.RETURN if state.assisted_departure and not state.reintegrated:
@@ -133,6 +139,20 @@ def _reunification_pending(state: CaseState) -> str | None:
         return "no family reunification was requested"
     if state.family_reunification_outcome is not None:
         return "the family reunification application is already decided"
+    return None
+
+
+def _may_submit_for_resettlement(state: CaseState) -> str | None:
+    if state.resettlement_to is not None and state.resettlement_accepted is None:
+        return f"the submission to {state.resettlement_to} awaits its answer"
+    if state.resettlement_accepted:
+        return "a resettlement state has accepted the case"
+    return None
+
+
+def _resettlement_submitted(state: CaseState) -> str | None:
+    if state.resettlement_to is None or state.resettlement_accepted is not None:
+        return "no submission to a resettlement state awaits an answer"
     return None
 
 
@@ -370,6 +390,8 @@ TRANSITIONS: dict[Action, Transition] = {
                 Stage.INTEGRATION,
                 Stage.RETURN,
                 Stage.DISCONTINUED,
+                # Tracks (issue 20): resettled, or not (refused, or never submitted).
+                Stage.RESETTLEMENT,
             }
         ),
         Stage.CLOSED,
@@ -436,6 +458,32 @@ TRANSITIONS: dict[Action, Transition] = {
         frozenset({Stage.TOLERATED}),
         Stage.RETURN,
         description="The reason for toleration ceased: the return track again.",
+    ),
+    Action.IDENTIFY_FOR_RESETTLEMENT: Transition(
+        PRE_APPLICATION,
+        Stage.RESETTLEMENT,
+        description="Identified as in need of resettlement (or a complementary pathway).",
+    ),
+    Action.SUBMIT_FOR_RESETTLEMENT: Transition(
+        frozenset({Stage.RESETTLEMENT}),
+        None,
+        guards=(_may_submit_for_resettlement,),
+        description="Submitted to a resettlement state (again after a refusal).",
+    ),
+    Action.DECIDE_RESETTLEMENT: Transition(
+        frozenset({Stage.RESETTLEMENT}),
+        None,
+        guards=(_resettlement_submitted,),
+        description="The resettlement state accepts or refuses.",
+    ),
+    Action.RECORD_RESETTLEMENT_DEPARTURE: Transition(
+        frozenset({Stage.RESETTLEMENT}),
+        None,
+        guards=(
+            _needs("resettlement_accepted", "no resettlement state has accepted the case"),
+            _not("resettled", "the departure is already recorded"),
+        ),
+        description="Departed to the resettlement state: the case may close.",
     ),
     Action.DECIDE_FAMILY_REUNIFICATION: Transition(
         frozenset({Stage.INTEGRATION}),

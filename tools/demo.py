@@ -239,6 +239,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         ],
     ),
     # eu: a refugee's family reunification pending, the Directive's nine months running.
+    # (Index 19; the resettlement cases after it fit any pack.)
     Scenario(
         "family_reunification",
         5,
@@ -249,6 +250,26 @@ SCENARIOS: tuple[Scenario, ...] = (
             (Action.REQUEST_FAMILY_REUNIFICATION, 60, {}),
         ],
         _FINAL,
+    ),
+    # Safe legal pathways: identified for resettlement and submitted, awaiting the answer;
+    # and one accepted and departed (Eurostat's resettled persons).
+    Scenario(
+        "resettlement",
+        5,
+        [
+            (Action.IDENTIFY_FOR_RESETTLEMENT, 60, {}),
+            (Action.SUBMIT_FOR_RESETTLEMENT, 50, {"to_state": "SE"}),
+        ],
+    ),
+    Scenario(
+        "resettled",
+        3,
+        [
+            (Action.IDENTIFY_FOR_RESETTLEMENT, 120, {}),
+            (Action.SUBMIT_FOR_RESETTLEMENT, 110, {"to_state": "NO"}),
+            (Action.DECIDE_RESETTLEMENT, 40, {"accepted": True}),
+            (Action.RECORD_RESETTLEMENT_DEPARTURE, 12, {}),
+        ],
     ),
 )
 

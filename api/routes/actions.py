@@ -95,6 +95,10 @@ ACTION_EXAMPLES["record_return_decision"] = {"on": "2026-11-22", "departure_days
 ACTION_EXAMPLES["grant_toleration"] = {"on": "2026-11-22"}
 ACTION_EXAMPLES["withdraw_toleration"] = {"on": "2026-11-22"}
 ACTION_EXAMPLES["decide_family_reunification"] = {"on": "2026-11-22", "outcome": "granted"}
+ACTION_EXAMPLES["identify_for_resettlement"] = {"on": "2026-11-20"}
+ACTION_EXAMPLES["submit_for_resettlement"] = {"on": "2026-11-21", "to_state": "SE"}
+ACTION_EXAMPLES["decide_resettlement"] = {"on": "2026-11-22", "accepted": True}
+ACTION_EXAMPLES["record_resettlement_departure"] = {"on": "2026-11-22"}
 assert set(ACTION_EXAMPLES) == {a.value for a in Action}
 
 _ACTION_RESPONSES: dict[int | str, dict[str, Any]] = {

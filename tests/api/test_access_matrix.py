@@ -88,6 +88,7 @@ ACTIONS: dict[str, Rule] = {
     "record_return_decision": Rule(STAFF, "case"),
     "grant_toleration": Rule(STAFF, "case"),
     "decide_family_reunification": Rule(STAFF, "case"),
+    "submit_for_resettlement": Rule(STAFF, "case"),
 }
 
 SIGNIN = "ui: redirects to sign-in without a session"
@@ -271,6 +272,7 @@ ACTION_BODIES: dict[str, dict[str, Any]] = {
     "record_return_decision": {"departure_days": 30},
     "grant_toleration": {},
     "decide_family_reunification": {"outcome": "refused"},
+    "submit_for_resettlement": {"to_state": "SE"},
 }
 
 

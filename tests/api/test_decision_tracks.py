@@ -9,10 +9,11 @@ reintegration follow-up.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from db.users import Role
-from tests.api.helpers import Api, act, ago, create, fetch_history
+from tests.api.helpers import SUP, Api, act, ago, caught_up, create, fetch_history
 from tests.ui.helpers import Dom, signin
 
 CW = "cw"
@@ -319,3 +320,41 @@ async def test_family_reunification_with_an_outcome_and_its_clock(api: Api) -> N
         "family_reunification_decided",
         {"outcome": "granted"},
     )
+
+
+async def test_resettlement_refused_then_accepted_departed_and_counted(api: Api) -> None:
+    users(api)
+    api.user(SUP, Role.SUPERVISOR)
+    case_id: str = (await create(api, CW, identified_on=ago(100), identified_at="inland"))["id"]
+    view = await act(api, CW, case_id, "identify_for_resettlement", on=ago(90))
+    assert view["stage"] == "resettlement"
+    assert "submit_for_resettlement" in view["allowed_actions"]
+    assert "record_resettlement_departure" not in view["allowed_actions"]
+    bad = await post(api, case_id, "submit_for_resettlement", on=ago(80), to_state="Sweden")
+    assert bad.status_code == 422 and bad.json()["field"] == "to_state", bad.text
+    await act(api, CW, case_id, "submit_for_resettlement", on=ago(80), to_state="SE")
+    waiting = await post(api, case_id, "close", on=ago(70))
+    assert waiting.status_code == 409 and "awaits its answer" in waiting.json()["detail"]
+    view = await act(api, CW, case_id, "decide_resettlement", on=ago(60), accepted=False)
+    assert "submit_for_resettlement" in view["allowed_actions"]
+    await act(api, CW, case_id, "submit_for_resettlement", on=ago(50), to_state="NO")
+    view = await act(api, CW, case_id, "decide_resettlement", on=ago(30), accepted=True)
+    assert "close" not in view["allowed_actions"]
+    assert "submit_for_resettlement" not in view["allowed_actions"]
+    await act(api, CW, case_id, "record_resettlement_departure", on=ago(10))
+    view = await act(api, CW, case_id, "close", on=ago(9))
+    assert view["stage"] == "closed"
+
+    # Eurostat counts the resettled person on the departure, by citizenship, sex and age.
+    await caught_up(api, [case_id])
+    departed = date.fromisoformat(ago(10))
+    first = departed.month - (departed.month - 1) % 3  # the quarter's first and last months
+    window = f"from={departed.year}-{first:02d}&to={departed.year}-{first + 2:02d}"
+    response = await api.http.get(f"/stats/eurostat/resettled?{window}", headers=api.auth(SUP))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["dimensions"] == ["time", "citizen", "sex", "age"]
+    quarter = f"{departed.year}-Q{(departed.month - 1) // 3 + 1}"
+    assert [(c["time"], c["citizen"], c["sex"], c["value"]) for c in body["cells"]] == [
+        (quarter, "IQ", "F", 1)
+    ]

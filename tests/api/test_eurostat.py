@@ -215,6 +215,7 @@ async def test_eurostat_tables_of_a_hand_computed_caseload(api: Api) -> None:
         "first_instance",
         "final",
         "accelerated",
+        "resettled",
     ]
     first, first_time, subsequent = "ASY_APP", "NASY_APP", "SUBS_APP"
     # Counted at lodging; J never lodged. Each applicant in the total and in its kind.

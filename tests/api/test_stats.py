@@ -56,6 +56,7 @@ OPEN_STAGES_ZERO = {
         "appeal_decided",
         "further_appeal_lodged",
         "tolerated",
+        "resettlement",
     )
 }
 

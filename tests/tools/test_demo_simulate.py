@@ -101,7 +101,7 @@ async def test_demo_caseload_covers_every_situation(
     assert any("entitled_but_blocked" in f for f in flags)
     assert {"appeal_lodged", "integration", "return", "closed", "lodged"} <= stages
     # Tracks around a decision (issue 20): a further appeal (rs) and its window running (pl).
-    assert {"further_appeal_lodged", "appeal_decided", "tolerated"} <= stages
+    assert {"further_appeal_lodged", "appeal_decided", "tolerated", "resettlement"} <= stages
     assert any(
         d["clock"] == "family_reunification" and d["status"] == "running"
         for v in views

@@ -402,6 +402,10 @@ def _bodies(action: Action, state: CaseState) -> list[Body]:
             ]
         case Action.REFUSE_RETURN_CONSENT:
             return [{"withdrawn": False}, {"withdrawn": True}]
+        case Action.SUBMIT_FOR_RESETTLEMENT:
+            return [{"to_state": "SE"}]
+        case Action.DECIDE_RESETTLEMENT:
+            return [{"accepted": True}, {"accepted": False}]
         case Action.DECIDE_FAMILY_REUNIFICATION:
             return [{"outcome": "granted"}, {"outcome": "refused"}]
         case Action.RECORD_RETURN_DECISION:
@@ -474,6 +478,15 @@ def _representative_states() -> dict[str, CaseState]:
     pl_return = settle(decided_case(Outcome.REJECTED, "pl"), NOW, recorded_at=NOW).state
     states["pl return"] = pl_return
     states["tolerated"] = act(pl_return, Action.GRANT_TOLERATION, on=date(2026, 11, 23))
+    resettlement = act(make_case(), Action.IDENTIFY_FOR_RESETTLEMENT, on=date(2026, 1, 3))
+    states["resettlement"] = resettlement
+    submitted = act(
+        resettlement, Action.SUBMIT_FOR_RESETTLEMENT, on=date(2026, 2, 1), to_state="SE"
+    )
+    states["submitted for resettlement"] = submitted
+    states["accepted for resettlement"] = act(
+        submitted, Action.DECIDE_RESETTLEMENT, on=date(2026, 4, 1), accepted=True
+    )
     states["family reunification requested"] = act(
         states["permit issued"], Action.REQUEST_FAMILY_REUNIFICATION, on=date(2026, 11, 23)
     )
