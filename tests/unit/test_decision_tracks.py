@@ -22,7 +22,7 @@ from models.lifecycle import CaseState
 from models.rules import Situation, get_pack
 from models.settling import settle
 from models.transitions import allowed_actions
-from tests.unit.test_lifecycle import decided_case
+from tests.unit.test_lifecycle import decided_case, make_case
 
 NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
 TODAY = date(2026, 11, 23)
@@ -247,3 +247,29 @@ def test_family_reunification_without_a_clock_in_serbia() -> None:
     assert Action.CLOSE in allowed_actions(s)
     s = act(s, Action.DECIDE_FAMILY_REUNIFICATION, on=D(2026, 6, 1), outcome="granted")
     assert s.family_reunification_outcome == "granted"
+
+
+def test_resettlement_sub_track() -> None:
+    s = act(make_case(), Action.IDENTIFY_FOR_RESETTLEMENT, on=D(2026, 1, 3))
+    assert s.stage is Stage.RESETTLEMENT
+    assert Action.CLOSE in allowed_actions(s)  # never submitted: it may close
+    s = act(s, Action.SUBMIT_FOR_RESETTLEMENT, on=D(2026, 2, 1), to_state="SE")
+    assert Action.CLOSE not in allowed_actions(s)
+    assert Action.SUBMIT_FOR_RESETTLEMENT not in allowed_actions(s)
+    s = act(s, Action.DECIDE_RESETTLEMENT, on=D(2026, 3, 1), accepted=False)
+    assert (s.resettlement_to, s.resettlement_accepted) == ("SE", False)
+    s = act(s, Action.SUBMIT_FOR_RESETTLEMENT, on=D(2026, 3, 5), to_state="NO")
+    assert s.resettlement_accepted is None
+    s = act(s, Action.DECIDE_RESETTLEMENT, on=D(2026, 5, 1), accepted=True)
+    assert Action.CLOSE not in allowed_actions(s)
+    s = act(s, Action.RECORD_RESETTLEMENT_DEPARTURE, on=D(2026, 6, 1))
+    assert s.resettled and act(s, Action.CLOSE, on=D(2026, 6, 2)).stage is Stage.CLOSED
+
+
+def test_eurostat_counts_a_resettled_person_once_a_quarter() -> None:
+    from db.eurostat import CaseLine, Person, count
+
+    person = Person("SY", "F", D(1990, 5, 1), False)
+    line = CaseLine(person, "rs", resettled=[D(2026, 4, 2), D(2026, 5, 20), D(2026, 7, 1)])
+    cells = count("resettled", [line], D(2026, 1, 1), D(2026, 9, 30))
+    assert cells == {("2026-Q2", "SY", "F", "Y35-64"): 1, ("2026-Q3", "SY", "F", "Y35-64"): 1}
