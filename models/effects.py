@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from models import track_effects as tracks
 from models.actions import (
     ActionInput,
     AssignCaseworkerInput,
@@ -19,10 +20,8 @@ from models.actions import (
     AssignProcedureInput,
     DecideAdmissibilityInput,
     DecideAppealInput,
-    DecideFamilyReunificationInput,
     DecideFurtherAppealInput,
     DecideInput,
-    DecideResettlementInput,
     ExtendDeadlineInput,
     IssueDocumentInput,
     LodgeInput,
@@ -31,12 +30,10 @@ from models.actions import (
     MonitorConsentInput,
     PauseClockInput,
     RecordInterviewInput,
-    RecordReturnDecisionInput,
     ReferInput,
     ReviewAbandonmentInput,
     RiskAssessmentInput,
     ScheduleInterviewInput,
-    SubmitForResettlementInput,
 )
 from models.case_state import CaseEvent, CaseState, amend, fork, occur, record_event, set_stage
 from models.deadlines import Pause
@@ -481,38 +478,6 @@ def _issue_document(state: CaseState, p: IssueDocumentInput, *_: Any) -> None:
     state.documents.append(p.kind)
 
 
-def _family_reunification(state: CaseState, p: ActionInput, entry: CaseEvent, *_: Any) -> None:
-    state.family_reunification_requested = True
-    if state.pack.clock_for(ClockName.FAMILY_REUNIFICATION, state.situation()) is not None:
-        # Starts the decision clock (tracks, issue 20). Only under a pack with it, so that
-        # older histories' requests record nothing new.
-        amend(state, entry, event=LegalEvent.FAMILY_REUNIFICATION_REQUESTED)
-        occur(state, LegalEvent.FAMILY_REUNIFICATION_REQUESTED, p.on, entry.recorded_at)
-
-
-def _identify_for_resettlement(state: CaseState, *_: Any) -> None:
-    # A referral or screening flag of the pre-application stages no longer applies.
-    state.presumed_abandoned, state.abandoned_since = False, None
-
-
-def _submit_for_resettlement(state: CaseState, p: SubmitForResettlementInput, *_: Any) -> None:
-    state.resettlement_to, state.resettlement_accepted = p.to_state, None
-
-
-def _decide_resettlement(state: CaseState, p: DecideResettlementInput, *_: Any) -> None:
-    state.resettlement_accepted = p.accepted
-
-
-def _record_resettlement_departure(state: CaseState, *_: Any) -> None:
-    state.resettled = True
-
-
-def _decide_family_reunification(
-    state: CaseState, p: DecideFamilyReunificationInput, *_: Any
-) -> None:
-    state.family_reunification_outcome = p.outcome
-
-
 def _start_return(state: CaseState, *_: Any) -> None:
     state.return_counselling = True
 
@@ -520,12 +485,6 @@ def _start_return(state: CaseState, *_: Any) -> None:
 def _return_consent(state: CaseState, *_: Any) -> None:
     state.return_consent = True
     state.return_refused = False
-
-
-def _refuse_return_consent(state: CaseState, *_: Any) -> None:
-    # The return goes on without assistance; a risk check already recorded stays valid.
-    state.return_consent = False
-    state.return_refused = True
 
 
 def _risk_assessment(state: CaseState, p: RiskAssessmentInput, entry: CaseEvent, *_: Any) -> None:
@@ -541,23 +500,6 @@ def _risk_assessment(state: CaseState, p: RiskAssessmentInput, entry: CaseEvent,
     if "subsequent" not in state.facts:
         state.facts.append("subsequent")
     set_stage(state, Stage.APPLICATION_MADE, p.on)
-
-
-def _record_departure(state: CaseState, p: ActionInput, entry: CaseEvent, *_: Any) -> None:
-    state.departed = True
-    if state.return_decided:
-        # Meets the voluntary departure period (tracks, issue 20). Only after a recorded return
-        # decision, so that older histories' departures record nothing new.
-        amend(state, entry, event=LegalEvent.DEPARTED)
-        occur(state, LegalEvent.DEPARTED, p.on, entry.recorded_at)
-
-
-def _record_return_decision(
-    state: CaseState, p: RecordReturnDecisionInput, entry: CaseEvent, *_: Any
-) -> None:
-    state.return_decided = True
-    entry = amend(state, entry, event=LegalEvent.RETURN_DECIDED)
-    occur(state, LegalEvent.RETURN_DECIDED, p.on, entry.recorded_at, days=p.departure_days)
 
 
 def _record_reintegration(state: CaseState, *_: Any) -> None:
@@ -605,11 +547,11 @@ _EFFECTS: dict[Action, Effect] = {
     Action.ISSUE_PERSONAL_ID: _issue_personal_id,
     Action.ISSUE_PERMIT: _issue_permit,
     Action.ISSUE_DOCUMENT: _issue_document,
-    Action.REQUEST_FAMILY_REUNIFICATION: _family_reunification,
+    Action.REQUEST_FAMILY_REUNIFICATION: tracks.family_reunification,
     Action.START_RETURN: _start_return,
     Action.RECORD_RETURN_CONSENT: _return_consent,
     Action.RECORD_RISK_ASSESSMENT: _risk_assessment,
-    Action.RECORD_DEPARTURE: _record_departure,
+    Action.RECORD_DEPARTURE: tracks.record_departure,
     Action.RECORD_REINTEGRATION: _record_reintegration,
     Action.ASSIGN_CASEWORKER: _assign_caseworker,
     Action.ASSIGN_LEGAL_AID: _assign_legal_aid,
@@ -618,11 +560,11 @@ _EFFECTS: dict[Action, Effect] = {
     Action.MIGRATE_RULES: _migrate_rules,
     # Tracks around a decision (issue 20, branch `tracks`).
     Action.DECIDE_FURTHER_APPEAL: _decide_further_appeal,
-    Action.REFUSE_RETURN_CONSENT: _refuse_return_consent,
-    Action.RECORD_RETURN_DECISION: _record_return_decision,
-    Action.DECIDE_FAMILY_REUNIFICATION: _decide_family_reunification,
-    Action.IDENTIFY_FOR_RESETTLEMENT: _identify_for_resettlement,
-    Action.SUBMIT_FOR_RESETTLEMENT: _submit_for_resettlement,
-    Action.DECIDE_RESETTLEMENT: _decide_resettlement,
-    Action.RECORD_RESETTLEMENT_DEPARTURE: _record_resettlement_departure,
+    Action.REFUSE_RETURN_CONSENT: tracks.refuse_return_consent,
+    Action.RECORD_RETURN_DECISION: tracks.record_return_decision,
+    Action.DECIDE_FAMILY_REUNIFICATION: tracks.decide_family_reunification,
+    Action.IDENTIFY_FOR_RESETTLEMENT: tracks.identify_for_resettlement,
+    Action.SUBMIT_FOR_RESETTLEMENT: tracks.submit_for_resettlement,
+    Action.DECIDE_RESETTLEMENT: tracks.decide_resettlement,
+    Action.RECORD_RESETTLEMENT_DEPARTURE: tracks.record_resettlement_departure,
 }

@@ -36,6 +36,15 @@ from models.stages import (
     PRE_APPLICATION,
     TERMINAL_STAGES,
 )
+from models.track_guards import (
+    consent_or_refusal,
+    may_close_track,
+    may_submit_for_resettlement,
+    resettlement_submitted,
+    reunification_pending,
+    toleration_in_law,
+    validate_departure_days,
+)
 
 if TYPE_CHECKING:
     # Only for the annotations: `models.case_state` builds on this module (a clock ends with the
@@ -107,59 +116,9 @@ def _may_close(state: CaseState) -> str | None:
                 return "the reopen window is still open; the case closes when it ends"
         case Stage.INTEGRATION if not state.permit_issued:
             return "the residence permit has not been issued yet"
-        case Stage.INTEGRATION if (
-            state.last(LegalEvent.FAMILY_REUNIFICATION_REQUESTED) is not None
-            and state.family_reunification_outcome is None
-        ):
-            # Tracks (issue 20): only where the request started the pack's decision clock.
-            return "the family reunification application has not been decided yet"
-        case Stage.RESETTLEMENT if state.resettlement_accepted and not state.resettled:
-            return "accepted for resettlement: record the departure first"
-        case Stage.RESETTLEMENT if (
-            state.resettlement_to is not None and state.resettlement_accepted is None
-        ):
-            return f"the submission to {state.resettlement_to} awaits its answer"
         case Stage.RETURN if not state.departed:
             return "departure has not been recorded yet"
-        case Stage.RETURN if state.assisted_departure and not state.reintegrated:
-            # Tracks (issue 20): an assisted return's reintegration support started with the
-            # departure; the case stays open until its follow-up is recorded.
-            return "the assisted return's reintegration follow-up has not been recorded yet"
-    return None
-
-
-def _toleration_in_law(state: CaseState) -> str | None:
-    if state.pack.toleration is None:
-        return f"pack {state.pack_id} has no status for persons who cannot be returned"
-    return None
-
-
-def _reunification_pending(state: CaseState) -> str | None:
-    if not state.family_reunification_requested:
-        return "no family reunification was requested"
-    if state.family_reunification_outcome is not None:
-        return "the family reunification application is already decided"
-    return None
-
-
-def _may_submit_for_resettlement(state: CaseState) -> str | None:
-    if state.resettlement_to is not None and state.resettlement_accepted is None:
-        return f"the submission to {state.resettlement_to} awaits its answer"
-    if state.resettlement_accepted:
-        return "a resettlement state has accepted the case"
-    return None
-
-
-def _resettlement_submitted(state: CaseState) -> str | None:
-    if state.resettlement_to is None or state.resettlement_accepted is not None:
-        return "no submission to a resettlement state awaits an answer"
-    return None
-
-
-def _consent_or_refusal(state: CaseState) -> str | None:
-    if state.return_consent or state.return_refused:
-        return None
-    return "record the return consent, or its refusal, first"
+    return may_close_track(state)
 
 
 def _pause_open(state: CaseState) -> str | None:
@@ -358,7 +317,7 @@ TRANSITIONS: dict[Action, Transition] = {
         frozenset({Stage.RETURN}),
         None,
         guards=(
-            _consent_or_refusal,
+            consent_or_refusal,
             _not("risk_assessed", "the risk check is already recorded"),
         ),
         description="At risk: back to asylum (a subsequent application is made).",
@@ -451,7 +410,7 @@ TRANSITIONS: dict[Action, Transition] = {
     Action.GRANT_TOLERATION: Transition(
         frozenset({Stage.RETURN}),
         Stage.TOLERATED,
-        guards=(_toleration_in_law, _not("departed", "departure is already recorded")),
+        guards=(toleration_in_law, _not("departed", "departure is already recorded")),
         description="The person cannot be returned: toleration, where the pack's law has it.",
     ),
     Action.WITHDRAW_TOLERATION: Transition(
@@ -467,13 +426,13 @@ TRANSITIONS: dict[Action, Transition] = {
     Action.SUBMIT_FOR_RESETTLEMENT: Transition(
         frozenset({Stage.RESETTLEMENT}),
         None,
-        guards=(_may_submit_for_resettlement,),
+        guards=(may_submit_for_resettlement,),
         description="Submitted to a resettlement state (again after a refusal).",
     ),
     Action.DECIDE_RESETTLEMENT: Transition(
         frozenset({Stage.RESETTLEMENT}),
         None,
-        guards=(_resettlement_submitted,),
+        guards=(resettlement_submitted,),
         description="The resettlement state accepts or refuses.",
     ),
     Action.RECORD_RESETTLEMENT_DEPARTURE: Transition(
@@ -489,7 +448,7 @@ TRANSITIONS: dict[Action, Transition] = {
         frozenset({Stage.INTEGRATION}),
         None,
         LegalEvent.FAMILY_REUNIFICATION_DECIDED,
-        (_reunification_pending,),
+        (reunification_pending,),
         description="The family reunification application granted or refused.",
     ),
 }
@@ -588,7 +547,7 @@ def validate_input(state: CaseState, action: Action, payload: ActionInput, today
         case MigrateRulesInput():
             _validate_migration(state, payload)
         case RecordReturnDecisionInput() if payload.departure_days is not None:
-            _validate_departure_days(state, payload.departure_days)
+            validate_departure_days(state, payload.departure_days)
         case PauseClockInput() if payload.clocks:
             unknown = [c for c in payload.clocks if c not in state.pack.clock_names()]
             if unknown:
@@ -601,22 +560,6 @@ def validate_input(state: CaseState, action: Action, payload: ActionInput, today
         pause = state.open_pause()
         if pause is not None and payload.on < pause.start:
             raise InvalidInput("on", "a pause cannot end before it started")
-
-
-def _validate_departure_days(state: CaseState, days: int) -> None:
-    rule = state.pack.clock_for(ClockName.VOLUNTARY_DEPARTURE, state.situation())
-    bounds = rule.days_bounds() if rule is not None else None
-    if rule is None or bounds is None:
-        raise InvalidInput(
-            "departure_days",
-            f"pack {state.pack_id} sets no period for voluntary departure; leave it out",
-        )
-    low, high = bounds
-    if not low <= days <= high:
-        raise InvalidInput(
-            "departure_days",
-            f"the period for voluntary departure is {low} to {high} days ({rule.citation})",
-        )
 
 
 def _validate_migration(state: CaseState, payload: MigrateRulesInput) -> None:
