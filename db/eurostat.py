@@ -21,6 +21,8 @@ on the date of one legal event, the same dates `/stats` counts on (db/stat_facts
 - `first_instance`: the first-instance decision's date (inadmissibility counts as rejected).
 - `final`: the appeal decision that ends the case on the merits (dismissed: the first-instance
   outcome stands; substituted: the new one). A remand is no final decision.
+- `resettled` (issue 20): the day of the departure to the resettlement state
+  (`record_resettlement_departure`), quarterly; read from `case_events` as `accelerated` is.
 - `accelerated`: the day the case is channelled into the accelerated procedure
   (`assign_procedure`); the facts table does not hold it, so it is read from `case_events` by
   the (action, on) index.
@@ -133,6 +135,15 @@ TABLES: dict[str, TableSpec] = {
             "monthly",
             ("time", *_PERSON),
         ),
+        # Tracks (issue 20, branch `tracks`): safe legal pathways. Eurostat publishes resettled
+        # persons (code and frequency not verified: quarterly here, summed to a year at will).
+        TableSpec(
+            "resettled",
+            "migr_asyresa?",
+            "Resettled persons by citizenship, age and sex",
+            "quarterly",
+            ("time", *_PERSON),
+        ),
     )
 }
 
@@ -161,6 +172,8 @@ class CaseLine:
     """`request_reopening` dates: a discontinued application pending again."""
     accommodation: list[tuple[date, int, bool]] = field(default_factory=list)
     """`assign_accommodation` (True) and `end_accommodation` (False) by date and `seq`."""
+    resettled: list[date] = field(default_factory=list)
+    """`record_resettlement_departure` dates: the person arrived in the resettlement state."""
 
 
 def accommodated_on(line: CaseLine, end: date) -> bool:
@@ -219,6 +232,13 @@ def count(table: str, lines: Iterable[CaseLine], lo: date, hi: date) -> Counter[
                 end = month_end(first)
                 if held(line, end):
                     cells[(codes.month(end), *who(p, end))] += 1
+            continue
+        if table == "resettled":
+            # Counted on the departure to the resettlement state, once per quarter.
+            for on in sorted(line.resettled):
+                if lo <= on <= hi and codes.quarter(on) not in counted:
+                    counted.add(codes.quarter(on))
+                    cells[(codes.quarter(on), *who(p, on))] += 1
             continue
         if table == "accelerated":
             # Persons: channelled twice in one month (after a remand) is one person.
@@ -331,6 +351,7 @@ def k_anonymous(rows: list[tuple[str, ...]], k: int) -> tuple[list[tuple[str, ..
 
 _ENDING = ("decision_final", "make_final")
 _ACCOMMODATION = ("assign_accommodation", "end_accommodation")
+_RESETTLED = "record_resettlement_departure"
 
 
 def load(conn: Connection, *, jurisdiction: str | None, hi: date) -> list[CaseLine]:
@@ -368,7 +389,9 @@ def load(conn: Connection, *, jurisdiction: str | None, hi: date) -> list[CaseLi
         sa.select(e.case_id, e.action, e.on, e.seq, e.data, *person_cols)
         .select_from(et.join(ct, c.id == e.case_id).outerjoin(pt, p.case_id == e.case_id))
         .where(
-            e.action.in_(("assign_procedure", "request_reopening", *_ENDING, *_ACCOMMODATION)),
+            e.action.in_(
+                ("assign_procedure", "request_reopening", _RESETTLED, *_ENDING, *_ACCOMMODATION)
+            ),
             e.on <= hi,
             sa.not_(e.retracted),
             *mine,
@@ -384,6 +407,8 @@ def load(conn: Connection, *, jurisdiction: str | None, hi: date) -> list[CaseLi
         elif event.action in _ACCOMMODATION:
             start = event.action == _ACCOMMODATION[0]
             line(event.case_id, event).accommodation.append((event.on, event.seq, start))
+        elif event.action == _RESETTLED:
+            line(event.case_id, event).resettled.append(event.on)
         elif (event.data or {}).get("procedure") == Procedure.ACCELERATED.value:
             line(event.case_id, event).accelerated.append(event.on)
     return list(lines.values())

@@ -54,6 +54,14 @@ DEFAULT_SERVICE_LEVELS: dict[Stage, int] = {
     Stage.RETURN: 180,
     # Longer than the usual nine-month reopen window, which closes the case by itself.
     Stage.DISCONTINUED: 300,
+    # Tracks around a decision (issue 20, branch `tracks`): the further appeal's window is about
+    # a month and ends the stage by itself; a court takes longer than an appeal body.
+    Stage.APPEAL_DECIDED: 45,
+    Stage.FURTHER_APPEAL_LODGED: 365,
+    # pl: the toleration document is valid for 2 years; a case so long unchanged is looked at.
+    Stage.TOLERATED: 730,
+    # Resettlement: submissions and departures take months; a year unchanged is looked at.
+    Stage.RESETTLEMENT: 365,
 }
 """Built-in service levels in days; `Settings.service_levels` and packs override them."""
 

@@ -26,6 +26,7 @@ from models.enums import (
     Procedure,
     ReferralOutcome,
     ReferralTarget,
+    ReunificationOutcome,
     Vulnerability,
 )
 
@@ -357,6 +358,52 @@ class ReviewDetentionInput(ActionInput):
 SEALED_FIELDS: dict[Action, tuple[str, ...]] = {Action.ORDER_DETENTION: ("ground",)}
 """Fields the API takes out of a body before it reaches the workflow, and keeps sealed in SQL
 (special-category data: issue #19)."""
+# Tracks around a decision (issue 20, branch `tracks`).
+
+
+class DecideFurtherAppealInput(DecideAppealInput):
+    """`decide_further_appeal`: the court dismisses, quashes and remands, or substitutes."""
+
+
+class RefuseReturnConsentInput(ActionInput):
+    """`refuse_return_consent`: the person refuses assisted voluntary return, or withdraws."""
+
+    withdrawn: bool = Field(
+        default=False,
+        description="true: consent given earlier is withdrawn; false: refused at counselling",
+    )
+
+
+class RecordReturnDecisionInput(ActionInput):
+    """`record_return_decision`: the return decision, with the voluntary departure it grants."""
+
+    departure_days: int | None = Field(
+        default=None,
+        ge=1,
+        le=366,
+        description="The period for voluntary departure the decision fixes, in days (within "
+        "the law's bounds); none: no period granted",
+    )
+
+
+class DecideFamilyReunificationInput(ActionInput):
+    """`decide_family_reunification`: the family reunification application granted or refused."""
+
+    outcome: ReunificationOutcome
+
+
+class SubmitForResettlementInput(ActionInput):
+    """`submit_for_resettlement`: the case is submitted to a resettlement state."""
+
+    to_state: str = Field(
+        pattern=r"^[A-Z]{2}$", description="The resettlement state (ISO 3166 alpha-2 code)"
+    )
+
+
+class DecideResettlementInput(ActionInput):
+    """`decide_resettlement`: the resettlement state accepts or refuses the submission."""
+
+    accepted: bool
 
 
 ACTION_INPUTS: dict[Action, type[ActionInput]] = {
@@ -392,6 +439,13 @@ ACTION_INPUTS: dict[Action, type[ActionInput]] = {
     Action.ORDER_DETENTION: OrderDetentionInput,
     Action.REVIEW_DETENTION: ReviewDetentionInput,
     Action.MIGRATE_RULES: MigrateRulesInput,
+    # Tracks around a decision (issue 20, branch `tracks`).
+    Action.DECIDE_FURTHER_APPEAL: DecideFurtherAppealInput,
+    Action.REFUSE_RETURN_CONSENT: RefuseReturnConsentInput,
+    Action.RECORD_RETURN_DECISION: RecordReturnDecisionInput,
+    Action.DECIDE_FAMILY_REUNIFICATION: DecideFamilyReunificationInput,
+    Action.SUBMIT_FOR_RESETTLEMENT: SubmitForResettlementInput,
+    Action.DECIDE_RESETTLEMENT: DecideResettlementInput,
 }
 
 

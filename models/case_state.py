@@ -30,6 +30,7 @@ from models.enums import (
     Procedure,
     ReferralOutcome,
     ReferralTarget,
+    ReunificationOutcome,
     Stage,
     Vulnerability,
 )
@@ -216,6 +217,28 @@ class CaseState(BaseModel):
     accommodated_since: date | None = None
     detention: Detention | None = None
     detention_since: date | None = None
+    # Tracks around a decision (issue 20, branch `tracks`). Defaults, so that states carried
+    # over by continue-as-new and replays of older histories read as "never refused".
+    return_refused: bool = Field(
+        default=False,
+        description="Assisted voluntary return refused, or consent withdrawn: a return without "
+        "assistance (and without reintegration support)",
+    )
+    family_reunification_outcome: ReunificationOutcome | None = Field(
+        default=None, description="How the family reunification application was decided"
+    )
+    resettlement_to: str | None = Field(
+        default=None, description="The state the case is submitted to for resettlement"
+    )
+    resettlement_accepted: bool | None = Field(
+        default=None, description="The resettlement state's answer (None: none yet)"
+    )
+    resettled: bool = Field(default=False, description="Departed to the resettlement state")
+    return_decided: bool = Field(
+        default=False,
+        description="The return decision is recorded (with the voluntary departure period it "
+        "grants, if any)",
+    )
     seq: int = 0
     reminders_sent: list[str] = Field(
         default_factory=list,
@@ -354,6 +377,11 @@ class CaseState(BaseModel):
         )
 
     @property
+    def assisted_departure(self) -> bool:
+        """Departed with AVRR consent on record: reintegration support started with it."""
+        return self.departed and self.return_consent
+
+    @property
     def entitled_but_blocked(self) -> bool:
         """Labour-market access reached, no personal ID number, procedure not ended."""
         return (
@@ -469,14 +497,16 @@ def record_event(
     return entry
 
 
-def occur(state: CaseState, event: LegalEvent, on: date, at: datetime) -> None:
+def occur(
+    state: CaseState, event: LegalEvent, on: date, at: datetime, days: int | None = None
+) -> None:
     """Add a legal event to the clocks' inputs, ordered after every earlier one.
 
     The order is the order of the legal record (acts are applied in legal order), not the
     history's `seq`, which is the order of recording.
     """
     ordinal = state.occurrences[-1].seq + 1 if state.occurrences else 1
-    state.occurrences.append(Occurrence(event=event, on=on, seq=ordinal, at=at))
+    state.occurrences.append(Occurrence(event=event, on=on, seq=ordinal, at=at, days=days))
 
 
 def amend(state: CaseState, entry: CaseEvent, **changes: Any) -> CaseEvent:

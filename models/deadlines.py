@@ -38,6 +38,11 @@ class Occurrence(BaseModel):
     at: datetime | None = Field(
         default=None, description="When it was recorded; only clocks in seconds/minutes use it"
     )
+    # Tracks (issue 20): a period the decision itself fixes, within the pack's bounds (the
+    # voluntary departure period of a return decision). None in every other occurrence.
+    days: int | None = Field(
+        default=None, description="The period in days the act fixed (a set_by_decision clock)"
+    )
 
 
 class Pause(BaseModel):
@@ -406,6 +411,9 @@ def _one_deadline(
 ) -> Deadline | None:
     period = rule.effective_period(extensions_taken)
     trigger = _latest(occurrences, rule.trigger)
+    if rule.set_by_decision and trigger is not None:
+        # The decision fixed the period (the pack's figure is the bound); none fixed, no clock.
+        period = Period(n=trigger.days, unit=Unit.DAYS) if trigger.days else None
     if period is None or trigger is None:
         return None
     relevant = [p for p in pauses if rule.pausable and p.covers_clock(rule.name)]

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from models import track_effects as tracks
 from models.actions import (
     ActionInput,
     AssignAccommodationInput,
@@ -20,6 +21,7 @@ from models.actions import (
     AssignProcedureInput,
     DecideAdmissibilityInput,
     DecideAppealInput,
+    DecideFurtherAppealInput,
     DecideInput,
     ExtendDeadlineInput,
     IssueDocumentInput,
@@ -351,8 +353,7 @@ def _decide_appeal(state: CaseState, p: DecideAppealInput, entry: CaseEvent, *_:
         if against_discontinuation:
             set_stage(state, Stage.DISCONTINUED, p.on)
             return
-        occur(state, LegalEvent.FINAL, p.on, entry.recorded_at)
-        become_final(state, p.on)
+        final_or_further_appeal(state, p.on, entry.recorded_at)
     elif p.result is AppealResult.QUASHED_REMANDED or against_discontinuation:
         state.outcome = None
         if "remanded" not in state.facts:
@@ -360,11 +361,37 @@ def _decide_appeal(state: CaseState, p: DecideAppealInput, entry: CaseEvent, *_:
         set_stage(state, Stage.LODGED, p.on)
     else:
         state.outcome = p.outcome
-        occur(state, LegalEvent.FINAL, p.on, entry.recorded_at)
-        become_final(state, p.on)
+        final_or_further_appeal(state, p.on, entry.recorded_at)
 
 
 def _make_final(state: CaseState, p: ActionInput, *_: Any) -> None:
+    become_final(state, p.on)
+
+
+def final_or_further_appeal(state: CaseState, on: date, at: datetime) -> None:
+    """A negative appeal decision: final, unless the pack provides a further appeal against it.
+
+    Where the pack has a `further_appeal` rule for the case's situation (a negative outcome),
+    the case waits in `appeal_decided` for its window (or, with no figure, for `make_final`);
+    elsewhere the decision is final at once, as it always was (tracks, issue 20).
+    """
+    if state.pack.clock_for(ClockName.FURTHER_APPEAL, state.situation()) is not None:
+        set_stage(state, Stage.APPEAL_DECIDED, on)
+        return
+    occur(state, LegalEvent.FINAL, on, at)
+    become_final(state, on)
+
+
+def _decide_further_appeal(
+    state: CaseState, p: DecideFurtherAppealInput, entry: CaseEvent, *_: Any
+) -> None:
+    if p.result is AppealResult.QUASHED_REMANDED:
+        # The court annuls the appeal body's decision: the appeal is decided again.
+        set_stage(state, Stage.APPEAL_LODGED, p.on)
+        return
+    if p.result is AppealResult.SUBSTITUTED:
+        state.outcome = p.outcome
+    occur(state, LegalEvent.FINAL, p.on, entry.recorded_at)
     become_final(state, p.on)
 
 
@@ -468,16 +495,13 @@ def _issue_document(state: CaseState, p: IssueDocumentInput, entry: CaseEvent, *
         occur(state, LegalEvent.APPLICANT_DOCUMENT_ISSUED, p.on, entry.recorded_at)
 
 
-def _family_reunification(state: CaseState, *_: Any) -> None:
-    state.family_reunification_requested = True
-
-
 def _start_return(state: CaseState, *_: Any) -> None:
     state.return_counselling = True
 
 
 def _return_consent(state: CaseState, *_: Any) -> None:
     state.return_consent = True
+    state.return_refused = False
 
 
 def _risk_assessment(state: CaseState, p: RiskAssessmentInput, entry: CaseEvent, *_: Any) -> None:
@@ -489,14 +513,10 @@ def _risk_assessment(state: CaseState, p: RiskAssessmentInput, entry: CaseEvent,
     occur(state, LegalEvent.MADE, p.on, entry.recorded_at)
     state.final = False
     state.outcome = None
-    state.return_counselling = state.return_consent = False
+    state.return_counselling = state.return_consent = state.return_refused = False
     if "subsequent" not in state.facts:
         state.facts.append("subsequent")
     set_stage(state, Stage.APPLICATION_MADE, p.on)
-
-
-def _record_departure(state: CaseState, *_: Any) -> None:
-    state.departed = True
 
 
 def _record_reintegration(state: CaseState, *_: Any) -> None:
@@ -574,11 +594,11 @@ _EFFECTS: dict[Action, Effect] = {
     Action.ISSUE_PERSONAL_ID: _issue_personal_id,
     Action.ISSUE_PERMIT: _issue_permit,
     Action.ISSUE_DOCUMENT: _issue_document,
-    Action.REQUEST_FAMILY_REUNIFICATION: _family_reunification,
+    Action.REQUEST_FAMILY_REUNIFICATION: tracks.family_reunification,
     Action.START_RETURN: _start_return,
     Action.RECORD_RETURN_CONSENT: _return_consent,
     Action.RECORD_RISK_ASSESSMENT: _risk_assessment,
-    Action.RECORD_DEPARTURE: _record_departure,
+    Action.RECORD_DEPARTURE: tracks.record_departure,
     Action.RECORD_REINTEGRATION: _record_reintegration,
     Action.ASSIGN_CASEWORKER: _assign_caseworker,
     Action.ASSIGN_LEGAL_AID: _assign_legal_aid,
@@ -593,4 +613,13 @@ _EFFECTS: dict[Action, Effect] = {
     Action.MIGRATE_RULES: _migrate_rules,
     # Protection track (issue #19): `models/safeguards.py`
     **PROTECTION_EFFECTS,
+    # Tracks around a decision (issue 20, branch `tracks`).
+    Action.DECIDE_FURTHER_APPEAL: _decide_further_appeal,
+    Action.REFUSE_RETURN_CONSENT: tracks.refuse_return_consent,
+    Action.RECORD_RETURN_DECISION: tracks.record_return_decision,
+    Action.DECIDE_FAMILY_REUNIFICATION: tracks.decide_family_reunification,
+    Action.IDENTIFY_FOR_RESETTLEMENT: tracks.identify_for_resettlement,
+    Action.SUBMIT_FOR_RESETTLEMENT: tracks.submit_for_resettlement,
+    Action.DECIDE_RESETTLEMENT: tracks.decide_resettlement,
+    Action.RECORD_RESETTLEMENT_DEPARTURE: tracks.record_resettlement_departure,
 }

@@ -29,6 +29,14 @@ class Stage(StrEnum):
     DISCONTINUED = "discontinued"
     WITHDRAWN = "withdrawn"
     CLOSED = "closed"
+    # Tracks around a decision (issue 20, branch `tracks`): a further appeal to a court where
+    # the pack's law provides one.
+    APPEAL_DECIDED = "appeal_decided"
+    FURTHER_APPEAL_LODGED = "further_appeal_lodged"
+    # A person who cannot be returned, where the pack's law has such a status (pl: toleration).
+    TOLERATED = "tolerated"
+    # A safe legal pathway: resettlement (or a complementary pathway) to another state.
+    RESETTLEMENT = "resettlement"
 
 
 class Procedure(StrEnum):
@@ -184,6 +192,10 @@ class ClockName(StrEnum):
     # Issue #19 (protection track b): detention and documents during the procedure.
     DETENTION_REVIEW = "detention_review"
     APPLICANT_DOCUMENT = "applicant_document"
+    # Tracks around a decision (issue 20, branch `tracks`).
+    FURTHER_APPEAL = "further_appeal"
+    VOLUNTARY_DEPARTURE = "voluntary_departure"
+    FAMILY_REUNIFICATION = "family_reunification"
 
 
 class ClockStatus(StrEnum):
@@ -250,6 +262,13 @@ class LegalEvent(StrEnum):
     DETENTION_REVIEWED = "detention_reviewed"
     RELEASED_FROM_DETENTION = "released_from_detention"
     APPLICANT_DOCUMENT_ISSUED = "applicant_document_issued"
+    # Tracks around a decision (issue 20, branch `tracks`).
+    FURTHER_APPEAL_LODGED = "further_appeal_lodged"
+    FURTHER_APPEAL_DECIDED = "further_appeal_decided"
+    RETURN_DECIDED = "return_decided"
+    DEPARTED = "departed"
+    FAMILY_REUNIFICATION_REQUESTED = "family_reunification_requested"
+    FAMILY_REUNIFICATION_DECIDED = "family_reunification_decided"
 
 
 PUBLIC_EVENTS = (
@@ -321,6 +340,18 @@ class Action(StrEnum):
     REVIEW_DETENTION = "review_detention"
     RELEASE_FROM_DETENTION = "release_from_detention"
     MIGRATE_RULES = "migrate_rules"
+    # Tracks around a decision (issue 20, branch `tracks`).
+    LODGE_FURTHER_APPEAL = "lodge_further_appeal"
+    DECIDE_FURTHER_APPEAL = "decide_further_appeal"
+    REFUSE_RETURN_CONSENT = "refuse_return_consent"
+    RECORD_RETURN_DECISION = "record_return_decision"
+    GRANT_TOLERATION = "grant_toleration"
+    WITHDRAW_TOLERATION = "withdraw_toleration"
+    DECIDE_FAMILY_REUNIFICATION = "decide_family_reunification"
+    IDENTIFY_FOR_RESETTLEMENT = "identify_for_resettlement"
+    SUBMIT_FOR_RESETTLEMENT = "submit_for_resettlement"
+    DECIDE_RESETTLEMENT = "decide_resettlement"
+    RECORD_RESETTLEMENT_DEPARTURE = "record_resettlement_departure"
 
 
 class IdentifiedAt(StrEnum):
@@ -328,3 +359,10 @@ class IdentifiedAt(StrEnum):
 
     BORDER = "border"
     INLAND = "inland"
+
+
+class ReunificationOutcome(StrEnum):
+    """How a family reunification application is decided (tracks, issue 20)."""
+
+    GRANTED = "granted"
+    REFUSED = "refused"

@@ -165,8 +165,16 @@ class ClockRule(_Strict):
     citation: str
     unverified: bool = False
     note: str | None = None
+    # Tracks (issue 20): the act that starts the clock fixes its period (a return decision's
+    # voluntary departure period); `period` is then the longest the law allows, `min_period`
+    # the shortest.
+    set_by_decision: bool = Field(
+        default=False,
+        description="The starting act fixes the period in days, between min_period and period",
+    )
+    min_period: Period | None = None
 
-    _parse_period = field_validator("period", "cap", mode="before")(_period_from_text)
+    _parse_period = field_validator("period", "cap", "min_period", mode="before")(_period_from_text)
 
     @field_validator("extensions", mode="before")
     @classmethod
@@ -190,7 +198,20 @@ class ClockRule(_Strict):
             raise ValueError(f"clock {self.id}: an entitlement is reached, not met")
         if self.withdrawn_if and self.kind is not ClockKind.ENTITLEMENT:
             raise ValueError(f"clock {self.id}: only an entitlement can be withdrawn")
+        if self.set_by_decision and (
+            self.period is None
+            or self.period.unit is not Unit.DAYS
+            or (self.min_period is not None and self.min_period.unit is not Unit.DAYS)
+            or self.extensions
+        ):
+            raise ValueError(f"clock {self.id}: a period set by decision is bounded in days")
         return self
+
+    def days_bounds(self) -> tuple[int, int] | None:
+        """The shortest and longest period, in days, a decision may fix (set_by_decision)."""
+        if not self.set_by_decision or self.period is None:
+            return None
+        return (self.min_period.n if self.min_period else 1, self.period.n)
 
     @property
     def withdrawn_if_reason(self) -> str:
@@ -260,6 +281,12 @@ class RulePack(_Strict):
     source: str
     notes: list[str] = Field(default_factory=list)
     open_questions: list[str] = Field(default_factory=list)
+    # Tracks (issue 20): a default, so that the digest of a pack without it does not change.
+    toleration: str | None = Field(
+        default=None,
+        description="Where the law gives a status to a person who cannot be returned: its "
+        "citation (None: the law has none, and grant_toleration is refused)",
+    )
     clocks: list[ClockRule]
 
     @field_validator("timezone")

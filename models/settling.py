@@ -175,6 +175,19 @@ def _clock_consequence(state: CaseState, d: Deadline, recorded_at: datetime) -> 
             derived=True,
         )
         become_final(state, day_after)
+    elif d.clock is ClockName.FURTHER_APPEAL and state.stage is Stage.APPEAL_DECIDED:
+        # Tracks (issue 20): no further appeal within its window, the appeal decision is final.
+        record_event(
+            state,
+            actor="system",
+            action="decision_final",
+            event=LegalEvent.FINAL,
+            on=day_after,
+            recorded_at=recorded_at,
+            note="no further appeal within its window",
+            derived=True,
+        )
+        become_final(state, day_after)
     elif d.clock is ClockName.REOPEN_WINDOW and state.stage is Stage.DISCONTINUED:
         record_event(
             state,

@@ -15,7 +15,15 @@ EXAMINATION = frozenset(
         Stage.INTERVIEWED,
     }
 )
-IN_PROCEDURE = EXAMINATION | {Stage.DECIDED, Stage.NOTIFIED, Stage.APPEAL_LODGED}
+IN_PROCEDURE = EXAMINATION | {
+    Stage.DECIDED,
+    Stage.NOTIFIED,
+    Stage.APPEAL_LODGED,
+    # Tracks around a decision (issue 20, branch `tracks`): the further appeal is still the
+    # procedure (the decision is not final).
+    Stage.APPEAL_DECIDED,
+    Stage.FURTHER_APPEAL_LODGED,
+}
 TERMINAL_STAGES = frozenset({Stage.WITHDRAWN, Stage.CLOSED})
 OPEN_STAGES = frozenset(Stage) - TERMINAL_STAGES
 WATCHED_STAGES = EXAMINATION
@@ -40,6 +48,8 @@ APPLICANT_SIDE_ACTIONS = frozenset(
         Action.REQUEST_REOPENING,
         Action.RECORD_RETURN_CONSENT,
         Action.REQUEST_FAMILY_REUNIFICATION,
+        # Tracks around a decision (issue 20, branch `tracks`).
+        Action.LODGE_FURTHER_APPEAL,
     }
 )
 """Acts that show the applicant is engaging: they lift a presumption of abandonment."""

@@ -24,6 +24,7 @@ from models.actions import (
     MigrateRulesInput,
     OrderDetentionInput,
     PauseClockInput,
+    RecordReturnDecisionInput,
     ReferralOutcomeInput,
     ScheduleInterviewInput,
     input_model,
@@ -48,6 +49,15 @@ from models.stages import (
     OPEN_STAGES,
     PRE_APPLICATION,
     TERMINAL_STAGES,
+)
+from models.track_guards import (
+    consent_or_refusal,
+    may_close_track,
+    may_submit_for_resettlement,
+    resettlement_submitted,
+    reunification_pending,
+    toleration_in_law,
+    validate_departure_days,
 )
 
 if TYPE_CHECKING:
@@ -94,9 +104,14 @@ def _appeal_possible(state: CaseState) -> str | None:
 
 
 def _no_appeal_clock(state: CaseState) -> str | None:
-    rule = state.pack.clock_for(ClockName.APPEAL, state.situation())
+    # In `appeal_decided` the window that matters is the further appeal's (tracks, issue 20).
+    further = state.stage is Stage.APPEAL_DECIDED
+    rule = state.pack.clock_for(
+        ClockName.FURTHER_APPEAL if further else ClockName.APPEAL, state.situation()
+    )
     if rule is not None and rule.period is not None:
-        return f"pack {state.pack_id} has an appeal window: the decision becomes final when it ends"
+        kind = "a further appeal" if further else "an appeal"
+        return f"pack {state.pack_id} has {kind} window: the decision becomes final when it ends"
     return None
 
 
@@ -117,7 +132,7 @@ def _may_close(state: CaseState) -> str | None:
             return "the residence permit has not been issued yet"
         case Stage.RETURN if not state.departed:
             return "departure has not been recorded yet"
-    return None
+    return may_close_track(state)
 
 
 def _document_possible(state: CaseState) -> str | None:
@@ -272,7 +287,7 @@ TRANSITIONS: dict[Action, Transition] = {
         description="Dismissed: final. Quashed and remanded: lodged. Substituted: final.",
     ),
     Action.MAKE_FINAL: Transition(
-        frozenset({Stage.NOTIFIED}),
+        frozenset({Stage.NOTIFIED, Stage.APPEAL_DECIDED}),
         None,
         LegalEvent.FINAL,
         (_no_appeal_clock,),
@@ -343,13 +358,14 @@ TRANSITIONS: dict[Action, Transition] = {
         guards=(
             _needs("return_counselling", "open AVRR counselling first (start_return)"),
             _not("return_consent", "consent is already recorded"),
+            _not("departed", "departure is already recorded"),
         ),
     ),
     Action.RECORD_RISK_ASSESSMENT: Transition(
         frozenset({Stage.RETURN}),
         None,
         guards=(
-            _needs("return_consent", "record the return consent first"),
+            consent_or_refusal,
             _not("risk_assessed", "the risk check is already recorded"),
         ),
         description="At risk: back to asylum (a subsequent application is made).",
@@ -367,6 +383,7 @@ TRANSITIONS: dict[Action, Transition] = {
         None,
         guards=(
             _needs("departed", "departure has not been recorded yet"),
+            _needs("assisted_departure", "reintegration follows an assisted return only"),
             _not("reintegrated", "reintegration follow-up is already recorded"),
         ),
     ),
@@ -380,6 +397,8 @@ TRANSITIONS: dict[Action, Transition] = {
                 Stage.INTEGRATION,
                 Stage.RETURN,
                 Stage.DISCONTINUED,
+                # Tracks (issue 20): resettled, or not (refused, or never submitted).
+                Stage.RESETTLEMENT,
             }
         ),
         Stage.CLOSED,
@@ -467,6 +486,85 @@ TRANSITIONS: dict[Action, Transition] = {
         description="Administrators only (`asylumflow rules migrate`): the case moves to "
         "another content of its pinned pack, recorded in its history.",
     ),
+    # Tracks around a decision (issue 20, branch `tracks`).
+    Action.LODGE_FURTHER_APPEAL: Transition(
+        frozenset({Stage.APPEAL_DECIDED}),
+        Stage.FURTHER_APPEAL_LODGED,
+        LegalEvent.FURTHER_APPEAL_LODGED,
+        description="A further appeal to a court against the negative appeal decision.",
+    ),
+    Action.DECIDE_FURTHER_APPEAL: Transition(
+        frozenset({Stage.FURTHER_APPEAL_LODGED}),
+        None,
+        LegalEvent.FURTHER_APPEAL_DECIDED,
+        description="Dismissed: final. Quashed and remanded: the appeal body decides again "
+        "(appeal_lodged). Substituted: final with the court's outcome.",
+    ),
+    Action.REFUSE_RETURN_CONSENT: Transition(
+        frozenset({Stage.RETURN}),
+        None,
+        guards=(
+            _needs("return_counselling", "open AVRR counselling first (start_return)"),
+            _not("departed", "departure is already recorded"),
+            _not("return_refused", "the refusal is already recorded"),
+        ),
+        description="AVRR refused or consent withdrawn: the return goes on without assistance "
+        "(risk check, departure; no reintegration).",
+    ),
+    Action.RECORD_RETURN_DECISION: Transition(
+        frozenset({Stage.RETURN}),
+        None,
+        guards=(
+            _not("departed", "departure is already recorded"),
+            _not("return_decided", "the return decision is already recorded"),
+        ),
+        description="The return decision; the voluntary departure period it fixes runs from "
+        "it where the pack's law bounds one.",
+    ),
+    Action.GRANT_TOLERATION: Transition(
+        frozenset({Stage.RETURN}),
+        Stage.TOLERATED,
+        guards=(toleration_in_law, _not("departed", "departure is already recorded")),
+        description="The person cannot be returned: toleration, where the pack's law has it.",
+    ),
+    Action.WITHDRAW_TOLERATION: Transition(
+        frozenset({Stage.TOLERATED}),
+        Stage.RETURN,
+        description="The reason for toleration ceased: the return track again.",
+    ),
+    Action.IDENTIFY_FOR_RESETTLEMENT: Transition(
+        PRE_APPLICATION,
+        Stage.RESETTLEMENT,
+        description="Identified as in need of resettlement (or a complementary pathway).",
+    ),
+    Action.SUBMIT_FOR_RESETTLEMENT: Transition(
+        frozenset({Stage.RESETTLEMENT}),
+        None,
+        guards=(may_submit_for_resettlement,),
+        description="Submitted to a resettlement state (again after a refusal).",
+    ),
+    Action.DECIDE_RESETTLEMENT: Transition(
+        frozenset({Stage.RESETTLEMENT}),
+        None,
+        guards=(resettlement_submitted,),
+        description="The resettlement state accepts or refuses.",
+    ),
+    Action.RECORD_RESETTLEMENT_DEPARTURE: Transition(
+        frozenset({Stage.RESETTLEMENT}),
+        None,
+        guards=(
+            _needs("resettlement_accepted", "no resettlement state has accepted the case"),
+            _not("resettled", "the departure is already recorded"),
+        ),
+        description="Departed to the resettlement state: the case may close.",
+    ),
+    Action.DECIDE_FAMILY_REUNIFICATION: Transition(
+        frozenset({Stage.INTEGRATION}),
+        None,
+        LegalEvent.FAMILY_REUNIFICATION_DECIDED,
+        (reunification_pending,),
+        description="The family reunification application granted or refused.",
+    ),
 }
 
 assert set(TRANSITIONS) == set(Action), "every action needs a row in the transition table"
@@ -489,6 +587,10 @@ CLOCK_ACT_STAGES: dict[ClockName, frozenset[Stage]] = {
     # Issue #19 (protection track b)
     ClockName.DETENTION_REVIEW: TRANSITIONS[Action.REVIEW_DETENTION].sources,
     ClockName.APPLICANT_DOCUMENT: IN_PROCEDURE,
+    # Tracks around a decision (issue 20, branch `tracks`).
+    ClockName.FURTHER_APPEAL: TRANSITIONS[Action.LODGE_FURTHER_APPEAL].sources,
+    ClockName.VOLUNTARY_DEPARTURE: TRANSITIONS[Action.RECORD_DEPARTURE].sources,
+    ClockName.FAMILY_REUNIFICATION: TRANSITIONS[Action.DECIDE_FAMILY_REUNIFICATION].sources,
 }
 """Where each clock's act can still be done (domain.md, "Clocks end with their stage").
 
@@ -581,6 +683,8 @@ def validate_input(state: CaseState, action: Action, payload: ActionInput, today
             _validate_extension(state, payload)
         case MigrateRulesInput():
             _validate_migration(state, payload)
+        case RecordReturnDecisionInput() if payload.departure_days is not None:
+            validate_departure_days(state, payload.departure_days)
         case PauseClockInput() if payload.clocks:
             unknown = [c for c in payload.clocks if c not in state.pack.clock_names()]
             if unknown:

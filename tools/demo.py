@@ -268,6 +268,133 @@ SCENARIOS: tuple[Scenario, ...] = (
         ],
         family="me",
     ),
+    # Tracks around a decision (issue 20, branch `tracks`), each in the family whose pack
+    # has what it needs.
+    # rs: the Administrative Court seized after the Asylum Commission dismissed the appeal.
+    Scenario(
+        "further_appeal",
+        5,
+        [
+            *_decided(200, 120, "rejected", 118),
+            (Action.LODGE_APPEAL, 114, {}),
+            (Action.DECIDE_APPEAL, 20, {"result": "dismissed"}),
+            (Action.LODGE_FURTHER_APPEAL, 10, {}),
+        ],
+        family="rs",
+    ),
+    # me: assisted voluntary return refused; the return goes on without assistance.
+    Scenario(
+        "return_refused",
+        5,
+        [
+            *_decided(150, 60, "rejected", 55),
+            (Action.MAKE_FINAL, 40, {}),
+            (Action.START_RETURN, 20, {}),
+            (Action.REFUSE_RETURN_CONSENT, 15, {"withdrawn": False}),
+            (Action.RECORD_RISK_ASSESSMENT, 10, {"at_risk": False}),
+        ],
+        _FINAL,
+        family="me",
+    ),
+    # pl: a person who cannot be returned, consent for tolerated stay.
+    Scenario(
+        "tolerated",
+        5,
+        [
+            *_decided(200, 120, "rejected", 118),
+            (Action.START_RETURN, 60, {}),
+            (Action.GRANT_TOLERATION, 30, {}),
+        ],
+        family="pl",
+    ),
+    # eu: an assisted return departed; the case stays open until the reintegration follow-up.
+    Scenario(
+        "return_departed",
+        5,
+        [
+            *_decided(200, 100, "rejected", 95),
+            (Action.MAKE_FINAL, 80, {}),
+            (Action.START_RETURN, 60, {}),
+            # The Return Directive's period for voluntary departure, fixed at 30 days; met.
+            (Action.RECORD_RETURN_DECISION, 58, {"departure_days": 30}),
+            (Action.RECORD_RETURN_CONSENT, 55, {}),
+            (Action.RECORD_RISK_ASSESSMENT, 50, {"at_risk": False}),
+            (Action.RECORD_DEPARTURE, 30, {}),
+        ],
+        _FINAL,
+        family="eu",
+    ),
+    # rs: the Asylum Commission dismissed the appeal; the 30 days for a suit run.
+    Scenario(
+        "appeal_decided",
+        5,
+        [
+            *_decided(200, 120, "rejected", 118),
+            (Action.LODGE_APPEAL, 110, {}),
+            (Action.DECIDE_APPEAL, 5, {"result": "dismissed"}),
+        ],
+        family="rs",
+    ),
+    # me and pl: a refugee's family reunification decided (no clock in their packs).
+    Scenario(
+        "family_reunification_decided",
+        5,
+        [
+            *_decided(200, 100, "refugee_status", 95),
+            (Action.MAKE_FINAL, 80, {}),
+            (Action.ISSUE_PERMIT, 70, {}),
+            (Action.REQUEST_FAMILY_REUNIFICATION, 60, {}),
+            (Action.DECIDE_FAMILY_REUNIFICATION, 10, {"outcome": "granted"}),
+        ],
+        _FINAL,
+        family="me",
+    ),
+    Scenario(
+        "tolerated_again",
+        2,
+        [
+            *_decided(220, 130, "rejected", 128),
+            (Action.START_RETURN, 70, {}),
+            (Action.GRANT_TOLERATION, 40, {}),
+        ],
+        family="pl",
+    ),
+    # eu: a refugee's family reunification pending, the Directive's nine months running.
+    # (Index 19; the resettlement cases after it fit any pack.)
+    Scenario(
+        "family_reunification",
+        5,
+        [
+            *_decided(200, 100, "refugee_status", 95),
+            (Action.MAKE_FINAL, 80, {}),
+            (Action.ISSUE_PERMIT, 70, {}),
+            (Action.REQUEST_FAMILY_REUNIFICATION, 60, {}),
+        ],
+        _FINAL,
+        family="eu",
+    ),
+    # Safe legal pathways: identified for resettlement and submitted, awaiting the answer;
+    # and one accepted and departed (Eurostat's resettled persons).
+    Scenario(
+        "resettlement",
+        5,
+        [
+            (Action.IDENTIFY_FOR_RESETTLEMENT, 60, {}),
+            (Action.SUBMIT_FOR_RESETTLEMENT, 50, {"to_state": "SE"}),
+        ],
+        family="rs",
+    ),
+    Scenario(
+        "resettled",
+        3,
+        [
+            (Action.IDENTIFY_FOR_RESETTLEMENT, 120, {}),
+            (Action.SUBMIT_FOR_RESETTLEMENT, 110, {"to_state": "NO"}),
+            (Action.DECIDE_RESETTLEMENT, 40, {"accepted": True}),
+            (Action.RECORD_RESETTLEMENT_DEPARTURE, 12, {}),
+        ],
+        family="me",
+    ),
 )
 
 INTERPRETERS = (
@@ -294,6 +421,7 @@ def ensure_interpreters(engine: Engine) -> None:
                     )
                 )
         session.commit()
+
 
 DEMO_CENTRES = {"small": ("small reception centre", 1), "main": ("main reception centre", 60)}
 """Per family: `demo-<family>-<key>`, with a name and a capacity."""

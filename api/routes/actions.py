@@ -114,6 +114,18 @@ ACTION_EXAMPLES["migrate_rules"] = {
     "pack": "rs-2023",
     "to_digest": "sha256:" + "0" * 64,
 }
+# Tracks around a decision (issue 20, branch `tracks`).
+ACTION_EXAMPLES["lodge_further_appeal"] = {"on": "2026-11-22"}
+ACTION_EXAMPLES["decide_further_appeal"] = {"on": "2026-11-22", "result": "dismissed"}
+ACTION_EXAMPLES["refuse_return_consent"] = {"on": "2026-11-22", "withdrawn": False}
+ACTION_EXAMPLES["record_return_decision"] = {"on": "2026-11-22", "departure_days": 30}
+ACTION_EXAMPLES["grant_toleration"] = {"on": "2026-11-22"}
+ACTION_EXAMPLES["withdraw_toleration"] = {"on": "2026-11-22"}
+ACTION_EXAMPLES["decide_family_reunification"] = {"on": "2026-11-22", "outcome": "granted"}
+ACTION_EXAMPLES["identify_for_resettlement"] = {"on": "2026-11-20"}
+ACTION_EXAMPLES["submit_for_resettlement"] = {"on": "2026-11-21", "to_state": "SE"}
+ACTION_EXAMPLES["decide_resettlement"] = {"on": "2026-11-22", "accepted": True}
+ACTION_EXAMPLES["record_resettlement_departure"] = {"on": "2026-11-22"}
 assert set(ACTION_EXAMPLES) == {a.value for a in Action}
 
 _ACTION_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -158,7 +170,6 @@ def _action_operation(action: Action) -> None:
         client: Any,
         settings: Settings,
         body: ActionInput,
-        settings: Settings,
         idempotency_key: str | None = None,
     ) -> dict[str, Any]:
         # Only the fields the client sent: the workflow validates the same body again.
@@ -197,7 +208,6 @@ def _action_operation(action: Action) -> None:
                     ),
                 ],
             ),
-            parameter("settings", parameter.POSITIONAL_OR_KEYWORD, annotation=SettingsDep),
             parameter(
                 "idempotency_key",
                 parameter.POSITIONAL_OR_KEYWORD,
@@ -252,7 +262,6 @@ async def take_action(
         dict[str, Any],
         Body(openapi_examples={k: {"summary": k, "value": v} for k, v in ACTION_EXAMPLES.items()}),
     ],
-    settings: SettingsDep,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> dict[str, Any]:
     """Send the action as a Temporal Update and return the case's new state (one round trip)."""

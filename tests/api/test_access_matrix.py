@@ -83,6 +83,15 @@ ACTIONS: dict[str, Rule] = {
     # Issue #19 (protection track b): staff place people and order detention.
     "assign_accommodation": Rule(STAFF, "case"),
     "order_detention": Rule(STAFF, "case"),
+    # Tracks around a decision (issue 20, branch `tracks`): staff acts, as lodge_appeal and
+    # record_return_consent are (a 409 on the seeded case still shows the role may).
+    "lodge_further_appeal": Rule(STAFF, "case"),
+    "decide_further_appeal": Rule(STAFF, "case"),
+    "refuse_return_consent": Rule(STAFF, "case"),
+    "record_return_decision": Rule(STAFF, "case"),
+    "grant_toleration": Rule(STAFF, "case"),
+    "decide_family_reunification": Rule(STAFF, "case"),
+    "submit_for_resettlement": Rule(STAFF, "case"),
 }
 
 SIGNIN = "ui: redirects to sign-in without a session"
@@ -278,6 +287,13 @@ ACTION_BODIES: dict[str, dict[str, Any]] = {
     "record_monitor_consent": {"given": True},
     "assign_accommodation": {"centre": "matrix-centre"},
     "order_detention": {"ground": "access matrix probe"},
+    "lodge_further_appeal": {},
+    "decide_further_appeal": {"result": "dismissed"},
+    "refuse_return_consent": {"withdrawn": True},
+    "record_return_decision": {"departure_days": 30},
+    "grant_toleration": {},
+    "decide_family_reunification": {"outcome": "refused"},
+    "submit_for_resettlement": {"to_state": "SE"},
 }
 
 

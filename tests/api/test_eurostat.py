@@ -216,6 +216,7 @@ async def test_eurostat_tables_of_a_hand_computed_caseload(api: Api) -> None:
         "final",
         "accelerated",
         "reception",  # issue #19 (tests/api/test_reception_detention.py counts it)
+        "resettled",
     ]
     first, first_time, subsequent = "ASY_APP", "NASY_APP", "SUBS_APP"
     # Counted at lodging; J never lodged. Each applicant in the total and in its kind.

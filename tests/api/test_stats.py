@@ -14,7 +14,7 @@ their appeals decided since (all outside the 2025 windows). "integr." is integra
 | C5 | 2025-03-01 | regular | humanitarian 2025-06-01 (92 d) | notified | integr. |
 | C6 | 2025-03-12 | regular | — presumed abandoned, review confirmed 2025-05-01 | | discontinued |
 | C7 | 2025-03-17 | regular | — withdrawn 2025-04-01 | | withdrawn |
-| C8 | 2025-04-05 | regular | rejected 2025-05-15 (40 d) | appeal dismissed | return |
+| C8 | 2025-04-05 | regular | rejected 2025-05-15 (40 d) | appeal dismissed | appeal_decided |
 | C9 | 2025-04-10 | regular | — (decision overdue since July 2025) | | lodged |
 | C10 me | 2025-01-15 | regular | refugee 2025-02-14 (30 d) | notified | integr. |
 | C11 | 2025-05-05 | regular | rejected 2025-06-04 (30 d) | appeal quashed, remanded | lodged |
@@ -52,6 +52,11 @@ OPEN_STAGES_ZERO = {
         "integration",
         "return",
         "discontinued",
+        # The further appeal (issue 20, tracks).
+        "appeal_decided",
+        "further_appeal_lodged",
+        "tolerated",
+        "resettlement",
     )
 }
 
@@ -265,12 +270,14 @@ async def test_statistics_of_a_hand_computed_caseload(api: Api) -> None:
         "accelerated": {"median": 20, "p90": 20, "count": 1},
         "admissibility": {"median": 10, "p90": 10, "count": 1},
     }
-    # Now: integration C1 C2 C5; return C3 C4 C8; discontinued C6 C13; lodged C9 C11
-    # (withdrawn C7 and C12 are not open). Overdue: C9's decision clock alone.
+    # Now: integration C1 C2 C5; return C3 C4; C8 waits for the further appeal's window (the
+    # Administrative Court, 30 days from the appeal decision); discontinued C6 C13; lodged C9
+    # C11 (withdrawn C7 and C12 are not open). Overdue: C9's decision clock alone.
     assert serbia["backlog"] == {
         **OPEN_STAGES_ZERO,
         "integration": 3,
-        "return": 3,
+        "return": 2,
+        "appeal_decided": 1,
         "discontinued": 2,
         "lodged": 2,
     }

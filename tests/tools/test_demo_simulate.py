@@ -101,6 +101,13 @@ async def test_demo_caseload_covers_every_situation(
     assert any("presumed_abandoned" in f for f in flags)
     assert any("entitled_but_blocked" in f for f in flags)
     assert {"appeal_lodged", "integration", "return", "closed", "lodged"} <= stages
+    # Tracks around a decision (issue 20): a further appeal (rs) and its window running (pl).
+    assert {"further_appeal_lodged", "appeal_decided", "tolerated", "resettlement"} <= stages
+    assert any(
+        d["clock"] == "family_reunification" and d["status"] == "running"
+        for v in views
+        for d in v["deadlines"]
+    )
     assert {v["legal_aid_org"] for v in views} >= {"legal-aid-belgrade", "legal-aid-podgorica"}
     assert len({v["assignee"] for v in views} - {None}) == 3
     # Stuck: decided long ago, never notified (the read model is what supervision reads).

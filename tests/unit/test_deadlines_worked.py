@@ -1633,6 +1633,57 @@ WORKED = [
         ),
         id="eu2024-detention-review-expired",
     ),
+    # ----------------------------------------------------- further appeal (issue 20, tracks)
+    pytest.param(
+        Worked(
+            why="rs: appeal dismissed Fri 9 May 2025 + 30 days = Sun 8 Jun -> rolls to Mon 9 Jun "
+            "(Law on Administrative Disputes Art 18(1))",
+            pack="rs-2023",
+            clock=C.FURTHER_APPEAL,
+            events={"lodged": D(2025, 1, 15), "appeal_decided": D(2025, 5, 9)},
+            outcome=Outcome.REJECTED,
+            due=D(2025, 6, 9),
+            rolled=True,
+            period="30 days",
+            rule="rs-2023/lads-18",
+            trigger=("appeal_decided", D(2025, 5, 9)),
+            status=S.RUNNING,
+            as_of=D(2025, 5, 9),
+        ),
+        id="rs-further-appeal-30d-rolls-sunday",
+    ),
+    pytest.param(
+        Worked(
+            why="pl: Refugee Board decided Wed 1 Apr 2026 + 30 days = Fri 1 May (Labour Day); "
+            "Sat 2 May, Sun 3 May (Constitution Day) -> Mon 4 May (PPSA Art 53 §1, 83 §2)",
+            pack="pl-2015",
+            clock=C.FURTHER_APPEAL,
+            events={"lodged": D(2025, 10, 1), "appeal_decided": D(2026, 4, 1)},
+            outcome=Outcome.MANIFESTLY_UNFOUNDED,
+            due=D(2026, 5, 4),
+            rolled=True,
+            period="30 days",
+            rule="pl-2015/ppsa-53",
+        ),
+        id="pl-further-appeal-30d-holidays",
+    ),
+    pytest.param(
+        Worked(
+            why="rs: suit lodged Tue 3 Jun 2025, inside the window to Mon 9 Jun: met, not late",
+            pack="rs-2023",
+            clock=C.FURTHER_APPEAL,
+            events={
+                "lodged": D(2025, 1, 15),
+                "appeal_decided": D(2025, 5, 9),
+                "further_appeal_lodged": D(2025, 6, 3),
+            },
+            outcome=Outcome.REJECTED,
+            due=D(2025, 6, 9),
+            status=S.MET,
+            late=False,
+        ),
+        id="rs-further-appeal-met",
+    ),
 ]
 
 
@@ -1806,6 +1857,28 @@ ABSENT = [
             (C.APPLICANT_DOCUMENT, {"lodged": D(2026, 3, 2)}),
         )
         if (pack_id, clock) != ("pl-2015", C.APPLICANT_DOCUMENT)
+    ),
+    # Further appeal (issue 20, tracks): EU law and me set none; a positive outcome has none.
+    pytest.param(
+        "eu-2024",
+        C.FURTHER_APPEAL,
+        {"appeal_decided": D(2026, 9, 1)},
+        Situation(outcome=Outcome.REJECTED),
+        id="eu-no-further-appeal",
+    ),
+    pytest.param(
+        "me-2018",
+        C.FURTHER_APPEAL,
+        {"appeal_decided": D(2026, 9, 1)},
+        Situation(outcome=Outcome.REJECTED),
+        id="me-no-further-appeal",
+    ),
+    pytest.param(
+        "rs-2023",
+        C.FURTHER_APPEAL,
+        {"appeal_decided": D(2026, 9, 1)},
+        Situation(outcome=Outcome.SUBSIDIARY_PROTECTION),
+        id="rs-no-further-appeal-against-a-grant",
     ),
 ]
 

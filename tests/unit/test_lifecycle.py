@@ -137,11 +137,16 @@ def test_path_to_assisted_voluntary_return() -> None:
     s = decided_case(Outcome.REJECTED)
     s = act(s, Action.LODGE_APPEAL, on=date(2026, 3, 10))
     s = act(s, Action.DECIDE_APPEAL, on=date(2026, 6, 1), result=AppealResult.DISMISSED)
-    assert s.stage is Stage.RETURN and s.final
-    s = act(s, Action.START_RETURN, on=date(2026, 6, 2))
-    s = act(s, Action.RECORD_RETURN_CONSENT, on=date(2026, 6, 3))
-    s = act(s, Action.RECORD_RISK_ASSESSMENT, on=date(2026, 6, 4), at_risk=False)
-    s = act(s, Action.RECORD_DEPARTURE, on=date(2026, 6, 10))
+    # rs: the further appeal's 30 days (to Wed 1 Jul) first; final on 2 Jul without a suit.
+    assert s.stage is Stage.APPEAL_DECIDED and not s.final
+    s = settle(s, NOW, recorded_at=NOW).state
+    assert s.stage is Stage.RETURN and s.final and s.stage_since == date(2026, 7, 2)
+    s = act(s, Action.START_RETURN, on=date(2026, 7, 2))
+    s = act(s, Action.RECORD_RETURN_CONSENT, on=date(2026, 7, 3))
+    s = act(s, Action.RECORD_RISK_ASSESSMENT, on=date(2026, 7, 4), at_risk=False)
+    s = act(s, Action.RECORD_DEPARTURE, on=date(2026, 7, 10))
+    with pytest.raises(DomainError, match="reintegration"):
+        act(s, Action.CLOSE, on=date(2026, 7, 11))
     s = act(s, Action.RECORD_REINTEGRATION, on=date(2026, 9, 10))
     s = act(s, Action.CLOSE, on=date(2026, 9, 11))
     assert s.stage is Stage.CLOSED
@@ -484,6 +489,22 @@ def _bodies(action: Action, state: CaseState) -> list[Body]:
             return [{"alternative": False}, {"alternative": True}]
         case Action.REVIEW_DETENTION:
             return [{"continued": True}, {"continued": False}]
+        case Action.DECIDE_FURTHER_APPEAL:
+            return [
+                {"result": AppealResult.DISMISSED},
+                {"result": AppealResult.QUASHED_REMANDED},
+                {"result": AppealResult.SUBSTITUTED, "outcome": Outcome.REFUGEE_STATUS},
+            ]
+        case Action.REFUSE_RETURN_CONSENT:
+            return [{"withdrawn": False}, {"withdrawn": True}]
+        case Action.SUBMIT_FOR_RESETTLEMENT:
+            return [{"to_state": "SE"}]
+        case Action.DECIDE_RESETTLEMENT:
+            return [{"accepted": True}, {"accepted": False}]
+        case Action.DECIDE_FAMILY_REUNIFICATION:
+            return [{"outcome": "granted"}, {"outcome": "refused"}]
+        case Action.RECORD_RETURN_DECISION:
+            return [{}, {"departure_days": 30}, {"departure_days": 3}]
         case _:
             return [{}]
 
@@ -554,6 +575,35 @@ def _representative_states() -> dict[str, CaseState]:
     ret = act(ret, Action.RECORD_RISK_ASSESSMENT, on=date(2026, 11, 23), at_risk=False)
     states["risk assessed"] = ret
     states["departed"] = act(ret, Action.RECORD_DEPARTURE, on=date(2026, 11, 23))
+    # Tracks around a decision (issue 20): the further appeal and a refused AVRR.
+    appeal_decided = act(
+        states["appeal lodged"],
+        Action.DECIDE_APPEAL,
+        on=date(2026, 11, 2),
+        result=AppealResult.DISMISSED,
+    )
+    states["appeal decided"] = appeal_decided
+    states["further appeal lodged"] = act(
+        appeal_decided, Action.LODGE_FURTHER_APPEAL, on=date(2026, 11, 20)
+    )
+    states["return refused"] = act(
+        states["return counselling"], Action.REFUSE_RETURN_CONSENT, on=date(2026, 11, 23)
+    )
+    pl_return = settle(decided_case(Outcome.REJECTED, "pl"), NOW, recorded_at=NOW).state
+    states["pl return"] = pl_return
+    states["tolerated"] = act(pl_return, Action.GRANT_TOLERATION, on=date(2026, 11, 23))
+    resettlement = act(make_case(), Action.IDENTIFY_FOR_RESETTLEMENT, on=date(2026, 1, 3))
+    states["resettlement"] = resettlement
+    submitted = act(
+        resettlement, Action.SUBMIT_FOR_RESETTLEMENT, on=date(2026, 2, 1), to_state="SE"
+    )
+    states["submitted for resettlement"] = submitted
+    states["accepted for resettlement"] = act(
+        submitted, Action.DECIDE_RESETTLEMENT, on=date(2026, 4, 1), accepted=True
+    )
+    states["family reunification requested"] = act(
+        states["permit issued"], Action.REQUEST_FAMILY_REUNIFICATION, on=date(2026, 11, 23)
+    )
     return states
 
 

@@ -49,6 +49,7 @@ def rec(state: CaseState, action: Action, now: datetime = NOW, **fields: Any) ->
 
 def _old_rs_2023() -> Any:
     """rs-2023 as it was before the correction (valid from 4 August 2023)."""
+    # Version 1; version 2 is superseded too since the further appeal was added (issue 20).
     old = [p for p in pack_contents("rs-2023") if p.version == "1"]
     assert len(old) == 1
     return old[0]
@@ -97,6 +98,10 @@ def test_superseded_contents_are_kept_and_resolved_by_digest() -> None:
             assert get_pack(pack_id, old.digest) == old
             assert get_pack(pack_id, old.short_digest) == old
         assert get_pack(pack_id) == current
+        for old in olds:
+            assert old.digest != current.digest
+            assert get_pack(pack_id, old.digest) == old
+            assert get_pack(pack_id, old.short_digest) == old
     assert _old_rs_2023().valid_from == date(2023, 8, 4)
     assert get_pack("rs-2023").valid_from == date(2024, 2, 1)
     with pytest.raises(PackError, match="no content"):

@@ -81,7 +81,7 @@ async def test_case_to_integration(env: WorkflowEnvironment, task_queue: str, ca
 async def test_case_to_assisted_voluntary_return(
     env: WorkflowEnvironment, task_queue: str, case_id: str
 ) -> None:
-    """Rejected, appeal dismissed, AVRR: consent, risk check, departure, reintegration."""
+    """Rejected, appeal dismissed, no suit in time, AVRR: consent, risk check, departure..."""
     day0 = await _today(env)
     handle = await _lodged(env, task_queue, case_id, day0)
     await env.sleep(timedelta(days=60))
@@ -92,7 +92,12 @@ async def test_case_to_assisted_voluntary_return(
     await env.sleep(timedelta(days=90))
     d = await _today(env)
     state = await act(handle, "decide_appeal", d, result="dismissed")
-    assert state["stage"] == "return"
+    # rs: the Administrative Court's 30 days first; the workflow's timer makes it final.
+    assert state["stage"] == "appeal_decided"
+    await env.sleep(timedelta(days=35))
+    state = await handle.query(CaseWorkflow.state)
+    assert (state["stage"], state["final"]) == ("return", True)
+    d = await _today(env)
     steps: list[tuple[str, dict[str, Any]]] = [
         ("start_return", {}),
         ("record_return_consent", {}),
