@@ -15,7 +15,6 @@ from typing import Any
 from models import track_effects as tracks
 from models.actions import (
     ActionInput,
-    AssignAccommodationInput,
     AssignCaseworkerInput,
     AssignLegalAidInput,
     AssignProcedureInput,
@@ -29,11 +28,9 @@ from models.actions import (
     MakeApplicationInput,
     MigrateRulesInput,
     MonitorConsentInput,
-    OrderDetentionInput,
     PauseClockInput,
     RecordInterviewInput,
     ReviewAbandonmentInput,
-    ReviewDetentionInput,
     RiskAssessmentInput,
     ScheduleInterviewInput,
 )
@@ -52,7 +49,6 @@ from models.enums import (
     AppealResult,
     ClockName,
     ClockStatus,
-    Detention,
     DocumentKind,
     LegalEvent,
     MissedBy,
@@ -61,6 +57,7 @@ from models.enums import (
     Stage,
 )
 from models.errors import DomainError
+from models.reception_effects import RECEPTION_EFFECTS
 from models.rules import get_pack, governing_pack
 from models.safeguards import PROTECTION_EFFECTS
 from models.stages import APPLICANT_SIDE_ACTIONS, EXAMINATION
@@ -536,37 +533,6 @@ def _monitor_consent(state: CaseState, p: MonitorConsentInput, *_: Any) -> None:
     state.monitor_consent = p.given
 
 
-# Issue #19 (protection track b): reception and detention.
-
-
-def _assign_accommodation(state: CaseState, p: AssignAccommodationInput, *_: Any) -> None:
-    # Only the centre's id and the day: occupancy and over-capacity come from the read model.
-    state.accommodation_centre, state.accommodated_since = p.centre, p.on
-
-
-def _end_accommodation(state: CaseState, *_: Any) -> None:
-    state.accommodation_centre, state.accommodated_since = None, None
-
-
-def _order_detention(state: CaseState, p: OrderDetentionInput, entry: CaseEvent, *_: Any) -> None:
-    state.detention = Detention.ALTERNATIVE if p.alternative else Detention.DETAINED
-    state.detention_since = p.on
-    if not p.alternative:
-        # Only a detention starts the review clock: an alternative is no deprivation of liberty.
-        occur(state, LegalEvent.DETAINED, p.on, entry.recorded_at)
-
-
-def _review_detention(state: CaseState, p: ReviewDetentionInput, entry: CaseEvent, *_: Any) -> None:
-    if not p.continued:
-        # Detention held unlawful or no longer needed: released at once (RCD Art 9(3), 11(3)).
-        state.detention, state.detention_since = None, None
-        occur(state, LegalEvent.RELEASED_FROM_DETENTION, p.on, entry.recorded_at)
-
-
-def _release_from_detention(state: CaseState, *_: Any) -> None:
-    state.detention, state.detention_since = None, None
-
-
 def _close(state: CaseState, *_: Any) -> None:
     state.presumed_abandoned = False
 
@@ -605,11 +571,7 @@ _EFFECTS: dict[Action, Effect] = {
     Action.CLOSE: _close,
     Action.RECORD_MONITOR_CONSENT: _monitor_consent,
     # Issue #19 (protection track b)
-    Action.ASSIGN_ACCOMMODATION: _assign_accommodation,
-    Action.END_ACCOMMODATION: _end_accommodation,
-    Action.ORDER_DETENTION: _order_detention,
-    Action.REVIEW_DETENTION: _review_detention,
-    Action.RELEASE_FROM_DETENTION: _release_from_detention,
+    **RECEPTION_EFFECTS,
     Action.MIGRATE_RULES: _migrate_rules,
     # Protection track (issue #19): `models/safeguards.py`
     **PROTECTION_EFFECTS,
