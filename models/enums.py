@@ -29,6 +29,9 @@ class Stage(StrEnum):
     DISCONTINUED = "discontinued"
     WITHDRAWN = "withdrawn"
     CLOSED = "closed"
+    # Responsibility procedure (Dublin III / AMMR, issue 20)
+    RESPONSIBILITY_REQUESTED = "responsibility_requested"
+    TRANSFER_PENDING = "transfer_pending"
 
 
 class Procedure(StrEnum):
@@ -133,6 +136,10 @@ class ClockName(StrEnum):
     LABOUR_MARKET_ACCESS = "labour_market_access"
     APPEAL = "appeal"
     REOPEN_WINDOW = "reopen_window"
+    # Responsibility procedure (Dublin III / AMMR, issue 20)
+    RESPONSIBILITY_REQUEST = "responsibility_request"
+    RESPONSIBILITY_REPLY = "responsibility_reply"
+    TRANSFER = "transfer"
 
 
 class ClockStatus(StrEnum):
@@ -193,6 +200,13 @@ class LegalEvent(StrEnum):
     REOPENING_REQUESTED = "reopening_requested"
     WITHDRAWN = "withdrawn"
     CLOSED = "closed"
+    # Responsibility procedure (Dublin III / AMMR, issue 20)
+    EURODAC_HIT = "eurodac_hit"
+    RESPONSIBILITY_REQUESTED = "responsibility_requested"
+    RESPONSIBILITY_ACCEPTED = "responsibility_accepted"
+    RESPONSIBILITY_REFUSED = "responsibility_refused"
+    TRANSFERRED = "transferred"
+    RESPONSIBILITY_SHIFTED = "responsibility_shifted"
 
 
 PUBLIC_EVENTS = (
@@ -251,6 +265,11 @@ class Action(StrEnum):
     CLOSE = "close"
     RECORD_MONITOR_CONSENT = "record_monitor_consent"
     MIGRATE_RULES = "migrate_rules"
+    # Responsibility procedure (Dublin III / AMMR, issue 20)
+    REQUEST_TAKE_CHARGE = "request_take_charge"
+    REQUEST_TAKE_BACK = "request_take_back"
+    RECORD_RESPONSIBILITY_REPLY = "record_responsibility_reply"
+    RECORD_TRANSFER = "record_transfer"
 
 
 class IdentifiedAt(StrEnum):

@@ -21,6 +21,7 @@ from models.actions import (
     ExtendDeadlineInput,
     MigrateRulesInput,
     PauseClockInput,
+    ResponsibilityRequestInput,
     ScheduleInterviewInput,
     input_model,
 )
@@ -134,6 +135,16 @@ def _extendable_clock(state: CaseState) -> str | None:
 
 _EXTENDABLE = (ClockStatus.RUNNING, ClockStatus.PAUSED, ClockStatus.EXPIRED)
 """Statuses of a clock that an extension can still move (the guard and the field check agree)."""
+
+
+def _responsibility_law(state: CaseState) -> str | None:
+    if ClockName.RESPONSIBILITY_REQUEST not in state.pack.clock_names():
+        return f"pack {state.pack_id} has no responsibility (Dublin/AMMR) procedure"
+    return None
+
+
+_RESPONSIBILITY_SOURCES = frozenset({Stage.LODGED, Stage.ADMISSIBILITY})
+"""Where a responsibility request can be made: after lodging, before any decision."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -346,6 +357,35 @@ TRANSITIONS: dict[Action, Transition] = {
         None,
         description="The person's consent to monitors reading the file (given=false revokes).",
     ),
+    # Responsibility procedure (Dublin III / AMMR, issue 20): EU law, so only packs that carry
+    # its clocks (eu, pl) allow it.
+    Action.REQUEST_TAKE_CHARGE: Transition(
+        _RESPONSIBILITY_SOURCES,
+        Stage.RESPONSIBILITY_REQUESTED,
+        LegalEvent.RESPONSIBILITY_REQUESTED,
+        (_responsibility_law,),
+        description="Ask another Member State to take charge (604/2013 Art 21; 2024/1351 Art 39).",
+    ),
+    Action.REQUEST_TAKE_BACK: Transition(
+        _RESPONSIBILITY_SOURCES,
+        Stage.RESPONSIBILITY_REQUESTED,
+        LegalEvent.RESPONSIBILITY_REQUESTED,
+        (_responsibility_law,),
+        description="Take-back request (604/2013 Art 23) or notification (2024/1351 Art 41).",
+    ),
+    Action.RECORD_RESPONSIBILITY_REPLY: Transition(
+        frozenset({Stage.RESPONSIBILITY_REQUESTED}),
+        None,
+        description="Accepted: transfer pending. Refused: the examination goes on here. "
+        "Silence: the engine records the acceptance when the reply period ends.",
+    ),
+    Action.RECORD_TRANSFER: Transition(
+        frozenset({Stage.TRANSFER_PENDING}),
+        Stage.CLOSED,
+        LegalEvent.TRANSFERRED,
+        description="Handed over to the responsible state: the case leaves this state's "
+        "procedure (closed).",
+    ),
     Action.MIGRATE_RULES: Transition(
         OPEN_STAGES,
         None,
@@ -372,6 +412,10 @@ CLOCK_ACT_STAGES: dict[ClockName, frozenset[Stage]] = {
     ClockName.BORDER_PROCEDURE: _DECIDING,
     ClockName.APPEAL: TRANSITIONS[Action.LODGE_APPEAL].sources,
     ClockName.REOPEN_WINDOW: TRANSITIONS[Action.REQUEST_REOPENING].sources,
+    # Responsibility procedure (issue 20)
+    ClockName.RESPONSIBILITY_REQUEST: _RESPONSIBILITY_SOURCES,
+    ClockName.RESPONSIBILITY_REPLY: frozenset({Stage.RESPONSIBILITY_REQUESTED}),
+    ClockName.TRANSFER: frozenset({Stage.TRANSFER_PENDING}),
 }
 """Where each clock's act can still be done (domain.md, "Clocks end with their stage").
 
@@ -444,6 +488,10 @@ def validate_input(state: CaseState, action: Action, payload: ActionInput, today
             _validate_extension(state, payload)
         case MigrateRulesInput():
             _validate_migration(state, payload)
+        case ResponsibilityRequestInput() if (
+            payload.eurodac_hit_on is not None and payload.eurodac_hit_on > payload.on
+        ):
+            raise InvalidInput("eurodac_hit_on", "the hit cannot be after the request")
         case PauseClockInput() if payload.clocks:
             unknown = [c for c in payload.clocks if c not in state.pack.clock_names()]
             if unknown:

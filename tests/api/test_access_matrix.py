@@ -80,6 +80,10 @@ ACTIONS: dict[str, Rule] = {
     "review_abandonment": Rule(frozenset({SUPERVISOR}), "case"),
     "record_contact": Rule(frozenset({CASEWORKER, SUPERVISOR, LEGAL_AID}), "case"),
     "record_monitor_consent": Rule(STAFF, "case"),
+    # Responsibility procedure (issue 20): the authority's acts, as for deciding
+    "request_take_charge": Rule(STAFF, "case"),
+    "record_responsibility_reply": Rule(STAFF, "case"),
+    "record_transfer": Rule(STAFF, "case"),
 }
 
 SIGNIN = "ui: redirects to sign-in without a session"
@@ -257,6 +261,9 @@ ACTION_BODIES: dict[str, dict[str, Any]] = {
     "review_abandonment": {"confirm": False},
     "record_contact": {"note": "access matrix"},
     "record_monitor_consent": {"given": True},
+    "request_take_charge": {"to_state": "DE"},
+    "record_responsibility_reply": {"accepted": True},
+    "record_transfer": {},
 }
 
 

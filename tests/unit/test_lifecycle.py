@@ -389,6 +389,10 @@ def _bodies(action: Action, state: CaseState) -> list[Body]:
             return [{"org": "ngo-2"}]
         case Action.RECORD_MONITOR_CONSENT:
             return [{"given": True}, {"given": False}]
+        case Action.REQUEST_TAKE_CHARGE | Action.REQUEST_TAKE_BACK:
+            return [{"to_state": "DE"}, {"to_state": "AT", "eurodac_hit_on": on}]
+        case Action.RECORD_RESPONSIBILITY_REPLY:
+            return [{"accepted": True}, {"accepted": False}]
         case _:
             return [{}]
 
@@ -440,6 +444,14 @@ def _representative_states() -> dict[str, CaseState]:
     ret = act(ret, Action.RECORD_RISK_ASSESSMENT, on=date(2026, 11, 23), at_risk=False)
     states["risk assessed"] = ret
     states["departed"] = act(ret, Action.RECORD_DEPARTURE, on=date(2026, 11, 23))
+    # Responsibility procedure (issue 20): EU law, so an eu case.
+    eu_lodged = lodged_case("eu")
+    states["eu lodged"] = eu_lodged
+    requested = act(eu_lodged, Action.REQUEST_TAKE_CHARGE, on=date(2026, 2, 1), to_state="DE")
+    states["responsibility requested"] = requested
+    states["transfer pending"] = act(
+        requested, Action.RECORD_RESPONSIBILITY_REPLY, on=date(2026, 2, 10), accepted=True
+    )
     return states
 
 
