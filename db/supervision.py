@@ -54,6 +54,11 @@ DEFAULT_SERVICE_LEVELS: dict[Stage, int] = {
     Stage.RETURN: 180,
     # Longer than the usual nine-month reopen window, which closes the case by itself.
     Stage.DISCONTINUED: 300,
+    # Responsibility procedure (issue 20): the reply is due within 2 months at most (604/2013
+    # Art 22(1)) and silence is acceptance; a transfer is due within 6 months (Art 29(1)) and
+    # a lapsed one keeps the case here, so neither stage waits longer by itself.
+    Stage.RESPONSIBILITY_REQUESTED: 75,
+    Stage.TRANSFER_PENDING: 200,
 }
 """Built-in service levels in days; `Settings.service_levels` and packs override them."""
 
