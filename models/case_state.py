@@ -161,8 +161,9 @@ class CaseState(BaseModel):
     # Responsibility procedure (issue 20). Defaults, so that states carried over by
     # continue-as-new and replays of older histories read as "no request ever made".
     stage_before_responsibility: Stage | None = Field(
-        default=None, description="The stage a responsibility request left (where a refusal "
-        "or a lapsed transfer brings the case back)"
+        default=None,
+        description="The stage a responsibility request left (where a refusal "
+        "or a lapsed transfer brings the case back)",
     )
     responsibility: dict[str, str] = Field(
         default_factory=dict,

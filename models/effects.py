@@ -29,8 +29,6 @@ from models.actions import (
     PauseClockInput,
     RecordInterviewInput,
     ReferInput,
-    ResponsibilityReplyInput,
-    ResponsibilityRequestInput,
     ReviewAbandonmentInput,
     RiskAssessmentInput,
     ScheduleInterviewInput,
@@ -49,6 +47,11 @@ from models.enums import (
     Stage,
 )
 from models.errors import DomainError
+from models.responsibility import (
+    record_responsibility_reply,
+    record_transfer,
+    request_responsibility,
+)
 from models.rules import get_pack, governing_pack
 from models.stages import APPLICANT_SIDE_ACTIONS, EXAMINATION
 from models.transitions import TRANSITIONS, allowed_actions, check_allowed, validate_input
@@ -505,82 +508,6 @@ def _close(state: CaseState, *_: Any) -> None:
     state.presumed_abandoned = False
 
 
-# Responsibility procedure (Dublin III / AMMR, issue 20)
-
-
-def _request_responsibility(
-    state: CaseState, p: ResponsibilityRequestInput, entry: CaseEvent, *_: Any
-) -> None:
-    """A take-charge or take-back request: its kind and any Eurodac hit choose the clocks.
-
-    The hit is a legal event of its own (dated when it was received): the shorter request
-    periods run from it. It is recorded before the request, so the request meets the clock.
-    """
-    kind = "take_back" if Action(entry.action) is Action.REQUEST_TAKE_BACK else "take_charge"
-    other = "take_charge" if kind == "take_back" else "take_back"
-    facts = [f for f in state.facts if f not in (other, "eurodac_hit")]
-    facts.append(kind)
-    if p.eurodac_hit_on is not None:
-        facts.append("eurodac_hit")
-    state.facts = facts
-    if p.eurodac_hit_on is not None:
-        # Before the request in the clocks' order: the hit starts the period the request meets.
-        request = state.occurrences.pop()
-        occur(state, LegalEvent.EURODAC_HIT, p.eurodac_hit_on, entry.recorded_at)
-        occur(state, request.event, request.on, request.at or entry.recorded_at)
-    if state.stage is not Stage.RESPONSIBILITY_REQUESTED:
-        state.stage_before_responsibility = state.stage
-    state.responsibility = {
-        "kind": kind,
-        "to_state": p.to_state,
-        "requested_on": p.on.isoformat(),
-        "status": "requested",
-        **({"eurodac_hit_on": p.eurodac_hit_on.isoformat()} if p.eurodac_hit_on else {}),
-    }
-
-
-def accept_responsibility(state: CaseState, on: date, at: datetime, *, implicit: bool) -> None:
-    """The requested state is responsible: the transfer clock starts (explicit or by silence)."""
-    occur(state, LegalEvent.RESPONSIBILITY_ACCEPTED, on, at)
-    state.responsibility = {
-        **state.responsibility,
-        "status": "accepted_implicitly" if implicit else "accepted",
-        "accepted_on": on.isoformat(),
-    }
-    set_stage(state, Stage.TRANSFER_PENDING, on)
-
-
-def responsibility_stays(state: CaseState, on: date, status: str) -> None:
-    """This state examines the application: back to the stage the request left."""
-    state.responsibility = {**state.responsibility, "status": status, f"{status}_on": on.isoformat()}
-    set_stage(state, state.stage_before_responsibility or Stage.LODGED, on)
-    state.stage_before_responsibility = None
-
-
-def _record_responsibility_reply(
-    state: CaseState, p: ResponsibilityReplyInput, entry: CaseEvent, *_: Any
-) -> None:
-    if p.accepted:
-        amend(state, entry, event=LegalEvent.RESPONSIBILITY_ACCEPTED)
-        accept_responsibility(state, p.on, entry.recorded_at, implicit=False)
-    else:
-        amend(state, entry, event=LegalEvent.RESPONSIBILITY_REFUSED)
-        occur(state, LegalEvent.RESPONSIBILITY_REFUSED, p.on, entry.recorded_at)
-        responsibility_stays(state, p.on, "refused")
-
-
-def _record_transfer(state: CaseState, p: ActionInput, entry: CaseEvent, *_: Any) -> None:
-    # The case leaves this state's procedure: closed, and every other clock with it.
-    occur(state, LegalEvent.CLOSED, p.on, entry.recorded_at)
-    state.responsibility = {
-        **state.responsibility,
-        "status": "transferred",
-        "transferred_on": p.on.isoformat(),
-    }
-    state.stage_before_responsibility = None
-    state.presumed_abandoned = False
-
-
 _EFFECTS: dict[Action, Effect] = {
     Action.REFER: _refer,
     Action.MAKE_APPLICATION: _make_application,
@@ -617,8 +544,8 @@ _EFFECTS: dict[Action, Effect] = {
     Action.RECORD_MONITOR_CONSENT: _monitor_consent,
     Action.MIGRATE_RULES: _migrate_rules,
     # Responsibility procedure (issue 20)
-    Action.REQUEST_TAKE_CHARGE: _request_responsibility,
-    Action.REQUEST_TAKE_BACK: _request_responsibility,
-    Action.RECORD_RESPONSIBILITY_REPLY: _record_responsibility_reply,
-    Action.RECORD_TRANSFER: _record_transfer,
+    Action.REQUEST_TAKE_CHARGE: request_responsibility,
+    Action.REQUEST_TAKE_BACK: request_responsibility,
+    Action.RECORD_RESPONSIBILITY_REPLY: record_responsibility_reply,
+    Action.RECORD_TRANSFER: record_transfer,
 }

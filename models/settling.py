@@ -10,8 +10,9 @@ from typing import Any
 
 from models.case_state import CaseState, fork, record_event, set_stage
 from models.deadlines import Deadline, fires_at
-from models.effects import Applied, accept_responsibility, become_final, responsibility_stays
+from models.effects import Applied, become_final
 from models.enums import Actor, ClockKind, ClockName, ClockStatus, LegalEvent, Stage
+from models.responsibility import accept_responsibility, responsibility_stays
 from models.stages import TERMINAL_STAGES
 
 
@@ -187,7 +188,9 @@ def _clock_consequence(state: CaseState, d: Deadline, recorded_at: datetime) -> 
             derived=True,
         )
         set_stage(state, Stage.CLOSED, day_after)
-    elif d.clock is ClockName.RESPONSIBILITY_REPLY and state.stage is Stage.RESPONSIBILITY_REQUESTED:
+    elif (
+        d.clock is ClockName.RESPONSIBILITY_REPLY and state.stage is Stage.RESPONSIBILITY_REQUESTED
+    ):
         # Silence is acceptance (604/2013 Art 22(7), 25(2); 2024/1351 Art 40, 41(4)), dated the
         # reply period's last day: the transfer period runs from it.
         record_event(

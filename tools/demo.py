@@ -65,6 +65,8 @@ class Scenario:
     weight: int
     steps: list[Step]
     optional: frozenset[Action] = field(default_factory=frozenset)
+    family: str | None = None
+    """The jurisdiction it needs (EU law: the responsibility procedure); None: by rotation."""
 
 
 def _applied(lodged_ago: int) -> list[Step]:
@@ -153,6 +155,33 @@ SCENARIOS: tuple[Scenario, ...] = (
             (Action.CLOSE, 10, {}),
         ],
         _FINAL,
+    ),
+    # Responsibility procedure (issue 20), EU law: registered after 1 July 2026 these run under
+    # Regulation 2024/1351. A take charge accepted by Germany, the transfer pending.
+    Scenario(
+        "dublin_transfer_pending",
+        10,
+        [
+            *_applied(50),
+            (Action.REQUEST_TAKE_CHARGE, 40, {"to_state": "DE"}),
+            (Action.RECORD_RESPONSIBILITY_REPLY, 20, {"accepted": True}),
+        ],
+        family="eu",
+    ),
+    # A take-back notification on a Eurodac hit, confirmed by Lithuania's silence (the engine
+    # records it when the two weeks end).
+    Scenario(
+        "dublin_take_back_silence",
+        5,
+        [
+            *_applied(60),
+            (
+                Action.REQUEST_TAKE_BACK,
+                30,
+                {"to_state": "LT", "eurodac_hit_on": date.today() - timedelta(32)},
+            ),
+        ],
+        family="pl",
     ),
 )
 
@@ -251,7 +280,7 @@ async def _seed_case(
     rng: random.Random,
     today: date,
 ) -> SeedOutcome:
-    family = FAMILIES[index % len(FAMILIES)]
+    family = scenario.family or FAMILIES[index % len(FAMILIES)]
     first_day = today - timedelta(days=max(ago for _, ago, _ in scenario.steps) + 2)
     vulnerabilities = [Vulnerability.TORTURE_SURVIVOR] if index % 11 == 0 else []
     body = CaseCreate(

@@ -37,7 +37,8 @@ def clock(view: dict[str, Any], name: str) -> dict[str, Any]:
     """The deadline `name` of a case view (exactly one)."""
     found = [d for d in view["deadlines"] if d["clock"] == name]
     assert len(found) == 1, (name, view["deadlines"])
-    return found[0]
+    one: dict[str, Any] = found[0]
+    return one
 
 
 async def view_of(api: Api, case_id: str) -> dict[str, Any]:
@@ -177,6 +178,19 @@ async def test_ammr_take_charge_accepted_and_transferred(api: Api) -> None:
     assert transfer["trigger_date"] == ago(5)
     done = await act(api, CW, case_id, "record_transfer", on=ago(0))
     assert (done["stage"], done["responsibility"]["status"]) == ("closed", "transferred")
+
+    # /stats counts the outgoing request and the transfer (on the days of the acts).
+    async def counted() -> bool:
+        response = await api.http.get("/stats?jurisdiction=eu", headers=api.auth("sup"))
+        assert response.status_code == 200, response.text
+        return bool(
+            response.json()["responsibility"]
+            == {"take_charge_requests": 1, "take_back_requests": 0, "transfers": 1}
+        )
+
+    await api.wait_for(counted, "the transfer in /stats")
+    csv = await api.http.get("/stats?jurisdiction=eu&format=csv", headers=api.auth("sup"))
+    assert "responsibility,transfers,1" in csv.text
 
 
 async def test_ammr_take_back_confirmed_by_silence(api: Api) -> None:

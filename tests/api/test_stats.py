@@ -52,6 +52,9 @@ OPEN_STAGES_ZERO = {
         "integration",
         "return",
         "discontinued",
+        # Responsibility procedure (issue 20)
+        "responsibility_requested",
+        "transfer_pending",
     )
 }
 

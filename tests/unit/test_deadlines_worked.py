@@ -1773,7 +1773,8 @@ WORKED = [
     ),
     pytest.param(
         Worked(
-            why="604/2013 transfer extended once (imprisonment): 1 Jun + 12 months = Tue 1 Jun 2027",
+            why="604/2013 transfer extended once (imprisonment): 1 Jun + 12 months = "
+            "Tue 1 Jun 2027",
             pack="eu-2013",
             clock=C.TRANSFER,
             events={
