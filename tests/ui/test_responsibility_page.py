@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode
 
 from db.users import Role
@@ -22,7 +23,11 @@ def form_key(page: Dom, action: str) -> str:
 
 async def test_request_and_reply_through_the_forms(api: Api) -> None:
     api.user("cw", Role.CASEWORKER)
-    steps = [("make_application", 30, {}), ("register", 29, {}), ("lodge", 25, {})]
+    steps: list[tuple[str, int, dict[str, Any]]] = [
+        ("make_application", 30, {}),
+        ("register", 29, {}),
+        ("lodge", 25, {}),
+    ]
     case_id = await open_case(api.http, api.auth("cw"), 1, steps, None, 31, jurisdiction="eu")
     cw = await signin(api.http, api.tokens["cw"])
     url = f"/ui/cases/{case_id}"
