@@ -530,3 +530,14 @@ def _validate_extension(state: CaseState, payload: ExtendDeadlineInput) -> None:
         raise InvalidInput("clock", f"the {payload.clock.value} clock is {current.status.value}")
     if not rule.can_extend(state.extensions.get(payload.clock, 0)):
         raise InvalidInput("clock", f"no extension of {payload.clock.value} is left")
+    if (
+        payload.clock is ClockName.TRANSFER
+        and state.extensions.get(ClockName.TRANSFER, 0) >= 1
+        and not state.absconded
+    ):
+        # 604/2013 Art 29(2): one year at most on imprisonment, 18 months only on absconding.
+        raise InvalidInput(
+            "clock",
+            "the transfer period goes beyond one year only if the person absconded "
+            "(report_absconded first; Regulation 604/2013 Art 29(2))",
+        )
