@@ -33,6 +33,10 @@ LABELS: dict[str, str] = {
     "mass_influx": "Mass influx",
     "at_risk": "At risk on return",
     "given": "The person consents to monitors reading the file (No: revokes it)",
+    # Responsibility procedure (issue 20)
+    "to_state": "Requested Member State (ISO code, EL for Greece)",
+    "eurodac_hit_on": "Date the Eurodac (or VIS) hit was received, if any",
+    "accepted": "Accepted (No: refused)",
 }
 """Field labels where the field's name alone reads badly."""
 

@@ -44,6 +44,10 @@ COUNTED = (
     "discontinue",
     "review_abandonment",
     "withdraw",
+    # Responsibility procedure (issue 20): outgoing requests and transfers.
+    "request_take_charge",
+    "request_take_back",
+    "record_transfer",
 )
 """Actions whose date a figure is counted on (the `from`/`to` window applies to these)."""
 
@@ -64,6 +68,14 @@ APPEAL_OUTCOME = "appeal_outcome"
 """The final outcome an appeal decision leaves (dismissed or substituted); key that outcome."""
 CLOSED = "closed"
 """An application otherwise closed; key `discontinued` or `withdrawn`."""
+RESPONSIBILITY = "responsibility"
+"""An outgoing responsibility (Dublin/AMMR) act; key `take_charge_request`,
+`take_back_request` or `transfer`."""
+_RESPONSIBILITY_KEYS = {
+    "request_take_charge": "take_charge_request",
+    "request_take_back": "take_back_request",
+    "record_transfer": "transfer",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +227,8 @@ def case_facts(rows: list[EventRow]) -> list[Fact]:
                 if final in _DECISION_VALUES:
                     assert final is not None  # for mypy: the set holds strings only
                     facts.append(Fact(row.seq, APPEAL_OUTCOME, final, day))
+        elif action in _RESPONSIBILITY_KEYS:
+            facts.append(Fact(row.seq, RESPONSIBILITY, _RESPONSIBILITY_KEYS[action], row.on))
         elif row.event in ("discontinued", "withdrawn"):
             assert row.event is not None  # for mypy: checked on the line above
             if row.event == "discontinued":

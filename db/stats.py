@@ -38,6 +38,7 @@ from db.stat_facts import (
     DECISION,
     EVER,
     MONTH,
+    RESPONSIBILITY,
     EventRow,
     Fact,
     facts_by_case,
@@ -91,6 +92,7 @@ class _Tally:
     appeals: Counter[str] = field(default_factory=Counter)
     appeal_outcomes: Counter[str] = field(default_factory=Counter)
     closed: Counter[str] = field(default_factory=Counter)
+    responsibility: Counter[str] = field(default_factory=Counter)
     days: dict[str, Counter[int]] = field(default_factory=lambda: defaultdict(Counter))
     """Procedure → processing days → how many decisions took that long."""
 
@@ -101,6 +103,7 @@ class _Tally:
             APPEAL: self.appeals,
             APPEAL_OUTCOME: self.appeal_outcomes,
             CLOSED: self.closed,
+            RESPONSIBILITY: self.responsibility,
         }.get(kind)
 
 
@@ -143,6 +146,12 @@ def _figures(tally: _Tally) -> dict[str, Any]:
         "otherwise_closed_by_reason": {
             "discontinued": tally.closed["discontinued"],
             "withdrawn": tally.closed["withdrawn"],
+        },
+        # Outgoing responsibility (Dublin/AMMR) requests and transfers, on the day of the act.
+        "responsibility": {
+            "take_charge_requests": tally.responsibility["take_charge_request"],
+            "take_back_requests": tally.responsibility["take_back_request"],
+            "transfers": tally.responsibility["transfer"],
         },
         # UNHCR: inadmissibility decisions are otherwise closed, outside the denominator.
         "substantive_decisions": substantive,
@@ -208,6 +217,7 @@ FIGURES = (
     "appeal_outcomes",
     "otherwise_closed",
     "otherwise_closed_by_reason",
+    "responsibility",
     "substantive_decisions",
     "refugee_recognition_rate",
     "total_recognition_rate",

@@ -62,6 +62,11 @@ DEFAULT_SERVICE_LEVELS: dict[Stage, int] = {
     Stage.TOLERATED: 730,
     # Resettlement: submissions and departures take months; a year unchanged is looked at.
     Stage.RESETTLEMENT: 365,
+    # Responsibility procedure (issue 20): the reply is due within 2 months at most (604/2013
+    # Art 22(1)) and silence is acceptance; a transfer is due within 6 months (Art 29(1)) and
+    # a lapsed one keeps the case here, so neither stage waits longer by itself.
+    Stage.RESPONSIBILITY_REQUESTED: 75,
+    Stage.TRANSFER_PENDING: 200,
 }
 """Built-in service levels in days; `Settings.service_levels` and packs override them."""
 

@@ -406,6 +406,32 @@ class DecideResettlementInput(ActionInput):
     accepted: bool
 
 
+# Responsibility procedure (Dublin III / AMMR, issue 20)
+
+
+class ResponsibilityRequestInput(ActionInput):
+    """`request_take_charge` / `request_take_back`: a request (notification) to another state."""
+
+    to_state: str = Field(
+        pattern=r"^[A-Z]{2}$",
+        description="The requested Member State: ISO 3166 alpha-2 (Eurostat's EL for Greece)",
+    )
+    eurodac_hit_on: IsoDate | None = Field(
+        default=None,
+        description="The day the Eurodac hit (for take charge under 2024/1351 also a VIS hit) "
+        "was received, where the request rests on one: it starts the shorter periods",
+    )
+
+
+class ResponsibilityReplyInput(ActionInput):
+    """`record_responsibility_reply`: the requested state's explicit reply.
+
+    Silence is not typed: when the reply period ends the engine records the acceptance.
+    """
+
+    accepted: bool = Field(description="true: accepted (transfer pending); false: refused")
+
+
 ACTION_INPUTS: dict[Action, type[ActionInput]] = {
     Action.REFER: ReferInput,
     Action.MAKE_APPLICATION: MakeApplicationInput,
@@ -446,6 +472,10 @@ ACTION_INPUTS: dict[Action, type[ActionInput]] = {
     Action.DECIDE_FAMILY_REUNIFICATION: DecideFamilyReunificationInput,
     Action.SUBMIT_FOR_RESETTLEMENT: SubmitForResettlementInput,
     Action.DECIDE_RESETTLEMENT: DecideResettlementInput,
+    # Responsibility procedure (issue 20)
+    Action.REQUEST_TAKE_CHARGE: ResponsibilityRequestInput,
+    Action.REQUEST_TAKE_BACK: ResponsibilityRequestInput,
+    Action.RECORD_RESPONSIBILITY_REPLY: ResponsibilityReplyInput,
 }
 
 

@@ -239,6 +239,18 @@ class CaseState(BaseModel):
         description="The return decision is recorded (with the voluntary departure period it "
         "grants, if any)",
     )
+    # Responsibility procedure (issue 20). Defaults, so that states carried over by
+    # continue-as-new and replays of older histories read as "no request ever made".
+    stage_before_responsibility: Stage | None = Field(
+        default=None,
+        description="The stage a responsibility request left (where a refusal "
+        "or a lapsed transfer brings the case back)",
+    )
+    responsibility: dict[str, str] = Field(
+        default_factory=dict,
+        description="The latest responsibility request: kind, to_state, requested_on, status "
+        "(requested, accepted, accepted_implicitly, refused, transferred, shifted) and its dates",
+    )
     seq: int = 0
     reminders_sent: list[str] = Field(
         default_factory=list,
@@ -263,11 +275,13 @@ class CaseState(BaseModel):
 
     def situation(self) -> Situation:
         """What the pack's clock variants are chosen by."""
+        registered = self.last(LegalEvent.REGISTERED)
         return Situation(
             procedure=self.procedure,
             outcome=self.outcome,
             facts=frozenset(self.facts),
             grounds=self.grounds,
+            registered_on=registered.on if registered is not None else None,
         )
 
     def last(self, event: LegalEvent) -> Occurrence | None:

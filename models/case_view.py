@@ -42,6 +42,8 @@ def as_public_dict(state: CaseState, now: datetime) -> dict[str, Any]:
         "assignee": state.assignee,
         "legal_aid_org": state.legal_aid_org,
         "monitor_consent": state.monitor_consent,
+        # The latest responsibility (Dublin/AMMR) request and what became of it; null if none.
+        "responsibility": dict(state.responsibility) or None,
         "last_contact_on": state.last_contact_on.isoformat(),
         # Protection track (issue #19): what was recorded, never its detail (sealed in SQL).
         "protection": protection_view(state),

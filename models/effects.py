@@ -58,6 +58,11 @@ from models.enums import (
 )
 from models.errors import DomainError
 from models.reception_effects import RECEPTION_EFFECTS
+from models.responsibility import (
+    record_responsibility_reply,
+    record_transfer,
+    request_responsibility,
+)
 from models.rules import get_pack, governing_pack
 from models.safeguards import PROTECTION_EFFECTS
 from models.stages import APPLICANT_SIDE_ACTIONS, EXAMINATION
@@ -584,4 +589,9 @@ _EFFECTS: dict[Action, Effect] = {
     Action.SUBMIT_FOR_RESETTLEMENT: tracks.submit_for_resettlement,
     Action.DECIDE_RESETTLEMENT: tracks.decide_resettlement,
     Action.RECORD_RESETTLEMENT_DEPARTURE: tracks.record_resettlement_departure,
+    # Responsibility procedure (issue 20)
+    Action.REQUEST_TAKE_CHARGE: request_responsibility,
+    Action.REQUEST_TAKE_BACK: request_responsibility,
+    Action.RECORD_RESPONSIBILITY_REPLY: record_responsibility_reply,
+    Action.RECORD_TRANSFER: record_transfer,
 }

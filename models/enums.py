@@ -37,6 +37,9 @@ class Stage(StrEnum):
     TOLERATED = "tolerated"
     # A safe legal pathway: resettlement (or a complementary pathway) to another state.
     RESETTLEMENT = "resettlement"
+    # Responsibility procedure (Dublin III / AMMR, issue 20)
+    RESPONSIBILITY_REQUESTED = "responsibility_requested"
+    TRANSFER_PENDING = "transfer_pending"
 
 
 class Procedure(StrEnum):
@@ -196,6 +199,10 @@ class ClockName(StrEnum):
     FURTHER_APPEAL = "further_appeal"
     VOLUNTARY_DEPARTURE = "voluntary_departure"
     FAMILY_REUNIFICATION = "family_reunification"
+    # Responsibility procedure (Dublin III / AMMR, issue 20)
+    RESPONSIBILITY_REQUEST = "responsibility_request"
+    RESPONSIBILITY_REPLY = "responsibility_reply"
+    TRANSFER = "transfer"
 
 
 class ClockStatus(StrEnum):
@@ -269,6 +276,13 @@ class LegalEvent(StrEnum):
     DEPARTED = "departed"
     FAMILY_REUNIFICATION_REQUESTED = "family_reunification_requested"
     FAMILY_REUNIFICATION_DECIDED = "family_reunification_decided"
+    # Responsibility procedure (Dublin III / AMMR, issue 20)
+    EURODAC_HIT = "eurodac_hit"
+    RESPONSIBILITY_REQUESTED = "responsibility_requested"
+    RESPONSIBILITY_ACCEPTED = "responsibility_accepted"
+    RESPONSIBILITY_REFUSED = "responsibility_refused"
+    TRANSFERRED = "transferred"
+    RESPONSIBILITY_SHIFTED = "responsibility_shifted"
 
 
 PUBLIC_EVENTS = (
@@ -352,6 +366,11 @@ class Action(StrEnum):
     SUBMIT_FOR_RESETTLEMENT = "submit_for_resettlement"
     DECIDE_RESETTLEMENT = "decide_resettlement"
     RECORD_RESETTLEMENT_DEPARTURE = "record_resettlement_departure"
+    # Responsibility procedure (Dublin III / AMMR, issue 20)
+    REQUEST_TAKE_CHARGE = "request_take_charge"
+    REQUEST_TAKE_BACK = "request_take_back"
+    RECORD_RESPONSIBILITY_REPLY = "record_responsibility_reply"
+    RECORD_TRANSFER = "record_transfer"
 
 
 class IdentifiedAt(StrEnum):

@@ -53,6 +53,10 @@ Fact = Literal[
     "held_over_72h",
     "amm_transfer",
     "remanded",
+    # Responsibility procedure (issue 20): set by the request that starts it.
+    "take_charge",
+    "take_back",
+    "eurodac_hit",
 ]
 """Case facts a clock variant may depend on. None of them is personal data."""
 
@@ -118,9 +122,26 @@ class Condition(_Strict):
     outcome: list[Outcome] | None = None
     facts: list[Fact] | None = None
     grounds: list[str] | None = None
+    registered_before: date | None = Field(
+        default=None,
+        description="The application was registered before this day (the responsibility "
+        "regime turns on the registration date: Regulation 2024/1351 Art 84(2), 85)",
+    )
+    registered_from: date | None = Field(
+        default=None, description="The application was registered on or after this day"
+    )
 
     def holds(self, situation: Situation) -> bool:
         """Whether the case's situation satisfies every requirement given."""
+        registered = situation.registered_on
+        if self.registered_before is not None and (
+            registered is None or registered >= self.registered_before
+        ):
+            return False
+        if self.registered_from is not None and (
+            registered is None or registered < self.registered_from
+        ):
+            return False
         if self.procedure is not None and situation.procedure not in self.procedure:
             return False
         if self.outcome is not None and situation.outcome not in self.outcome:
@@ -137,6 +158,8 @@ class Situation(_Strict):
     outcome: Outcome | None = None
     facts: frozenset[str] = frozenset()
     grounds: str | None = None
+    registered_on: date | None = None
+    """The registration date: which responsibility regime applies (not the pinned pack)."""
 
 
 class ClockRule(_Strict):

@@ -12,6 +12,7 @@ from models.case_state import CaseState, fork, record_event, set_stage
 from models.deadlines import Deadline, fires_at
 from models.effects import Applied, become_final
 from models.enums import Actor, ClockKind, ClockName, ClockStatus, LegalEvent, Stage
+from models.responsibility import accept_responsibility, responsibility_stays
 from models.stages import TERMINAL_STAGES
 
 
@@ -200,6 +201,37 @@ def _clock_consequence(state: CaseState, d: Deadline, recorded_at: datetime) -> 
             derived=True,
         )
         set_stage(state, Stage.CLOSED, day_after)
+    elif (
+        d.clock is ClockName.RESPONSIBILITY_REPLY and state.stage is Stage.RESPONSIBILITY_REQUESTED
+    ):
+        # Silence is acceptance (604/2013 Art 22(7), 25(2); 2024/1351 Art 40, 41(4)), dated the
+        # reply period's last day: the transfer period runs from it.
+        record_event(
+            state,
+            actor="system",
+            action="responsibility_accepted_implicitly",
+            on=d.due,
+            recorded_at=recorded_at,
+            note=f"no reply within the reply period ({d.citation})",
+            data={"to_state": state.responsibility.get("to_state"), "rule": d.rule},
+            derived=True,
+        )
+        accept_responsibility(state, d.due, recorded_at, implicit=True)
+    elif d.clock is ClockName.TRANSFER and state.stage is Stage.TRANSFER_PENDING:
+        # No transfer in time: the responsible state is relieved; this state examines the
+        # application (604/2013 Art 29(2); 2024/1351 Art 46).
+        record_event(
+            state,
+            actor="system",
+            action="responsibility_shifted",
+            event=LegalEvent.RESPONSIBILITY_SHIFTED,
+            on=day_after,
+            recorded_at=recorded_at,
+            note=f"no transfer within the transfer period ({d.citation}); examined here",
+            data={"to_state": state.responsibility.get("to_state"), "rule": d.rule},
+            derived=True,
+        )
+        responsibility_stays(state, day_after, "shifted")
     elif d.clock is ClockName.APPEAL and state.stage is Stage.DISCONTINUED:
         pass  # the discontinuation stands; the reopen window (if any) keeps running
     elif (

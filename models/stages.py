@@ -13,6 +13,9 @@ EXAMINATION = frozenset(
         Stage.ADMISSIBILITY,
         Stage.INTERVIEW_SCHEDULED,
         Stage.INTERVIEWED,
+        # Responsibility procedure (issue 20): still pending here until the transfer.
+        Stage.RESPONSIBILITY_REQUESTED,
+        Stage.TRANSFER_PENDING,
     }
 )
 IN_PROCEDURE = EXAMINATION | {

@@ -26,6 +26,7 @@ from models.actions import (
     PauseClockInput,
     RecordReturnDecisionInput,
     ReferralOutcomeInput,
+    ResponsibilityRequestInput,
     ScheduleInterviewInput,
     input_model,
 )
@@ -190,6 +191,16 @@ def _extendable_clock(state: CaseState) -> str | None:
 
 _EXTENDABLE = (ClockStatus.RUNNING, ClockStatus.PAUSED, ClockStatus.EXPIRED)
 """Statuses of a clock that an extension can still move (the guard and the field check agree)."""
+
+
+def _responsibility_law(state: CaseState) -> str | None:
+    if ClockName.RESPONSIBILITY_REQUEST not in state.pack.clock_names():
+        return f"pack {state.pack_id} has no responsibility (Dublin/AMMR) procedure"
+    return None
+
+
+_RESPONSIBILITY_SOURCES = frozenset({Stage.LODGED, Stage.ADMISSIBILITY})
+"""Where a responsibility request can be made: after lodging, before any decision."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -479,6 +490,35 @@ TRANSITIONS: dict[Action, Transition] = {
         LegalEvent.RELEASED_FROM_DETENTION,
         (_needs("detention", "no detention or alternative is in force"),),
     ),
+    # Responsibility procedure (Dublin III / AMMR, issue 20): EU law, so only packs that carry
+    # its clocks (eu, pl) allow it.
+    Action.REQUEST_TAKE_CHARGE: Transition(
+        _RESPONSIBILITY_SOURCES,
+        Stage.RESPONSIBILITY_REQUESTED,
+        LegalEvent.RESPONSIBILITY_REQUESTED,
+        (_responsibility_law,),
+        description="Ask another Member State to take charge (604/2013 Art 21; 2024/1351 Art 39).",
+    ),
+    Action.REQUEST_TAKE_BACK: Transition(
+        _RESPONSIBILITY_SOURCES,
+        Stage.RESPONSIBILITY_REQUESTED,
+        LegalEvent.RESPONSIBILITY_REQUESTED,
+        (_responsibility_law,),
+        description="Take-back request (604/2013 Art 23) or notification (2024/1351 Art 41).",
+    ),
+    Action.RECORD_RESPONSIBILITY_REPLY: Transition(
+        frozenset({Stage.RESPONSIBILITY_REQUESTED}),
+        None,
+        description="Accepted: transfer pending. Refused: the examination goes on here. "
+        "Silence: the engine records the acceptance when the reply period ends.",
+    ),
+    Action.RECORD_TRANSFER: Transition(
+        frozenset({Stage.TRANSFER_PENDING}),
+        Stage.CLOSED,
+        LegalEvent.TRANSFERRED,
+        description="Handed over to the responsible state: the case leaves this state's "
+        "procedure (closed).",
+    ),
     Action.MIGRATE_RULES: Transition(
         OPEN_STAGES,
         None,
@@ -591,6 +631,10 @@ CLOCK_ACT_STAGES: dict[ClockName, frozenset[Stage]] = {
     ClockName.FURTHER_APPEAL: TRANSITIONS[Action.LODGE_FURTHER_APPEAL].sources,
     ClockName.VOLUNTARY_DEPARTURE: TRANSITIONS[Action.RECORD_DEPARTURE].sources,
     ClockName.FAMILY_REUNIFICATION: TRANSITIONS[Action.DECIDE_FAMILY_REUNIFICATION].sources,
+    # Responsibility procedure (issue 20)
+    ClockName.RESPONSIBILITY_REQUEST: _RESPONSIBILITY_SOURCES,
+    ClockName.RESPONSIBILITY_REPLY: frozenset({Stage.RESPONSIBILITY_REQUESTED}),
+    ClockName.TRANSFER: frozenset({Stage.TRANSFER_PENDING}),
 }
 """Where each clock's act can still be done (domain.md, "Clocks end with their stage").
 
@@ -685,6 +729,10 @@ def validate_input(state: CaseState, action: Action, payload: ActionInput, today
             _validate_migration(state, payload)
         case RecordReturnDecisionInput() if payload.departure_days is not None:
             validate_departure_days(state, payload.departure_days)
+        case ResponsibilityRequestInput() if (
+            payload.eurodac_hit_on is not None and payload.eurodac_hit_on > payload.on
+        ):
+            raise InvalidInput("eurodac_hit_on", "the hit cannot be after the request")
         case PauseClockInput() if payload.clocks:
             unknown = [c for c in payload.clocks if c not in state.pack.clock_names()]
             if unknown:
@@ -735,3 +783,14 @@ def _validate_extension(state: CaseState, payload: ExtendDeadlineInput) -> None:
         raise InvalidInput("clock", f"the {payload.clock.value} clock is {current.status.value}")
     if not rule.can_extend(state.extensions.get(payload.clock, 0)):
         raise InvalidInput("clock", f"no extension of {payload.clock.value} is left")
+    if (
+        payload.clock is ClockName.TRANSFER
+        and state.extensions.get(ClockName.TRANSFER, 0) >= 1
+        and not state.absconded
+    ):
+        # 604/2013 Art 29(2): one year at most on imprisonment, 18 months only on absconding.
+        raise InvalidInput(
+            "clock",
+            "the transfer period goes beyond one year only if the person absconded "
+            "(report_absconded first; Regulation 604/2013 Art 29(2))",
+        )

@@ -72,7 +72,8 @@ class Scenario:
     steps: list[Step]
     optional: frozenset[Action] = field(default_factory=frozenset)
     family: str | None = None
-    """The jurisdiction its cases are in (None: each case's own, by its index)."""
+    """The jurisdiction its cases are in (None: each case's own, by its index): a track that
+    needs a pack's law (EU law for the responsibility procedure) names it."""
 
 
 def _applied(lodged_ago: int) -> list[Step]:
@@ -394,6 +395,33 @@ SCENARIOS: tuple[Scenario, ...] = (
             (Action.RECORD_RESETTLEMENT_DEPARTURE, 12, {}),
         ],
         family="me",
+    ),
+    # Responsibility procedure (issue 20), EU law: registered after 1 July 2026 these run under
+    # Regulation 2024/1351. A take charge accepted by Germany, the transfer pending.
+    Scenario(
+        "dublin_transfer_pending",
+        10,
+        [
+            *_applied(50),
+            (Action.REQUEST_TAKE_CHARGE, 40, {"to_state": "DE"}),
+            (Action.RECORD_RESPONSIBILITY_REPLY, 20, {"accepted": True}),
+        ],
+        family="eu",
+    ),
+    # A take-back notification on a Eurodac hit, confirmed by Lithuania's silence (the engine
+    # records it when the two weeks end).
+    Scenario(
+        "dublin_take_back_silence",
+        5,
+        [
+            *_applied(60),
+            (
+                Action.REQUEST_TAKE_BACK,
+                30,
+                {"to_state": "LT", "eurodac_hit_on": date.today() - timedelta(32)},
+            ),
+        ],
+        family="pl",
     ),
 )
 

@@ -107,6 +107,11 @@ ACTION_EXAMPLES: dict[str, Any] = {
     },
     "review_detention": {"on": "2026-11-22", "continued": True},
     "release_from_detention": {"on": "2026-11-22"},
+    # Responsibility procedure (issue 20)
+    "request_take_charge": {"on": "2026-11-22", "to_state": "DE", "eurodac_hit_on": "2026-11-20"},
+    "request_take_back": {"on": "2026-11-22", "to_state": "EL"},
+    "record_responsibility_reply": {"on": "2026-11-22", "accepted": True},
+    "record_transfer": {"on": "2026-11-22"},
 }
 ACTION_EXAMPLES["migrate_rules"] = {
     # Recorded by `asylumflow rules migrate` only: every role gets 403 here.

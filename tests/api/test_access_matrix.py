@@ -92,6 +92,10 @@ ACTIONS: dict[str, Rule] = {
     "grant_toleration": Rule(STAFF, "case"),
     "decide_family_reunification": Rule(STAFF, "case"),
     "submit_for_resettlement": Rule(STAFF, "case"),
+    # Responsibility procedure (issue 20): the authority's acts, as for deciding
+    "request_take_charge": Rule(STAFF, "case"),
+    "record_responsibility_reply": Rule(STAFF, "case"),
+    "record_transfer": Rule(STAFF, "case"),
 }
 
 SIGNIN = "ui: redirects to sign-in without a session"
@@ -294,6 +298,9 @@ ACTION_BODIES: dict[str, dict[str, Any]] = {
     "grant_toleration": {},
     "decide_family_reunification": {"outcome": "refused"},
     "submit_for_resettlement": {"to_state": "SE"},
+    "request_take_charge": {"to_state": "DE"},
+    "record_responsibility_reply": {"accepted": True},
+    "record_transfer": {},
 }
 
 

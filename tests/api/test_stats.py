@@ -57,6 +57,9 @@ OPEN_STAGES_ZERO = {
         "further_appeal_lodged",
         "tolerated",
         "resettlement",
+        # Responsibility procedure (issue 20)
+        "responsibility_requested",
+        "transfer_pending",
     )
 }
 

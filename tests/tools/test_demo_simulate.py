@@ -108,6 +108,12 @@ async def test_demo_caseload_covers_every_situation(
         for v in views
         for d in v["deadlines"]
     )
+    # The responsibility procedure's scenarios (eu and pl): both wait for their transfer.
+    dublin = [v for v in views if v["responsibility"] is not None]
+    assert {(v["jurisdiction"], v["stage"]) for v in dublin} >= {
+        ("eu", "transfer_pending"),
+        ("pl", "transfer_pending"),
+    }
     assert {v["legal_aid_org"] for v in views} >= {"legal-aid-belgrade", "legal-aid-podgorica"}
     assert len({v["assignee"] for v in views} - {None}) == 3
     # Stuck: decided long ago, never notified (the read model is what supervision reads).

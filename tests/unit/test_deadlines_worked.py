@@ -94,6 +94,9 @@ SWITCH_EVENTS = {
     "lodged": D(2026, 6, 15),
 }
 
+DUB_604 = {"registered": D(2026, 3, 5), "lodged": D(2026, 3, 10)}  # before 1 July 2026
+DUB_AMMR = {"made": D(2026, 7, 3), "registered": D(2026, 7, 6), "lodged": D(2026, 7, 20)}
+
 WORKED = [
     # ----------------------------------------------------------------- month-end clamp
     pytest.param(
@@ -1684,6 +1687,399 @@ WORKED = [
         ),
         id="rs-further-appeal-met",
     ),
+    # ------------------------------------------- responsibility procedure (issue 20)
+    # 604/2013 for applications registered before 1 July 2026, 2024/1351 from that day,
+    # whatever pack the lodging pinned. The clocks start once a request is recorded (facts).
+    pytest.param(
+        Worked(
+            why="604/2013 take charge: lodged Tue 10 Mar 2026 + 3 months = Wed 10 Jun 2026",
+            pack="eu-2013",
+            clock=C.RESPONSIBILITY_REQUEST,
+            events={**DUB_604, "responsibility_requested": D(2026, 5, 4)},
+            facts=frozenset({"take_charge"}),
+            due=D(2026, 6, 10),
+            status=S.MET,
+            period="3 months",
+            rule="eu-2013/dub3-21-1",
+            trigger=("lodged", D(2026, 3, 10)),
+        ),
+        id="dub3-take-charge-3m-from-lodging",
+    ),
+    pytest.param(
+        Worked(
+            why="604/2013 take charge on a Eurodac hit received Fri 20 Mar + 2 months = Wed 20 May",
+            pack="eu-2013",
+            clock=C.RESPONSIBILITY_REQUEST,
+            events={
+                **DUB_604,
+                "eurodac_hit": D(2026, 3, 20),
+                "responsibility_requested": D(2026, 5, 4),
+            },
+            facts=frozenset({"take_charge", "eurodac_hit"}),
+            due=D(2026, 5, 20),
+            status=S.MET,
+            period="2 months",
+            rule="eu-2013/dub3-21-1-hit",
+            trigger=("eurodac_hit", D(2026, 3, 20)),
+        ),
+        id="dub3-take-charge-hit-2m",
+    ),
+    pytest.param(
+        Worked(
+            why="604/2013 take charge requested Thu 11 Jun, a day after Wed 10 Jun: late",
+            pack="eu-2013",
+            clock=C.RESPONSIBILITY_REQUEST,
+            events={**DUB_604, "responsibility_requested": D(2026, 6, 11)},
+            facts=frozenset({"take_charge"}),
+            due=D(2026, 6, 10),
+            status=S.LATE,
+            late=True,
+        ),
+        id="dub3-take-charge-late",
+    ),
+    pytest.param(
+        Worked(
+            why="604/2013 take back on a hit of Fri 20 Mar + 2 months = Wed 20 May (unverified)",
+            pack="eu-2013",
+            clock=C.RESPONSIBILITY_REQUEST,
+            events={
+                **DUB_604,
+                "eurodac_hit": D(2026, 3, 20),
+                "responsibility_requested": D(2026, 4, 1),
+            },
+            facts=frozenset({"take_back", "eurodac_hit"}),
+            due=D(2026, 5, 20),
+            rule="eu-2013/dub3-23-2-hit",
+        ),
+        id="dub3-take-back-hit-2m",
+    ),
+    pytest.param(
+        Worked(
+            why="registered Thu 11 Jun 2026 (before 1 July), lodged Mon 15 Jun: pinned eu-2024 "
+            "but 604/2013 applies: 15 Jun + 3 months = Tue 15 Sep 2026",
+            pack="eu",
+            clock=C.RESPONSIBILITY_REQUEST,
+            events={**SWITCH_EVENTS, "responsibility_requested": D(2026, 7, 1)},
+            facts=frozenset({"take_charge"}),
+            due=D(2026, 9, 15),
+            resolved="eu-2024",
+            rule="eu-2024/dub3-21-1",
+        ),
+        id="dub3-under-eu2024-by-registration-date",
+    ),
+    pytest.param(
+        Worked(
+            why="registered Tue 30 Jun 2026, the last day before 2024/1351: 604/2013, lodged "
+            "Thu 2 Jul + 3 months = Fri 2 Oct 2026",
+            pack="eu-2024",
+            clock=C.RESPONSIBILITY_REQUEST,
+            events={
+                "registered": D(2026, 6, 30),
+                "lodged": D(2026, 7, 2),
+                "responsibility_requested": D(2026, 7, 10),
+            },
+            facts=frozenset({"take_charge"}),
+            due=D(2026, 10, 2),
+            rule="eu-2024/dub3-21-1",
+        ),
+        id="dub3-registered-30-june",
+    ),
+    pytest.param(
+        Worked(
+            why="registered Wed 1 Jul 2026, the first day of 2024/1351: 1 Jul + 2 months = "
+            "Tue 1 Sep 2026 (from registration, Art 39(1))",
+            pack="eu-2024",
+            clock=C.RESPONSIBILITY_REQUEST,
+            events={
+                "registered": D(2026, 7, 1),
+                "lodged": D(2026, 7, 2),
+                "responsibility_requested": D(2026, 7, 10),
+            },
+            facts=frozenset({"take_charge"}),
+            due=D(2026, 9, 1),
+            rule="eu-2024/ammr-39-1",
+            trigger=("registered", D(2026, 7, 1)),
+        ),
+        id="ammr-registered-1-july",
+    ),
+    pytest.param(
+        Worked(
+            why="2024/1351 take charge: registered Mon 6 Jul + 2 months = Sun 6 Sep -> Mon 7 Sep",
+            pack="eu-2024",
+            clock=C.RESPONSIBILITY_REQUEST,
+            events={**DUB_AMMR, "responsibility_requested": D(2026, 8, 1)},
+            facts=frozenset({"take_charge"}),
+            due=D(2026, 9, 7),
+            rolled=True,
+            status=S.MET,
+            period="2 months",
+            rule="eu-2024/ammr-39-1",
+        ),
+        id="ammr-take-charge-2m-rolls",
+    ),
+    pytest.param(
+        Worked(
+            why="2024/1351 take charge on a hit received Wed 8 Jul + 1 month = Sat 8 Aug -> "
+            "Mon 10 Aug",
+            pack="eu-2024",
+            clock=C.RESPONSIBILITY_REQUEST,
+            events={
+                **DUB_AMMR,
+                "eurodac_hit": D(2026, 7, 8),
+                "responsibility_requested": D(2026, 8, 1),
+            },
+            facts=frozenset({"take_charge", "eurodac_hit"}),
+            due=D(2026, 8, 10),
+            rolled=True,
+            period="1 month",
+            rule="eu-2024/ammr-39-1-hit",
+        ),
+        id="ammr-take-charge-hit-1m",
+    ),
+    pytest.param(
+        Worked(
+            why="2024/1351 take-back notification: hit Wed 8 Jul + 2 weeks = Wed 22 Jul",
+            pack="eu-2024",
+            clock=C.RESPONSIBILITY_REQUEST,
+            events={
+                **DUB_AMMR,
+                "eurodac_hit": D(2026, 7, 8),
+                "responsibility_requested": D(2026, 7, 21),
+            },
+            facts=frozenset({"take_back", "eurodac_hit"}),
+            due=D(2026, 7, 22),
+            status=S.MET,
+            period="2 weeks",
+            rule="eu-2024/ammr-41-1",
+        ),
+        id="ammr-take-back-notification-2w",
+    ),
+    pytest.param(
+        Worked(
+            why="604/2013 reply to take charge: requested Wed 1 Apr + 2 months = Mon 1 Jun",
+            pack="eu-2013",
+            clock=C.RESPONSIBILITY_REPLY,
+            events={**DUB_604, "responsibility_requested": D(2026, 4, 1)},
+            facts=frozenset({"take_charge"}),
+            due=D(2026, 6, 1),
+            status=S.RUNNING,
+            rule="eu-2013/dub3-22-1",
+        ),
+        id="dub3-reply-take-charge-2m",
+    ),
+    pytest.param(
+        Worked(
+            why="604/2013 reply to take back: requested Wed 1 Apr + 1 month = Fri 1 May (no "
+            "holidays in the generic eu calendar)",
+            pack="eu-2013",
+            clock=C.RESPONSIBILITY_REPLY,
+            events={**DUB_604, "responsibility_requested": D(2026, 4, 1)},
+            facts=frozenset({"take_back"}),
+            due=D(2026, 5, 1),
+            rule="eu-2013/dub3-25-1",
+        ),
+        id="dub3-reply-take-back-1m",
+    ),
+    pytest.param(
+        Worked(
+            why="604/2013 reply to take back on Eurodac data: Wed 1 Apr + 2 weeks = Wed 15 Apr",
+            pack="eu-2013",
+            clock=C.RESPONSIBILITY_REPLY,
+            events={
+                **DUB_604,
+                "eurodac_hit": D(2026, 3, 20),
+                "responsibility_requested": D(2026, 4, 1),
+            },
+            facts=frozenset({"take_back", "eurodac_hit"}),
+            due=D(2026, 4, 15),
+            rule="eu-2013/dub3-25-1-hit",
+        ),
+        id="dub3-reply-take-back-hit-2w",
+    ),
+    pytest.param(
+        Worked(
+            why="604/2013 reply accepted Mon 1 Jun, on the last day: met",
+            pack="eu-2013",
+            clock=C.RESPONSIBILITY_REPLY,
+            events={
+                **DUB_604,
+                "responsibility_requested": D(2026, 4, 1),
+                "responsibility_accepted": D(2026, 6, 1),
+            },
+            facts=frozenset({"take_charge"}),
+            due=D(2026, 6, 1),
+            status=S.MET,
+        ),
+        id="dub3-reply-met-on-last-day",
+    ),
+    pytest.param(
+        Worked(
+            why="2024/1351 reply: requested Tue 1 Sep + 1 month = Thu 1 Oct",
+            pack="eu-2024",
+            clock=C.RESPONSIBILITY_REPLY,
+            events={**DUB_AMMR, "responsibility_requested": D(2026, 9, 1)},
+            facts=frozenset({"take_charge"}),
+            due=D(2026, 10, 1),
+            rule="eu-2024/ammr-40-1",
+        ),
+        id="ammr-reply-1m",
+    ),
+    pytest.param(
+        Worked(
+            why="2024/1351 reply on a hit: requested Tue 1 Sep + 2 weeks = Tue 15 Sep",
+            pack="eu-2024",
+            clock=C.RESPONSIBILITY_REPLY,
+            events={
+                **DUB_AMMR,
+                "eurodac_hit": D(2026, 7, 8),
+                "responsibility_requested": D(2026, 9, 1),
+            },
+            facts=frozenset({"take_charge", "eurodac_hit"}),
+            due=D(2026, 9, 15),
+            rule="eu-2024/ammr-40-2",
+        ),
+        id="ammr-reply-hit-2w",
+    ),
+    pytest.param(
+        Worked(
+            why="2024/1351 take-back confirmation: notified Tue 21 Jul + 2 weeks = Tue 4 Aug",
+            pack="eu-2024",
+            clock=C.RESPONSIBILITY_REPLY,
+            events={
+                **DUB_AMMR,
+                "eurodac_hit": D(2026, 7, 8),
+                "responsibility_requested": D(2026, 7, 21),
+            },
+            facts=frozenset({"take_back", "eurodac_hit"}),
+            due=D(2026, 8, 4),
+            rule="eu-2024/ammr-41-3",
+        ),
+        id="ammr-take-back-confirmation-2w",
+    ),
+    pytest.param(
+        Worked(
+            why="604/2013 transfer: accepted Mon 1 Jun + 6 months = Tue 1 Dec 2026",
+            pack="eu-2013",
+            clock=C.TRANSFER,
+            events={
+                **DUB_604,
+                "responsibility_requested": D(2026, 4, 1),
+                "responsibility_accepted": D(2026, 6, 1),
+            },
+            facts=frozenset({"take_charge"}),
+            due=D(2026, 12, 1),
+            status=S.RUNNING,
+            period="6 months",
+            rule="eu-2013/dub3-29",
+            as_of=D(2026, 6, 2),
+        ),
+        id="dub3-transfer-6m",
+    ),
+    pytest.param(
+        Worked(
+            why="604/2013 transfer extended once (imprisonment): 1 Jun + 12 months = "
+            "Tue 1 Jun 2027",
+            pack="eu-2013",
+            clock=C.TRANSFER,
+            events={
+                **DUB_604,
+                "responsibility_requested": D(2026, 4, 1),
+                "responsibility_accepted": D(2026, 6, 1),
+            },
+            facts=frozenset({"take_charge"}),
+            extensions=1,
+            due=D(2027, 6, 1),
+            period="12 months",
+        ),
+        id="dub3-transfer-imprisoned-1y",
+    ),
+    pytest.param(
+        Worked(
+            why="604/2013 transfer extended twice (absconded): 1 Jun + 18 months = Wed 1 Dec 2027",
+            pack="eu-2013",
+            clock=C.TRANSFER,
+            events={
+                **DUB_604,
+                "responsibility_requested": D(2026, 4, 1),
+                "responsibility_accepted": D(2026, 6, 1),
+            },
+            facts=frozenset({"take_charge"}),
+            extensions=2,
+            due=D(2027, 12, 1),
+            period="18 months",
+        ),
+        id="dub3-transfer-absconded-18m",
+    ),
+    pytest.param(
+        Worked(
+            why="604/2013 transfer not done by Tue 1 Dec: expired on 2 Dec",
+            pack="eu-2013",
+            clock=C.TRANSFER,
+            events={
+                **DUB_604,
+                "responsibility_requested": D(2026, 4, 1),
+                "responsibility_accepted": D(2026, 6, 1),
+            },
+            facts=frozenset({"take_charge"}),
+            due=D(2026, 12, 1),
+            as_of=D(2026, 12, 2),
+            status=S.EXPIRED,
+        ),
+        id="dub3-transfer-expired",
+    ),
+    pytest.param(
+        Worked(
+            why="2024/1351 transfer: accepted Thu 1 Oct + 6 months = Thu 1 Apr 2027",
+            pack="eu-2024",
+            clock=C.TRANSFER,
+            events={
+                **DUB_AMMR,
+                "responsibility_requested": D(2026, 9, 1),
+                "responsibility_accepted": D(2026, 10, 1),
+            },
+            facts=frozenset({"take_charge"}),
+            due=D(2027, 4, 1),
+            period="6 months",
+            rule="eu-2024/ammr-46-1",
+        ),
+        id="ammr-transfer-6m",
+    ),
+    pytest.param(
+        Worked(
+            why="pl, 604/2013 transfer: accepted Mon 11 May + 6 months = Wed 11 Nov 2026, "
+            "Independence Day -> Thu 12 Nov",
+            pack="pl-2015",
+            clock=C.TRANSFER,
+            events={
+                **DUB_604,
+                "responsibility_requested": D(2026, 4, 1),
+                "responsibility_accepted": D(2026, 5, 11),
+            },
+            facts=frozenset({"take_charge"}),
+            due=D(2026, 11, 12),
+            rolled=True,
+            rule="pl-2015/dub3-29",
+        ),
+        id="pl-dub3-transfer-rolls-over-independence-day",
+    ),
+    pytest.param(
+        Worked(
+            why="pl, 2024/1351 take charge: registered Tue 1 Sep + 2 months = Sun 1 Nov (All "
+            "Saints' Day) -> Mon 2 Nov",
+            pack="pl-2015",
+            clock=C.RESPONSIBILITY_REQUEST,
+            events={
+                "registered": D(2026, 9, 1),
+                "lodged": D(2026, 9, 3),
+                "responsibility_requested": D(2026, 9, 10),
+            },
+            facts=frozenset({"take_charge"}),
+            due=D(2026, 11, 2),
+            rolled=True,
+            rule="pl-2015/ammr-39-1",
+        ),
+        id="pl-ammr-take-charge-rolls",
+    ),
 ]
 
 
@@ -1707,7 +2103,12 @@ def _deadline(ex: Worked) -> Deadline:
     if ex.resolved is not None:
         assert pack.id == ex.resolved, ex.why
     situation = Situation(
-        procedure=ex.procedure, outcome=ex.outcome, facts=ex.facts, grounds=ex.grounds
+        procedure=ex.procedure,
+        outcome=ex.outcome,
+        facts=ex.facts,
+        grounds=ex.grounds,
+        # The responsibility regime turns on the registration date (CaseState.situation).
+        registered_on=ex.events.get("registered"),
     )
     deadlines = compute_deadlines(
         pack,

@@ -505,6 +505,10 @@ def _bodies(action: Action, state: CaseState) -> list[Body]:
             return [{"outcome": "granted"}, {"outcome": "refused"}]
         case Action.RECORD_RETURN_DECISION:
             return [{}, {"departure_days": 30}, {"departure_days": 3}]
+        case Action.REQUEST_TAKE_CHARGE | Action.REQUEST_TAKE_BACK:
+            return [{"to_state": "DE"}, {"to_state": "AT", "eurodac_hit_on": on}]
+        case Action.RECORD_RESPONSIBILITY_REPLY:
+            return [{"accepted": True}, {"accepted": False}]
         case _:
             return [{}]
 
@@ -603,6 +607,14 @@ def _representative_states() -> dict[str, CaseState]:
     )
     states["family reunification requested"] = act(
         states["permit issued"], Action.REQUEST_FAMILY_REUNIFICATION, on=date(2026, 11, 23)
+    )
+    # Responsibility procedure (issue 20): EU law, so an eu case.
+    eu_lodged = lodged_case("eu")
+    states["eu lodged"] = eu_lodged
+    requested = act(eu_lodged, Action.REQUEST_TAKE_CHARGE, on=date(2026, 2, 1), to_state="DE")
+    states["responsibility requested"] = requested
+    states["transfer pending"] = act(
+        requested, Action.RECORD_RESPONSIBILITY_REPLY, on=date(2026, 2, 10), accepted=True
     )
     return states
 
