@@ -24,16 +24,15 @@ from models.enums import (
     Detention,
     DocumentKind,
     IdentifiedAt,
-    InformationForm,
     LegalEvent,
     Outcome,
     Procedure,
-    ReferralOutcome,
     ReferralTarget,
     ReunificationOutcome,
     Stage,
     Vulnerability,
 )
+from models.protection_records import InformationGiven, Referral
 from models.rules import RulePack, Situation, get_pack, governing_pack
 from models.stages import IN_PROCEDURE, TERMINAL_STAGES, WATCHED_STAGES
 from models.transitions import CLOCK_ACT_STAGES
@@ -78,32 +77,6 @@ class CaseEvent(BaseModel):
     retracted: bool = False
     """A later-recorded act or correction showed it to be false; it counts nowhere else."""
     retracted_by: int | None = None
-
-
-class Referral(BaseModel):
-    """A referral to a service (issue #19): its acknowledgement and outcome as they come in.
-
-    Frozen, as every item of a state's lists (see `fork`): an answer replaces the item.
-    """
-
-    model_config = ConfigDict(frozen=True)
-
-    id: int = Field(description="The `seq` of the `refer` act")
-    to: ReferralTarget
-    on: date
-    acknowledged_on: date | None = None
-    outcome: ReferralOutcome | None = None
-    outcome_on: date | None = None
-
-
-class InformationGiven(BaseModel):
-    """Information on rights and the procedure given to the person (date, language, form)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    on: date
-    language: str
-    form: InformationForm
 
 
 class CaseCreated(BaseModel):

@@ -57,6 +57,7 @@ from models.enums import (
     Stage,
 )
 from models.errors import DomainError
+from models.field_checks import validate_input
 from models.reception_effects import RECEPTION_EFFECTS
 from models.responsibility import (
     record_responsibility_reply,
@@ -66,7 +67,7 @@ from models.responsibility import (
 from models.rules import get_pack, governing_pack
 from models.safeguards import PROTECTION_EFFECTS
 from models.stages import APPLICANT_SIDE_ACTIONS, EXAMINATION
-from models.transitions import TRANSITIONS, allowed_actions, check_allowed, validate_input
+from models.transitions import TRANSITIONS, allowed_actions, check_allowed
 
 # --------------------------------------------------------------------------------------------
 # Applying an action

@@ -32,8 +32,9 @@ from models.case_state import CaseCreated, CaseEvent, CaseState, new_case
 from models.effects import Applied, apply, replay_act
 from models.enums import PUBLIC_EVENTS, Action, LegalEvent
 from models.errors import DomainError, InvalidInput
+from models.field_checks import validate_input
 from models.settling import local_date, settle
-from models.transitions import TRANSITIONS, allowed_actions, check_allowed, validate_input
+from models.transitions import TRANSITIONS, allowed_actions, check_allowed
 
 IRREVERSIBLE = frozenset(
     {Action.RECORD_DEPARTURE, Action.RECORD_REINTEGRATION, Action.ISSUE_DOCUMENT, Action.CLOSE}

@@ -22,6 +22,8 @@ from models.case_state import CaseCreated, CaseEvent, CaseState, new_case, occur
 from models.case_view import as_public_dict, waiting_for
 from models.effects import Applied, Effect, apply, replay_act
 from models.errors import DomainError, InvalidInput
+from models.field_checks import validate_input
+from models.guards import StateGuard
 from models.settling import local_date, next_wakeup, settle
 from models.stages import (
     APPLICANT_SIDE_ACTIONS,
@@ -37,11 +39,9 @@ from models.transitions import (
     CLOCK_ACT_STAGES,
     SYSTEM_ACTIONS,
     TRANSITIONS,
-    StateGuard,
     Transition,
     allowed_actions,
     check_allowed,
-    validate_input,
     why_not,
 )
 

@@ -20,17 +20,10 @@ from models.actions import (
     ScreeningInput,
     VulnerabilityInput,
 )
-from models.case_state import (
-    CaseEvent,
-    CaseState,
-    InformationGiven,
-    Referral,
-    amend,
-    occur,
-    set_stage,
-)
+from models.case_state import CaseEvent, CaseState, amend, occur, set_stage
 from models.enums import Action, AgeOutcome, LegalEvent, ReferralTarget, Stage, Vulnerability
 from models.errors import DomainError
+from models.protection_records import InformationGiven, Referral
 from models.transitions import allowed_actions
 
 

@@ -16,7 +16,8 @@ from core.settings import get_settings
 from db.reception import centres, detained
 from db.tables import CaseRecord, PersonRecord, UserRecord
 from db.users import user_for_token
-from tools.demo import SCENARIOS, SeedOutcome, fresh_tokens, seed_demo
+from tools.demo import SeedOutcome, fresh_tokens, seed_demo
+from tools.demo_scenarios import SCENARIOS
 from worker import build_worker
 from workflows.case import CaseWorkflow
 
