@@ -76,7 +76,7 @@ async def stuck_codes(api: Api, case_id: str) -> list[str]:
     return [i["reason_code"] for i in response.json()["items"] if i["id"] == case_id]
 
 
-async def test_a_child_at_the_border_referred_assessed_represented_interviewed_decided(
+async def test_a_child_at_the_border_referred_assessed_represented_housed_interviewed_decided(
     api: Api,
 ) -> None:
     users(api)
@@ -160,6 +160,24 @@ async def test_a_child_at_the_border_referred_assessed_represented_interviewed_d
     border = await post(api, "cw", cid, "assign_procedure", on=ago(25), procedure="border")
     assert border.status_code == 409, border.text
     assert "child_exempt_procedures" in border.json()["detail"]
+    # Accommodated in a reception centre for children (issue #19's reception track).
+    centre = await api.http.post(
+        "/reception/centres",
+        json={
+            "id": "eu-children",
+            "name": "Children's centre",
+            "jurisdiction": "eu",
+            "capacity": 4,
+        },
+        headers=api.auth("sup"),
+    )
+    assert centre.status_code == 201, centre.text
+    placed = await act(api, "cw", cid, "assign_accommodation", on=ago(25), centre="eu-children")
+    assert placed["accommodation"] == {"centre": "eu-children", "since": ago(25)}
+    assert "accommodated" in placed["flags"] and "over_capacity" not in placed["flags"]
+    centres = await api.http.get("/reception/centres", headers=api.auth("cw"))
+    (children,) = [c for c in centres.json()["items"] if c["id"] == "eu-children"]
+    assert (children["occupancy"], children["over_capacity"]) == (1, False)
     # Interviewed in Dari/Farsi with the pool's interpreter (picked by the API).
     scheduled = await act(
         api, "cw", cid, "schedule_interview", on=ago(20), interview_on=ago(10), language="fa"
