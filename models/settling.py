@@ -125,6 +125,14 @@ def _watch_due(state: CaseState, now: datetime) -> date | None:
     return watch if watch is not None and local_date(state, now) >= watch else None
 
 
+_FINAL_WHEN_WINDOW_ENDS: dict[tuple[ClockName, Stage], str] = {
+    (ClockName.APPEAL, Stage.NOTIFIED): "no appeal within the appeal window",
+    # Tracks (issue 20): no further appeal within its window, the appeal decision is final.
+    (ClockName.FURTHER_APPEAL, Stage.APPEAL_DECIDED): "no further appeal within its window",
+}
+"""A window ending unused in its stage makes the decision final (the note says which)."""
+
+
 def _clock_consequence(state: CaseState, d: Deadline, recorded_at: datetime) -> None:
     day_after = d.due + timedelta(days=1)
     data: dict[str, Any] = {"clock": d.clock.value, "due": d.due.isoformat(), "rule": d.rule}
@@ -164,7 +172,8 @@ def _clock_consequence(state: CaseState, d: Deadline, recorded_at: datetime) -> 
         data=data,
         derived=True,
     )
-    if d.clock is ClockName.APPEAL and state.stage is Stage.NOTIFIED:
+    final = _FINAL_WHEN_WINDOW_ENDS.get((d.clock, state.stage))
+    if final is not None:
         record_event(
             state,
             actor="system",
@@ -172,20 +181,7 @@ def _clock_consequence(state: CaseState, d: Deadline, recorded_at: datetime) -> 
             event=LegalEvent.FINAL,
             on=day_after,
             recorded_at=recorded_at,
-            note="no appeal within the appeal window",
-            derived=True,
-        )
-        become_final(state, day_after)
-    elif d.clock is ClockName.FURTHER_APPEAL and state.stage is Stage.APPEAL_DECIDED:
-        # Tracks (issue 20): no further appeal within its window, the appeal decision is final.
-        record_event(
-            state,
-            actor="system",
-            action="decision_final",
-            event=LegalEvent.FINAL,
-            on=day_after,
-            recorded_at=recorded_at,
-            note="no further appeal within its window",
+            note=final,
             derived=True,
         )
         become_final(state, day_after)
