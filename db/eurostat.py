@@ -20,7 +20,8 @@ on the date of one legal event, the same dates `/stats` counts on (db/stat_facts
   application is considered withdrawn".
 - `first_instance`: the first-instance decision's date (inadmissibility counts as rejected).
 - `final`: the appeal decision that ends the case on the merits (dismissed: the first-instance
-  outcome stands; substituted: the new one). A remand is no final decision.
+  outcome stands; substituted: the new one). A remand is no final decision. Where a further
+  appeal is lodged, the court's decision is the final one instead (db/stat_facts.py).
 - `resettled` (issue 20): the day of the departure to the resettlement state
   (`record_resettlement_departure`), quarterly; read from `case_events` as `accelerated` is.
 - `accelerated`: the day the case is channelled into the accelerated procedure

@@ -41,6 +41,9 @@ COUNTED = (
     "decide",
     "decide_admissibility",
     "decide_appeal",
+    # Tracks around a decision (issue 20): a court's decision on a further appeal is the final
+    # one, and lodging it means the appeal decision before was not.
+    "decide_further_appeal",
     "discontinue",
     "review_abandonment",
     "withdraw",
@@ -51,7 +54,13 @@ COUNTED = (
 )
 """Actions whose date a figure is counted on (the `from`/`to` window applies to these)."""
 
-CONTEXT = ("make_application", "record_risk_assessment", "assign_procedure", "correct_event")
+CONTEXT = (
+    "make_application",
+    "record_risk_assessment",
+    "assign_procedure",
+    "correct_event",
+    "lodge_further_appeal",
+)
 """Actions the replay needs besides: whether an application was made, the procedure, fixes."""
 
 REPLAYED = frozenset(COUNTED + CONTEXT)
@@ -65,7 +74,8 @@ DECISION = "decision"
 APPEAL = "appeal"
 """An appeal decision; key its result (dismissed, quashed_remanded, substituted)."""
 APPEAL_OUTCOME = "appeal_outcome"
-"""The final outcome an appeal decision leaves (dismissed or substituted); key that outcome."""
+"""The final outcome an appeal decision leaves (dismissed or substituted), or a further appeal's
+decision where one was lodged (issue 20); key that outcome."""
 CLOSED = "closed"
 """An application otherwise closed; key `discontinued` or `withdrawn`."""
 RESPONSIBILITY = "responsibility"
@@ -124,6 +134,7 @@ _WITH_DATA = frozenset(
         "decide",
         "decide_admissibility",
         "decide_appeal",
+        "decide_further_appeal",
         "assign_procedure",
         "correct_event",
     }
@@ -194,6 +205,7 @@ def case_facts(rows: list[EventRow]) -> list[Fact]:
     lodged_on: date | None = None
     procedure: str = Procedure.REGULAR.value
     outcome: str | None = None
+    appeal_seq = -1  # the latest appeal decision that left a final outcome
     for row in rows:
         action = row.action
         if row.event == "made":
@@ -227,6 +239,21 @@ def case_facts(rows: list[EventRow]) -> list[Fact]:
                 if final in _DECISION_VALUES:
                     assert final is not None  # for mypy: the set holds strings only
                     facts.append(Fact(row.seq, APPEAL_OUTCOME, final, day))
+                    appeal_seq = row.seq
+        elif action == "lodge_further_appeal":
+            # The appeal decision is before a court: it was no final decision after all.
+            facts = [f for f in facts if not (f.kind == APPEAL_OUTCOME and f.seq == appeal_seq)]
+        elif action == "decide_further_appeal" and row.result:
+            further: str | None = None
+            if row.result == AppealResult.DISMISSED.value:
+                further = outcome  # the appeal decision stands
+            elif row.result == AppealResult.SUBSTITUTED.value:
+                further = outcome = row.outcome
+            # Remanded: the appeal body decides again (its decision is counted then).
+            day = fixed.get((row.seq, "further_appeal_decided"), row.on)
+            if further in _DECISION_VALUES:
+                assert further is not None  # for mypy: the set holds strings only
+                facts.append(Fact(row.seq, APPEAL_OUTCOME, further, day))
         elif action in _RESPONSIBILITY_KEYS:
             facts.append(Fact(row.seq, RESPONSIBILITY, _RESPONSIBILITY_KEYS[action], row.on))
         elif row.event in ("discontinued", "withdrawn"):

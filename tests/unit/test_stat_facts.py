@@ -22,7 +22,15 @@ from sqlmodel import Session, SQLModel, select
 
 from db import stats
 from db.engine import alembic_config, make_engine
-from db.stat_facts import backfill, refresh_facts
+from db.stat_facts import (
+    APPEAL,
+    APPEAL_OUTCOME,
+    EventRow,
+    backfill,
+    case_facts,
+    event_row,
+    refresh_facts,
+)
 from db.tables import CaseEventRecord, CaseStatFactRecord
 from tests.unit.stat_helpers import (
     NOW,
@@ -124,3 +132,51 @@ def test_percentiles_of_a_histogram_are_the_nearest_rank(percent: int) -> None:
     for v in values:
         histogram[v] = histogram.get(v, 0) + 1
     assert stats._nearest_rank_counted(histogram, percent) == stats.nearest_rank(values, percent)
+
+
+def test_a_further_appeal_moves_the_final_decision_to_the_court() -> None:
+    """Issue 20: a further appeal takes back the appeal decision's final outcome.
+
+    The court's dismissal makes that outcome final on its own date, a substitution its outcome,
+    a remand none (the appeal body decides again).
+    """
+
+    def row(seq: int, action: str, day: date, **data: Any) -> EventRow:
+        event = {"lodge": "lodged", "decide": "decided"}.get(action)
+        return event_row("c1", seq, action, event, day, data or None)
+
+    rejected = [
+        row(1, "make_application", date(2025, 1, 2)),
+        row(2, "lodge", date(2025, 1, 3)),
+        row(3, "decide", date(2025, 3, 3), outcome="rejected"),
+        row(4, "decide_appeal", date(2025, 5, 5), result="dismissed"),
+    ]
+
+    def outcomes(rows: list[EventRow]) -> list[tuple[str, date]]:
+        return [(f.key, f.on) for f in case_facts(rows) if f.kind == APPEAL_OUTCOME]
+
+    assert outcomes(rejected) == [("rejected", date(2025, 5, 5))]
+    lodged = [*rejected, row(5, "lodge_further_appeal", date(2025, 5, 20))]
+    assert outcomes(lodged) == []  # pending before the court
+    dismissed = [*lodged, row(6, "decide_further_appeal", date(2025, 9, 1), result="dismissed")]
+    assert outcomes(dismissed) == [("rejected", date(2025, 9, 1))]
+    granted = [
+        *lodged,
+        row(
+            6,
+            "decide_further_appeal",
+            date(2025, 9, 1),
+            result="substituted",
+            outcome="refugee_status",
+        ),
+    ]
+    assert outcomes(granted) == [("refugee_status", date(2025, 9, 1))]
+    remanded = [
+        *lodged,
+        row(6, "decide_further_appeal", date(2025, 9, 1), result="quashed_remanded"),
+    ]
+    assert outcomes(remanded) == []
+    again = [*remanded, row(7, "decide_appeal", date(2025, 11, 3), result="dismissed")]
+    assert outcomes(again) == [("rejected", date(2025, 11, 3))]
+    # The appeal decisions themselves are still counted as appeals, the court's are not.
+    assert [f.key for f in case_facts(again) if f.kind == APPEAL] == ["dismissed", "dismissed"]
