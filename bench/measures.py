@@ -173,15 +173,18 @@ def _return_steps(rig: Rig) -> list[tuple[str, dict[str, Any]]]:
         ("register", {"on": rig.ago(398)}),
         ("lodge", {"on": rig.ago(395)}),
         ("decide", {"on": rig.ago(300), "outcome": "rejected"}),
-        # Notified recently, so the appeal window is still open when the appeal is lodged.
-        ("notify_decision", {"on": rig.ago(5)}),
-        ("lodge_appeal", {"on": rig.ago(4)}),
-        # Dismissed: the rejection is final, the case in return.
-        ("decide_appeal", {"on": rig.ago(3), "result": "dismissed"}),
+        # Notified, then appealed while the appeal window is open.
+        ("notify_decision", {"on": rig.ago(60)}),
+        ("lodge_appeal", {"on": rig.ago(59)}),
+        # Dismissed: the 30 days for a further appeal (rs, issue 20) pass unused, so the
+        # rejection is final and the case in return.
+        ("decide_appeal", {"on": rig.ago(45), "result": "dismissed"}),
         ("start_return", {"on": rig.ago(3)}),
         ("record_return_consent", {"on": rig.ago(2)}),
         ("record_risk_assessment", {"on": rig.ago(2), "at_risk": False}),
         ("record_departure", {"on": rig.ago(1)}),
+        # An assisted return closes once the reintegration support is recorded.
+        ("record_reintegration", {"on": rig.ago(1)}),
         ("close", {"on": rig.ago(1)}),
     ]
 

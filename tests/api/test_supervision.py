@@ -135,6 +135,8 @@ async def test_each_list_shows_exactly_its_cases_and_why(api: Api) -> None:
         [
             *applied(25),
             ("assign_procedure", 23, {"procedure": "accelerated"}),
+            # The applicant's document on the lodging day (pl-2015: 3 days, issue #19).
+            ("issue_document", 23, {"kind": "applicant_document"}),
             ("decide", 16, {"outcome": "manifestly_unfounded"}),
         ],
         jurisdiction="pl",
