@@ -21,7 +21,8 @@ from tools.demo_scenarios import SCENARIOS
 from worker import build_worker
 from workflows.case import CaseWorkflow
 
-N = 24
+N = len(SCENARIOS) + 3
+"""Every scenario once (the plan's first pass), and a few drawn by weight."""
 
 
 async def _views(env: WorkflowEnvironment, case_ids: list[str]) -> list[dict[str, Any]]:
