@@ -362,6 +362,15 @@ def _upsert(
         statement,
         [dict(zip(names, key, strict=True)) | {"n": n} for key, n in sorted(change.items())],
     )
+    # A row taken down to nothing goes: a rebuild (`rebuild_rollup`) has no zero rows, and the
+    # read model must come out the same whichever way it was written.
+    lowered = sorted(key for key, n in change.items() if n < 0)
+    if lowered:
+        conn.execute(
+            sa.delete(table).where(
+                sa.tuple_(*(table.c[name] for name in names)).in_(lowered), table.c.n == 0
+            )
+        )
 
 
 def apply_rollup(conn: Connection, change: Rollup) -> None:

@@ -46,7 +46,7 @@ from temporalio.client import WorkflowExecutionStatus
 
 from core.settings import Settings
 from core.temporal import connect
-from tests.e2e.helpers import DevServer, free_port, log_tail
+from tests.e2e.helpers import DevServer, eventually, free_port, log_tail
 from tests.workflows.helpers import act, local_today, start_case
 from worker import build_worker
 
@@ -317,6 +317,19 @@ class Nginx:
         return path.read_text() if path.exists() else ""
 
 
+async def _logged(nginx: Nginx, line: str) -> None:
+    """Wait for nginx's access log to hold `line`.
+
+    nginx writes a request's log line when it finalises the request, which can be just after
+    the client has its answer (seen in CI: a refused call not yet logged when read).
+    """
+
+    async def seen() -> bool | None:
+        return True if line in nginx.access_log else None
+
+    await eventually(seen, timeout=10, what=f"nginx logging {line}")
+
+
 @pytest.fixture
 def nginx(dev_server: DevServer, e2e_dir: Path) -> Iterator[Nginx]:
     """An nginx terminating TLS (a certificate of the test's own CA) before the dev server."""
@@ -417,10 +430,10 @@ async def test_nginx_terminates_tls_with_only_the_ca_configured(
     await keyed.workflow_service.describe_namespace(
         DescribeNamespaceRequest(namespace=settings.temporal_namespace)
     )
-    assert f'authorization="Bearer {API_KEY}"' in nginx.access_log
+    await _logged(nginx, f'authorization="Bearer {API_KEY}"')
     with pytest.raises(RuntimeError):
         await connect(settings.model_copy(update={"temporal_api_key": SecretStr("wrong")}))
-    assert 'authorization="Bearer wrong"' in nginx.access_log
+    await _logged(nginx, 'authorization="Bearer wrong"')
 
     # Without the CA, nginx's certificate is refused.
     untrusted = Settings(
