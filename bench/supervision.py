@@ -34,8 +34,12 @@ from sqlmodel import SQLModel
 from db import legal_aid, stats, supervision
 from db.engine import make_engine, migrate
 from db.stat_facts import Rollup, apply_rollup, case_facts, event_row, fact_rows
+from db.stuck_arms import stuck_arms
 from db.tables import CaseEventRecord, CaseRecord, CaseStatFactRecord, DeadlineRecord
 from models.enums import Outcome, Procedure, Stage
+from models.rules import all_packs
+from models.service_levels import DEFAULT_SERVICE_LEVELS
+from models.stages import OPEN_STAGES
 
 _JURISDICTIONS = [("rs", "rs-2023"), ("rs", "rs-2023"), ("eu", "eu-2013"), ("pl", "pl-2015")]
 _STAGE_WEIGHTS = {
@@ -344,6 +348,13 @@ def measure(
     return samples
 
 
+def _levels() -> tuple[list[Stage], dict[Stage, int], dict[str, dict[Stage, int]]]:
+    """The stuck list's stages and service levels, as `db.supervision.stuck` takes them."""
+    default = supervision.service_levels(None)
+    by_pack = {p.id: supervision.service_levels(p) for p in all_packs()}
+    return list(DEFAULT_SERVICE_LEVELS), default, by_pack
+
+
 LEGAL_AID_ORG = "org-a"
 """The organisation whose deadlines are timed (a quarter of the synthetic cases)."""
 
@@ -369,8 +380,41 @@ def workloads(engine: Engine, today: date) -> dict[str, Callable[[], object]]:
         rows = legal_aid.org_deadlines(engine, LEGAL_AID_ORG, until=until)
         return [legal_aid.deadline_item(d) for d, _ in rows]
 
+    def stuck_total_counted() -> object:
+        # Before migration 0016: the stuck total counted case by case (one range per arm).
+        arms = [a.on_cases() for a in stuck_arms(today, *_levels())]
+        with engine.connect() as conn:
+            total = sum(
+                (sa.select(sa.func.count()).where(arm).scalar_subquery() for arm in arms),
+                start=sa.literal(0),
+            )
+            return conn.execute(sa.select(total)).scalar_one()
+
+    def stuck_total_tallied() -> object:
+        arms = stuck_arms(today, *_levels())
+        with engine.connect() as conn:
+            total = sum((a.total(None, None) for a in arms), start=sa.literal(0))
+            return conn.execute(sa.select(total)).scalar_one()
+
+    def backlog_counted() -> object:
+        # Before migration 0016: every open stage's cases and the overdue ones counted.
+        c = SQLModel.metadata.tables["cases"].c
+        counts = [
+            sa.select(sa.func.count()).where(c.stage == s.value).scalar_subquery()
+            for s in OPEN_STAGES
+        ]
+        late = sa.select(sa.func.count()).where(
+            c.overdue == sa.true(), c.stage.not_in(supervision.TERMINAL)
+        )
+        with engine.connect() as conn:
+            return conn.execute(sa.select(*counts, late.scalar_subquery())).one()
+
     return {
         "baseline: SELECT count(*) FROM cases": baseline,
+        "stuck total, counted case by case (before 0016)": stuck_total_counted,
+        "stuck total from the tallies": stuck_total_tallied,
+        "backlog, counted case by case (before 0016)": backlog_counted,
+        "backlog from the tallies": lambda: stats.backlog(engine),
         "GET /supervision/overdue": lambda: supervision.overdue(engine, none, today=today),
         "GET /supervision/stuck": lambda: supervision.stuck(engine, none, today=today),
         "GET /supervision/stuck (pages 1+2)": second_page,

@@ -27,6 +27,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlmodel import SQLModel
 
 from core import csv_safety
+from db import tallies
 from db.reception import reception_counts
 from db.stat_facts import (
     ALL_TIME,
@@ -370,20 +371,20 @@ def backlog(
 ) -> tuple[dict[str, int], int]:
     """Open cases per stage now (every open stage, zeros included) and how many are overdue.
 
-    One statement of one count per stage and one of overdue cases: each counts a range of an
-    index that holds what it checks (readmodel.py), which takes half the time of grouping
-    every open case by stage.
+    Summed from `case_tallies` (`db.tallies`), which triggers keep with every write of a case
+    row: a few hundred rows whatever the caseload, where counting the cases visited every open
+    case's index entry (889,000 at 1,000,000 cases, 150 ms of CPU per request).
     """
-    c = SQLModel.metadata.tables[CaseRecord.__tablename__].c
-    mine = [c.jurisdiction == jurisdiction] if jurisdiction else []
-    counts = [
-        sa.select(sa.func.count()).where(*mine, c.stage == stage).scalar_subquery()
-        for stage in _OPEN_STAGES
-    ]
-    late = sa.select(sa.func.count()).where(*mine, c.overdue == sa.true(), c.stage.not_in(TERMINAL))
     with _connected(bind) as conn:
-        *per_stage, overdue = conn.execute(sa.select(*counts, late.scalar_subquery())).one()
-    return dict(zip(_OPEN_STAGES, map(int, per_stage), strict=True)), int(overdue)
+        counted = tallies.by_stage(conn, jurisdiction=jurisdiction)
+    stages = dict.fromkeys(_OPEN_STAGES, 0)
+    overdue = 0
+    for (stage, late), n in counted.items():
+        if stage in stages:
+            stages[stage] += n
+        if late and stage not in TERMINAL:
+            overdue += n
+    return stages, overdue
 
 
 def compute(

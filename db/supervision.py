@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import operator
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import reduce
@@ -24,6 +24,7 @@ from sqlmodel import Session, SQLModel, col, select
 
 from db import list_order
 from db.cursor import InvalidCursor, decode_cursor, encode_cursor
+from db.stuck_arms import stuck_arms
 from db.tables import CaseEventRecord, CaseRecord, DeadlineRecord
 from models.enums import Stage
 from models.rules import RulePack, all_packs
@@ -111,8 +112,12 @@ def _page(
     cursor: str | None,
     limit: int,
     sort: str = "since",
+    total: ColumnElement[int] | None = None,
 ) -> tuple[list[CaseRecord], int, str | None]:
-    """Rows matching `where` in the order `sort` after `cursor`, the total, the next cursor."""
+    """Rows matching `where` in the order `sort` after `cursor`, the total, the next cursor.
+
+    The total is counted from `cases` unless the caller gives an expression for it.
+    """
     where = [*where, since.is_not(None)]
     query = select(CaseRecord).where(*where)
     order = list_order.keys(sort, since)
@@ -123,7 +128,12 @@ def _page(
         query = query.where(list_order.after(sort, cursor, order))
     with Session(engine) as session:
         rows = list(session.exec(query.order_by(*order).limit(limit + 1)).all())
-        total = session.exec(select(func.count()).select_from(CaseRecord).where(*where)).one()
+        counted = (
+            sa.select(func.count()).select_from(CaseRecord).where(*where)
+            if total is None
+            else sa.select(total)
+        )
+        found = session.connection().execute(counted).scalar_one()
     more = len(rows) > limit
     rows = rows[:limit]
     following = None
@@ -133,7 +143,7 @@ def _page(
             following = _cursor_after(getattr(last, since.key), last.id)
         else:
             following = list_order.cursor_after(sort, last, since.key)
-    return rows, int(total), following
+    return rows, int(found), following
 
 
 def _page_of_arms(
@@ -142,6 +152,7 @@ def _page_of_arms(
     where: list[ColumnElement[bool]],
     cursor: str | None,
     limit: int,
+    total: ColumnElement[int] | None = None,
 ) -> tuple[list[CaseRecord], int, str | None]:
     """As `_page` on `stage_since`, for a condition that is a disjunction of disjoint `arms`.
 
@@ -151,7 +162,7 @@ def _page_of_arms(
     arm on its own is one ordered range of the (stage, stage_since, id) index: the first
     `limit + 1` keys of every arm are read in order, the page is the first of their union, and
     only its rows are read from the table. The total is the sum of the arms' counts, which the
-    same index answers alone.
+    same index answers alone, unless the caller gives one (`db.stuck_arms.Arm.total`).
     """
     if not arms:
         return [], 0, None
@@ -183,8 +194,9 @@ def _page_of_arms(
     # One sum of scalar subqueries rather than a UNION ALL of counts: PostgreSQL runs the
     # latter as a parallel append, whose worker start-up (~10 ms on two busy cores) costs
     # more than the counting.
-    counted = [sa.select(func.count()).where(arm, *where).scalar_subquery() for arm in arms]
-    total = reduce(operator.add, counted)
+    if total is None:
+        counted = [sa.select(func.count()).where(arm, *where).scalar_subquery() for arm in arms]
+        total = reduce(operator.add, counted)
     # The page's rows and the total in one round trip (the total is computed once).
     query = (
         select(CaseRecord, total)
@@ -288,65 +300,6 @@ def service_levels(
     return {**DEFAULT_SERVICE_LEVELS, **(configured or {}), **(pack.service_levels if pack else {})}
 
 
-def _stuck_arms(
-    today: date,
-    stages: Iterable[Stage],
-    default: Mapping[Stage, int],
-    by_pack: Mapping[str, Mapping[Stage, int]],
-) -> list[ColumnElement[bool]]:
-    """`stage_since` older than the level of the case's stage under the case's pack.
-
-    Disjoint conditions, one per stage and level: packs that keep the default level share one
-    range condition per stage (which the (stage, stage_since, id) index answers); only packs
-    with a level of their own add conditions, on those packs alone.
-    """
-    stage_col, since_col, pack_col = (
-        col(CaseRecord.stage),
-        col(CaseRecord.stage_since),
-        col(CaseRecord.pack_id),
-    )
-    parts: list[ColumnElement[bool]] = []
-    for stage in stages:
-        own: dict[int, list[str]] = defaultdict(list)
-        for pack_id, levels in by_pack.items():
-            if levels[stage] != default[stage]:
-                own[levels[stage]].append(pack_id)
-        others = [p for ids in own.values() for p in ids]
-        # A case waiting for an interpreter is listed for that reason (its own arm below),
-        # whatever its service level: the arms stay disjoint.
-        interpreted = (
-            [col(CaseRecord.waiting_for_interpreter) == False]  # noqa: E712  (SQL)
-            if stage is Stage.INTERVIEW_SCHEDULED
-            else []
-        )
-        usual = [
-            stage_col == stage.value,
-            since_col < today - timedelta(days=default[stage]),
-            *interpreted,
-        ]
-        if others:
-            usual.append(pack_col.not_in(others))
-        parts.append(and_(*usual))
-        for level, ids in sorted(own.items()):
-            parts.append(
-                and_(
-                    stage_col == stage.value,
-                    pack_col.in_(ids),
-                    since_col < today - timedelta(days=level),
-                    *interpreted,
-                )
-            )
-        if stage is Stage.INTERVIEW_SCHEDULED:
-            # Issue #19: an interview in a language with no interpreter is stuck at once.
-            parts.append(
-                and_(
-                    stage_col == stage.value,
-                    col(CaseRecord.waiting_for_interpreter) == True,  # noqa: E712  (SQL)
-                )
-            )
-    return parts
-
-
 def stuck(
     engine: Engine,
     filters: Filters,
@@ -365,17 +318,27 @@ def stuck(
     A case is stuck when it has been in its stage for *more* days than the level. `since` is
     the day it entered the stage (no transition since then), so the longest stuck come first.
     Another `sort` reads the arms as one condition (the per-arm ranges serve `since` only).
+    The total comes from the tallies (`db.stuck_arms`) unless the list is one assignee's,
+    whose cases the index counts quickly and the tallies do not know.
     """
     default = service_levels(None, configured)
     by_pack = {p.id: service_levels(p, configured) for p in all_packs()}
     stages = [s for s in DEFAULT_SERVICE_LEVELS if not filters.stage or s.value == filters.stage]
-    arms = _stuck_arms(today, stages, default, by_pack)
+    parts = stuck_arms(today, stages, default, by_pack)
+    arms = [arm.on_cases() for arm in parts]
+    counted: ColumnElement[int] | None = None
+    if parts and not filters.assignee:
+        counted = reduce(
+            operator.add, (a.total(filters.jurisdiction, filters.procedure) for a in parts)
+        )
     if sort == "since":
-        rows, total, following = _page_of_arms(engine, arms, filters.conditions(), cursor, limit)
+        rows, total, following = _page_of_arms(
+            engine, arms, filters.conditions(), cursor, limit, counted
+        )
     elif arms:
         where = [or_(*arms), *filters.conditions()]
         since = col(CaseRecord.stage_since)
-        rows, total, following = _page(engine, where, since, cursor, limit, sort)
+        rows, total, following = _page(engine, where, since, cursor, limit, sort, counted)
     else:
         rows, total, following = [], 0, None
     items = []

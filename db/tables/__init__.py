@@ -1,7 +1,13 @@
 """The tables, by area. Importing this package registers all of them on `SQLModel.metadata`."""
 
 from db.tables.access import AuditRecord, UiSessionRecord, UiTicketRecord, UserRecord
-from db.tables.cases import CaseEventRecord, CaseRecord, DeadlineRecord, ProjectionIntentRecord
+from db.tables.cases import (
+    CaseEventRecord,
+    CaseRecord,
+    CaseTallyRecord,
+    DeadlineRecord,
+    ProjectionIntentRecord,
+)
 from db.tables.feeds import DeliveryRecord, FeedSecretRecord, WebhookRecord
 from db.tables.protection import InterpreterRecord, ProtectionDetailRecord
 from db.tables.reception_detention import DetentionOrderRecord, ReceptionCentreRecord
@@ -22,6 +28,7 @@ __all__ = [
     "CaseStatCountRecord",
     "CaseStatDaysRecord",
     "CaseStatFactRecord",
+    "CaseTallyRecord",
     "DeadlineRecord",
     "DeliveryRecord",
     "DetentionOrderRecord",

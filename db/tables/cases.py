@@ -35,6 +35,14 @@ class CaseRecord(SQLModel, table=True):
         Index(
             "ix_cases_jurisdiction_stage", "jurisdiction", "stage", "stage_since", "id", "overdue"
         ),
+        # The stuck list's interpreter arm (issue #19): the few waiting interviews, in order.
+        Index(
+            "ix_cases_waiting_for_interpreter",
+            "waiting_for_interpreter",
+            "stage",
+            "stage_since",
+            "id",
+        ),
     )
 
     id: str = Field(primary_key=True, max_length=64)
@@ -83,6 +91,32 @@ class CaseRecord(SQLModel, table=True):
     accommodated_since: date | None = None
     detention: str | None = Field(default=None, index=True, max_length=16)
     detention_since: date | None = None
+
+
+class CaseTallyRecord(SQLModel, table=True):
+    """How many cases share one combination of the columns lists and `/stats` count by.
+
+    With the month they entered their stage in: the stuck list's cutoffs are days.
+
+    Kept by triggers on `cases` (migration 0016), in the transaction of every write of a case
+    row, whoever writes it (projection, import, rebuild, a repair): a count of open cases by
+    stage, or of a list's total, becomes a sum over a few thousand rows instead of a count of
+    hundreds of thousands of index entries (issue 18, 1,000,000 cases). A combination no case
+    has any more keeps its row at 0 (one statement fewer per change; there are few).
+    """
+
+    __tablename__ = "case_tallies"
+
+    # The primary key's order: a stage's months before a cutoff are one range of it.
+    stage: str = Field(primary_key=True, max_length=32)
+    since_month: date = Field(primary_key=True)
+    """The first day of the month of `stage_since`: a cutoff day splits one month's cases only."""
+    jurisdiction: str = Field(primary_key=True, max_length=16)
+    procedure: str = Field(primary_key=True, max_length=16)
+    pack_id: str = Field(primary_key=True, max_length=32)
+    overdue: bool = Field(primary_key=True)
+    waiting_for_interpreter: bool = Field(primary_key=True)
+    n: int = 0
 
 
 class CaseEventRecord(SQLModel, table=True):

@@ -11,6 +11,10 @@ from bench import supervision as bench
 
 QUERIES = [
     "baseline: SELECT count(*) FROM cases",
+    "stuck total, counted case by case (before 0016)",
+    "stuck total from the tallies",
+    "backlog, counted case by case (before 0016)",
+    "backlog from the tallies",
     "GET /supervision/overdue",
     "GET /supervision/stuck",
     "GET /supervision/stuck (pages 1+2)",
