@@ -1,6 +1,7 @@
 """Benchmark: what a cached case costs a worker (memory) and what replaying one costs (CPU).
 
-    .venv/bin/python -m bench.cache_cost [--sizes full|quick|tiny] [--json-out PATH]
+    .venv/bin/python -m bench.cache_cost [--sizes full|quick|tiny] [--parts memory,heap,replay]
+        [--json-out PATH]
 
 The two figures of issue 18 that depend on the workflow's code rather than on the API, measured
 alone (without `bench.engine`'s creation and latency parts) so that they can be repeated and
@@ -15,7 +16,11 @@ interleaved between two checkouts in little time. On a fresh in-memory dev serve
    alternating round by round (median of the rounds).
 
 To measure another checkout with the same code, copy this file into its `bench/` and run it from
-there (`python -m` puts the working directory first on the path; check `workflows.case.__file__`).
+there (`python -m` puts the working directory first on the path; the JSON names the
+`workflows/case.py` it imported). Where `PYTHONDONTWRITEBYTECODE` is set and no bytecode is on
+disk (this environment), the sandbox compiles the workflow module from source for every run,
+which a deployment never does (`make run` compiles first): for replay CPU as deployed, unset it
+and point `PYTHONPYCACHEPREFIX` at a directory of the run's own.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ import tracemalloc
 import types
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -177,8 +183,13 @@ async def measure_replay(rig: Rig, rounds: int, repeats: int) -> dict[str, Any]:
     }
 
 
-async def run(client: Client, db_url: str, sizes: Sizes, size_name: str) -> dict[str, Any]:
-    """Memory, heap and replay against `client`'s server, with a fresh read model."""
+PARTS = ("memory", "heap", "replay")
+
+
+async def run(
+    client: Client, db_url: str, sizes: Sizes, size_name: str, parts: Sequence[str] = PARTS
+) -> dict[str, Any]:
+    """Memory, heap and replay (or some of them) against `client`'s server, fresh read model."""
     migrate(db_url)
     engine = make_engine(db_url)
     tag = uuid.uuid4().hex[:8]
@@ -203,19 +214,27 @@ async def run(client: Client, db_url: str, sizes: Sizes, size_name: str) -> dict
                 noop_queue=f"bench-noop-{tag}",
                 tag=tag,
             )
-            memory = await measure_memory(rig, sizes, lambda line: print(line, file=sys.stderr))
-            heap = await measure_heap(rig, HEAP_CASES[size_name])
-            async with (
-                build_worker(client, settings.task_queue, engine),
-                Worker(client, task_queue=rig.noop_queue, workflows=[NoopWorkflow]),
-            ):
-                replay = await measure_replay(rig, REPLAY_ROUNDS[size_name], sizes.replays)
+            out: dict[str, Any] = {}
+            if "memory" in parts:
+                out["memory"] = await measure_memory(
+                    rig, sizes, lambda line: print(line, file=sys.stderr)
+                )
+            if "heap" in parts:
+                out["heap"] = await measure_heap(rig, HEAP_CASES[size_name])
+            if "replay" in parts:
+                async with (
+                    build_worker(client, settings.task_queue, engine),
+                    Worker(client, task_queue=rig.noop_queue, workflows=[NoopWorkflow]),
+                ):
+                    out["replay"] = await measure_replay(
+                        rig, REPLAY_ROUNDS[size_name], sizes.replays
+                    )
     finally:
         engine.dispose()
-    return {"memory": memory, "heap": heap, "replay": replay}
+    return out
 
 
-async def run_on_fresh_server(size_name: str) -> dict[str, Any]:
+async def run_on_fresh_server(size_name: str, parts: Sequence[str] = PARTS) -> dict[str, Any]:
     """Start an in-memory dev server, measure, stop it."""
     with tempfile.TemporaryDirectory(prefix="asylumflow-cache-cost-") as tmp:
         env = await WorkflowEnvironment.start_local(
@@ -226,7 +245,7 @@ async def run_on_fresh_server(size_name: str) -> dict[str, Any]:
         )
         try:
             db_url = f"sqlite:///{Path(tmp) / 'readmodel.db'}"
-            return await run(env.client, db_url, SIZES[size_name], size_name)
+            return await run(env.client, db_url, SIZES[size_name], size_name, parts)
         finally:
             await env.shutdown()
 
@@ -235,11 +254,22 @@ def main(argv: list[str] | None = None) -> int:
     """Run once, print the figures as JSON (and write them with `--json-out`)."""
     parser = argparse.ArgumentParser(prog="bench.cache_cost", description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", choices=sorted(SIZES), default="full")
+    parser.add_argument(
+        "--parts",
+        default=",".join(PARTS),
+        help="comma-separated, of memory, heap, replay (default: all three)",
+    )
     parser.add_argument("--json-out", type=Path, default=None, help="write the figures here")
     args = parser.parse_args(argv)
+    parts = [p for p in args.parts.split(",") if p]
+    if unknown := set(parts) - set(PARTS):
+        parser.error(f"unknown parts: {sorted(unknown)}")
     import workflows.case
 
-    result = {"code": workflows.case.__file__, **asyncio.run(run_on_fresh_server(args.sizes))}
+    result = {
+        "code": workflows.case.__file__,
+        **asyncio.run(run_on_fresh_server(args.sizes, parts)),
+    }
     text = json.dumps(result, indent=2)
     if args.json_out is not None:
         args.json_out.write_text(text)
