@@ -543,7 +543,12 @@ class CaseRun:
         settled but had not projected too), so the caller's write is complete; writes are
         idempotent by (case, seq), so overlapping with an activity in flight is harmless.
         """
-        view = self.view()
+        # A replayed update's answer was given when it first ran, and the SDK drops the one
+        # computed again: building the view (every clock and every guard of the transition table)
+        # was the dearest part of replaying an action. The projection's bookkeeping below is
+        # state, so it still runs; the view is no command, so histories replay alike.
+        replaying = workflow.unsafe.is_replaying_history_events()
+        view = {} if replaying else self.view()
         if not project:
             # Projected by the loop's activity (a plain refresh changed nothing to project).
             self._projection_stale = self._projection_stale or changed
