@@ -365,3 +365,25 @@ async def test_every_family_runs(
         state = await act(handle, action, today)
     assert state["rule_pack"]["pinned"] is True
     assert deadline(state, "labour_market_access")["status"] == "running"
+
+
+async def test_answers_after_a_replay_carry_the_view(
+    time_env: WorkflowEnvironment, task_queue: str, case_id: str, sqlite_engine: Engine
+) -> None:
+    """With no workflow cached, every update replays the earlier ones first.
+
+    A replayed update's answer is dropped, so the workflow spares its view (`CaseRun._answer`);
+    the update being answered is live and must still get the whole view.
+    """
+    tuning = {"max_cached_workflows": 0}
+    async with build_worker(time_env.client, task_queue, sqlite_engine, tuning=tuning):
+        day0 = await _today(time_env)
+        handle = await start_case(time_env.client, task_queue, case_id, identified_on=day0)
+        stages = []
+        for action in ("complete_screening", "make_application", "register"):
+            state = await act(handle, action, day0)
+            assert state["allowed_actions"]
+            assert "deadlines" in state
+            stages.append(state["stage"])
+        assert len(set(stages)) == 3
+        assert (await handle.query(CaseWorkflow.state))["stage"] == stages[-1]
