@@ -367,7 +367,7 @@ def workloads(engine: Engine, today: date) -> dict[str, Callable[[], object]]:
         # As `GET /legal-aid/deadlines?within_days=14` does: the query, then the items.
         until = today + timedelta(days=LEGAL_AID_WITHIN_DAYS)
         rows = legal_aid.org_deadlines(engine, LEGAL_AID_ORG, until=until)
-        return [legal_aid.deadline_item(d) for d, _ in rows]
+        return [legal_aid.deadline_item(d) for d in rows]
 
     return {
         "baseline: SELECT count(*) FROM cases": baseline,
