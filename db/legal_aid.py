@@ -90,14 +90,20 @@ def _fetch(engine: Engine, query: Select[Any]) -> list[OrgDeadline]:
 def org_deadlines(engine: Engine, org: str, *, until: date | None = None) -> list[OrgDeadline]:
     """The running and paused deadlines of the org's cases (due by `until`), sorted by due.
 
-    Filtered on `open_due()`, the indexed expression, rather than on the status and the due
-    date apart: PostgreSQL then estimates the open deadlines in the window from the index's
-    statistics (see `db.tables.cases.open_due`). Null for every other status, so the filter
-    keeps exactly the running and paused ones.
+    On PostgreSQL filtered on `open_due()`, the indexed expression, rather than on the status
+    and the due date apart, so that the planner estimates the open deadlines in the window from
+    the index's statistics (see `db.tables.cases.open_due`); null for every other status, so
+    the filter keeps exactly the running and paused ones. SQLite has no such index (it planned
+    worse with it) and keeps the two conditions, which its (status, due) index serves.
     """
-    if until is None:
-        return _fetch(engine, _org_rows(org).where(open_due().is_not(None)))
-    return _fetch(engine, _org_rows(org).where(open_due() <= until))
+    if engine.dialect.name == "postgresql":
+        due = open_due()
+        window = due.is_not(None) if until is None else due <= until
+    else:
+        window = col(DeadlineRecord.status).in_(OPEN_STATUSES)
+        if until is not None:
+            window = sa.and_(window, col(DeadlineRecord.due) <= until)
+    return _fetch(engine, _org_rows(org).where(window))
 
 
 def lapsed_deadlines(engine: Engine, org: str, *, today: date) -> list[OrgDeadline]:
