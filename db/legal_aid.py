@@ -43,8 +43,9 @@ class OrgDeadline(NamedTuple):
     """One deadline of one of the org's cases, with what the routes show of its case.
 
     Plain columns rather than the ORM's `DeadlineRecord` and the whole `CaseRecord`: building
-    those objects was most of a request's time for a big organisation (about 125 ms of client
-    CPU for 1,446 pairs at 1,000,000 cases, bench/RESULTS.md, issue 18, session 8).
+    those objects took 63-66 ms of client CPU for a big organisation's 1,446 pairs at 1,000,000
+    cases (18 ms as rows), and 1.7 s for its 18,479 over 400 days (0.25 s as rows;
+    bench/RESULTS.md, issue 18, session 8).
     """
 
     case_id: str
