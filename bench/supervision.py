@@ -378,7 +378,7 @@ def workloads(engine: Engine, today: date) -> dict[str, Callable[[], object]]:
         # As `GET /legal-aid/deadlines?within_days=14` does: the query, then the items.
         until = today + timedelta(days=LEGAL_AID_WITHIN_DAYS)
         rows = legal_aid.org_deadlines(engine, LEGAL_AID_ORG, until=until)
-        return [legal_aid.deadline_item(d) for d, _ in rows]
+        return [legal_aid.deadline_item(d) for d in rows]
 
     def stuck_total_counted() -> object:
         # Before migration 0016: the stuck total counted case by case (one range per arm).

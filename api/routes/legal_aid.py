@@ -77,7 +77,7 @@ async def deadlines(
     else:
         until = today + timedelta(days=within_days)
         rows = await run_in_threadpool(legal_aid.org_deadlines, engine, org, until=until)
-    return {"items": [legal_aid.deadline_item(d) for d, _ in rows]}
+    return {"items": [legal_aid.deadline_item(d) for d in rows]}
 
 
 @router.get(

@@ -24,7 +24,7 @@ from api.errors import ApiError, Forbidden, Unprocessable
 from api.routes.ui import check_csrf, error_page, posted_form, render, require, to_signin
 from db import legal_aid
 from db.search import search
-from db.tables import CaseRecord, DeadlineRecord, UserRecord
+from db.tables import UserRecord
 from db.users import Role
 from models.rules import calendar_today
 
@@ -59,14 +59,14 @@ def _org(user: UserRecord) -> str:
 
 
 def _rows(
-    rows: list[tuple[DeadlineRecord, CaseRecord]], names: dict[str, str], today: date
+    rows: list[legal_aid.OrgDeadline], names: dict[str, str], today: date
 ) -> list[dict[str, Any]]:
     items = []
-    for record, case in rows:
+    for record in rows:
         item = legal_aid.deadline_item(record)
         item["days_left"] = (record.due - today).days
         item["client"] = names.get(record.case_id, "")
-        item["reference"] = case.reference
+        item["reference"] = record.reference
         items.append(item)
     return items
 
@@ -78,9 +78,9 @@ def _diary(
     upcoming = legal_aid.org_deadlines(engine, org, until=today + timedelta(days=within_days))
     lapsed = legal_aid.lapsed_deadlines(engine, org, today=today)
     if clients is not None:
-        upcoming = [row for row in upcoming if row[0].case_id in clients]
-        lapsed = [row for row in lapsed if row[0].case_id in clients]
-    names = legal_aid.client_names(engine, org, [d.case_id for d, _ in upcoming + lapsed])
+        upcoming = [row for row in upcoming if row.case_id in clients]
+        lapsed = [row for row in lapsed if row.case_id in clients]
+    names = legal_aid.client_names(engine, org, [d.case_id for d in upcoming + lapsed])
     webhooks = [
         {
             "hook": hook,

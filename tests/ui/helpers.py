@@ -178,8 +178,8 @@ async def build_caseload(
 
     def ready() -> bool:
         listed = supervision.overdue(engine, supervision.Filters(), today=today())
-        north = {d.case_id for d, _ in legal_aid.org_deadlines(engine, "la-north")}
-        south = {d.case_id for d, _ in legal_aid.org_deadlines(engine, "la-south")}
+        north = {d.case_id for d in legal_aid.org_deadlines(engine, "la-north")}
+        south = {d.case_id for d in legal_aid.org_deadlines(engine, "la-south")}
         return overdue in {i["id"] for i in listed.items} and running in north and other in south
 
     for _ in range(200):
