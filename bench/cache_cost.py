@@ -35,29 +35,27 @@ import tempfile
 import time
 import tracemalloc
 import types
-import uuid
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client, WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from api.app import create_app
-from bench.engine import BIN, _api_client
-from bench.measures import _integration_steps, _lifecycle, _noop_lifecycle, measure_memory
+from bench.engine import open_rig
+from bench.measures import (
+    _integration_steps,
+    _lifecycle,
+    _noop_lifecycle,
+    measure_memory,
+    replayers,
+)
 from bench.noop import NoopWorkflow
-from bench.rig import SIZES, USER, Rig, Sizes, ratio_of
-from core.settings import Settings
-from db.engine import make_engine, migrate
-from db.users import Role, create_user
+from bench.rig import SIZES, Rig, Sizes, ratio_of
+from bench.storm import fresh_server
 from models.case_state import _DEADLINE_MEMO
-from worker import ALL_WORKFLOWS, PASSTHROUGH, build_worker
-from workflows.search import ALL_SEARCH_ATTRIBUTES
+from worker import build_worker
 
 HEAP_CASES = {"full": 200, "quick": 40, "tiny": 8}
 """Workflows of each kind cached while tracemalloc traces (it slows everything down)."""
@@ -152,14 +150,7 @@ async def measure_replay(rig: Rig, rounds: int, repeats: int) -> dict[str, Any]:
     """CPU per replay of an integration history against a no-op history of as many calls."""
     runs, calls = await _lifecycle(rig, _integration_steps(rig))
     noop_runs = await _noop_lifecycle(rig, calls)
-    case_replayer = Replayer(
-        workflows=list(ALL_WORKFLOWS),
-        data_converter=pydantic_data_converter,
-        workflow_runner=SandboxedWorkflowRunner(
-            restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)
-        ),
-    )
-    noop_replayer = Replayer(workflows=[NoopWorkflow], data_converter=pydantic_data_converter)
+    case_replayer, noop_replayer = replayers()
     # The sandbox imports its modules on the first replay of each.
     await _replay_cpu_ms(case_replayer, runs, 1)
     await _replay_cpu_ms(noop_replayer, noop_runs, 1)
@@ -190,64 +181,29 @@ async def run(
     client: Client, db_url: str, sizes: Sizes, size_name: str, parts: Sequence[str] = PARTS
 ) -> dict[str, Any]:
     """Memory, heap and replay (or some of them) against `client`'s server, fresh read model."""
-    migrate(db_url)
-    engine = make_engine(db_url)
-    tag = uuid.uuid4().hex[:8]
-    settings = Settings(
-        _env_file=None,
-        DATABASE_URL=db_url,
-        ASYLUMFLOW_TASK_QUEUE=f"bench-cases-{tag}",
-        ASYLUMFLOW_SEARCH_ATTRIBUTES=True,
-    )
-    app = create_app(settings)
-    app.state.settings, app.state.engine, app.state.temporal = settings, engine, client
-    token = create_user(engine, USER, Role.CASEWORKER)
-    try:
-        async with _api_client(app, client, settings, False) as (http, floor_http):
-            rig = Rig(
-                client=client,
-                engine=engine,
-                settings=settings,
-                http=http,
-                floor_http=floor_http,
-                headers={"Authorization": f"Bearer {token}"},
-                noop_queue=f"bench-noop-{tag}",
-                tag=tag,
+    async with open_rig(client, db_url, api_process=False) as rig:
+        out: dict[str, Any] = {}
+        if "memory" in parts:
+            out["memory"] = await measure_memory(
+                rig, sizes, lambda line: print(line, file=sys.stderr)
             )
-            out: dict[str, Any] = {}
-            if "memory" in parts:
-                out["memory"] = await measure_memory(
-                    rig, sizes, lambda line: print(line, file=sys.stderr)
-                )
-            if "heap" in parts:
-                out["heap"] = await measure_heap(rig, HEAP_CASES[size_name])
-            if "replay" in parts:
-                async with (
-                    build_worker(client, settings.task_queue, engine),
-                    Worker(client, task_queue=rig.noop_queue, workflows=[NoopWorkflow]),
-                ):
-                    out["replay"] = await measure_replay(
-                        rig, REPLAY_ROUNDS[size_name], sizes.replays
-                    )
-    finally:
-        engine.dispose()
+        if "heap" in parts:
+            out["heap"] = await measure_heap(rig, HEAP_CASES[size_name])
+        if "replay" in parts:
+            async with (
+                build_worker(client, rig.settings.task_queue, rig.engine),
+                Worker(client, task_queue=rig.noop_queue, workflows=[NoopWorkflow]),
+            ):
+                out["replay"] = await measure_replay(rig, REPLAY_ROUNDS[size_name], sizes.replays)
     return out
 
 
 async def run_on_fresh_server(size_name: str, parts: Sequence[str] = PARTS) -> dict[str, Any]:
     """Start an in-memory dev server, measure, stop it."""
     with tempfile.TemporaryDirectory(prefix="asylumflow-cache-cost-") as tmp:
-        env = await WorkflowEnvironment.start_local(
-            data_converter=pydantic_data_converter,
-            dev_server_existing_path=str(BIN / "temporal"),
-            search_attributes=ALL_SEARCH_ATTRIBUTES,
-            dev_server_log_level="error",
-        )
-        try:
+        async with fresh_server() as client:
             db_url = f"sqlite:///{Path(tmp) / 'readmodel.db'}"
-            return await run(env.client, db_url, SIZES[size_name], size_name, parts)
-        finally:
-            await env.shutdown()
+            return await run(client, db_url, SIZES[size_name], size_name, parts)
 
 
 def main(argv: list[str] | None = None) -> int:

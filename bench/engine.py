@@ -74,50 +74,22 @@ async def run(
     With `api_process`, the API runs as `asylumflow api` (uvicorn, real HTTP on loopback) in a
     process of its own, as `make run` deploys it; otherwise in this process over ASGI.
     """
-    migrate(db_url)
-    engine = make_engine(db_url)
-    tag = uuid.uuid4().hex[:8]
-    settings = Settings(
-        _env_file=None,
-        DATABASE_URL=db_url,
-        ASYLUMFLOW_TASK_QUEUE=f"bench-cases-{tag}",
-        ASYLUMFLOW_SEARCH_ATTRIBUTES=True,
-    )
-    app = create_app(settings)
-    # ASGITransport runs no lifespan: wire what it would have, as tests/api/conftest.py does.
-    app.state.settings = settings
-    app.state.engine = engine
-    app.state.temporal = client
-    token = create_user(engine, USER, Role.CASEWORKER)
     started = time.perf_counter()
     load_before = os.getloadavg()[0]
-    try:
-        async with _api_client(app, client, settings, api_process) as (http, floor_http):
-            rig = Rig(
-                client=client,
-                engine=engine,
-                settings=settings,
-                http=http,
-                floor_http=floor_http,
-                headers={"Authorization": f"Bearer {token}"},
-                noop_queue=f"bench-noop-{tag}",
-                tag=tag,
-            )
-            memory = await measure_memory(rig, sizes, log)
-            async with (
-                build_worker(client, settings.task_queue, engine),
-                Worker(client, task_queue=rig.noop_queue, workflows=[NoopWorkflow]),
-            ):
-                # Warm both paths (sandbox imports, SQL connections) before timing anything.
-                for _ in range(sizes.warmup):
-                    await rig.api_create()
-                    await rig.raw_case_create(rig.new_id("w"))
-                    await rig.noop_create(rig.new_id("w"))
-                creation = await measure_creation(rig, sizes, log)
-                actions = await measure_actions(rig, sizes, log)
-                lifecycles = await measure_lifecycles(rig, sizes, log)
-    finally:
-        engine.dispose()
+    async with open_rig(client, db_url, api_process) as rig:
+        memory = await measure_memory(rig, sizes, log)
+        async with (
+            build_worker(client, rig.settings.task_queue, rig.engine),
+            Worker(client, task_queue=rig.noop_queue, workflows=[NoopWorkflow]),
+        ):
+            # Warm both paths (sandbox imports, SQL connections) before timing anything.
+            for _ in range(sizes.warmup):
+                await rig.api_create()
+                await rig.raw_case_create(rig.new_id("w"))
+                await rig.noop_create(rig.new_id("w"))
+            creation = await measure_creation(rig, sizes, log)
+            actions = await measure_actions(rig, sizes, log)
+            lifecycles = await measure_lifecycles(rig, sizes, log)
     return {
         "server": server,
         "sizes": {
@@ -137,6 +109,44 @@ async def run(
         # Other processes on the machine move every figure; ratios move much less.
         "loadavg_1min": [load_before, os.getloadavg()[0]],
     }
+
+
+@contextlib.asynccontextmanager
+async def open_rig(client: Client, db_url: str, api_process: bool) -> AsyncIterator[Rig]:
+    """A rig on `client`'s server: a fresh read model at `db_url`, the API, a caseworker.
+
+    With `api_process`, the API runs as `asylumflow api` in a process of its own; otherwise in
+    this process over ASGI. The read model's engine is disposed of on the way out.
+    """
+    migrate(db_url)
+    engine = make_engine(db_url)
+    tag = uuid.uuid4().hex[:8]
+    settings = Settings(
+        _env_file=None,
+        DATABASE_URL=db_url,
+        ASYLUMFLOW_TASK_QUEUE=f"bench-cases-{tag}",
+        ASYLUMFLOW_SEARCH_ATTRIBUTES=True,
+    )
+    app = create_app(settings)
+    # ASGITransport runs no lifespan: wire what it would have, as tests/api/conftest.py does.
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.temporal = client
+    token = create_user(engine, USER, Role.CASEWORKER)
+    try:
+        async with _api_client(app, client, settings, api_process) as (http, floor_http):
+            yield Rig(
+                client=client,
+                engine=engine,
+                settings=settings,
+                http=http,
+                floor_http=floor_http,
+                headers={"Authorization": f"Bearer {token}"},
+                noop_queue=f"bench-noop-{tag}",
+                tag=tag,
+            )
+    finally:
+        engine.dispose()
 
 
 @contextlib.asynccontextmanager

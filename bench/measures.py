@@ -229,6 +229,18 @@ async def _replay_ms(replayer: Replayer, runs: list[WorkflowHistory], repeats: i
     return statistics.median([await once() for _ in range(repeats)])
 
 
+def replayers() -> tuple[Replayer, Replayer]:
+    """Replayers of the case workflows (sandboxed as the worker runs them) and of the no-op."""
+    case_replayer = Replayer(
+        workflows=list(ALL_WORKFLOWS),
+        data_converter=pydantic_data_converter,
+        workflow_runner=SandboxedWorkflowRunner(
+            restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)
+        ),
+    )
+    return case_replayer, Replayer(workflows=[NoopWorkflow], data_converter=pydantic_data_converter)
+
+
 async def measure_lifecycles(rig: Rig, sizes: Sizes, log: Callable[[str], None]) -> dict[str, Any]:
     """History events of whole lifecycles and the replay time of one of them."""
     out: dict[str, Any] = {"target": EVENTS_TARGET}
@@ -250,14 +262,7 @@ async def measure_lifecycles(rig: Rig, sizes: Sizes, log: Callable[[str], None])
         if name == "integration":
             replay_runs, noop_runs = runs, noop
         log(f"lifecycle {name}: {events} events in {len(runs)} run(s), noop {noop_events}")
-    case_replayer = Replayer(
-        workflows=list(ALL_WORKFLOWS),
-        data_converter=pydantic_data_converter,
-        workflow_runner=SandboxedWorkflowRunner(
-            restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)
-        ),
-    )
-    noop_replayer = Replayer(workflows=[NoopWorkflow], data_converter=pydantic_data_converter)
+    case_replayer, noop_replayer = replayers()
     case_ms = await _replay_ms(case_replayer, replay_runs, sizes.replays)
     noop_ms = await _replay_ms(noop_replayer, noop_runs, sizes.replays)
     out["replay"] = {
