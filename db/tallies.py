@@ -75,7 +75,9 @@ class Tallied:
         )
 
 
-def by_stage(conn: Connection, *, jurisdiction: str | None = None) -> dict[tuple[str, bool], int]:
+def by_stage_and_overdue(
+    conn: Connection, *, jurisdiction: str | None = None
+) -> dict[tuple[str, bool], int]:
     """Cases per (stage, overdue), optionally within a jurisdiction (one statement)."""
     t = _TALLIES.c
     where = Tallied(jurisdiction=jurisdiction).on(_TALLIES)
