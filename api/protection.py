@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.engine import Engine
@@ -24,8 +25,9 @@ from temporalio.client import Client
 
 from api.casework import read_view
 from api.errors import Unprocessable
-from core.sealed import seal
+from core.sealed import seal, unseal
 from core.settings import Settings
+from db.reception import detention_grounds
 from db.tables import CaseEventRecord, InterpreterRecord, PersonRecord, ProtectionDetailRecord
 from models.actions import SEALED_DETAIL
 from models.enums import Action, AgeOutcome, Vulnerability
@@ -97,6 +99,37 @@ def _keep_details(
                 )
             )
         session.commit()
+
+
+def protection_details(engine: Engine, settings: Settings | None, case_id: str) -> dict[str, Any]:
+    """The case's sealed detail, opened: each protection act's, then each detention ground.
+
+    In the order the acts were recorded. Raises `CodecError` where a value cannot be opened
+    (sealed with a key this process does not hold, or tampered with): the caller must not
+    answer with part of a record as if it were whole.
+    """
+    with Session(engine) as session:
+        rows = session.exec(
+            select(ProtectionDetailRecord)
+            .where(ProtectionDetailRecord.case_id == case_id)
+            .order_by(col(ProtectionDetailRecord.id))
+        ).all()
+    items = [
+        {
+            "seq": r.seq,
+            "action": r.action,
+            "referral": r.referral,
+            "detail": unseal(r.detail, detail_purpose(r.action), settings) or "",
+            "recorded_by": r.recorded_by,
+            "recorded_at": r.recorded_at,
+        }
+        for r in rows
+    ]
+    orders = [
+        {"ordered_on": on, "alternative": alternative, "ground": ground}
+        for on, alternative, ground in detention_grounds(engine, case_id, settings)
+    ]
+    return {"items": items, "detention_orders": orders}
 
 
 def _person_vulnerabilities(engine: Engine, case_id: str, requests: list[ActionRequest]) -> None:

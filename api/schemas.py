@@ -305,6 +305,34 @@ class ProtectionView(View):
     best_interests_on: date | None = None
 
 
+class SealedDetail(View):
+    """The detail typed into one protection act: special-category data (GDPR Art 9)."""
+
+    seq: int | None = Field(description="The act's seq in the case's history")
+    action: str
+    referral: int | None = Field(
+        default=None, description="The referral (its seq) that a referral outcome answers"
+    )
+    detail: str
+    recorded_by: str
+    recorded_at: datetime
+
+
+class DetentionGround(View):
+    """One detention order (or alternative to detention) and its ground."""
+
+    ordered_on: date
+    alternative: bool
+    ground: str
+
+
+class ProtectionDetails(View):
+    """What `GET /cases/{id}/protection/details` answers: the detail the workflow never has."""
+
+    items: list[SealedDetail]
+    detention_orders: list[DetentionGround]
+
+
 class Wakeup(View):
     """When the case's workflow next wakes up by itself, and why."""
 

@@ -29,10 +29,12 @@ from api.deps import (
     CaseReader,
     EngineDep,
     SettingsDep,
+    Staff,
     TemporalDep,
 )
-from api.errors import Unprocessable
+from api.errors import Unavailable, Unprocessable
 from api.note_scope import readable_notes
+from api.protection import protection_details
 from api.schemas import (
     CaseCreate,
     CasePage,
@@ -41,8 +43,10 @@ from api.schemas import (
     History,
     NotFoundBody,
     Page,
+    ProtectionDetails,
     SearchRequest,
 )
+from core.codec import CodecError
 from db.cursor import decode_cursor, encode_cursor
 from db.duplicates import name_key
 from db.intents import intend
@@ -341,3 +345,29 @@ async def case_history(
         item["derived"] = bool(item["derived"])
         item["retracted"] = bool(item["retracted"])
     return {"items": legal_order(items) if order == "legal" else items}
+
+
+@router.get(
+    "/{case_id}/protection/details",
+    summary="The special-category detail of a case's protection acts and detention orders",
+    response_model=ProtectionDetails,
+    responses={404: {"model": NotFoundBody}, 403: {"model": ForbiddenBody}},
+)
+async def case_protection_details(
+    case_id: str, user: Staff, engine: EngineDep, client: TemporalDep, settings: SettingsDep
+) -> dict[str, Any]:
+    """The `detail` of protection acts and the grounds of detention orders, unsealed.
+
+    Screening, referrals and their outcomes, vulnerabilities, age and best-interests
+    assessments, in the order recorded. Caseworkers and supervisors only: health, age and
+    detention detail (GDPR Art 9) is not for border officers, legal aid or monitors, and never
+    reaches the workflow, the case view or the search. The audit log records who read it, as
+    for every request; answers are never cached (`Cache-Control: no-store`).
+    """
+    view = await read_view(client, case_id)  # 404 for a case that does not exist
+    check_scope(user, view, await run_in_threadpool(person_of, engine, case_id))
+    try:
+        return await run_in_threadpool(protection_details, engine, settings, case_id)
+    except CodecError as exc:
+        # A key this process lacks (or a tampered row): no half-answer, nothing leaked.
+        raise Unavailable(f"sealed detail cannot be opened: {exc}") from None

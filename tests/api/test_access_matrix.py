@@ -106,6 +106,8 @@ RULES: dict[tuple[str, str], AnyRule] = {
     ("POST", "/cases/search"): Rule(CASE_READERS),  # within the user's reach: never 404
     ("GET", "/cases/{case_id}"): Rule(CASE_FILE_READERS, "case"),
     ("GET", "/cases/{case_id}/history"): Rule(CASE_FILE_READERS, "case"),
+    # Special-category detail (GDPR Art 9): the authority's caseworkers and supervisors only.
+    ("GET", "/cases/{case_id}/protection/details"): Rule(STAFF, "case"),
     ("POST", "/cases/{case_id}/actions/{action}"): ActionRule(ACTIONS),
     ("POST", "/cases/{case_id}/actions"): ActionRule(ACTIONS),  # a batch of one action
     ("GET", "/duplicates"): Rule(STAFF),

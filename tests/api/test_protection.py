@@ -421,3 +421,75 @@ async def test_detail_is_sealed_in_sql_when_a_key_is_set(api: Api) -> None:
     assert unseal(row.detail, detail_purpose("refer"), keyed) == SECRETS[4]
     # The workflow itself refuses detail (the API takes it out before sending).
     assert row.seq is not None
+
+
+async def test_sealed_detail_reads_back_to_caseworkers_and_supervisors_only(api: Api) -> None:
+    """What the acts' `detail` and the detention ground said comes back opened, to staff only."""
+    from tests.api.test_reception_detention import GROUND, eu_2024_applicant
+
+    users(api)
+    api.user("lawyer", Role.LEGAL_AID, org="org-a")
+    api.user("mon", Role.MONITOR)
+    key = SecretStr(new_key())
+    api.app.state.settings = api.app.state.settings.model_copy(update={"encryption_key": key})
+    cid = await eu_2024_applicant(api)
+    await act(api, "cw", cid, "refer", on=ago(20), to="medical_care", detail=SECRETS[4])
+    vulnerable = await act(
+        api,
+        "cw",
+        cid,
+        "record_vulnerability",
+        on=ago(19),
+        kind="serious_illness",
+        present=True,
+        detail=SECRETS[2],
+    )
+    await act(api, "cw", cid, "order_detention", on=ago(12), ground=GROUND)
+    # Sealed in SQL: neither the detail nor the ground is there in the clear.
+    with Session(api.engine) as session:
+        stored = session.exec(
+            select(ProtectionDetailRecord).where(ProtectionDetailRecord.case_id == cid)
+        ).all()
+    assert [r.action for r in stored] == ["refer", "record_vulnerability"]
+    assert all(r.detail.startswith(PREFIX) for r in stored)
+
+    for who in ("cw", "sup"):
+        response = await api.http.get(f"/cases/{cid}/protection/details", headers=api.auth(who))
+        assert response.status_code == 200, response.text
+        assert response.headers["cache-control"] == "no-store"
+        body = response.json()
+        refer, vuln = body["items"]
+        assert (refer["action"], refer["detail"], refer["recorded_by"]) == (
+            "refer",
+            SECRETS[4],
+            "cw",
+        )
+        assert (vuln["action"], vuln["detail"]) == ("record_vulnerability", SECRETS[2])
+        assert vuln["seq"] == max(
+            e["seq"] for e in await history_of(api, cid) if e["action"] == "record_vulnerability"
+        )
+        assert body["detention_orders"] == [
+            {"ordered_on": ago(12), "alternative": False, "ground": GROUND}
+        ]
+    assert vulnerable["stage"] == "lodged"
+    # Nobody else: not a border officer, not legal aid, not a monitor (health and detention
+    # detail are for the authority's staff); an unknown case is 404.
+    for who in ("officer", "lawyer", "mon"):
+        refused = await api.http.get(f"/cases/{cid}/protection/details", headers=api.auth(who))
+        assert refused.status_code == 403, (who, refused.text)
+        assert SECRETS[4] not in refused.text
+    missing = await api.http.get("/cases/no-such-case/protection/details", headers=api.auth("cw"))
+    assert missing.status_code == 404
+    # Without the key the sealed rows cannot be opened: 503, and no half-answer.
+    api.app.state.settings = api.app.state.settings.model_copy(update={"encryption_key": None})
+    closed = await api.http.get(f"/cases/{cid}/protection/details", headers=api.auth("cw"))
+    assert closed.status_code == 503, closed.text
+    assert SECRETS[4] not in closed.text and "Ground-Sentinel-7Q" not in closed.text
+
+
+async def history_of(api: Api, case_id: str) -> list[dict[str, Any]]:
+    """The case's history items, as a supervisor reads them."""
+    response = await api.http.get(f"/cases/{case_id}/history", headers=api.auth("sup"))
+    assert response.status_code == 200, response.text
+    items: list[dict[str, Any]] = response.json()["items"]
+    return items
