@@ -8,6 +8,7 @@ are the primitives every change of a state goes through: `fork` (a copy to chang
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from copy import copy
 from datetime import date, datetime, timedelta
 from typing import Any, get_origin
@@ -89,6 +90,8 @@ class CaseCreated(BaseModel):
     vulnerable: bool
     legal_aid_org: str | None
     actor: str
+    vulnerabilities: tuple[Vulnerability, ...] | None = None
+    """The kinds given at opening; None where they were not passed (cases begun before)."""
 
 
 class CaseState(BaseModel):
@@ -173,8 +176,9 @@ class CaseState(BaseModel):
     referrals: list[Referral] = Field(default_factory=list)
     vulnerabilities: list[Vulnerability] = Field(
         default_factory=list,
-        description="Kinds recorded present by screening or record_vulnerability (no detail: "
-        "that stays in SQL); kinds given at creation reach the workflow as flags only",
+        description="Kinds present: given at opening, or recorded by screening or "
+        "record_vulnerability (no detail: that stays in SQL); in cases begun before the "
+        "opening's kinds were passed, those reached the workflow as flags only",
     )
     information_given: list[InformationGiven] = Field(default_factory=list)
     interview_language: str | None = None
@@ -538,6 +542,7 @@ def new_case(
     legal_aid_org: str | None,
     actor: str,
     recorded_at: datetime,
+    vulnerabilities: Sequence[Vulnerability] | None = None,
 ) -> CaseState:
     """A case as a border officer identifies it; the pack is provisional."""
     pack, _ = governing_pack(family, made=None, lodged=None, fallback=identified_on)
@@ -553,6 +558,7 @@ def new_case(
             vulnerable=vulnerable,
             legal_aid_org=legal_aid_org,
             actor=actor,
+            vulnerabilities=tuple(vulnerabilities) if vulnerabilities is not None else None,
         ),
         family=family,
         pack_id=pack.id,
@@ -564,6 +570,7 @@ def new_case(
         facts=facts,
         unaccompanied_child=unaccompanied_child,
         vulnerable=vulnerable or unaccompanied_child,
+        vulnerabilities=list(vulnerabilities or ()),
         legal_aid_org=legal_aid_org,
         last_action_on=identified_on,
         last_contact_on=identified_on,

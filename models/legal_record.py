@@ -411,6 +411,7 @@ def _fold(state: CaseState, history: Sequence[CaseEvent], *, now: datetime, toda
         legal_aid_org=created.legal_aid_org,
         actor=created.actor,
         recorded_at=creation.recorded_at,
+        vulnerabilities=created.vulnerabilities,
     )
     fold.created = created
     fold.reference = state.reference

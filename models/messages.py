@@ -30,6 +30,9 @@ class CaseInput(BaseModel):
     identified_at: IdentifiedAt = IdentifiedAt.INLAND
     unaccompanied_child: bool = False
     vulnerable: bool = False
+    vulnerabilities: list[Vulnerability] | None = None
+    """The kinds intake recorded (no detail), so that the flag can be cleared once the last is
+    gone; None in cases begun before the kinds were passed (their flag is then kept)."""
     legal_aid_org: str | None = None
     actor: str = "system"
     history_threshold: int = Field(default=2000, ge=50)
@@ -74,6 +77,7 @@ class CaseInput(BaseModel):
             identified_at=identified_at,
             unaccompanied_child=Vulnerability.UNACCOMPANIED_CHILD in found,
             vulnerable=bool(found),
+            vulnerabilities=sorted(found),
             legal_aid_org=legal_aid_org,
             actor=actor,
             **options,

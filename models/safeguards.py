@@ -63,9 +63,10 @@ def _referral_outcome(state: CaseState, p: ReferralOutcomeInput, *_: Any) -> Non
 def _set_vulnerability(state: CaseState, kind: Vulnerability, present: bool) -> None:
     """The workflow's flags after a vulnerability is found or no longer found.
 
-    `vulnerable` is never cleared for a case opened as vulnerable: the workflow learns only
-    the flag of the kinds given at creation (they stay in SQL), so it cannot tell that the
-    last of them is gone; it keeps the protective flag rather than guess.
+    The flag follows the kinds recorded present, those given at opening included. A case begun
+    before the opening's kinds were passed to its workflow knows only that it opened vulnerable:
+    it cannot tell that the last of those kinds is gone, and keeps the protective flag rather
+    than guess.
     """
     kinds = [k for k in state.vulnerabilities if k is not kind]
     if present:
@@ -73,7 +74,9 @@ def _set_vulnerability(state: CaseState, kind: Vulnerability, present: bool) -> 
     state.vulnerabilities = kinds
     if kind is Vulnerability.UNACCOMPANIED_CHILD:
         _set_unaccompanied(state, present)
-    opened_vulnerable = state.created is not None and state.created.vulnerable
+    created = state.created
+    kinds_unknown = created is not None and created.vulnerabilities is None
+    opened_vulnerable = created is not None and created.vulnerable and kinds_unknown
     state.vulnerable = state.unaccompanied_child or bool(kinds) or opened_vulnerable
 
 

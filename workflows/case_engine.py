@@ -124,6 +124,7 @@ def _new_case(inp: CaseInput, family: str, identified_on: date) -> CaseState:
         legal_aid_org=inp.legal_aid_org,
         actor=inp.actor,
         recorded_at=workflow.now(),
+        vulnerabilities=inp.vulnerabilities,
     )
 
 

@@ -396,6 +396,9 @@ async def test_age_assessed_adult_loses_the_child_flag_and_clock(api: Api) -> No
         api, "cw", cid, "record_age_assessment", on=ago(9), outcome="adult", detail=SECRETS[1]
     )
     assert "unaccompanied_child" not in adult["flags"]
+    # Its only kind, given at opening, is gone: no longer flagged vulnerable either.
+    assert "vulnerable" not in adult["flags"]
+    assert adult["protection"]["vulnerabilities"] == []
     assert not any(d["clock"] == "uasc_representative" for d in adult["deadlines"])
     with Session(api.engine) as session:
         assert session.get(PersonRecord, cid).vulnerabilities == []  # type: ignore[union-attr]

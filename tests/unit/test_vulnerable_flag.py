@@ -1,0 +1,81 @@
+"""`vulnerable` follows the kinds present, those given at opening included.
+
+Through the legal record (`record`), as the workflow records acts: a removal recorded later
+than the act it follows re-derives the case from its creation, which must keep the opening's
+kinds.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from models.actions import input_model
+from models.enums import Action, IdentifiedAt, Vulnerability
+from models.legal_record import ActRequest, record
+from models.lifecycle import CaseState, new_case
+
+NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
+TODAY = date(2026, 11, 23)
+OPENED = date(2026, 11, 2)
+TORTURE, PREGNANCY = Vulnerability.TORTURE_SURVIVOR, Vulnerability.PREGNANCY
+
+
+def opened(kinds: list[Vulnerability] | None, *, vulnerable: bool = True) -> CaseState:
+    """A case identified at the border with these kinds (None: a case begun before kinds)."""
+    return new_case(
+        case_id="v-1",
+        family="rs",
+        identified_on=OPENED,
+        identified_at=IdentifiedAt.BORDER,
+        unaccompanied_child=False,
+        vulnerable=vulnerable,
+        legal_aid_org=None,
+        actor="officer",
+        recorded_at=NOW,
+        vulnerabilities=kinds,
+    )
+
+
+def rec(state: CaseState, action: Action, **fields: Any) -> CaseState:
+    payload = input_model(action)(**fields)
+    return record(state, ActRequest(action, payload, "caseworker"), now=NOW, today=TODAY).state
+
+
+def gone(state: CaseState, kind: Vulnerability, on: date) -> CaseState:
+    return rec(state, Action.RECORD_VULNERABILITY, on=on, kind=kind, present=False)
+
+
+def test_the_last_kind_given_at_opening_recorded_gone_clears_the_flag() -> None:
+    case = opened([TORTURE, PREGNANCY])
+    assert case.vulnerable and case.vulnerabilities == [TORTURE, PREGNANCY]
+    case = gone(case, PREGNANCY, date(2026, 11, 10))
+    assert case.vulnerable and case.vulnerabilities == [TORTURE]
+    case = gone(case, TORTURE, date(2026, 11, 12))
+    assert not case.vulnerable and case.vulnerabilities == []
+    assert "vulnerable" not in case.flags(TODAY, NOW)
+
+
+def test_a_late_act_rederives_from_the_opening_kinds() -> None:
+    case = gone(opened([TORTURE, PREGNANCY]), PREGNANCY, date(2026, 11, 12))
+    # Recorded after, dated before: the record is folded again from the creation.
+    case = rec(case, Action.RECORD_CONTACT, on=date(2026, 11, 5))
+    assert case.vulnerable and case.vulnerabilities == [TORTURE]
+    case = gone(case, TORTURE, date(2026, 11, 3))
+    assert not case.vulnerable and case.vulnerabilities == []
+
+
+def test_a_kind_found_later_and_removed_leaves_a_case_opened_without_any_unflagged() -> None:
+    case = opened([], vulnerable=False)
+    case = rec(case, Action.RECORD_VULNERABILITY, on=date(2026, 11, 4), kind=TORTURE, present=True)
+    assert case.vulnerable
+    assert not gone(case, TORTURE, date(2026, 11, 6)).vulnerable
+
+
+def test_a_case_begun_before_kinds_were_passed_keeps_its_flag() -> None:
+    case = opened(None)
+    assert case.vulnerable and case.vulnerabilities == []
+    case = rec(case, Action.RECORD_VULNERABILITY, on=date(2026, 11, 4), kind=TORTURE, present=True)
+    case = gone(case, TORTURE, date(2026, 11, 6))
+    # It cannot tell that the kinds it opened with are gone: the protective flag stays.
+    assert case.vulnerable
