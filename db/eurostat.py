@@ -34,7 +34,10 @@ on the date of one legal event, the same dates `/stats` counts on (db/stat_facts
   is not verified (`?`).
 
 Ages are completed years on that date (the stock: at the month's end); the person's sex, birth
-date and citizenship come from the registry (`persons`), the unaccompanied flag from the case.
+date and citizenship come from the registry (`persons`). The unaccompanied-minor flag is the
+one the person had at the lodging: the opening's (recorded with `identify`), as screening,
+`record_vulnerability` and age assessments dated before it changed it (cases opened before the
+opening's flag was recorded: the case's current flag).
 This reads every fact up to the window's end (the stock needs a case's whole past): a few
 hundred thousand narrow rows at 100,000 cases, fine for a monthly report, not for a dashboard
 refreshed per second.
@@ -175,6 +178,49 @@ class CaseLine:
     """`assign_accommodation` (True) and `end_accommodation` (False) by date and `seq`."""
     resettled: list[date] = field(default_factory=list)
     """`record_resettlement_departure` dates: the person arrived in the resettlement state."""
+    opened_unaccompanied: bool | None = None
+    """The unaccompanied-child flag the case was opened with (None: opened before the
+    opening's flag was recorded with its `identify` event)."""
+    unaccompanied: list[tuple[date, int, bool]] = field(default_factory=list)
+    """The flag as later events set it, by date and `seq`: screening, `record_vulnerability`,
+    age assessment."""
+
+
+def unaccompanied_at(line: CaseLine, on: date, seq: int) -> bool:
+    """Whether the person was considered an unaccompanied minor at the event (`on`, `seq`).
+
+    As the events before it set the flag (an age assessment found adult after the lodging
+    does not take back the lodging's count: Eurostat counts applicants as they were then).
+    A case opened before the opening's flag was recorded has no such history: its current
+    flag, as the tables read it before.
+    """
+    if line.opened_unaccompanied is None:
+        return line.person.unaccompanied
+    before = [(d, s, flag) for d, s, flag in line.unaccompanied if (d, s) < (on, seq)]
+    return max(before)[2] if before else line.opened_unaccompanied
+
+
+_UNACCOMPANIED_ACTS = (
+    "complete_screening",
+    "record_vulnerability",
+    "record_age_assessment",
+)
+_UAC = "unaccompanied_child"
+
+
+def _unaccompanied_change(action: str, data: dict[str, Any]) -> bool | None:
+    """What one later event did to the unaccompanied-child flag (None: nothing).
+
+    As `models.safeguards` applies the acts.
+    """
+    if action == "complete_screening":
+        return True if _UAC in (data.get("needs") or []) else None
+    if action == "record_vulnerability":
+        return bool(data.get("present")) if data.get("kind") == _UAC else None
+    if data.get("outcome") == "adult":  # record_age_assessment
+        return False
+    flag = data.get("unaccompanied")
+    return None if flag is None else bool(flag)
 
 
 def accommodated_on(line: CaseLine, end: date) -> bool:
@@ -249,7 +295,7 @@ def count(table: str, lines: Iterable[CaseLine], lo: date, hi: date) -> Counter[
                     cells[(codes.month(on), *who(p, on))] += 1
             continue
         # In `seq` order: of two lodgings in one month, the first says first-time or subsequent.
-        for _, kind, key, on in sorted(line.facts):
+        for seq, kind, key, on in sorted(line.facts):
             if not lo <= on <= hi:
                 continue
             if kind == APPLICATION and codes.month(on) in counted:
@@ -258,7 +304,9 @@ def count(table: str, lines: Iterable[CaseLine], lo: date, hi: date) -> Counter[
                 counted.add(codes.month(on))
                 for applicant in ("ASY_APP", codes.APPLICANTS[key]):
                     cells[(codes.month(on), *who(p, on), applicant)] += 1
-            elif table == "unaccompanied" and kind == APPLICATION and p.unaccompanied:
+            elif table == "unaccompanied" and kind == APPLICATION:
+                if not unaccompanied_at(line, on, seq):
+                    continue
                 counted.add(codes.month(on))
                 minor = codes.minor_age_class(p.born, on)
                 if minor is not None:
@@ -391,7 +439,15 @@ def load(conn: Connection, *, jurisdiction: str | None, hi: date) -> list[CaseLi
         .select_from(et.join(ct, c.id == e.case_id).outerjoin(pt, p.case_id == e.case_id))
         .where(
             e.action.in_(
-                ("assign_procedure", "request_reopening", _RESETTLED, *_ENDING, *_ACCOMMODATION)
+                (
+                    "assign_procedure",
+                    "request_reopening",
+                    _RESETTLED,
+                    *_ENDING,
+                    *_ACCOMMODATION,
+                    "identify",
+                    *_UNACCOMPANIED_ACTS,
+                )
             ),
             e.on <= hi,
             sa.not_(e.retracted),
@@ -410,6 +466,14 @@ def load(conn: Connection, *, jurisdiction: str | None, hi: date) -> list[CaseLi
             line(event.case_id, event).accommodation.append((event.on, event.seq, start))
         elif event.action == _RESETTLED:
             line(event.case_id, event).resettled.append(event.on)
+        elif event.action == "identify":
+            if event.case_id in lines:  # a case with no counted fact needs no line
+                flag = (event.data or {}).get(_UAC)
+                lines[event.case_id].opened_unaccompanied = None if flag is None else bool(flag)
+        elif event.action in _UNACCOMPANIED_ACTS:
+            flag = _unaccompanied_change(event.action, event.data or {})
+            if flag is not None:
+                line(event.case_id, event).unaccompanied.append((event.on, event.seq, flag))
         elif (event.data or {}).get("procedure") == Procedure.ACCELERATED.value:
             line(event.case_id, event).accelerated.append(event.on)
     return list(lines.values())

@@ -583,6 +583,8 @@ def new_case(
         event=LegalEvent.IDENTIFIED,
         on=identified_on,
         recorded_at=recorded_at,
-        data={"identified_at": identified_at.value},
+        # The opening's flag, so that the statistics can tell a person's status on any later
+        # day from the events (Eurostat counts unaccompanied minors as they were at lodging).
+        data={"identified_at": identified_at.value, "unaccompanied_child": unaccompanied_child},
     )
     return state

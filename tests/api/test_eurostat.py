@@ -420,3 +420,58 @@ async def test_the_export_is_anonymous_and_k_anonymous(api: Api) -> None:
     for text in (response.text, as_csv.text):
         assert not [s for s in secrets if s in text]
         assert re.search(r"\d{4}-\d{2}-\d{2}", text) is None
+
+
+async def test_unaccompanied_minors_are_counted_as_they_were_at_lodging(api: Api) -> None:
+    """The flag at the lodging, not today's: later findings do not rewrite a month's count.
+
+    | case | person | flag before lodging | lodged | after |
+    |---|---|---|---|---|
+    | K | M 2009-01-01 SYR | at opening | 2025-03-03 (16) | assessed adult 04-01 |
+    | L | F 2010-05-01 AFG | found 02-20 | 2025-03-10 (14) | — |
+    | M | M 2011-01-01 IRQ | none | 2025-03-12 (14) | found 04-02 |
+    | N | F 2009-06-01 XK | at opening, ended 02-25 | 2025-03-14 (15) | — |
+    """
+    api.user(SUP, Role.SUPERVISOR)
+    api.user(CW, Role.CASEWORKER)
+    found, ended = {"kind": "unaccompanied_child", "present": True}, {"present": False}
+    ids = [
+        await case(  # K
+            api,
+            [*lodged("2025-03-03"), ("record_age_assessment", "2025-04-01", {"outcome": "adult"})],
+            sex="male",
+            born="2009-01-01",
+            nationality="SYR",
+            unaccompanied=True,
+        ),
+        await case(  # L
+            api,
+            [("record_vulnerability", "2025-02-20", found), *lodged("2025-03-10")],
+            sex="female",
+            born="2010-05-01",
+            nationality="AFG",
+        ),
+        await case(  # M
+            api,
+            [*lodged("2025-03-12"), ("record_vulnerability", "2025-04-02", found)],
+            sex="male",
+            born="2011-01-01",
+            nationality="IRQ",
+        ),
+        await case(  # N
+            api,
+            [
+                ("record_vulnerability", "2025-02-25", {"kind": "unaccompanied_child", **ended}),
+                *lodged("2025-03-14"),
+            ],
+            sex="female",
+            born="2009-06-01",
+            nationality="XK",
+            unaccompanied=True,
+        ),
+    ]
+    await caught_up(api, ids)
+    assert await table(api, "unaccompanied") == [
+        ("2025-03", "AF", "F", "Y14-15", 1),  # L, 14
+        ("2025-03", "SY", "M", "Y16-17", 1),  # K, 16: an adult only after
+    ]

@@ -321,6 +321,7 @@ async def test_500_actions_across_continue_as_new(
         legal_aid_org=None,
         actor="system",
         recorded_at=now,
+        vulnerabilities=[],  # as CaseInput.opening passes intake's (no) kinds
     )
     for action in (Action.MAKE_APPLICATION, Action.REGISTER, Action.LODGE):
         await act(handle, action.value, today)
