@@ -26,6 +26,7 @@ from api.routes import (
     interpreters,
     legal_aid,
     legal_aid_pages,
+    protection_pages,
     reception,
     reception_pages,
     review_pages,
@@ -105,6 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(action_pages.router)
     app.include_router(stats_pages.router)
     app.include_router(reception_pages.router)
+    app.include_router(protection_pages.router)
     app.include_router(docs.router)
     app.mount("/ui/static", StaticFiles(directory=ui.STATIC_DIR), name="ui-static")
     app.mount(docs.ASSETS_URL, StaticFiles(directory=docs.ASSETS_DIR), name="docs-assets")

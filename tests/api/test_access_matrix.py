@@ -155,6 +155,7 @@ RULES: dict[tuple[str, str], AnyRule] = {
     ("GET", "/ui/supervision/{name}"): UiRule(303, SIGNIN, to_signin=True),
     ("GET", "/ui/supervision/{name}/export.csv"): UiRule(303, SIGNIN, to_signin=True),
     ("GET", "/ui/cases/{case_id}"): UiRule(303, SIGNIN, to_signin=True),
+    ("GET", "/ui/cases/{case_id}/protection-detail"): UiRule(303, SIGNIN, to_signin=True),
     ("GET", "/ui/legal-aid"): UiRule(303, SIGNIN, to_signin=True),
     ("POST", "/ui/legal-aid"): UiRule(303, SIGNIN, to_signin=True),
     ("POST", "/ui/legal-aid/feed-secret"): UiRule(303, SIGNIN, to_signin=True),

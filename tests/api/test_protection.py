@@ -496,3 +496,43 @@ async def history_of(api: Api, case_id: str) -> list[dict[str, Any]]:
     assert response.status_code == 200, response.text
     items: list[dict[str, Any]] = response.json()["items"]
     return items
+
+
+async def test_the_protection_detail_page_shows_staff_what_was_sealed(api: Api) -> None:
+    """The case page links to the detail; the page opens it for staff, and for no one else."""
+    from tests.api.test_reception_detention import GROUND, eu_2024_applicant
+
+    users(api)
+    api.user("lawyer", Role.LEGAL_AID, org="org-a")
+    key = SecretStr(new_key())
+    api.app.state.settings = api.app.state.settings.model_copy(update={"encryption_key": key})
+    cid = await eu_2024_applicant(api)
+    await act(api, "cw", cid, "refer", on=ago(20), to="medical_care", detail=SECRETS[4])
+    await act(api, "cw", cid, "order_detention", on=ago(12), ground=GROUND)
+    cw = await signin(api.http, api.tokens["cw"])
+
+    case_page = await api.http.get(f"/ui/cases/{cid}", headers=cw)
+    assert case_page.status_code == 200
+    # The case page itself never shows the detail: only the link to it.
+    assert SECRETS[4] not in case_page.text and "Ground-Sentinel-7Q" not in case_page.text
+    link = f"/ui/cases/{cid}/protection-detail"
+    assert any(a.attrs.get("href") == link for a in Dom(case_page.text).all("a"))
+
+    page = await api.http.get(link, headers=cw)
+    assert page.status_code == 200, page.text[:500]
+    dom = Dom(page.text)
+    assert_accessible(dom)
+    rows = [tr.text for tr in dom.all("tr")]
+    assert any("refer" in r and SECRETS[4] in r and "cw" in r for r in rows), rows
+    assert any(ago(12) in r and GROUND in r for r in rows), rows
+
+    # A border officer and legal aid get the refusal page, with nothing of the detail.
+    for who in ("officer", "lawyer"):
+        other = await signin(api.http, api.tokens[who])
+        refused = await api.http.get(link, headers=other)
+        assert refused.status_code == 403, (who, refused.status_code)
+        assert SECRETS[4] not in refused.text and "Ground-Sentinel-7Q" not in refused.text
+        page_of_case = await api.http.get(f"/ui/cases/{cid}", headers=other)
+        assert link not in page_of_case.text
+    missing = await api.http.get("/ui/cases/no-such-case/protection-detail", headers=cw)
+    assert missing.status_code == 404

@@ -174,6 +174,10 @@ async def test_every_page_passes_axe_without_sideways_scroll(
     await page.locator("#act-lodge").get_by_role("button", name="Lodge", exact=True).click()
     await expect(page.locator("#act-lodge-error")).to_contain_text("Not recorded")
     await check(f"Case {load.overdue}")
+    # The sealed detail's own page (issue #19's detail read back), linked from the case page.
+    await visit(
+        f"/ui/cases/{load.overdue}/protection-detail", f"Protection detail of case {load.overdue}"
+    )
 
     # Legal aid: the start page, the diary, a client found in it, a new feed link, a case.
     await sign_in_as(north, "/ui", "Dashboard")
