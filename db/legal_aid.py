@@ -92,6 +92,13 @@ def _org_rows(org: str) -> Select[Any]:
 
 def _fetch(engine: Engine, query: Select[Any]) -> list[OrgDeadline]:
     with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            # One backend, no parallel workers: the list is an index range and a primary-key
+            # probe per row, and two workers' start-up cost more CPU than they spare (a big
+            # organisation's 14 days at 1,000,000 cases: ~23 ms of database CPU with them, ~13
+            # without; bench/RESULTS.md, issue 18, session 9). LOCAL: this transaction only,
+            # which ends with the connection's return to the pool.
+            conn.exec_driver_sql("SET LOCAL max_parallel_workers_per_gather = 0")
         return [OrgDeadline(*row) for row in conn.execute(query)]
 
 
