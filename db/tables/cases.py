@@ -161,8 +161,9 @@ class DeadlineRecord(SQLModel, table=True):
     """The case's legal aid organisation, copied here so that an organisation's deadlines are
     one index range of exactly its rows (issue 18, session 9). Kept equal to
     `cases.legal_aid_org` by triggers (migration 0018), whoever writes: a deadline inserted
-    without it takes its case's, and a case whose organisation changes rewrites its deadlines'.
-    Writers leave it out; the benchmark's seeder sets it, to spare the trigger its lookup."""
+    without it takes its case's (so the case row is written first, as every writer does), and a
+    case whose organisation changes rewrites its deadlines'. Writers leave it out; the
+    benchmark's seeder sets it, to spare the trigger its lookup."""
 
 
 OPEN_DEADLINE_STATUSES = ("running", "paused")

@@ -281,8 +281,9 @@ def _deadline(case_id: str, clock: str, due: date, status: str = "running") -> d
 def test_the_triggers_keep_each_deadlines_org_its_cases(engine: Engine) -> None:
     """The org follows its case's under every writer's statements.
 
-    Deadlines inserted without the org, cases moved between orgs (as the projection writes
-    `assign_legal_aid`: the whole row), deadlines before their case, a case row gone.
+    Deadlines inserted without the org (after their case, as every writer writes them), cases
+    moved between orgs (as the projection writes `assign_legal_aid`: the whole row), a case row
+    gone.
     """
     _seed(engine)
     with engine.connect() as conn:
@@ -309,23 +310,16 @@ def test_the_triggers_keep_each_deadlines_org_its_cases(engine: Engine) -> None:
                 )
             )
             conn.execute(sa.insert(DEADLINES), [_deadline(new_id, "decision", soon)])
-        # Deadlines written before their case (no writer does today): the case adopts them.
-        conn.execute(sa.insert(DEADLINES), [_deadline("late-0", "decision", soon)])
-        conn.execute(
-            sa.insert(CASES).values(
-                a[1] | {"id": "late-0", "reference": None, "legal_aid_org": "org-b"}
-            )
-        )
     assert _misfiled(engine) == []
     with engine.connect() as conn:
         orgs = dict(
             conn.execute(
                 sa.select(DEADLINES.c.case_id, DEADLINES.c.legal_aid_org).where(
-                    DEADLINES.c.case_id.in_(["new-0", "new-1", "late-0"])
+                    DEADLINES.c.case_id.in_(["new-0", "new-1"])
                 )
             ).all()
         )
-    assert orgs == {"new-0": "org-b", "new-1": None, "late-0": "org-b"}
+    assert orgs == {"new-0": "org-b", "new-1": None}
     # Organisations change: the projection updates the whole row with the new org.
     moves = [(a[2], "org-b"), (a[3], None), (nobody[1], "org-a"), (nobody[2], "org-none")]
     with engine.begin() as conn:
@@ -337,7 +331,7 @@ def test_the_triggers_keep_each_deadlines_org_its_cases(engine: Engine) -> None:
         conn.execute(sa.update(CASES).where(CASES.c.id == a[4]["id"]).values(assignee="cw-9"))
     assert _misfiled(engine) == []
     by_b = {r.case_id for r in legal_aid.org_deadlines(engine, "org-b", until=None)}
-    assert {"new-0", "late-0", a[2]["id"]} <= by_b
+    assert {"new-0", a[2]["id"]} <= by_b
     by_a = {r.case_id for r in legal_aid.org_deadlines(engine, "org-a", until=None)}
     assert nobody[1]["id"] in by_a and a[2]["id"] not in by_a and a[3]["id"] not in by_a
     assert {r.case_id for r in legal_aid.org_deadlines(engine, "org-none", until=None)} == {
