@@ -25,7 +25,7 @@ The indexes: PostgreSQL `(legal_aid_org, open_due)` (`db.tables.cases.open_due`,
 the expression as 0017's); SQLite `(legal_aid_org, status, due)`, which serves the open and the
 lapsed lists (it keeps no statistics on an expression). 0017's `ix_deadlines_open_due` is
 dropped: nothing else filters on the expression without an organisation, the new index keeps
-the expression's statistics, and it would cost 18 MB and a write per deadline at 1,000,000
+the expression's statistics, and it would cost 17 MB and a write per deadline at 1,000,000
 cases for nothing.
 
 Revision ID: 0018
