@@ -210,6 +210,9 @@ def _deadlines(case: dict[str, Any], today: date, now: datetime) -> list[dict[st
             "rule": f"{case['pack_id']}/{clock}",
             "pack": case["pack_id"],
             "provenance": {"citation": "synthetic", "clock": clock},
+            # What the triggers of migration 0018 would copy from the case, given here so that
+            # they skip their lookup: 2,700,000 of them at 1,000,000 cases.
+            "legal_aid_org": case["legal_aid_org"],
         }
 
     decision_status = "expired" if case["overdue"] else ("met" if case["decided_on"] else "running")

@@ -63,7 +63,14 @@ class OrgDeadline(NamedTuple):
 
 
 def _org_rows(org: str) -> Select[Any]:
-    """The columns of `OrgDeadline` for the org's cases' deadlines, in due order."""
+    """The columns of `OrgDeadline` for the org's cases' deadlines, in due order.
+
+    Filtered on the deadline's own organisation (migration 0018, kept equal to its case's by
+    triggers), not the case's: the org's deadlines are then one index range of exactly its rows,
+    and the case is read for the rows returned only, by its primary key. Filtered on the case's,
+    every open deadline in the window, of every organisation, cost a probe of its case (issue 18,
+    session 8). The join still keeps out a deadline whose case row is gone, as before.
+    """
     return (
         sa.select(
             col(DeadlineRecord.case_id),
@@ -78,24 +85,32 @@ def _org_rows(org: str) -> Select[Any]:
             col(CaseRecord.updated_at),
         )
         .join(CaseRecord, col(CaseRecord.id) == col(DeadlineRecord.case_id))
-        .where(col(CaseRecord.legal_aid_org) == org)
+        .where(col(DeadlineRecord.legal_aid_org) == org)
         .order_by(col(DeadlineRecord.due), col(DeadlineRecord.case_id), col(DeadlineRecord.clock))
     )
 
 
 def _fetch(engine: Engine, query: Select[Any]) -> list[OrgDeadline]:
     with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            # One backend, no parallel workers: the list is an index range and a primary-key
+            # probe per row, and two workers' start-up cost more CPU than they spare (a big
+            # organisation's 14 days at 1,000,000 cases: ~23 ms of database CPU with them, ~13
+            # without; bench/RESULTS.md, issue 18, session 9). LOCAL: this transaction only,
+            # which ends with the connection's return to the pool.
+            conn.exec_driver_sql("SET LOCAL max_parallel_workers_per_gather = 0")
         return [OrgDeadline(*row) for row in conn.execute(query)]
 
 
 def org_deadlines(engine: Engine, org: str, *, until: date | None = None) -> list[OrgDeadline]:
     """The running and paused deadlines of the org's cases (due by `until`), sorted by due.
 
-    On PostgreSQL filtered on `open_due()`, the indexed expression, rather than on the status
-    and the due date apart, so that the planner estimates the open deadlines in the window from
-    the index's statistics (see `db.tables.cases.open_due`); null for every other status, so
-    the filter keeps exactly the running and paused ones. SQLite has no such index (it planned
-    worse with it) and keeps the two conditions, which its (status, due) index serves.
+    On PostgreSQL filtered on `open_due()`, the expression indexed after the organisation
+    (`ix_deadlines_org_open_due`), rather than on the status and the due date apart: the org's
+    window is one range of the index, and the planner estimates it from the index's statistics
+    (see `db.tables.cases.open_due`); null for every other status, so the filter keeps exactly
+    the running and paused ones. SQLite has no such index (it planned worse with an expression)
+    and keeps the two conditions, which its (org, status, due) index serves.
     """
     if engine.dialect.name == "postgresql":
         due = open_due()

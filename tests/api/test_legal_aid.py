@@ -105,6 +105,33 @@ async def test_deadlines_are_the_orgs_own_sorted_by_due(api: Api) -> None:
     assert bad.status_code == 422
 
 
+async def test_assign_legal_aid_moves_the_cases_deadlines(api: Api) -> None:
+    """The deadlines carry their case's org (migration 0018): a new org takes them along."""
+    cases = await setup_orgs(api)
+    [other], [nobody] = cases["org-b"], cases["none"]
+
+    async def listed(who: str) -> set[tuple[Any, ...]]:
+        response = await api.http.get("/legal-aid/deadlines?within_days=365", headers=api.auth(who))
+        assert response.status_code == 200, response.text
+        return {(d["case_id"], d["clock"], d["due"], d["status"]) for d in response.json()["items"]}
+
+    for case_id, org in ((other, "org-a"), (nobody, "org-b")):
+        moved = await api.http.post(
+            f"/cases/{case_id}/actions/assign_legal_aid",
+            json={"on": today().isoformat(), "org": org},
+            headers=api.auth("cw"),
+        )
+        assert moved.status_code == 200, moved.text
+    for who, mine in (("la-a", [*cases["org-a"], other]), ("la-b", [nobody])):
+        expected = await open_deadlines(api, mine, 365)
+        assert {case_id for case_id, *_ in expected} == set(mine)
+
+        async def caught_up(who: str = who, expected: set[tuple[Any, ...]] = expected) -> bool:
+            return await listed(who) == expected
+
+        await api.wait_for(caught_up, f"{who}'s deadlines after the cases moved")
+
+
 async def test_calendar_feed_and_secret_rotation(api: Api) -> None:
     cases = await setup_orgs(api)
     mine = await open_deadlines(api, cases["org-a"], None)
