@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated
@@ -21,18 +21,22 @@ from db.legal_aid import user_for_feed_secret
 from db.tables import UserRecord
 from db.users import Role, user_for_token
 
+# The dependencies that only read the app's state or check a role are `async def`: FastAPI runs
+# a plain `def` dependency in a worker thread, and each such hop cost every request a thread
+# hand-off (bench/RESULTS.md, issue 18 session 9: three of them on every case route).
 
-def _settings(request: Request) -> Settings:
+
+async def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def _engine(request: Request) -> Engine:
+async def _engine(request: Request) -> Engine:
     engine: Engine = request.app.state.engine
     return engine
 
 
-def _temporal(request: Request) -> Client:
+async def _temporal(request: Request) -> Client:
     client: Client = request.app.state.temporal
     return client
 
@@ -66,7 +70,7 @@ async def _current_user(
 CurrentUser = Annotated[UserRecord, Depends(_current_user)]
 
 
-def _bearer_token(
+async def _bearer_token(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> str:
     if credentials is None or not credentials.credentials:
@@ -176,11 +180,11 @@ def org_of(user: UserRecord) -> str:
     return user.org
 
 
-def require_role(*roles: Role) -> Callable[..., UserRecord]:
+def require_role(*roles: Role) -> Callable[..., Awaitable[UserRecord]]:
     """A dependency that lets only `roles` through (403 otherwise) and returns the user."""
     allowed = {r.value for r in roles}
 
-    def check(user: CurrentUser) -> UserRecord:
+    async def check(user: CurrentUser) -> UserRecord:
         if user.role not in allowed:
             raise Forbidden(
                 f"role {user.role} may not do this",

@@ -132,8 +132,8 @@ def protection_details(engine: Engine, settings: Settings | None, case_id: str) 
     return {"items": items, "detention_orders": orders}
 
 
-def _person_vulnerabilities(engine: Engine, case_id: str, requests: list[ActionRequest]) -> None:
-    """The person's vulnerabilities (SQL) follow screening, record_vulnerability and age."""
+def _vulnerability_changes(requests: list[ActionRequest]) -> list[tuple[str, bool]]:
+    """What screening, record_vulnerability and age assessments change in the person's list."""
     changes: list[tuple[str, bool]] = []
     for request in requests:
         body = request.body
@@ -147,8 +147,11 @@ def _person_vulnerabilities(engine: Engine, case_id: str, requests: list[ActionR
                 changes += [(Vulnerability.CHILD.value, False)]
             elif body.get("unaccompanied") is not None:
                 changes.append((Vulnerability.UNACCOMPANIED_CHILD.value, body["unaccompanied"]))
-    if not changes:
-        return
+    return changes
+
+
+def _person_vulnerabilities(engine: Engine, case_id: str, changes: list[tuple[str, bool]]) -> None:
+    """The person's vulnerabilities (SQL) follow `changes` (`_vulnerability_changes`)."""
     with Session(engine) as session:
         person = session.get(PersonRecord, case_id)
         if person is None:
@@ -172,7 +175,10 @@ async def after_protection_acts(
     """Once the acts are accepted: keep their detail (sealed), update the person's record."""
     if pending:
         await run_in_threadpool(_keep_details, engine, settings, case_id, pending, actor)
-    await run_in_threadpool(_person_vulnerabilities, engine, case_id, requests)
+    # Most acts change no vulnerability: no worker-thread hop (and no SQL) for them.
+    changes = _vulnerability_changes(requests)
+    if changes:
+        await run_in_threadpool(_person_vulnerabilities, engine, case_id, changes)
 
 
 # --------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
@@ -144,7 +144,7 @@ _ACTION_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def may_take(action: Action) -> Callable[..., UserRecord]:
+def may_take(action: Action) -> Callable[..., Awaitable[UserRecord]]:
     """A dependency: the user's role may take `action` (403 naming the roles that may).
 
     A dependency, so it answers before the body is validated: a role that may not take the
@@ -152,7 +152,8 @@ def may_take(action: Action) -> Callable[..., UserRecord]:
     """
     allowed = roles_for(action)
 
-    def check(user: CaseReader) -> UserRecord:
+    # `async def`: a plain `def` dependency would cost the action a worker-thread hop.
+    async def check(user: CaseReader) -> UserRecord:
         if user.role not in {r.value for r in allowed}:
             raise Forbidden(
                 f"role {user.role} may not {action.value}",
@@ -301,11 +302,36 @@ async def send_one(
     # assessment's `detail`, a detention's ground); interviews get an interpreter of the pool.
     (clean,), pending = split_details([request])
     (clean,) = await with_interpreter(engine, client, case_id, [clean])
-    sent, sealed = await run_in_threadpool(take_sealed, engine, clean)
+    sent, sealed = await _taken_sealed(engine, clean)
     view = await send_action(client, engine, case_id, sent, update_id=update_id)
     await after_protection_acts(engine, settings, case_id, [sent], pending, user.name)
-    await run_in_threadpool(store_sealed, engine, case_id, [sealed], user.name, settings)
+    await _stored_sealed(engine, case_id, [sealed], user.name, settings)
     return await after_actions(engine, case_id, [request], view)
+
+
+# Most acts need no SQL to seal or to keep: they are not sent to a worker thread for nothing
+# (each hop cost every action a thread hand-off; bench/RESULTS.md, issue 18 session 9).
+
+
+async def _taken_sealed(
+    engine: Any, request: ActionRequest, prefix: str = ""
+) -> tuple[ActionRequest, SealedDetail]:
+    """`take_sealed`, in a worker thread only when it reads SQL (an accommodation's centre)."""
+    if request.action is Action.ASSIGN_ACCOMMODATION:
+        return await run_in_threadpool(take_sealed, engine, request, prefix)
+    return take_sealed(engine, request, prefix)
+
+
+async def _stored_sealed(
+    engine: Any,
+    case_id: str,
+    details: list[SealedDetail],
+    actor: str,
+    settings: Settings | None,
+) -> None:
+    """`store_sealed`, in a worker thread, when there is anything to store."""
+    if any(detail is not None for detail in details):
+        await run_in_threadpool(store_sealed, engine, case_id, details, actor, settings)
 
 
 SealedDetail = dict[str, Any] | None
@@ -513,13 +539,10 @@ async def take_actions(
     await _check_scope_if_limited(user, engine, client, case_id)
     clean, pending = split_details(requests)
     clean = await with_interpreter(engine, client, case_id, clean)
-    taken = [
-        await run_in_threadpool(take_sealed, engine, r, f"actions.{i}.")
-        for i, r in enumerate(clean)
-    ]
+    taken = [await _taken_sealed(engine, r, f"actions.{i}.") for i, r in enumerate(clean)]
     sent = [t[0] for t in taken]
     view = await send_batch(client, engine, case_id, ActionBatch(actions=sent))
     await after_protection_acts(engine, settings, case_id, sent, pending, user.name)
     details = [t[1] for t in taken]
-    await run_in_threadpool(store_sealed, engine, case_id, details, user.name, settings)
+    await _stored_sealed(engine, case_id, details, user.name, settings)
     return await after_actions(engine, case_id, requests, view)

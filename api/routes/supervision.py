@@ -41,7 +41,7 @@ _REASSIGN_CONCURRENCY = 8
 """Updates in flight at once during a bulk reassignment (each is one workflow round trip)."""
 
 
-def _filters(
+async def _filters(
     stage: Stage | None = None,
     procedure: Procedure | None = None,
     jurisdiction: str | None = None,
@@ -70,7 +70,7 @@ class Paging:
     format: str = "json"
 
 
-def _paging(
+async def _paging(
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     sort: Annotated[
