@@ -230,10 +230,13 @@ def find_matches(session: Session, person: PersonRecord) -> list[Match]:
 def record_matches(engine: Engine, case_id: str) -> list[DuplicateRecord]:
     """Store pending duplicate reviews for a just-registered case (once per pair)."""
     with Session(engine, expire_on_commit=False) as session:
-        return _record(session, case_id)
+        created = record_in(session, case_id)
+        session.commit()
+    return created
 
 
-def _record(session: Session, case_id: str) -> list[DuplicateRecord]:
+def record_in(session: Session, case_id: str) -> list[DuplicateRecord]:
+    """`record_matches` in the caller's transaction (the caller commits): the reviews added."""
     person = session.get(PersonRecord, case_id)
     if person is None:
         return []
@@ -255,5 +258,4 @@ def _record(session: Session, case_id: str) -> list[DuplicateRecord]:
         )
         session.add(record)
         created.append(record)
-    session.commit()
     return created

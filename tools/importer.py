@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
 from temporalio.client import Client, RPCTimeoutOrCancelledError
@@ -38,10 +39,13 @@ from api.routes.cases import _remember
 from core.csv_safety import SafeWriter
 from core.private_files import private_file
 from core.settings import Settings
+from db.import_writes import Opened, write_opened
 from db.imports import audit_imported, discard_unopened, import_key, imported_external_ids
 from db.intents import record_intent
 from db.tables import UserRecord
 from db.users import Role
+from models.enums import Action
+from models.messages import ProjectionBatch
 from tools.import_rows import (
     Format,
     PreparedRow,
@@ -60,6 +64,15 @@ DEFAULT_ACTOR = "system:import"
 
 ATTEMPTS = 4
 """Tries per row while Temporal or the database does not answer, before it counts as failed."""
+
+WRITE_GROUP = 64
+"""At most this many opened cases are written in one transaction."""
+
+WRITE_WAIT = 0.25
+"""Seconds the writer gathers opened cases before it writes the group it has."""
+
+WRITE_POLL = 0.02
+"""Seconds between looks at the queue while a group gathers."""
 
 
 @dataclass
@@ -153,10 +166,11 @@ async def run_import(
     # queues between stages are bounded.
     stored: asyncio.Queue[tuple[SourceRow, PreparedRow, Stored] | None]
     stored = asyncio.Queue(maxsize=max(1, concurrency))
-    # And a third: writers write what each opened case handed back, so that the read-model
-    # write and the duplicate check do not hold a Temporal slot either.
-    opened: asyncio.Queue[tuple[SourceRow, PreparedRow, Stored, dict[str, Any], int] | None]
-    opened = asyncio.Queue(maxsize=max(1, concurrency))
+    # And a third: a writer writes what the opened cases handed back, several cases at once
+    # (`write_opened`), so that the read-model write and the duplicate check do not hold a
+    # Temporal slot either. Room for a whole group beside the cases in flight.
+    opened: asyncio.Queue[_Opened | None]
+    opened = asyncio.Queue(maxsize=max(1, concurrency) + WRITE_GROUP)
 
     def count(outcome: Rejection | None, failed: bool = False) -> None:
         if outcome is None:
@@ -199,19 +213,43 @@ async def run_import(
             else:
                 await opened.put((source, prepared, kept, view, intent))
 
+    async def write_one(item: _Opened) -> None:
+        source, prepared, kept, view, intent = item
+        try:
+            await _retrying(source, write_row, engine, user, prepared, kept, view, intent)
+        except _Unanswered as exc:
+            count(exc.rejection, failed=True)
+        else:
+            count(None)
+
     async def writer() -> None:
-        while (item := await opened.get()) is not None:
-            source, prepared, kept, view, intent = item
-            try:
-                await _retrying(source, write_row, engine, user, prepared, kept, view, intent)
-            except _Unanswered as exc:
-                count(exc.rejection, failed=True)
+        loop = asyncio.get_running_loop()
+        more = True
+        while more and (item := await opened.get()) is not None:
+            group = [item]
+            # Gather what the openers hand over for a moment: one transaction for the group.
+            until = loop.time() + WRITE_WAIT
+            while len(group) < WRITE_GROUP and loop.time() < until:
+                try:
+                    nxt = opened.get_nowait()
+                except asyncio.QueueEmpty:
+                    await asyncio.sleep(WRITE_POLL)
+                    continue
+                if nxt is None:
+                    more = False
+                    break
+                group.append(nxt)
+            if await _write_group(engine, user, group):
+                for _ in group:
+                    count(None)
             else:
-                count(None)
+                # Nothing of the group was committed: each case the way a single one goes.
+                for one in group:
+                    await write_one(one)
 
     width = max(1, concurrency)
     openers = [asyncio.create_task(opener()) for _ in range(width)]
-    writers = [asyncio.create_task(writer()) for _ in range(width)]
+    writers = [asyncio.create_task(writer())]
     try:
         await asyncio.gather(*(checker() for _ in range(width)))
         for _ in openers:
@@ -226,6 +264,29 @@ async def run_import(
     report.rejected.sort(key=lambda r: r.row)
     report.failed.sort(key=lambda r: r.row)
     return report
+
+
+_Opened = tuple[SourceRow, PreparedRow, "Stored", dict[str, Any], int]
+"""A case opened, as the writer gets it: row, check, what was stored, the view, its intent."""
+
+
+async def _write_group(engine: Engine, user: UserRecord, group: list[_Opened]) -> bool:
+    """Write a group of opened cases in one transaction (`write_opened`); whether it was.
+
+    On a failure nothing of the group is committed, and False says to write them one by one.
+    """
+    cases = []
+    for _, prepared, kept, view, intent in group:
+        raw = view.get("projection")
+        batch = None if raw is None else ProjectionBatch.model_validate(raw)
+        registered = any(r.action is Action.REGISTER for r in prepared.acts)
+        cases.append(Opened(kept.case_id, batch, intent, registered))
+    try:
+        await asyncio.to_thread(write_opened, engine, user.name, cases)
+    except (SQLAlchemyError, OSError) as exc:
+        log.warning("import: a group of %d cases written one by one (%s)", len(group), type(exc))
+        return False
+    return True
 
 
 def _rejection(source: SourceRow, exc: RowError) -> Rejection:
