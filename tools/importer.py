@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
 from temporalio.client import Client, RPCTimeoutOrCancelledError
@@ -55,6 +55,7 @@ from tools.import_rows import (
     prepare,
     read_rows,
 )
+from tools.import_store import REUSED_KEY, Stored, store_group
 from workflows.case import CaseWorkflow, workflow_id
 
 log = logging.getLogger("asylumflow.import")
@@ -64,6 +65,12 @@ DEFAULT_ACTOR = "system:import"
 
 ATTEMPTS = 4
 """Tries per row while Temporal or the database does not answer, before it counts as failed."""
+
+STORE_GROUP = 16
+"""At most this many checked rows are stored in one transaction (`store_group`)."""
+
+CHECKERS = 2
+"""Tasks checking and storing rows: one checks a group while the other's is stored."""
 
 WRITE_GROUP = 64
 """At most this many opened cases are written in one transaction."""
@@ -182,22 +189,54 @@ async def run_import(
 
     async def checker() -> None:
         nonlocal budget
-        for source in rows_left:
-            if budget <= 0:
-                report.not_reached += 1
-                if on_row is not None:
-                    on_row()
-                continue
-            budget -= 1
+        while True:
+            group: list[tuple[SourceRow, PreparedRow]] = []
+            for source in rows_left:  # shared by the checkers: each takes the next rows
+                if budget <= 0:
+                    report.not_reached += 1
+                    if on_row is not None:
+                        on_row()
+                    continue
+                budget -= 1
+                try:
+                    group.append((source, prepare(source, settings, user.name, _now())))
+                except RowError as exc:
+                    count(_rejection(source, exc))
+                await asyncio.sleep(0)  # a group's checks must not hold up the openers
+                if len(group) >= STORE_GROUP:
+                    break
+            if not group:
+                return
+            for source, prepared, kept in await _store(group):
+                if isinstance(kept, Stored):
+                    await stored.put((source, prepared, kept))
+                elif isinstance(kept, RowError):
+                    count(_rejection(source, kept))
+                else:
+                    count(kept.rejection, failed=True)
+
+    async def _store(
+        group: list[tuple[SourceRow, PreparedRow]],
+    ) -> list[tuple[SourceRow, PreparedRow, Stored | RowError | _Unanswered]]:
+        try:
+            kept = await asyncio.to_thread(
+                store_group, engine, settings.task_queue, user.name, [p for _, p in group]
+            )
+            return [(s, p, k) for (s, p), k in zip(group, kept, strict=True)]
+        except IntegrityError:
+            # Another import stored one of these keys meanwhile: row by row, as `POST /cases`
+            # answers such a race (the earlier case back).
+            pass
+        out: list[tuple[SourceRow, PreparedRow, Stored | RowError | _Unanswered]] = []
+        for source, prepared in group:
             try:
-                prepared = prepare(source, settings, user.name, _now())
-                kept = await _retrying(source, store_row, engine, settings, user, prepared)
-            except RowError as exc:
-                count(_rejection(source, exc))
-            except _Unanswered as exc:
-                count(exc.rejection, failed=True)
-            else:
-                await stored.put((source, prepared, kept))
+                one: Stored | RowError | _Unanswered = await _retrying(
+                    source, store_row, engine, settings, user, prepared
+                )
+            except (RowError, _Unanswered) as exc:
+                one = exc
+            out.append((source, prepared, one))
+        return out
 
     async def opener() -> None:
         while (item := await stored.get()) is not None:
@@ -251,7 +290,7 @@ async def run_import(
     openers = [asyncio.create_task(opener()) for _ in range(width)]
     writers = [asyncio.create_task(writer())]
     try:
-        await asyncio.gather(*(checker() for _ in range(width)))
+        await asyncio.gather(*(checker() for _ in range(CHECKERS)))
         for _ in openers:
             await stored.put(None)
         await asyncio.gather(*openers)
@@ -266,7 +305,7 @@ async def run_import(
     return report
 
 
-_Opened = tuple[SourceRow, PreparedRow, "Stored", dict[str, Any], int]
+_Opened = tuple[SourceRow, PreparedRow, Stored, dict[str, Any], int]
 """A case opened, as the writer gets it: row, check, what was stored, the view, its intent."""
 
 
@@ -324,15 +363,6 @@ async def _retrying(source: SourceRow, step: Callable[..., Awaitable[T]], *args:
     raise AssertionError("unreachable")
 
 
-@dataclass(frozen=True)
-class Stored:
-    """What `store_row` kept for a row: its case id, projection intent and reference."""
-
-    case_id: str
-    intent_id: int | None
-    reference: str | None
-
-
 async def store_row(
     engine: Engine, settings: Settings, user: UserRecord, row: PreparedRow
 ) -> Stored:
@@ -348,7 +378,7 @@ async def store_row(
             _remember, engine, user, import_key(row.external_id), row.body, settings.task_queue
         )
     except Unprocessable:
-        raise RowError("external_id", "imported before with another case body") from None
+        raise RowError("external_id", REUSED_KEY) from None
     return Stored(case_id, intent, reference)
 
 
