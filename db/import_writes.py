@@ -24,7 +24,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, SQLModel
 
-from db.duplicates import record_in
+from db.duplicates import record_group
 from db.engine import upsert_into
 from db.projection import deadline_values, event_values, insert_or_remark, write_projection
 from db.stat_facts import (
@@ -74,14 +74,11 @@ def write_opened(
 
     Returns the duplicate reviews stored, by case id (registered cases only).
     """
-    found: dict[str, list[DuplicateRecord]] = {}
     with Session(engine, expire_on_commit=False) as session:
         write_batches(session, [c.batch for c in cases if c.batch is not None])
         session.execute(sa.delete(_INTENTS).where(_INTENTS.c.id.in_([c.intent_id for c in cases])))
         _audit(session, actor, [c.case_id for c in cases])
-        for c in cases:
-            if c.registered:
-                found[c.case_id] = record_in(session, c.case_id)
+        found = record_group(session, [c.case_id for c in cases if c.registered])
         session.commit()
     return found
 
