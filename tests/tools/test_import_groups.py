@@ -1,4 +1,4 @@
-"""The import's grouped writes (`tools.import_store`, `db.import_writes`) against the one-by-one path.
+"""The import's grouped writes (`tools.import_store`, `db.import_writes`) against one by one.
 
 Rows stored, opened and written in groups must leave the read model exactly as `POST /cases`'s
 own functions leave it row by row (`store_row`, `write_row`); a group whose write fails leaves
@@ -85,8 +85,11 @@ def row(n: int, who: dict[str, Any], acts: list[dict[str, Any]], **case: Any) ->
 
 
 def rows() -> list[dict[str, Any]]:
-    """Likely duplicates among them (names, a swapped birth date, a biometric reference, no
-    birth date), a decided case (statistics facts), a case with no act."""
+    """Nine rows to import.
+
+    Likely duplicates among them (names, a swapped birth date, a biometric reference, no birth
+    date), decided cases (statistics facts), a case with no act.
+    """
     return [
         row(0, person("Amira", "Haddad", "1990-05-01"), DECIDED),
         row(1, person("Amira", "Hadad", "1990-05-01"), LODGED),
@@ -131,8 +134,11 @@ async def ctx(dev_env: WorkflowEnvironment, task_queue: str, tmp_path: Path) -> 
 
 
 def prepared(settings: Settings) -> list[PreparedRow]:
-    """The rows with acts, checked (a case with none is opened, and written, by `start_case`,
-    in a group or not; reached a second time it would hand back no events)."""
+    """The rows with acts, checked.
+
+    A case with none is opened, and written, by `start_case`, in a group or not; reached a
+    second time it would hand back no events.
+    """
     out = []
     for n, item in enumerate((r for r in rows() if r["actions"]), start=1):
         source = SourceRow(n, item["external_id"], item["case"], item["actions"])
