@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ from db.tables import (
 )
 from models.enums import Action
 from models.messages import ProjectionBatch
+from tests.conftest import BACKENDS, PG_ADMIN_URL
 from tools.import_rows import PreparedRow, SourceRow, prepare
 from tools.import_store import Stored, store_group
 from tools.importer import DEFAULT_ACTOR, _actor, open_row, run_import, store_row, write_row
@@ -108,11 +110,30 @@ class Ctx:
     client: Client
     settings: Settings
     tmp: Path
+    dropped: list[str] = field(default_factory=list)
 
-    def engine(self, name: str) -> Engine:
-        url = f"sqlite:///{self.tmp / name}"
+    def engine(self, name: str, backend: str = "sqlite") -> Engine:
+        """A fresh, migrated read model named `name`, on SQLite or PostgreSQL."""
+        if backend == "sqlite":
+            url = f"sqlite:///{self.tmp / name}"
+        else:
+            if not PG_ADMIN_URL:
+                pytest.skip("no PostgreSQL: set ASYLUMFLOW_TEST_PG_URL (.ci/run does)")
+            database = f"af_{uuid.uuid4().hex[:12]}"
+            with sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT").connect() as c:
+                c.execute(sa.text(f'CREATE DATABASE "{database}"'))
+            self.dropped.append(database)
+            url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{database}"
         migrate(url)
         return make_engine(url)
+
+    def drop(self) -> None:
+        """Drop the PostgreSQL databases made."""
+        if not self.dropped:
+            return
+        with sa.create_engine(PG_ADMIN_URL or "", isolation_level="AUTOCOMMIT").connect() as c:
+            for database in self.dropped:
+                c.execute(sa.text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
 
 
 @pytest_asyncio.fixture
@@ -128,7 +149,11 @@ async def ctx(dev_env: WorkflowEnvironment, task_queue: str, tmp_path: Path) -> 
     )
     try:
         async with build_worker(dev_env.client, task_queue, engine):
-            yield Ctx(dev_env.client, settings, tmp_path)
+            made = Ctx(dev_env.client, settings, tmp_path)
+            try:
+                yield made
+            finally:
+                made.drop()
     finally:
         engine.dispose()
 
@@ -158,8 +183,9 @@ def contents(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
     return out
 
 
-async def test_grouped_store_and_write_leave_what_row_by_row_leaves(ctx: Ctx) -> None:
-    one_by_one, grouped = ctx.engine("one.db"), ctx.engine("grouped.db")
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_grouped_store_and_write_leave_what_row_by_row_leaves(ctx: Ctx, backend: str) -> None:
+    one_by_one, grouped = ctx.engine("one.db", backend), ctx.engine("grouped.db", backend)
     user = _actor(DEFAULT_ACTOR)
     checked = prepared(ctx.settings)
     try:
