@@ -11,6 +11,14 @@ The row's `external_id` is the case's idempotency key (user: the import's actor)
 id derives from it: importing a file again creates nothing, and an import cut short resumes
 (the rows whose case is in the read model are skipped after one query; a row caught in between
 goes through again and reaches the same case and the same update).
+
+SQL is done for groups of rows, not row by row: checked rows are stored a group at a time
+(`tools.import_store.store_group`) and opened cases written a group at a time
+(`db.import_writes.write_opened`: read model, audit record, duplicate check), each group in one
+transaction with one multi-row statement per table. Both leave what the row-by-row functions
+(`store_row`, `write_row`) leave, which remain for a group that fails (written one by one) or
+races another import (stored one by one). The importer's CPU per case is what limits it on a
+small machine, where it shares the cores with the Temporal server and the workers.
 """
 
 from __future__ import annotations
@@ -168,9 +176,9 @@ async def run_import(
     user = _actor(actor)
     budget = len(todo) if limit is None else limit
     rows_left: Iterator[SourceRow] = iter(todo)
-    # Stages, so SQL never holds a Temporal slot: checkers check a row and store its person,
-    # reference, intent and key; openers keep `concurrency` cases in flight to Temporal. The
-    # queues between stages are bounded.
+    # Stages, so SQL never holds a Temporal slot: checkers check rows and store a group's
+    # persons, references, intents and keys; openers keep `concurrency` cases in flight to
+    # Temporal. The queues between stages are bounded.
     stored: asyncio.Queue[tuple[SourceRow, PreparedRow, Stored] | None]
     stored = asyncio.Queue(maxsize=max(1, concurrency))
     # And a third: a writer writes what the opened cases handed back, several cases at once
