@@ -7,15 +7,18 @@ confirms (links the cases) or dismisses. Nothing is ever merged automatically.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 
 from anyascii import anyascii
 from rapidfuzz import fuzz, process
 from sqlalchemy import or_
 from sqlalchemy.engine import Engine
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
 from db.tables import DuplicateRecord, PersonRecord
@@ -205,35 +208,88 @@ def score(person: PersonRecord, other: PersonRecord) -> Match | None:
     return Match(other.case_id, round(min(total, 99.0), 1), reasons)
 
 
-def find_matches(session: Session, person: PersonRecord) -> list[Match]:
-    """Likely duplicates of `person` among every other registered person."""
+def _conditions(person: PersonRecord) -> list[ColumnElement[bool]]:
+    """Who may be a duplicate of `person` (besides itself), as SQL; `_candidates` in Python."""
     conditions = []
     if person.biometric_ref:
         conditions.append(col(PersonRecord.biometric_ref) == person.biometric_ref)
     if person.date_of_birth is not None:
         # Same birth year covers exact and day/month-swapped dates; the index makes it cheap.
-        start = person.date_of_birth.replace(month=1, day=1)
+        start = _year_start(person.date_of_birth)
         conditions.append(
             col(PersonRecord.date_of_birth).between(start, start + timedelta(days=366))
         )
     if person.nationality and person.date_of_birth is None:
         conditions.append(col(PersonRecord.nationality) == person.nationality)
+    return conditions
+
+
+def _year_start(born: date) -> date:
+    return born.replace(month=1, day=1)
+
+
+def find_matches(session: Session, person: PersonRecord) -> list[Match]:
+    """Likely duplicates of `person` among every other registered person."""
+    conditions = _conditions(person)
     if not conditions:
         return []
     others = session.exec(
         select(PersonRecord).where(PersonRecord.case_id != person.case_id, or_(*conditions))
     ).all()
+    return _ranked(person, others)
+
+
+def _ranked(person: PersonRecord, others: Sequence[PersonRecord]) -> list[Match]:
     matches = [m for other in others if (m := score(person, other)) is not None]
     return sorted(matches, key=lambda m: -m.score)
+
+
+class _Candidates:
+    """Persons loaded once for a group of checks, found again by `_conditions`' tests."""
+
+    def __init__(self, others: Sequence[PersonRecord]) -> None:
+        dated = sorted((p for p in others if p.date_of_birth is not None), key=_born)
+        self.dated = dated
+        self.births = [_born(p) for p in dated]
+        self.by_biometric: dict[str, list[PersonRecord]] = defaultdict(list)
+        self.by_nationality: dict[str, list[PersonRecord]] = defaultdict(list)
+        for p in others:
+            if p.biometric_ref:
+                self.by_biometric[p.biometric_ref].append(p)
+            if p.nationality:
+                self.by_nationality[p.nationality].append(p)
+
+    def of(self, person: PersonRecord) -> list[PersonRecord]:
+        """Those `find_matches` would select for `person` (if they were all it selects from)."""
+        found: dict[str, PersonRecord] = {}
+        if person.biometric_ref:
+            found.update((p.case_id, p) for p in self.by_biometric[person.biometric_ref])
+        if person.date_of_birth is not None:
+            start = _year_start(person.date_of_birth)
+            low = bisect_left(self.births, start)
+            high = bisect_right(self.births, start + timedelta(days=366))
+            found.update((p.case_id, p) for p in self.dated[low:high])
+        elif person.nationality:
+            found.update((p.case_id, p) for p in self.by_nationality[person.nationality])
+        found.pop(person.case_id, None)
+        return list(found.values())
+
+
+def _born(p: PersonRecord) -> date:
+    assert p.date_of_birth is not None
+    return p.date_of_birth
 
 
 def record_matches(engine: Engine, case_id: str) -> list[DuplicateRecord]:
     """Store pending duplicate reviews for a just-registered case (once per pair)."""
     with Session(engine, expire_on_commit=False) as session:
-        return _record(session, case_id)
+        created = record_in(session, case_id)
+        session.commit()
+    return created
 
 
-def _record(session: Session, case_id: str) -> list[DuplicateRecord]:
+def record_in(session: Session, case_id: str) -> list[DuplicateRecord]:
+    """`record_matches` in the caller's transaction (the caller commits): the reviews added."""
     person = session.get(PersonRecord, case_id)
     if person is None:
         return []
@@ -242,8 +298,43 @@ def _record(session: Session, case_id: str) -> list[DuplicateRecord]:
             select(DuplicateRecord.other_case_id).where(DuplicateRecord.case_id == case_id)
         ).all()
     )
+    return _add(session, case_id, find_matches(session, person), existing)
+
+
+def record_group(session: Session, case_ids: Sequence[str]) -> dict[str, list[DuplicateRecord]]:
+    """`record_in` for each of `case_ids`, with three queries for the group; the caller commits.
+
+    The same reviews as checking the cases one after the other in one transaction: a check
+    adds reviews of its own case only, which no other check of the group reads.
+    """
+    persons = session.exec(select(PersonRecord).where(col(PersonRecord.case_id).in_(case_ids)))
+    by_id = {p.case_id: p for p in persons.all()}
+    existing: dict[str, set[str]] = defaultdict(set)
+    for case_id, other in session.exec(
+        select(DuplicateRecord.case_id, DuplicateRecord.other_case_id).where(
+            col(DuplicateRecord.case_id).in_(case_ids)
+        )
+    ).all():
+        existing[case_id].add(other)
+    conditions = [c for p in by_id.values() for c in _conditions(p)]
+    others = session.exec(select(PersonRecord).where(or_(*conditions))).all() if conditions else []
+    candidates = _Candidates(others)
+    created: dict[str, list[DuplicateRecord]] = {}
+    for case_id in case_ids:
+        person = by_id.get(case_id)
+        if person is None:
+            created[case_id] = []
+            continue
+        mine = candidates.of(person) if _conditions(person) else []
+        created[case_id] = _add(session, case_id, _ranked(person, mine), existing[case_id])
+    return created
+
+
+def _add(
+    session: Session, case_id: str, matches: list[Match], existing: set[str]
+) -> list[DuplicateRecord]:
     created = []
-    for match in find_matches(session, person):
+    for match in matches:
         if match.case_id in existing:
             continue
         record = DuplicateRecord(
@@ -255,5 +346,4 @@ def _record(session: Session, case_id: str) -> list[DuplicateRecord]:
         )
         session.add(record)
         created.append(record)
-    session.commit()
     return created

@@ -16,7 +16,8 @@ from db.engine import upsert_into
 from db.references import registered_reference
 from db.stat_facts import refresh_facts
 from db.tables import CaseEventRecord, CaseRecord, DeadlineRecord
-from models.case_state import CaseState
+from models.case_state import CaseEvent, CaseState
+from models.deadlines import Deadline
 from models.messages import ProjectionBatch, case_row
 
 _CASES = SQLModel.metadata.tables[CaseRecord.__tablename__]
@@ -45,46 +46,12 @@ def write_projection(session: Session, batch: ProjectionBatch) -> None:
     if batch.events:
         # Events already stored (a retry, or an overlap with another writer) are skipped by the
         # primary key: no read of the history first.
-        session.execute(
-            _insert_or_remark(session),
-            [
-                {
-                    "case_id": row.id,
-                    "seq": e.seq,
-                    "actor": e.actor,
-                    "action": e.action,
-                    "event": e.event.value if e.event else None,
-                    "on": e.on,
-                    "recorded_at": e.recorded_at,
-                    "note": e.note,
-                    "data": e.data,
-                    "derived": e.derived,
-                    "retracted": e.retracted,
-                    "retracted_by": e.retracted_by,
-                }
-                for e in batch.events
-            ],
-        )
+        session.execute(insert_or_remark(session), [event_values(row.id, e) for e in batch.events])
     if _upsert_unless_newer(session, row.model_dump() | {"stage": row.stage.value}):
         session.execute(sa.delete(_DEADLINES).where(_DEADLINES.c.case_id == row.id))
         if batch.deadlines:
             session.execute(
-                sa.insert(_DEADLINES),
-                [
-                    {
-                        "case_id": row.id,
-                        "clock": d.clock.value,
-                        "due": d.due,
-                        "status": d.status.value,
-                        "actor": d.actor.value,
-                        "kind": d.kind.value,
-                        "fires_at": d.fires_at,
-                        "rule": d.rule,
-                        "pack": d.pack,
-                        "provenance": d.model_dump(mode="json"),
-                    }
-                    for d in batch.deadlines
-                ],
+                sa.insert(_DEADLINES), [deadline_values(row.id, d) for d in batch.deadlines]
             )
     # The statistics' facts follow the events (skipped unless the batch holds a replayed one).
     refresh_facts(session, row.id, actions=[e.action for e in batch.events])
@@ -98,7 +65,7 @@ def _insert_ignoring_duplicates(
     return cast(sa.Insert, insert.on_conflict_do_nothing(index_elements=list(key)))
 
 
-def _insert_or_remark(session: Session) -> sa.Insert:
+def insert_or_remark(session: Session) -> sa.Insert:
     """Insert events by (case id, seq); a stored one changes only in its retraction mark.
 
     An entry is immutable but for that mark (a late act can retract it, and a later record
@@ -115,6 +82,40 @@ def _insert_or_remark(session: Session) -> sa.Insert:
             },
         ),
     )
+
+
+def event_values(case_id: str, e: CaseEvent) -> dict[str, Any]:
+    """A `case_events` row for a core (executemany) insert of `insert_or_remark`."""
+    return {
+        "case_id": case_id,
+        "seq": e.seq,
+        "actor": e.actor,
+        "action": e.action,
+        "event": e.event.value if e.event else None,
+        "on": e.on,
+        "recorded_at": e.recorded_at,
+        "note": e.note,
+        "data": e.data,
+        "derived": e.derived,
+        "retracted": e.retracted,
+        "retracted_by": e.retracted_by,
+    }
+
+
+def deadline_values(case_id: str, d: Deadline) -> dict[str, Any]:
+    """A `deadlines` row for a core (executemany) insert."""
+    return {
+        "case_id": case_id,
+        "clock": d.clock.value,
+        "due": d.due,
+        "status": d.status.value,
+        "actor": d.actor.value,
+        "kind": d.kind.value,
+        "fires_at": d.fires_at,
+        "rule": d.rule,
+        "pack": d.pack,
+        "provenance": d.model_dump(mode="json"),
+    }
 
 
 def _upsert_unless_newer(session: Session, values: dict[str, Any]) -> bool:

@@ -63,8 +63,33 @@ router = APIRouter(prefix="/cases", tags=["cases"])
 _ID_NAMESPACE = uuid.UUID("6f1c2a8e-2b0c-4b59-9a53-5d0f3c1b7a10")
 
 
-def _body_hash(body: CaseCreate) -> str:
+def body_hash(body: CaseCreate) -> str:
+    """What an idempotency key's record keeps of the body, to tell a repeat from a misuse."""
     return hashlib.sha256(body.model_dump_json().encode()).hexdigest()
+
+
+def case_id_for(deployment: str, user_name: str, key: str) -> str:
+    """The case id an idempotency key derives (`_remember`)."""
+    return uuid.uuid5(_ID_NAMESPACE, f"{deployment}\x00{user_name}\x00{key}").hex
+
+
+def person_record(case_id: str, body: CaseCreate, user_name: str) -> PersonRecord:
+    """The person row `POST /cases` stores for `body`."""
+    p = body.person
+    return PersonRecord(
+        case_id=case_id,
+        given_name=p.given_name,
+        family_name=p.family_name,
+        name_key=name_key(p.given_name, p.family_name),
+        date_of_birth=p.date_of_birth,
+        nationality=p.nationality,
+        sex=p.sex,
+        biometric_ref=p.biometric_ref,
+        identified_at=body.identified_at.value,
+        vulnerabilities=[v.value for v in body.vulnerabilities],
+        created_by=user_name,
+        created_at=datetime.now(UTC),
+    )
 
 
 class Remembered(NamedTuple):
@@ -90,9 +115,8 @@ def _remember(
     keeps two deployments sharing a Temporal namespace (or two test databases sharing a test
     server) from deriving the same case id from the same user and key.
     """
-    digest = _body_hash(body)
-    seed = f"{deployment}\x00{user.name}\x00{key}"
-    case_id = uuid.uuid5(_ID_NAMESPACE, seed).hex if key else uuid.uuid4().hex
+    digest = body_hash(body)
+    case_id = case_id_for(deployment, user.name, key) if key else uuid.uuid4().hex
     with Session(engine) as session:
         if key:
             earlier = session.get(IdempotencyRecord, (user.name, key))
@@ -113,21 +137,7 @@ def _remember(
                     created_at=datetime.now(UTC),
                 )
             )
-        p = body.person
-        person = PersonRecord(
-            case_id=case_id,
-            given_name=p.given_name,
-            family_name=p.family_name,
-            name_key=name_key(p.given_name, p.family_name),
-            date_of_birth=p.date_of_birth,
-            nationality=p.nationality,
-            sex=p.sex,
-            biometric_ref=p.biometric_ref,
-            identified_at=body.identified_at.value,
-            vulnerabilities=[v.value for v in body.vulnerabilities],
-            created_by=user.name,
-            created_at=datetime.now(UTC),
-        )
+        person = person_record(case_id, body, user.name)
         session.add(person)
         shown = public_person(person)
         try:
