@@ -299,19 +299,23 @@ async def run_import(
                     await write_one(one)
 
     width = max(1, concurrency)
-    openers = [asyncio.create_task(opener()) for _ in range(width)]
-    writers = [asyncio.create_task(writer())]
-    try:
+
+    async def feed(openers: list[asyncio.Task[None]]) -> None:
         await asyncio.gather(*(checker() for _ in range(CHECKERS)))
         for _ in openers:
             await stored.put(None)
         await asyncio.gather(*openers)
-        for _ in writers:
-            await opened.put(None)
-        await asyncio.gather(*writers)
-    finally:
-        for task in [*openers, *writers]:
-            task.cancel()
+        await opened.put(None)
+
+    # One task group: a stage that fails cancels the others, so a dead writer cannot leave
+    # the openers blocked on a full queue (and the import hanging) instead of failing.
+    try:
+        async with asyncio.TaskGroup() as stages:
+            openers = [stages.create_task(opener()) for _ in range(width)]
+            stages.create_task(writer())
+            stages.create_task(feed(openers))
+    except BaseExceptionGroup as failed:
+        raise failed.exceptions[0] from None
     report.rejected.sort(key=lambda r: r.row)
     report.failed.sort(key=lambda r: r.row)
     return report

@@ -435,7 +435,10 @@ async def run_command(ctx: Ctx, *args: str) -> tuple[int | None, str]:
 
 
 async def test_ctrl_c_stops_the_command_and_the_same_command_resumes(ctx: Ctx) -> None:
-    rows = [{"external_id": f"sig-{n}", "case": case(n), "actions": LODGED} for n in range(60)]
+    # More rows than one written group holds (`WRITE_GROUP`, 64): the first group's cases are in
+    # when the interrupt comes, and the rest cannot all be.
+    total = 200
+    rows = [{"external_id": f"sig-{n}", "case": case(n), "actions": LODGED} for n in range(total)]
     path = write_jsonl(ctx.tmp / "sigint.jsonl", rows)
     process = await asyncio.create_subprocess_exec(
         str(Path(sys.executable).parent / "asylumflow"),
@@ -456,9 +459,9 @@ async def test_ctrl_c_stops_the_command_and_the_same_command_resumes(ctx: Ctx) -
     assert process.returncode == 130, err.decode()
     assert "run the same command again to resume" in err.decode()
     assert "Traceback" not in err.decode()
-    assert ctx.count(CaseRecord) < 60
+    assert ctx.count(CaseRecord) < total
 
     code, text = await run_command(ctx, str(path))
     assert code == 0, text
     # Every row once: no person or case twice, whatever the interruption cut short.
-    assert ctx.count(CaseRecord) == ctx.count(PersonRecord) == 60
+    assert ctx.count(CaseRecord) == ctx.count(PersonRecord) == total

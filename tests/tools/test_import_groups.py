@@ -309,3 +309,38 @@ async def test_an_import_that_dies_with_a_group_unwritten_resumes(
     finally:
         engine.dispose()
         await asyncio.sleep(0)
+
+
+async def test_a_writer_that_fails_ends_the_import_instead_of_hanging(
+    ctx: Ctx, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writer dies on its first group with room for one more case in its queue.
+
+    Before the stages shared a task group, the openers then blocked on the full queue and the
+    import never ended; now the writer's error ends it, and what it stored is resumed later.
+    """
+    engine = ctx.engine("dead-writer.db")
+    path = write_file(ctx.tmp / "w.jsonl")
+
+    class WriterBug(Exception):
+        pass
+
+    def bug(*args: Any) -> None:
+        raise WriterBug("not a database error")
+
+    monkeypatch.setattr(tools.importer, "write_opened", bug)
+    monkeypatch.setattr(tools.importer, "WRITE_GROUP", 1)
+    monkeypatch.setattr(tools.importer, "WRITE_WAIT", 0.0)
+    try:
+        with pytest.raises(WriterBug):
+            # A guard against the hang this test is about, not a timing: it ends in seconds.
+            await asyncio.wait_for(
+                run_import(ctx.client, engine, ctx.settings, path, "jsonl", concurrency=1),
+                timeout=120,
+            )
+        monkeypatch.undo()
+        report = await run_import(ctx.client, engine, ctx.settings, path, "jsonl")
+        assert report.ok and report.imported + report.skipped == 9
+        assert count(engine, PersonRecord) == count(engine, CaseRecord) == 9
+    finally:
+        engine.dispose()
