@@ -21,18 +21,24 @@ NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
 TODAY = date(2026, 11, 23)
 
 
-def fresh(identified_on: date, family: str = "rs") -> CaseState:
-    """A new case, identified at the border on `identified_on`."""
+def fresh(identified_on: date, family: str = "rs", **opening: Any) -> CaseState:
+    """A new case, identified at the border on `identified_on`.
+
+    `opening`: `new_case`'s other arguments where the defaults will not do (its vulnerabilities).
+    """
     return new_case(
-        case_id="lt-1",
-        family=family,
-        identified_on=identified_on,
-        identified_at=IdentifiedAt.BORDER,
-        unaccompanied_child=False,
-        vulnerable=False,
-        legal_aid_org=None,
-        actor="officer",
-        recorded_at=NOW,
+        **{
+            "case_id": "lt-1",
+            "family": family,
+            "identified_on": identified_on,
+            "identified_at": IdentifiedAt.BORDER,
+            "unaccompanied_child": False,
+            "vulnerable": False,
+            "legal_aid_org": None,
+            "actor": "officer",
+            "recorded_at": NOW,
+            **opening,
+        }
     )
 
 

@@ -7,39 +7,25 @@ kinds.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
-from models.actions import input_model
-from models.enums import Action, IdentifiedAt, Vulnerability
-from models.legal_record import ActRequest, record
-from models.lifecycle import CaseState, new_case
+from models.enums import Action, Vulnerability
+from models.legal_record import record
+from models.lifecycle import CaseState
+from tests.legal_records import NOW, TODAY, fresh, req
 
-NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
-TODAY = date(2026, 11, 23)
 OPENED = date(2026, 11, 2)
 TORTURE, PREGNANCY = Vulnerability.TORTURE_SURVIVOR, Vulnerability.PREGNANCY
 
 
 def opened(kinds: list[Vulnerability] | None, *, vulnerable: bool = True) -> CaseState:
     """A case identified at the border with these kinds (None: a case begun before kinds)."""
-    return new_case(
-        case_id="v-1",
-        family="rs",
-        identified_on=OPENED,
-        identified_at=IdentifiedAt.BORDER,
-        unaccompanied_child=False,
-        vulnerable=vulnerable,
-        legal_aid_org=None,
-        actor="officer",
-        recorded_at=NOW,
-        vulnerabilities=kinds,
-    )
+    return fresh(OPENED, vulnerable=vulnerable, vulnerabilities=kinds)
 
 
 def rec(state: CaseState, action: Action, **fields: Any) -> CaseState:
-    payload = input_model(action)(**fields)
-    return record(state, ActRequest(action, payload, "caseworker"), now=NOW, today=TODAY).state
+    return record(state, req(action, **fields), now=NOW, today=TODAY).state
 
 
 def gone(state: CaseState, kind: Vulnerability, on: date) -> CaseState:
