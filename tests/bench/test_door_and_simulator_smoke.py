@@ -42,7 +42,16 @@ async def test_simulator_bench_counts_calls_and_measures_its_ceiling() -> None:
     # Every arrival is one start; the ceiling replays the same calls.
     assert result["calls"]["start"] == result["cases"]
     assert result["calls"]["update"] >= result["cases"]
-    for key in ("simulator_per_s", "ceiling_per_s", "ratio"):
+    for key in (
+        "simulator_per_s",
+        "ceiling_per_s",
+        "ratio",
+        "outputs_s",
+        "simulation_only_per_s",
+        "simulation_only_ratio",
+    ):
         assert _number(result[key]) and result[key] > 0, key
+    # The files are written inside the run: the simulation alone is faster than the whole.
+    assert result["simulation_only_per_s"] > result["simulator_per_s"]
     assert simulator.format_result(result).splitlines()[-1].endswith((" ok", "MISS"))
     json.loads(json.dumps(result, allow_nan=False))
