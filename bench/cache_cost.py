@@ -54,7 +54,7 @@ from bench.measures import (
 from bench.noop import NoopWorkflow
 from bench.rig import SIZES, Rig, Sizes, ratio_of
 from bench.storm import fresh_server
-from models.case_state import _DEADLINE_MEMO
+from models.deadline_memo import DEADLINE_MEMO
 from worker import build_worker
 
 HEAP_CASES = {"full": 200, "quick": 40, "tiny": 8}
@@ -70,10 +70,10 @@ def _memo_kib() -> tuple[int, float]:
     result lists with their `Deadline` models are the memo's own.
     """
     size = 0
-    for key, found in _DEADLINE_MEMO.items():
+    for key, found in DEADLINE_MEMO.items():
         size += sys.getsizeof(key) + sys.getsizeof(found)
         size += sum(sys.getsizeof(d) + sys.getsizeof(d.__dict__) for d in found)
-    return len(_DEADLINE_MEMO), size / 1024
+    return len(DEADLINE_MEMO), size / 1024
 
 
 def _modules() -> Counter[str]:
@@ -132,7 +132,7 @@ async def measure_heap(rig: Rig, n: int) -> dict[str, Any]:
         finally:
             tracemalloc.stop()
     out["ratio"] = ratio_of(out["case"]["kib_per_cached"], out["noop"]["kib_per_cached"])
-    # Bounded for the whole process (`models.case_state._MEMO_SIZE`), not per cached case.
+    # Bounded for the whole process (`models.deadline_memo.MEMO_SIZE`), not per cached case.
     out["deadline_memo_entries"], out["deadline_memo_kib"] = _memo_kib()
     return out
 

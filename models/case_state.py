@@ -15,6 +15,7 @@ from typing import Any, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from models.deadline_memo import memo_key, remembered
 from models.deadlines import Deadline, Occurrence, Pause, compute_deadlines
 from models.enums import (
     Actor,
@@ -37,15 +38,6 @@ from models.protection_records import InformationGiven, Referral
 from models.rules import RulePack, Situation, get_pack, governing_pack
 from models.stages import IN_PROCEDURE, TERMINAL_STAGES, WATCHED_STAGES
 from models.transitions import CLOCK_ACT_STAGES
-
-_MEMO_SIZE = 512
-"""Deadline results kept at most (`CaseState.deadlines`): a few per case being worked on."""
-
-_DEADLINE_MEMO: dict[tuple[Any, ...], list[Deadline]] = {}
-"""Deadlines already computed, by everything they are computed from. Shared by every case of
-the process (the key is the content, not the case), outside the state so that it never takes
-part in a state's equality or serialisation. Workflows run in threads: `get`, item assignment
-and `clear` are each atomic, and a lost entry only costs a recomputation."""
 
 _ENDED_WITH_STAGE = (
     ClockStatus.RUNNING,
@@ -252,13 +244,26 @@ class CaseState(BaseModel):
 
     def situation(self) -> Situation:
         """What the pack's clock variants are chosen by."""
-        registered = self.last(LegalEvent.REGISTERED)
+        procedure, outcome, facts, grounds, registered_on = self.situation_parts()
         return Situation(
-            procedure=self.procedure,
-            outcome=self.outcome,
-            facts=frozenset(self.facts),
-            grounds=self.grounds,
-            registered_on=registered.on if registered is not None else None,
+            procedure=procedure,
+            outcome=outcome,
+            facts=facts,
+            grounds=grounds,
+            registered_on=registered_on,
+        )
+
+    def situation_parts(
+        self,
+    ) -> tuple[Procedure, Outcome | None, frozenset[str], str | None, date | None]:
+        """The situation's fields as a plain tuple (the deadline memo's key builds no model)."""
+        registered = self.last(LegalEvent.REGISTERED)
+        return (
+            self.procedure,
+            self.outcome,
+            frozenset(self.facts),
+            self.grounds,
+            registered.on if registered is not None else None,
         )
 
     def last(self, event: LegalEvent) -> Occurrence | None:
@@ -275,44 +280,14 @@ class CaseState(BaseModel):
 
         One action asks for the deadlines about ten times (each allowed action's guard, settling,
         the next wake-up, the view), mostly of an unchanged case: the result is memoised on
-        everything it is computed from (`_DEADLINE_MEMO`), so a repeated question costs a
+        everything it is computed from (`models.deadline_memo`), so a repeated question costs a
         dictionary lookup, and callers get copies they may change.
         """
         pack, provisional = self.pack, self.provisional_pack
-        key = (
-            pack.id,
-            pack.digest,
-            provisional.digest if provisional is not None else None,
-            tuple(self.occurrences),
-            self.situation(),
-            as_of,
-            now,
-            # A pause's clocks are a list (unhashable): the pause as a plain tuple instead.
-            tuple(
-                (
-                    p.start,
-                    p.end,
-                    p.attributable_to,
-                    tuple(p.clocks or ()),
-                    p.clocks is None,
-                    p.reason,
-                )
-                for p in self.pauses
-            ),
-            tuple(sorted(self.extensions.items())),
-            self.legal_time,
-            self.stage,
-            self.stage_since,
-            tuple(self.stage_log),
+        return remembered(
+            memo_key(self, pack, provisional, as_of, now),
+            lambda: self._compute_deadlines(pack, provisional, as_of, now),
         )
-        found = _DEADLINE_MEMO.get(key)
-        if found is None:
-            found = self._compute_deadlines(pack, provisional, as_of, now)
-            if len(_DEADLINE_MEMO) >= _MEMO_SIZE:
-                # Only the last few questions of each case come back: start afresh, no LRU.
-                _DEADLINE_MEMO.clear()
-            _DEADLINE_MEMO[key] = found
-        return [d.model_copy() for d in found]
 
     def _compute_deadlines(
         self, pack: RulePack, provisional: RulePack | None, as_of: date, now: datetime | None
