@@ -40,7 +40,9 @@ def test_the_situation_parts_are_every_field_of_the_situation() -> None:
     state = _registered()
     parts = state.situation_parts()
     assert len(parts) == len(Situation.model_fields)
-    assert Situation(**dict(zip(Situation.model_fields, parts, strict=True))) == state.situation()
+    assert Situation.model_validate(dict(zip(Situation.model_fields, parts, strict=True))) == (
+        state.situation()
+    )
 
 
 @pytest.mark.parametrize("field", sorted(Occurrence.model_fields))
