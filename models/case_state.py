@@ -281,7 +281,7 @@ class CaseState(BaseModel):
         One action asks for the deadlines about ten times (each allowed action's guard, settling,
         the next wake-up, the view), mostly of an unchanged case: the result is memoised on
         everything it is computed from (`models.deadline_memo`), so a repeated question costs a
-        dictionary lookup, and callers get copies they may change.
+        dictionary lookup; deadlines are frozen, so callers share them safely.
         """
         pack, provisional = self.pack, self.provisional_pack
         return remembered(
@@ -302,16 +302,21 @@ class CaseState(BaseModel):
             extensions=self.extensions,
             provisional=provisional,
         )
-        for d in deadlines if self.legal_time else ():
-            left_on = self.left_stages_on(d.clock)
-            if left_on is None or d.status not in _ENDED_WITH_STAGE:
-                continue
-            past_due = d.due < left_on and d.kind is ClockKind.ACT
-            if past_due and d.actor is Actor.AUTHORITY:
-                d.status = ClockStatus.MISSED
-            elif not past_due or d.status is not ClockStatus.EXPIRED:
-                d.status = ClockStatus.CANCELLED
-        return deadlines
+        if not self.legal_time:
+            return deadlines
+        return [self._ended_with_stage(d) for d in deadlines]
+
+    def _ended_with_stage(self, d: Deadline) -> Deadline:
+        """`d` as its stage's end leaves it: missed, cancelled, or as computed."""
+        left_on = self.left_stages_on(d.clock)
+        if left_on is None or d.status not in _ENDED_WITH_STAGE:
+            return d
+        past_due = d.due < left_on and d.kind is ClockKind.ACT
+        if past_due and d.actor is Actor.AUTHORITY:
+            return d.model_copy(update={"status": ClockStatus.MISSED})
+        if not past_due or d.status is not ClockStatus.EXPIRED:
+            return d.model_copy(update={"status": ClockStatus.CANCELLED})
+        return d
 
     def left_stages_on(self, clock: ClockName) -> date | None:
         """The day the case left the last stage where `clock`'s act can be done (None if not)."""

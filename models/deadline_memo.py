@@ -63,9 +63,10 @@ def memo_key(
 
 
 def remembered(key: tuple[Any, ...], compute: Callable[[], list[Deadline]]) -> list[Deadline]:
-    """Copies of the deadlines memoised under `key`, computed (and kept) on a miss.
+    """The deadlines memoised under `key`, computed (and kept) on a miss.
 
-    Callers get copies they may change; the memo's own objects are never handed out.
+    A new list each time (callers sort and filter it), of the memo's own deadlines: they are
+    frozen, so no caller can change what another is handed.
     """
     found = DEADLINE_MEMO.get(key)
     if found is None:
@@ -74,4 +75,4 @@ def remembered(key: tuple[Any, ...], compute: Callable[[], list[Deadline]]) -> l
             # Only the last few questions of each case come back: start afresh, no LRU.
             DEADLINE_MEMO.clear()
         DEADLINE_MEMO[key] = found
-    return [d.model_copy() for d in found]
+    return list(found)

@@ -72,7 +72,13 @@ class PauseApplied(BaseModel):
 
 
 class Deadline(BaseModel):
-    """The deadline object of shared/api.md, with provenance and a few extras."""
+    """The deadline object of shared/api.md, with provenance and a few extras.
+
+    Frozen: a computed deadline is a value that the deadline memo hands to every caller that
+    asks for the same case, so none may change it (derive a changed one with `model_copy`).
+    """
+
+    model_config = ConfigDict(frozen=True)
 
     clock: ClockName
     due: date
@@ -358,14 +364,17 @@ def compute_deadlines(
             pauses=pauses,
             extensions_taken=extensions.get(name, 0),
         )
-        if deadline is not None and rule.withdrawn(situation):
+        if deadline is None:
+            continue
+        changes: dict[str, object] = {"recomputed_at_lodging": recomputed}
+        if rule.withdrawn(situation):
             # RCD 2024 Art 17(1): not granted or, if already granted, withdrawn.
             was = "withdrawn" if deadline.status is ClockStatus.REACHED else "not granted"
-            deadline.status = ClockStatus.CANCELLED
-            deadline.note = f"{was}: {rule.withdrawn_if_reason}"
-        if deadline is not None:
-            deadline.recomputed_at_lodging = recomputed
-            result.append(deadline)
+            changes |= {
+                "status": ClockStatus.CANCELLED,
+                "note": f"{was}: {rule.withdrawn_if_reason}",
+            }
+        result.append(deadline.model_copy(update=changes))
     return result
 
 

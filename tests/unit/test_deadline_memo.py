@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+from pydantic import ValidationError
 
 from models import deadline_memo
 from models.deadline_memo import DEADLINE_MEMO, MEMO_SIZE, memo_key
@@ -74,17 +75,19 @@ def test_the_situation_and_the_stage_are_in_the_key() -> None:
     assert len(keys) == 4
 
 
-def test_a_hit_answers_what_a_computation_does_and_copies_it() -> None:
+def test_a_hit_answers_what_a_computation_does_and_no_caller_can_change_it() -> None:
     state = _registered()
     DEADLINE_MEMO.clear()
     first = state.deadlines(TODAY, NOW)
     assert len(DEADLINE_MEMO) == 1
-    # The caller may change what it got; the memo's entry stays as computed.
-    first[0].due += timedelta(days=1)
+    # Shared with every later caller: a deadline is a value, and changing one is refused.
+    with pytest.raises(ValidationError, match="frozen"):
+        first[0].due += timedelta(days=1)  # type: ignore[misc]
+    # A new list each time: a caller may sort or filter its own.
+    first.clear()
     again = state.deadlines(TODAY, NOW)
     DEADLINE_MEMO.clear()
-    computed = state.deadlines(TODAY, NOW)
-    assert again == computed != first
+    assert again == state.deadlines(TODAY, NOW) != []
 
 
 def test_the_memo_starts_afresh_when_full(monkeypatch: pytest.MonkeyPatch) -> None:
