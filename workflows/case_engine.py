@@ -554,6 +554,13 @@ class CaseRun:
             # Projected by the loop's activity (a plain refresh changed nothing to project).
             self._projection_stale = self._projection_stale or changed
             return view
+        if replaying:
+            # The batch went out in the answer when the update first ran: only its bookkeeping
+            # (what it would have carried counts as projected, as it did then).
+            self._projected_seq = max(self._projected_seq, self.case.seq)
+            self._reproject = set()
+            self._projection_stale = False
+            return view
         batch = self._pending_batch()
         view["projection"] = batch
         self._projected_seq = max(self._projected_seq, batch.case.last_seq)

@@ -16,6 +16,7 @@ from temporalio.testing import WorkflowEnvironment
 from models.actions import parse_input
 from models.enums import Action, IdentifiedAt
 from models.lifecycle import CaseState, apply, new_case
+from models.messages import ActionRequest
 from tests.workflows.helpers import Handle, act, deadline, local_today, rejected, start_case
 from worker import build_worker
 from workflows.case import CaseWorkflow
@@ -381,10 +382,22 @@ async def test_answers_after_a_replay_carry_the_view(
         day0 = await _today(time_env)
         handle = await start_case(time_env.client, task_queue, case_id, identified_on=day0)
         stages = []
+        projected: list[int] = []
         for action in ("complete_screening", "make_application", "register"):
-            state = await act(handle, action, day0)
+            body = {"on": day0.isoformat()}
+            request = ActionRequest(
+                action=Action(action), body=body, actor="caseworker", project=True
+            )
+            state = await handle.execute_update(CaseWorkflow.act, request)
             assert state["allowed_actions"]
             assert "deadlines" in state
             stages.append(state["stage"])
+            # The replayed answers handed their batches over when they first ran: this one
+            # carries exactly what came after them (the replay kept their bookkeeping).
+            seqs = [e["seq"] for e in state["projection"]["events"]]
+            assert seqs and min(seqs) > max(projected, default=0), (projected, seqs)
+            assert state["projection"]["case"]["last_seq"] == max(seqs)
+            projected += seqs
         assert len(set(stages)) == 3
         assert (await handle.query(CaseWorkflow.state))["stage"] == stages[-1]
+        assert projected == sorted(set(projected))
