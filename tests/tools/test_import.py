@@ -30,7 +30,6 @@ from temporalio.testing import WorkflowEnvironment
 from api.routes.cases import _remember
 from api.schemas import CaseCreate
 from core.settings import Settings
-from db.engine import make_engine, migrate
 from db.imports import import_key
 from db.tables import (
     AuditRecord,
@@ -41,9 +40,9 @@ from db.tables import (
 )
 from models.enums import Action
 from models.messages import ActionRequest
+from tests.tools.conftest import import_worker
 from tools.import_rows import Format, PreparedRow, Rejection, RowError, csv_columns
 from tools.importer import DEFAULT_ACTOR, _actor, import_row, read_report, run_import
-from worker import build_worker
 from workflows.case import CaseWorkflow, workflow_id
 
 FUTURE = (date.today() + timedelta(days=5)).isoformat()
@@ -110,20 +109,8 @@ class Ctx:
 
 @pytest_asyncio.fixture
 async def ctx(dev_env: WorkflowEnvironment, task_queue: str, tmp_path: Path) -> AsyncIterator[Ctx]:
-    db_url = f"sqlite:///{tmp_path / 'readmodel.db'}"
-    migrate(db_url)
-    engine = make_engine(db_url)
-    settings = Settings(
-        _env_file=None,
-        DATABASE_URL=db_url,
-        ASYLUMFLOW_TASK_QUEUE=task_queue,
-        ASYLUMFLOW_SEARCH_ATTRIBUTES=True,
-    )
-    try:
-        async with build_worker(dev_env.client, task_queue, engine):
-            yield Ctx(dev_env.client, engine, settings, db_url, tmp_path)
-    finally:
-        engine.dispose()
+    async with import_worker(dev_env.client, task_queue, tmp_path / "readmodel.db") as w:
+        yield Ctx(w.client, w.engine, w.settings, w.url, tmp_path)
 
 
 def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:

@@ -42,10 +42,10 @@ from db.tables import (
 from models.enums import Action
 from models.messages import ProjectionBatch
 from tests.conftest import BACKENDS, PG_ADMIN_URL
+from tests.tools.conftest import WriterDied, import_worker, kill_the_writer
 from tools.import_rows import PreparedRow, SourceRow, prepare
 from tools.import_store import Stored, store_group
 from tools.importer import DEFAULT_ACTOR, _actor, open_row, run_import, store_row, write_row
-from worker import build_worker
 
 LODGED = [
     {"action": "make_application", "on": "2025-02-24"},
@@ -138,24 +138,13 @@ class Ctx:
 
 @pytest_asyncio.fixture
 async def ctx(dev_env: WorkflowEnvironment, task_queue: str, tmp_path: Path) -> AsyncIterator[Ctx]:
-    url = f"sqlite:///{tmp_path / 'worker.db'}"
-    migrate(url)
-    engine = make_engine(url)
-    settings = Settings(
-        _env_file=None,
-        DATABASE_URL=url,
-        ASYLUMFLOW_TASK_QUEUE=task_queue,
-        ASYLUMFLOW_SEARCH_ATTRIBUTES=True,
-    )
-    try:
-        async with build_worker(dev_env.client, task_queue, engine):
-            made = Ctx(dev_env.client, settings, tmp_path)
-            try:
-                yield made
-            finally:
-                made.drop()
-    finally:
-        engine.dispose()
+    # The worker's own read model; each test writes the import into engines of its own.
+    async with import_worker(dev_env.client, task_queue, tmp_path / "worker.db") as w:
+        made = Ctx(w.client, w.settings, tmp_path)
+        try:
+            yield made
+        finally:
+            made.drop()
 
 
 def prepared(settings: Settings) -> list[PreparedRow]:
@@ -271,15 +260,9 @@ async def test_an_import_that_dies_with_a_group_unwritten_resumes(
     engine = ctx.engine("crash.db")
     path = write_file(ctx.tmp / "c.jsonl")
 
-    class Crash(Exception):
-        pass
-
-    def crash(*args: Any) -> None:
-        raise Crash("the import process died")
-
-    monkeypatch.setattr(tools.importer, "write_opened", crash)
+    kill_the_writer(monkeypatch)
     try:
-        with pytest.raises(Crash):
+        with pytest.raises(WriterDied):
             await run_import(ctx.client, engine, ctx.settings, path, "jsonl")
         # Stored and opened, nothing written: no row counts as imported but the case with no
         # act, whose row `start_case` writes when it opens it (as `POST /cases` does).
@@ -322,17 +305,11 @@ async def test_a_writer_that_fails_ends_the_import_instead_of_hanging(
     engine = ctx.engine("dead-writer.db")
     path = write_file(ctx.tmp / "w.jsonl")
 
-    class WriterBug(Exception):
-        pass
-
-    def bug(*args: Any) -> None:
-        raise WriterBug("not a database error")
-
-    monkeypatch.setattr(tools.importer, "write_opened", bug)
+    kill_the_writer(monkeypatch)
     monkeypatch.setattr(tools.importer, "WRITE_GROUP", 1)
     monkeypatch.setattr(tools.importer, "WRITE_WAIT", 0.0)
     try:
-        with pytest.raises(WriterBug):
+        with pytest.raises(WriterDied):
             # A guard against the hang this test is about, not a timing: it ends in seconds.
             await asyncio.wait_for(
                 run_import(ctx.client, engine, ctx.settings, path, "jsonl", concurrency=1),
