@@ -460,9 +460,14 @@ def superseded_packs() -> tuple[RulePack, ...]:
 
 
 @cache
-def _by_digest() -> dict[tuple[str, str], RulePack]:
-    found = {(p.id, p.digest): p for p in superseded_packs()}
+def _by_digest() -> dict[tuple[str, str | None], RulePack]:
+    """Every content by (id, digest), and the current one also by (id, None)."""
+    found: dict[tuple[str, str | None], RulePack] = {
+        (p.id, p.digest): p for p in superseded_packs()
+    }
     found.update({(p.id, p.digest): p for p in all_packs()})
+    # Every case asks for its pack many times per action: a lookup, not a scan of the packs.
+    found.update({(p.id, None): p for p in all_packs()})
     return found
 
 
@@ -481,10 +486,10 @@ def get_pack(pack_id: str, digest: str | None = None) -> RulePack:
 
     `digest` may be the full `sha256:...` digest or a prefix of its hex digits (12 or more).
     """
+    found = _by_digest().get((pack_id, digest))
+    if found is not None:
+        return found
     if digest is not None:
-        found = _by_digest().get((pack_id, digest))
-        if found is not None:
-            return found
         hexpart = digest.removeprefix("sha256:")
         matches = [
             p
@@ -495,9 +500,6 @@ def get_pack(pack_id: str, digest: str | None = None) -> RulePack:
             return matches[0]
         known = ", ".join(p.digest for p in pack_contents(pack_id)) or "none"
         raise PackError(f"rule pack {pack_id!r} has no content {digest!r}; known: {known}")
-    for pack in all_packs():
-        if pack.id == pack_id:
-            return pack
     known = ", ".join(p.id for p in all_packs())
     raise PackError(f"unknown rule pack {pack_id!r}; known packs: {known}")
 
