@@ -55,6 +55,37 @@ def imported_external_ids(engine: Engine, actor: str) -> set[str]:
         return {key.removeprefix(KEY_PREFIX) for key in session.exec(query).all()}
 
 
+def audit_unaudited(engine: Engine, actor: str) -> int:
+    """Write the audit record of each case `actor` imported that has none; how many were.
+
+    A case with no act is written (its row) when it is opened, as `POST /cases` writes it, and
+    its audit record after that: an import that died in between left the case imported with no
+    trace of who brought it in, and a resumed import skips it. It gets its record now.
+    """
+    audited = (
+        select(AuditRecord.id)
+        .where(
+            col(AuditRecord.case_id) == col(IdempotencyRecord.case_id),
+            AuditRecord.method == "IMPORT",
+        )
+        .exists()
+    )
+    query = (
+        select(IdempotencyRecord.case_id)
+        .join(CaseRecord, col(CaseRecord.id) == col(IdempotencyRecord.case_id))
+        .where(
+            IdempotencyRecord.user_name == actor,
+            col(IdempotencyRecord.key).startswith(KEY_PREFIX),
+            sa.not_(audited),
+        )
+    )
+    with Session(engine) as session:
+        missing = session.exec(query).all()
+    for case_id in missing:
+        audit_imported(engine, actor, case_id)
+    return len(missing)
+
+
 def discard_unopened(engine: Engine, case_id: str) -> None:
     """Remove what was stored for a case whose opening batch the workflow refused.
 

@@ -48,7 +48,13 @@ from core.csv_safety import SafeWriter
 from core.private_files import private_file
 from core.settings import Settings
 from db.import_writes import Opened, write_opened
-from db.imports import audit_imported, discard_unopened, import_key, imported_external_ids
+from db.imports import (
+    audit_imported,
+    audit_unaudited,
+    discard_unopened,
+    import_key,
+    imported_external_ids,
+)
 from db.intents import record_intent
 from db.tables import UserRecord
 from db.users import Role
@@ -154,6 +160,8 @@ async def run_import(
     """
     report = ImportReport()
     done = await asyncio.to_thread(imported_external_ids, engine, actor)
+    # What an earlier run that died left without its audit record gets it before anything.
+    await asyncio.to_thread(audit_unaudited, engine, actor)
     rows = list(read_rows(path, fmt))
     if on_total is not None:
         on_total(len(rows))
