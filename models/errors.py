@@ -47,3 +47,13 @@ class InvalidInput(Exception):
         super().__init__(f"{field}: {detail}")
         self.field = field
         self.detail = detail
+
+
+class OutOfTime(InvalidInput):
+    """An act dated after the period the law gives it, which the law takes as not done.
+
+    422 on `on`: a take-charge request out of time (Dublin III Art 21(1) third subparagraph).
+    """
+
+    def __init__(self, detail: str) -> None:
+        super().__init__("on", detail)

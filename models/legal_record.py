@@ -31,7 +31,7 @@ from models.actions import ActionInput, CorrectEventInput, RetractEventInput, in
 from models.case_state import CaseCreated, CaseEvent, CaseState, new_case
 from models.effects import Applied, apply, replay_act
 from models.enums import PUBLIC_EVENTS, Action, LegalEvent
-from models.errors import DomainError, InvalidInput
+from models.errors import DomainError, InvalidInput, OutOfTime
 from models.field_checks import validate_input
 from models.settling import local_date, settle
 from models.transitions import TRANSITIONS, allowed_actions, check_allowed
@@ -235,6 +235,11 @@ def _refuse_new(fold: _Fold, entry: CaseEvent) -> None:
     stage it would have been taken in, or 422).
     """
     action = Action(entry.action)
+    error = fold.errors[entry.seq]
+    if isinstance(error, OutOfTime):
+        # The law takes the act as not made at its date (a request after its period): that,
+        # not the order of the record, is why it has no place.
+        raise error
     if action in allowed_actions(fold.state):
         raise InvalidInput(
             "on",

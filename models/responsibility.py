@@ -14,7 +14,8 @@ from typing import Any
 
 from models.actions import ActionInput, ResponsibilityReplyInput, ResponsibilityRequestInput
 from models.case_state import CaseEvent, CaseState, amend, occur, set_stage
-from models.enums import Action, LegalEvent, Stage
+from models.enums import Action, ClockName, LegalEvent, Stage
+from models.errors import OutOfTime
 
 
 def request_responsibility(
@@ -39,6 +40,7 @@ def request_responsibility(
         occur(state, request.event, request.on, request.at or entry.recorded_at)
     if state.stage is not Stage.RESPONSIBILITY_REQUESTED:
         state.stage_before_responsibility = state.stage
+    _refuse_if_out_of_time(state, p.on, kind)
     state.responsibility = {
         "kind": kind,
         "to_state": p.to_state,
@@ -46,6 +48,30 @@ def request_responsibility(
         "status": "requested",
         **({"eurodac_hit_on": p.eurodac_hit_on.isoformat()} if p.eurodac_hit_on else {}),
     }
+
+
+def _refuse_if_out_of_time(state: CaseState, on: date, kind: str) -> None:
+    """Refuse a request the law takes as not made: sent after its period.
+
+    Where the pack's rule says so (`refuses_late`): Dublin III Art 21(1) third subparagraph,
+    AMMR Art 39(1) third subparagraph. Recording it would start the reply clock and, on the
+    other state's silence, a transfer that the law does not allow: responsibility already lies
+    with this state.
+
+    Raises:
+        OutOfTime: on `on` (422), naming the last day of the period, its rule and the consequence.
+    """
+    request = state.deadline(ClockName.RESPONSIBILITY_REQUEST, on)
+    if request is None or not request.late:
+        return
+    pack = state.pack  # pinned at lodging, before any request
+    rule = next((r for r in pack.clocks if f"{pack.id}/{r.id}" == request.rule), None)
+    if rule is None or rule.refuses_late is None:
+        return
+    raise OutOfTime(
+        f"the {kind.replace('_', '-')} request period ended on {request.due.isoformat()} "
+        f"({rule.citation}): {rule.refuses_late}",
+    )
 
 
 def accept_responsibility(state: CaseState, on: date, at: datetime, *, implicit: bool) -> None:

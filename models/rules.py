@@ -188,6 +188,12 @@ class ClockRule(_Strict):
     citation: str
     unverified: bool = False
     note: str | None = None
+    refuses_late: str | None = Field(
+        default=None,
+        description="The law takes the act that meets this clock after its due day as not "
+        "done, with this consequence (Dublin III Art 21(1): a take-charge request out of time "
+        "leaves responsibility here): such an act is refused, naming it",
+    )
     # Tracks (issue 20): the act that starts the clock fixes its period (a return decision's
     # voluntary departure period); `period` is then the longest the law allows, `min_period`
     # the shortest.

@@ -63,6 +63,19 @@ async def test_604_take_charge_accepted_and_transferred(api: Api) -> None:
     )
     assert refused.status_code == 403
 
+    # Lodged 10 Mar + 3 months = Wed 10 Jun 2026: a request dated the 11th is out of time
+    # (Art 21(1) third subparagraph), refused on its date, and nothing is recorded.
+    late = await api.http.post(
+        f"/cases/{case_id}/actions/request_take_charge",
+        json={"on": "2026-06-11", "to_state": "DE"},
+        headers=api.auth(CW),
+    )
+    assert late.status_code == 422, late.text
+    assert late.json()["field"] == "on"
+    assert "ended on 2026-06-10" in late.json()["detail"], late.text
+    assert "leaves responsibility with this state" in late.json()["detail"]
+    assert (await view_of(api, case_id))["stage"] == "lodged"
+
     requested = await act(api, CW, case_id, "request_take_charge", on="2026-05-04", to_state="DE")
     request = clock(requested, "responsibility_request")
     assert (request["due"], request["status"], request["rule"]) == (
