@@ -25,6 +25,7 @@ from sqlmodel import Session, SQLModel, col, select
 from db import list_order
 from db.cursor import InvalidCursor, decode_cursor, encode_cursor
 from db.stuck_arms import stuck_arms
+from db.stuck_arms import total as stuck_total
 from db.tables import CaseEventRecord, CaseRecord, DeadlineRecord
 from models.enums import Stage
 from models.rules import RulePack, all_packs
@@ -328,9 +329,7 @@ def stuck(
     arms = [arm.on_cases() for arm in parts]
     counted: ColumnElement[int] | None = None
     if parts and not filters.assignee:
-        counted = reduce(
-            operator.add, (a.total(filters.jurisdiction, filters.procedure) for a in parts)
-        )
+        counted = stuck_total(parts, today, filters.jurisdiction, filters.procedure)
     if sort == "since":
         rows, total, following = _page_of_arms(
             engine, arms, filters.conditions(), cursor, limit, counted
