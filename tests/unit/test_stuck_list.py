@@ -12,19 +12,27 @@ from __future__ import annotations
 import random
 from datetime import date, timedelta
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
 from bench import supervision as seeder
+from db import supervision
 from db.supervision import Filters, service_levels, stuck
 from db.tables import CaseRecord
 from models.enums import Stage
-from models.rules import all_packs
+from models.rules import RulePack, all_packs
 from models.service_levels import DEFAULT_SERVICE_LEVELS
 
 CASES = SQLModel.metadata.tables[CaseRecord.__tablename__]
 TODAY = date(2026, 1, 1)
+Levels = dict[Stage, int]
+
+
+def packs_listed() -> tuple[RulePack, ...]:
+    """The packs `db.supervision` reads its levels from now."""
+    return tuple(supervision.all_packs())  # type: ignore[attr-defined]
 
 
 def _seed(engine: Engine) -> None:
@@ -41,10 +49,15 @@ def _seed(engine: Engine) -> None:
             )
 
 
-def _oracle(engine: Engine, filters: Filters, today: date) -> list[str]:
-    """The stuck cases' ids in the list's order (since, then id), case by case."""
-    default = service_levels(None)
-    by_pack = {p.id: service_levels(p) for p in all_packs()}
+def _oracle(
+    engine: Engine, filters: Filters, today: date, configured: Levels | None = None
+) -> list[str]:
+    """The stuck cases' ids in the list's order (since, then id), case by case.
+
+    The packs are those the list reads (`db.supervision.all_packs`, which a test may replace).
+    """
+    default = service_levels(None, configured)
+    by_pack = {p.id: service_levels(p, configured) for p in packs_listed()}
     names = ["id", "stage", "stage_since", "pack_id", "waiting_for_interpreter"]
     names += ["jurisdiction", "procedure", "assignee"]
     with engine.connect() as conn:
@@ -68,13 +81,17 @@ def _oracle(engine: Engine, filters: Filters, today: date) -> list[str]:
     return [case_id for _, case_id in sorted(found)]
 
 
-def _walk(engine: Engine, filters: Filters, today: date, limit: int) -> list[str]:
+def _walk(
+    engine: Engine, filters: Filters, today: date, limit: int, configured: Levels | None = None
+) -> list[str]:
     """Every page of the list in turn; each page's total must be the oracle's count."""
-    expected = len(_oracle(engine, filters, today))
+    expected = len(_oracle(engine, filters, today, configured))
     ids: list[str] = []
     cursor = None
     while True:
-        page = stuck(engine, filters, today=today, cursor=cursor, limit=limit)
+        page = stuck(
+            engine, filters, today=today, cursor=cursor, limit=limit, configured=configured
+        )
         assert page.total == expected, (filters, today, len(ids))
         assert len(page.items) <= limit
         ids += [item["id"] for item in page.items]
@@ -111,3 +128,27 @@ def test_the_total_is_the_oracles_on_every_day_of_two_months(engine: Engine) -> 
         for f in (Filters(), Filters(jurisdiction="rs", procedure="regular")):
             listed = stuck(engine, f, today=today, limit=1)
             assert listed.total == len(_oracle(engine, f, today)), (f, today)
+
+
+def test_packs_and_settings_with_levels_of_their_own(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Packs with their own levels add arms on their cases alone (and take theirs out of the
+    # stage's shared arm); configured levels move every pack's cutoff that the pack leaves.
+    _seed(engine)
+    own = {
+        "pl-2015": {Stage.REGISTERED: 3, Stage.LODGED: 20, Stage.INTERVIEW_SCHEDULED: 9},
+        "eu-2013": {Stage.LODGED: 95, Stage.INTERVIEW_SCHEDULED: 9},
+    }
+    packs = tuple(
+        p.model_copy(update={"service_levels": own[p.id]}) if p.id in own else p
+        for p in all_packs()
+    )
+    monkeypatch.setattr(supervision, "all_packs", lambda: packs)
+    configured = {Stage.LODGED: 40, Stage.INTERVIEWED: 17}
+    for today in (TODAY, TODAY - timedelta(days=17), TODAY + timedelta(days=75)):
+        for f in (Filters(), Filters(jurisdiction="pl"), Filters(stage="lodged")):
+            expected = _oracle(engine, f, today, configured)
+            assert _walk(engine, f, today, 23, configured) == expected, (f, today)
+            assert _walk(engine, f, today, 23) == _oracle(engine, f, today), (f, today)
+    assert len(_oracle(engine, Filters(jurisdiction="pl"), TODAY, configured)) > 23
