@@ -35,6 +35,7 @@ from db import legal_aid, stats, supervision
 from db.engine import make_engine, migrate
 from db.stat_facts import Rollup, apply_rollup, case_facts, event_row, fact_rows
 from db.stuck_arms import stuck_arms
+from db.stuck_arms import total as stuck_total
 from db.tables import CaseEventRecord, CaseRecord, CaseStatFactRecord, DeadlineRecord
 from models.enums import Outcome, Procedure, Stage
 from models.rules import all_packs
@@ -396,8 +397,7 @@ def workloads(engine: Engine, today: date) -> dict[str, Callable[[], object]]:
     def stuck_total_tallied() -> object:
         arms = stuck_arms(today, *_levels())
         with engine.connect() as conn:
-            total = sum((a.total(None, None) for a in arms), start=sa.literal(0))
-            return conn.execute(sa.select(total)).scalar_one()
+            return conn.execute(sa.select(stuck_total(arms, today, None, None))).scalar_one()
 
     def backlog_counted() -> object:
         # Before migration 0016: every open stage's cases and the overdue ones counted.

@@ -6,29 +6,30 @@ into disjoint arms, one per stage and level (`stuck_arms`): each is one ordered 
 (stage, stage_since, id) index, which pages the list (`db.supervision`).
 
 The total is the arms' counts summed. Counting an arm's range visits every stuck case of the
-stage (386,000 index entries at 1,000,000 cases, 86 ms of CPU per request); instead an arm
-sums `case_tallies` over the months before its cutoff's month and counts from the index only
-the cases that entered the stage in that month before the cutoff: one month of the stage's
-intake, whatever the caseload (`Arm.total`). Both parts are read in one statement, so from one
-snapshot.
+stage (386,000 index entries at 1,000,000 cases, 86 ms of CPU per request); instead the total
+sums `case_tallies` up to the cutoffs' months and corrects each arm by the cases of its cutoff's
+month on the wrong side of the cutoff, counted from the index: at most half a month of the
+stage's intake, whatever the caseload (`total`). Both parts are read in one statement, so from
+one snapshot.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy import ColumnElement, and_, func
+from sqlalchemy import ColumnElement, and_, func, or_
 from sqlmodel import SQLModel
 
-from db.tables import CaseRecord
+from db.tables import CaseRecord, CaseTallyRecord
 from db.tallies import Tallied
 from models.enums import Stage
 
 _CASES = SQLModel.metadata.tables[CaseRecord.__tablename__]
+_TALLIES = SQLModel.metadata.tables[CaseTallyRecord.__tablename__]
 
 
 @dataclass(frozen=True)
@@ -63,28 +64,59 @@ class Arm:
             found.append(c.stage_since < self.before)
         return and_(*found)
 
-    def total(self, jurisdiction: str | None, procedure: str | None) -> ColumnElement[int]:
-        """How many cases the arm holds (within the filters).
 
-        The tallies of the months before the cutoff's, plus the cases of the cutoff's own
-        month that entered the stage before the cutoff (one month of an index range).
-        """
-        tallied = self._tallied(jurisdiction, procedure)
-        if self.before is None:
-            return tallied.count()
-        month = self.before.replace(day=1)
-        earlier = replace(tallied, months_before=month).count()
-        this_month = (
-            sa.select(func.count())
-            .select_from(_CASES)
-            .where(
-                *tallied.on(_CASES),
-                _CASES.c.stage_since >= month,
-                _CASES.c.stage_since < self.before,
+def _month_after(day: date) -> date:
+    """The first day of the month after `day`'s."""
+    return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+
+
+def total(
+    arms: Sequence[Arm], today: date, jurisdiction: str | None, procedure: str | None
+) -> ColumnElement[int]:
+    """How many cases the arms hold together (within the filters), from the tallies.
+
+    Per arm with a cutoff: the tallies of the months before the cutoff's month plus that month's
+    cases before the cutoff, or the tallies up to and including the cutoff's month minus that
+    month's cases from the cutoff on, whichever leaves fewer days to count from the index (the
+    days up to today: none enter a stage later). The arms are disjoint, and a tally row is
+    one combination of the columns the arms test, so no row is in two arms: all the arms'
+    tallies are one sum over one `OR`. A sum per arm read the same heap pages of `case_tallies`
+    once per arm, which updates leave sparse (at 1,000,000 cases 7,032 rows on 736 pages; 22
+    sums made 3,833 page reads, more than half of the stuck page's time in the database).
+    """
+    tallied: list[ColumnElement[bool]] = []
+    corrections: list[tuple[int, ColumnElement[int]]] = []
+    for arm in arms:
+        counted = arm._tallied(jurisdiction, procedure)
+        if arm.before is None:
+            tallied.append(and_(*counted.on(_TALLIES)))
+            continue
+        month, following = arm.before.replace(day=1), _month_after(arm.before)
+        end = min(following, today + timedelta(days=1))
+        if arm.before - month <= end - arm.before:
+            sign, months_before, since, until = 1, month, month, arm.before
+        else:
+            sign, months_before, since, until = -1, following, arm.before, following
+        tallied.append(and_(*replace(counted, months_before=months_before).on(_TALLIES)))
+        if since < until:
+            in_month = (
+                sa.select(func.count())
+                .select_from(_CASES)
+                .where(
+                    *counted.on(_CASES),
+                    _CASES.c.stage_since >= since,
+                    _CASES.c.stage_since < until,
+                )
+                .scalar_subquery()
             )
-            .scalar_subquery()
-        )
-        return earlier + this_month
+            corrections.append((sign, in_month))
+    if not tallied:
+        return sa.literal(0, sa.Integer)
+    summed = sa.select(func.coalesce(func.sum(_TALLIES.c.n), 0)).where(or_(*tallied))
+    found: ColumnElement[int] = summed.scalar_subquery()
+    for sign, part in corrections:
+        found = found + part if sign > 0 else found - part
+    return found
 
 
 def stuck_arms(

@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
-from functools import reduce
+from functools import lru_cache, reduce
 from typing import Any
 
 import sqlalchemy as sa
@@ -25,6 +25,7 @@ from sqlmodel import Session, SQLModel, col, select
 from db import list_order
 from db.cursor import InvalidCursor, decode_cursor, encode_cursor
 from db.stuck_arms import stuck_arms
+from db.stuck_arms import total as stuck_total
 from db.tables import CaseEventRecord, CaseRecord, DeadlineRecord
 from models.enums import Stage
 from models.rules import RulePack, all_packs
@@ -146,15 +147,31 @@ def _page(
     return rows, int(found), following
 
 
-def _page_of_arms(
-    engine: Engine,
-    arms: list[ColumnElement[bool]],
-    where: list[ColumnElement[bool]],
-    cursor: str | None,
+_AFTER_SINCE = sa.bindparam("after_since", type_=sa.Date())
+_AFTER_ID = sa.bindparam("after_id", type_=sa.String())
+
+
+@dataclass(frozen=True)
+class _ArmsQuery:
+    """The statements of a page of disjoint arms; a cursor's position is given as parameters."""
+
+    rows: Any
+    """The page's rows (`limit + 1` of them) with the total (`Select[tuple[CaseRecord, int]]`)."""
+    total: ColumnElement[int]
+    """The total alone, for an empty page."""
+    limit: int
+    paged: bool
+    """Whether the statements read after a cursor (`_AFTER_SINCE`, `_AFTER_ID`)."""
+
+
+def _arms_query(
+    arms: tuple[ColumnElement[bool], ...],
+    where: tuple[ColumnElement[bool], ...],
+    paged: bool,
     limit: int,
     total: ColumnElement[int] | None = None,
-) -> tuple[list[CaseRecord], int, str | None]:
-    """As `_page` on `stage_since`, for a condition that is a disjunction of disjoint `arms`.
+) -> _ArmsQuery:
+    """As `_page`'s query on `stage_since`, for a condition that is a disjunction of `arms`.
 
     One `OR` of range conditions on different stages makes both engines collect every match
     and sort it to find the first page (SQLite: a multi-index OR; PostgreSQL: a bitmap OR), so
@@ -162,23 +179,19 @@ def _page_of_arms(
     arm on its own is one ordered range of the (stage, stage_since, id) index: the first
     `limit + 1` keys of every arm are read in order, the page is the first of their union, and
     only its rows are read from the table. The total is the sum of the arms' counts, which the
-    same index answers alone, unless the caller gives one (`db.stuck_arms.Arm.total`).
+    same index answers alone, unless the caller gives one (`db.stuck_arms.total`).
     """
-    if not arms:
-        return [], 0, None
     c = SQLModel.metadata.tables[CaseRecord.__tablename__].c
-    where = [*where, c.stage_since.is_not(None)]
-    after: list[ColumnElement[bool]] = []
-    if cursor:
-        after_since, after_id = _cursor_position(cursor)
+    conditions = [*where, c.stage_since.is_not(None)]
+    if paged:
         # A row-value comparison, which both engines turn into one index range (an OR of
         # `since > a` and `since = a AND id > b` is not).
-        after = [tuple_(c.stage_since, c.id) > tuple_(after_since, after_id)]
+        conditions.append(tuple_(c.stage_since, c.id) > tuple_(_AFTER_SINCE, _AFTER_ID))
     # Core statements on the table's columns: an ORM entity aliased over the union costs
     # tens of milliseconds to build per request, more than the query.
     firsts = [
         sa.select(c.stage_since, c.id)
-        .where(arm, *where, *after)
+        .where(arm, *conditions)
         .order_by(c.stage_since, c.id)
         .limit(limit + 1)
         .subquery()
@@ -198,20 +211,33 @@ def _page_of_arms(
         counted = [sa.select(func.count()).where(arm, *where).scalar_subquery() for arm in arms]
         total = reduce(operator.add, counted)
     # The page's rows and the total in one round trip (the total is computed once).
-    query = (
+    rows = (
         select(CaseRecord, total)
         .join(page, col(CaseRecord.id) == page.c.id)
         .order_by(page.c.stage_since, page.c.id)
     )
+    return _ArmsQuery(rows, total, limit, paged)
+
+
+def _page_of_arms(
+    engine: Engine, query: _ArmsQuery, cursor: str | None
+) -> tuple[list[CaseRecord], int, str | None]:
+    """One page of `query` after `cursor` (given exactly when the query is `paged`)."""
+    params: dict[str, Any] = {}
+    if cursor:
+        after_since, after_id = _cursor_position(cursor)
+        params = {_AFTER_SINCE.key: after_since, _AFTER_ID.key: after_id}
     with Session(engine) as session:
-        found = session.exec(query).all()
+        found = session.exec(query.rows, params=params).all()
         rows = [row for row, _ in found]
         # An empty page (a cursor past the end) still answers the total.
         count = (
-            found[0][1] if found else session.connection().execute(sa.select(total)).scalar_one()
+            found[0][1]
+            if found
+            else session.connection().execute(sa.select(query.total)).scalar_one()
         )
-    more = len(rows) > limit
-    rows = rows[:limit]
+    more = len(rows) > query.limit
+    rows = rows[: query.limit]
     following = _cursor_after(rows[-1].stage_since, rows[-1].id) if more else None
     return rows, int(count), following
 
@@ -300,6 +326,45 @@ def service_levels(
     return {**DEFAULT_SERVICE_LEVELS, **(configured or {}), **(pack.service_levels if pack else {})}
 
 
+_Levels = tuple[
+    tuple[tuple[Stage, int], ...], tuple[tuple[str, tuple[tuple[Stage, int], ...]], ...]
+]
+"""The default service levels and each pack's, as items: a key for the caches below."""
+
+
+@lru_cache(maxsize=64)
+def _stuck_conditions(
+    today: date, levels: _Levels, filters: Filters
+) -> tuple[tuple[ColumnElement[bool], ...], ColumnElement[int] | None]:
+    """The stuck arms as conditions on `cases`, and their total (None: count the arms).
+
+    SQL expressions that depend on the day, the levels and the filters alone, so they are built
+    once and reused (statements are immutable): building the 22 arms and their total from the
+    tallies took ~10 ms of CPU per request, more than the database's work for the page. The
+    total comes from the tallies (`db.stuck_arms`) unless the list is one assignee's, whose
+    cases the index counts quickly and the tallies do not know.
+    """
+    default = dict(levels[0])
+    by_pack = {pack: dict(items) for pack, items in levels[1]}
+    stages = [s for s in DEFAULT_SERVICE_LEVELS if not filters.stage or s.value == filters.stage]
+    parts = stuck_arms(today, stages, default, by_pack)
+    counted: ColumnElement[int] | None = None
+    if parts and not filters.assignee:
+        counted = stuck_total(parts, today, filters.jurisdiction, filters.procedure)
+    return tuple(arm.on_cases() for arm in parts), counted
+
+
+@lru_cache(maxsize=128)
+def _stuck_query(
+    today: date, levels: _Levels, filters: Filters, paged: bool, limit: int
+) -> _ArmsQuery | None:
+    """A stuck page's statements in `since` order, built once per key (None: no arms)."""
+    arms, counted = _stuck_conditions(today, levels, filters)
+    if not arms:
+        return None
+    return _arms_query(arms, tuple(filters.conditions()), paged, limit, counted)
+
+
 def stuck(
     engine: Engine,
     filters: Filters,
@@ -318,29 +383,22 @@ def stuck(
     A case is stuck when it has been in its stage for *more* days than the level. `since` is
     the day it entered the stage (no transition since then), so the longest stuck come first.
     Another `sort` reads the arms as one condition (the per-arm ranges serve `since` only).
-    The total comes from the tallies (`db.stuck_arms`) unless the list is one assignee's,
-    whose cases the index counts quickly and the tallies do not know.
     """
     default = service_levels(None, configured)
     by_pack = {p.id: service_levels(p, configured) for p in all_packs()}
-    stages = [s for s in DEFAULT_SERVICE_LEVELS if not filters.stage or s.value == filters.stage]
-    parts = stuck_arms(today, stages, default, by_pack)
-    arms = [arm.on_cases() for arm in parts]
-    counted: ColumnElement[int] | None = None
-    if parts and not filters.assignee:
-        counted = reduce(
-            operator.add, (a.total(filters.jurisdiction, filters.procedure) for a in parts)
-        )
+    levels = (tuple(default.items()), tuple((p, tuple(lv.items())) for p, lv in by_pack.items()))
+    rows: list[CaseRecord]
     if sort == "since":
-        rows, total, following = _page_of_arms(
-            engine, arms, filters.conditions(), cursor, limit, counted
-        )
-    elif arms:
-        where = [or_(*arms), *filters.conditions()]
-        since = col(CaseRecord.stage_since)
-        rows, total, following = _page(engine, where, since, cursor, limit, sort, counted)
+        query = _stuck_query(today, levels, filters, bool(cursor), limit)
+        rows, total, following = _page_of_arms(engine, query, cursor) if query else ([], 0, None)
     else:
-        rows, total, following = [], 0, None
+        arms, counted = _stuck_conditions(today, levels, filters)
+        if arms:
+            where = [or_(*arms), *filters.conditions()]
+            since = col(CaseRecord.stage_since)
+            rows, total, following = _page(engine, where, since, cursor, limit, sort, counted)
+        else:
+            rows, total, following = [], 0, None
     items = []
     for row in rows:
         level = by_pack.get(row.pack_id, default)[Stage(row.stage)]
