@@ -43,16 +43,21 @@ def imported_external_ids(engine: Engine, actor: str) -> set[str]:
     round trip per row. A row whose key exists but whose case row does not (the import
     stopped between the two) is not in it: that row goes through again, idempotently.
     """
-    query = (
-        select(IdempotencyRecord.key)
-        .join(CaseRecord, col(CaseRecord.id) == col(IdempotencyRecord.case_id))
-        .where(
-            IdempotencyRecord.user_name == actor,
-            col(IdempotencyRecord.key).startswith(KEY_PREFIX),
-        )
-    )
+    query = select(IdempotencyRecord.key).join(*_IN_READ_MODEL).where(*_imported_by(actor))
     with Session(engine) as session:
         return {key.removeprefix(KEY_PREFIX) for key in session.exec(query).all()}
+
+
+_IN_READ_MODEL = (CaseRecord, col(CaseRecord.id) == col(IdempotencyRecord.case_id))
+"""The join of an import's key to its case's read-model row (which marks the row imported)."""
+
+
+def _imported_by(actor: str) -> tuple[sa.ColumnElement[bool], ...]:
+    """The import keys of `actor`'s rows."""
+    return (
+        col(IdempotencyRecord.user_name) == actor,
+        col(IdempotencyRecord.key).startswith(KEY_PREFIX),
+    )
 
 
 def audit_unaudited(engine: Engine, actor: str) -> int:
@@ -72,12 +77,8 @@ def audit_unaudited(engine: Engine, actor: str) -> int:
     )
     query = (
         select(IdempotencyRecord.case_id)
-        .join(CaseRecord, col(CaseRecord.id) == col(IdempotencyRecord.case_id))
-        .where(
-            IdempotencyRecord.user_name == actor,
-            col(IdempotencyRecord.key).startswith(KEY_PREFIX),
-            sa.not_(audited),
-        )
+        .join(*_IN_READ_MODEL)
+        .where(*_imported_by(actor), sa.not_(audited))
     )
     with Session(engine) as session:
         missing = session.exec(query).all()
