@@ -366,7 +366,7 @@ def compute_deadlines(
         )
         if deadline is None:
             continue
-        changes: dict[str, object] = {"recomputed_at_lodging": recomputed}
+        changes: dict[str, object] = {"recomputed_at_lodging": True} if recomputed else {}
         if rule.withdrawn(situation):
             # RCD 2024 Art 17(1): not granted or, if already granted, withdrawn.
             was = "withdrawn" if deadline.status is ClockStatus.REACHED else "not granted"
@@ -374,7 +374,7 @@ def compute_deadlines(
                 "status": ClockStatus.CANCELLED,
                 "note": f"{was}: {rule.withdrawn_if_reason}",
             }
-        result.append(deadline.model_copy(update=changes))
+        result.append(deadline.model_copy(update=changes) if changes else deadline)
     return result
 
 
