@@ -65,7 +65,7 @@ def _refuse_if_out_of_time(state: CaseState, on: date, kind: str) -> None:
     if request is None or not request.late:
         return
     pack = state.pack  # pinned at lodging, before any request
-    rule = next((r for r in pack.clocks if f"{pack.id}/{r.id}" == request.rule), None)
+    rule = next((r for r in pack.clocks if pack.rule_ref(r) == request.rule), None)
     if rule is None or rule.refuses_late is None:
         return
     raise OutOfTime(
