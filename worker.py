@@ -34,8 +34,8 @@ ALL_WORKFLOWS: Sequence[type] = (CaseWorkflow, ReconcileWorkflow)
 # Pure domain code and its libraries are deterministic; passing them through the sandbox keeps
 # the rule packs loaded once per process instead of once per workflow run.
 # The action-signing key registry must be the one `build_worker` filled (one per process).
-# The case workflow's logic is shared by every run rather than copied into each: a private copy
-# of its code per cached run was most of what a cached case cost (`workflows.case`, issue 18).
+# The case workflow itself runs unsandboxed (`workflows.case`); these stay listed for the
+# sandboxed `ReconcileWorkflow` and any workflow that imports the domain.
 PASSTHROUGH = (
     *("models", "holidays", "dateutil", "yaml", "pydantic", "pydantic_core"),
     *("workflows.action_signing", "workflows.case_engine"),

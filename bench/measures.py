@@ -225,12 +225,12 @@ async def _replay_ms(replayer: Replayer, runs: list[WorkflowHistory], repeats: i
             await replayer.replay_workflow(history, raise_on_replay_failure=True)
         return (time.perf_counter() - started) * 1000
 
-    await once()  # the sandbox imports its modules on the first replay
+    await once()  # one-off imports (the no-op's sandbox) on the first replay
     return statistics.median([await once() for _ in range(repeats)])
 
 
 def replayers() -> tuple[Replayer, Replayer]:
-    """Replayers of the case workflows (sandboxed as the worker runs them) and of the no-op."""
+    """Replayers of the case workflows (configured as the worker runs them) and of the no-op."""
     case_replayer = Replayer(
         workflows=list(ALL_WORKFLOWS),
         data_converter=pydantic_data_converter,

@@ -435,9 +435,8 @@ async def _run(
         task_queue=task_queue,
         workflows=[CaseWorkflow],
         activities=[projections.project_case, send_reminder, send_reminder_retraction],
-        # No sandbox: the workflow code is the same, but the sandbox's per-task import
-        # isolation was a quarter of the run time, and replay safety is moot for a run this
-        # process starts and ends (tests/workflows replay the histories under the sandbox).
+        # No sandbox for any workflow here (`CaseWorkflow` runs without one everywhere; a
+        # sandbox's per-task import isolation was a quarter of the run time).
         workflow_runner=UnsandboxedWorkflowRunner(),
         # Every case stays cached: evicting one means replaying its history on the next query.
         max_cached_workflows=max(1000, config.arrivals_per_week * config.weeks + 100),

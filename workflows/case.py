@@ -1,11 +1,17 @@
 """`CaseWorkflow`: one durable workflow per asylum case, from identification to closure.
 
-A thin shell on purpose. The Temporal sandbox imports this module afresh for every workflow run
-and each cached run keeps its copy: the fewer code objects here, the less a cached case costs a
-worker and the less a replay re-imports. Each handler delegates to `workflows.case_engine.CaseRun`
-(the main loop, settling, projection, reminders, the actions), which is passed through the
-sandbox and so loaded once per process. The decorated methods stay here, as Temporal finds a
-workflow's run, updates, validators and queries on its class.
+A thin shell: each handler delegates to `workflows.case_engine.CaseRun` (the main loop,
+settling, projection, reminders, the actions). The decorated methods stay here, as Temporal finds
+a workflow's run, updates, validators and queries on its class.
+
+It runs outside Temporal's workflow sandbox (`sandboxed=False`). The sandbox guarded only this
+shell: the engine and the domain it calls were passed through it (loaded once per process), and
+passed-through code calls the real clock unrestricted. What the sandbox still cost was its own:
+a fresh import of this module and a private copy of it for every run, a third of the CPU of a
+timer storm's wake-up and of a replay, and a fifth of what a cached case held (issue 18,
+`bench/RESULTS.md`). Determinism is guarded instead by `tests/unit/test_determinism.py`, which
+refuses clock, randomness, environment and I/O calls anywhere in `workflows/` and `models/`,
+and by the recorded histories `tests/workflows/test_replay.py` replays.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.case_engine import workflow_id as workflow_id
 
 
-@workflow.defn
+@workflow.defn(sandboxed=False)
 class CaseWorkflow:
     """One asylum case: its stage, its legal clocks and their consequences."""
 

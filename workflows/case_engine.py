@@ -1,17 +1,15 @@
-"""The logic of one `CaseWorkflow` run, outside the workflow sandbox (`workflows.case`).
+"""The logic of one `CaseWorkflow` run (`workflows.case` is the shell of decorated handlers).
 
-The Temporal sandbox imports the workflow's module afresh for every workflow run, and each cached
-run keeps that private copy alive: its code objects were most of what a cached case cost a
-worker beyond a no-op's, and importing them again was CPU on every replay. So `workflows.case`
-is a thin shell of decorated handlers, and everything they do is here, in a module passed
-through the sandbox (`worker.PASSTHROUGH`; the shell imports it passed through too), loaded
-once per process and shared by every run.
+Loaded once per process and shared by every run: the shell runs unsandboxed, and this module
+was passed through the sandbox before that (`worker.PASSTHROUGH`, still listed for any
+sandboxed workflow that imports it), because a private copy of its code per cached run was most
+of what a cached case cost a worker beyond a no-op's.
 
 What that asks of this module: it runs inside each run's workflow context, so it may call the
 `temporalio.workflow` APIs (`now`, `patched`, activities, timers, search attributes) and must
 stay deterministic like any workflow code; all per-run state lives on the `CaseRun` instance
-the shell holds, never in module globals. The sandbox no longer checks it for non-deterministic
-calls, as it never checked the passed-through `models` it mostly calls.
+the shell holds, never in module globals. No sandbox checks it for non-deterministic calls;
+`tests/unit/test_determinism.py` does, here and in `models`.
 
 The main loop settles the state (a `models.lifecycle.CaseState`), every action goes through the
 pure transition table, and every legal clock becomes one recomputed wake-up of the loop (the

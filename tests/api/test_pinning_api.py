@@ -86,8 +86,8 @@ def _clear_pack_caches() -> None:
 def zz_packs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A jurisdiction `zz` of this test only: rs-2018's figures under the id zz-2018.
 
-    The worker runs in this process and the domain modules pass through the workflow sandbox, so
-    the workflows see the same pack directories as the API.
+    The worker runs in this process and the case workflow runs unsandboxed on the same domain
+    modules, so the workflows see the same pack directories as the API.
     """
     text = (rules.PACKS_DIR / "rs-2018.yaml").read_text(encoding="utf-8")
     text = text.replace("id: rs-2018", "id: zz-2018").replace("family: rs", "family: zz")
