@@ -7,6 +7,7 @@ the repairs (`db.intents`, the nightly reconciliation).
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from typing import Any, cast
 
 import sqlalchemy as sa
@@ -48,21 +49,45 @@ def write_projection(session: Session, batch: ProjectionBatch) -> None:
         # primary key: no read of the history first.
         session.execute(insert_or_remark(session), [event_values(row.id, e) for e in batch.events])
     if _upsert_unless_newer(session, row.model_dump() | {"stage": row.stage.value}):
-        session.execute(sa.delete(_DEADLINES).where(_DEADLINES.c.case_id == row.id))
+        session.execute(_DELETE_DEADLINES, {"where_case": row.id})
         if batch.deadlines:
             session.execute(
-                sa.insert(_DEADLINES), [deadline_values(row.id, d) for d in batch.deadlines]
+                _INSERT_DEADLINES, [deadline_values(row.id, d) for d in batch.deadlines]
             )
     # The statistics' facts follow the events (skipped unless the batch holds a replayed one).
     refresh_facts(session, row.id, actions=[e.action for e in batch.events])
 
 
-def _insert_ignoring_duplicates(
-    session: Session, table: sa.Table, key: tuple[str, ...]
-) -> sa.Insert:
-    """`INSERT ... ON CONFLICT (key) DO NOTHING` in the session's dialect."""
-    insert = upsert_into(session.get_bind().dialect.name, table)
-    return cast(sa.Insert, insert.on_conflict_do_nothing(index_elements=list(key)))
+# The statements of this write are built once and their values passed as parameters: built per
+# call, with the values inside, SQLAlchemy derived each one's cache key again, a type per bound
+# value, which was half the projection activity's CPU in a timer storm (bench/RESULTS.md).
+_DELETE_DEADLINES = sa.delete(_DEADLINES).where(_DEADLINES.c.case_id == sa.bindparam("where_case"))
+_INSERT_DEADLINES = sa.insert(_DEADLINES)
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+@cache
+def _insert_case(dialect: str) -> sa.Insert:
+    """`INSERT INTO cases ... ON CONFLICT (id) DO NOTHING`; its columns are the parameters'."""
+    return cast(
+        sa.Insert, upsert_into(dialect, _CASES).on_conflict_do_nothing(index_elements=["id"])
+    )
+
+
+@cache
+def _update_case(columns: tuple[str, ...]) -> sa.Update:
+    """`UPDATE cases SET <columns> WHERE id = :where_id AND last_seq <= :where_seq`."""
+    return (
+        sa.update(_CASES)
+        .where(
+            _CASES.c.id == sa.bindparam("where_id"),
+            _CASES.c.last_seq <= sa.bindparam("where_seq"),
+        )
+        .values({c: sa.bindparam(f"set_{c}", type_=_CASES.c[c].type) for c in columns})
+    )
 
 
 def insert_or_remark(session: Session) -> sa.Insert:
@@ -71,7 +96,12 @@ def insert_or_remark(session: Session) -> sa.Insert:
     An entry is immutable but for that mark (a late act can retract it, and a later record
     can give a displaced act its place back), so a retry or an overlap writes nothing new.
     """
-    insert = upsert_into(session.get_bind().dialect.name, _EVENTS)
+    return _insert_or_remark(_dialect(session))
+
+
+@cache
+def _insert_or_remark(dialect: str) -> sa.Insert:
+    insert = upsert_into(dialect, _EVENTS)
     return cast(
         sa.Insert,
         insert.on_conflict_do_update(
@@ -125,26 +155,21 @@ def _upsert_unless_newer(session: Session, values: dict[str, Any]) -> bool:
     action, and on PostgreSQL the row lock makes the seq check and the write one step, so of
     two writers of the same case the older batch can never overwrite the newer row.
     """
-    inserted_values = values
+    insert = _insert_case(_dialect(session))
     if values.get("reference") is None:
         # A case begun before references: its workflow does not know it. The stored row keeps
         # the one it was given; a new row takes it from the registry (`db.references`).
         values = {k: v for k, v in values.items() if k != "reference"}
-        inserted_values = values | {"reference": registered_reference(values["id"])}
-    update = (
-        sa.update(_CASES)
-        .where(_CASES.c.id == values["id"], _CASES.c.last_seq <= values["last_seq"])
-        .values(**values)
-    )
-    if _rowcount(session.execute(update)):
+        insert = insert.values(reference=registered_reference(values["id"]))
+    update = _update_case(tuple(values))
+    params = {f"set_{c}": v for c, v in values.items()}
+    params |= {"where_id": values["id"], "where_seq": values["last_seq"]}
+    if _rowcount(session.execute(update, params)):
         return True
-    inserted = session.execute(
-        _insert_ignoring_duplicates(session, _CASES, ("id",)).values(**inserted_values)
-    )
-    if _rowcount(inserted):
+    if _rowcount(session.execute(insert, values)):
         return True
     # Either the stored row is newer, or another writer inserted it in between: try once more.
-    return bool(_rowcount(session.execute(update)))
+    return bool(_rowcount(session.execute(update, params)))
 
 
 def _rowcount(result: sa.Result[Any]) -> int:
