@@ -7,11 +7,12 @@ a workflow's run, updates, validators and queries on its class.
 It runs outside Temporal's workflow sandbox (`sandboxed=False`). The sandbox guarded only this
 shell: the engine and the domain it calls were passed through it (loaded once per process), and
 passed-through code calls the real clock unrestricted. What the sandbox still cost was its own:
-a fresh import of this module and a private copy of it for every run, a third of the CPU of a
-timer storm's wake-up and of a replay, and a fifth of what a cached case held (issue 18,
-`bench/RESULTS.md`). Determinism is guarded instead by `tests/unit/test_determinism.py`, which
-refuses clock, randomness, environment and I/O calls anywhere in `workflows/` and `models/`,
-and by the recorded histories `tests/workflows/test_replay.py` replays.
+a fresh import of this module and a private copy of it for every run, about a quarter of a
+replay's CPU and of a timer storm's, and a sixth of what a cached case held (issue 18,
+`bench/RESULTS.md`, session 11). Determinism is guarded instead by
+`tests/unit/test_determinism.py`, which refuses clock, randomness, environment and I/O calls
+anywhere in `workflows/` and `models/`, and by the recorded histories
+`tests/workflows/test_replay.py` replays.
 """
 
 from __future__ import annotations
