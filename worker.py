@@ -31,15 +31,10 @@ from workflows.reconcile import ReconcileWorkflow
 
 ALL_WORKFLOWS: Sequence[type] = (CaseWorkflow, ReconcileWorkflow)
 
-# Pure domain code and its libraries are deterministic; passing them through the sandbox keeps
-# the rule packs loaded once per process instead of once per workflow run.
-# The action-signing key registry must be the one `build_worker` filled (one per process).
-# The case workflow itself runs unsandboxed (`workflows.case`); these stay listed for the
-# sandboxed `ReconcileWorkflow` and any workflow that imports the domain.
-PASSTHROUGH = (
-    *("models", "holidays", "dateutil", "yaml", "pydantic", "pydantic_core"),
-    *("workflows.action_signing", "workflows.case_engine"),
-)
+# For the sandboxed workflows (`ReconcileWorkflow`; `CaseWorkflow` runs unsandboxed, see
+# `workflows.case`): pure domain code and its libraries are deterministic, and passing them
+# through the sandbox keeps the rule packs loaded once per process instead of once per run.
+PASSTHROUGH = ("models", "holidays", "dateutil", "yaml", "pydantic", "pydantic_core")
 
 
 def all_activities(engine: Engine, *, private_webhooks: bool = False) -> list[Callable[..., Any]]:

@@ -8,8 +8,9 @@ update leaves nothing in the history.
 
 Pure and deterministic apart from the key registry: a worker registers its key for its task
 queue (`register_key`) before it starts. Validators are never run on replay, so reading the
-registry there cannot make a replay differ. This module is passed through the workflow
-sandbox (worker.PASSTHROUGH), so the registry a worker fills is the one its workflows read.
+registry there cannot make a replay differ. The case workflow runs unsandboxed (and `models`
+is passed through any sandbox, worker.PASSTHROUGH), so the registry a worker fills is the one
+its workflows read.
 A task queue without a key (tests, development without keys) signs and checks nothing.
 """
 

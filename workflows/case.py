@@ -21,14 +21,13 @@ from typing import Any
 
 from temporalio import workflow
 
-with workflow.unsafe.imports_passed_through():
-    from models.lifecycle import CaseState
-    from models.messages import ActionBatch, ActionRequest, CaseInput, Refresh
-    from workflows.case_engine import PROJECT_CASE as PROJECT_CASE
-    from workflows.case_engine import SEND_REMINDER as SEND_REMINDER
-    from workflows.case_engine import SEND_RETRACTION as SEND_RETRACTION
-    from workflows.case_engine import CaseRun
-    from workflows.case_engine import workflow_id as workflow_id
+from models.lifecycle import CaseState
+from models.messages import ActionBatch, ActionRequest, CaseInput, Refresh
+from workflows.case_engine import PROJECT_CASE as PROJECT_CASE
+from workflows.case_engine import SEND_REMINDER as SEND_REMINDER
+from workflows.case_engine import SEND_RETRACTION as SEND_RETRACTION
+from workflows.case_engine import CaseRun
+from workflows.case_engine import workflow_id as workflow_id
 
 
 @workflow.defn(sandboxed=False)

@@ -1,9 +1,8 @@
 """The logic of one `CaseWorkflow` run (`workflows.case` is the shell of decorated handlers).
 
-Loaded once per process and shared by every run: the shell runs unsandboxed, and this module
-was passed through the sandbox before that (`worker.PASSTHROUGH`, still listed for any
-sandboxed workflow that imports it), because a private copy of its code per cached run was most
-of what a cached case cost a worker beyond a no-op's.
+Loaded once per process and shared by every run, as the shell runs unsandboxed (before that,
+this module was passed through the sandbox): a private copy of its code per cached run was
+most of what a cached case cost a worker beyond a no-op's.
 
 What that asks of this module: it runs inside each run's workflow context, so it may call the
 `temporalio.workflow` APIs (`now`, `patched`, activities, timers, search attributes) and must
