@@ -10,16 +10,18 @@ ends a few seconds after the arming (the instant S), and whose decision clock ru
 (so only the labour-market clock falls due during the run, as in a real storm). N cases are
 opened through the import's path (one update-with-start of `act_batch`: application made,
 registered and lodged, all dated yesterday, so every clock counts from the same midnight) and
-their read-model batches written as the import writes them. The worker runs as
-`asylumflow worker` in a process of its own, its sticky cache sized below N
-(`ASYLUMFLOW_MAX_CACHED_WORKFLOWS`; the SDK default of 1,000 at bench-scale size), so most cases
-must be replayed when their timer fires.
+their read-model batches written as the import writes them. The worker that opens them keeps no
+sticky cache and stops before the first clock falls due (`ARMING_CACHE`). Once the last has
+fallen due, a fresh worker starts: `asylumflow worker` in a process of its own, its sticky
+cache sized below N (`ASYLUMFLOW_MAX_CACHED_WORKFLOWS`; the SDK default of 1,000 at bench-scale
+size), so every case must be replayed and most again after their projection.
 
-Timed from S until every case is settled in its workflow (its search attributes show the next
-clock, written after the projection) and in the read model (the entitled-but-blocked list holds
-all N), against N no-op workflows (`bench.noop.TimerNoopWorkflow`) opened the same way, each
-woken by one timer at its own instant S', on a worker process with the same cache. Prints
-cases/s, the ratio (target <= 2) and the worker's CPU. No figure is asserted here.
+Timed from that worker's first poll until every case is settled in its workflow (its search
+attributes show the next clock, written after the projection) and in the read model (the
+entitled-but-blocked list holds all N), against N no-op workflows
+(`bench.noop.TimerNoopWorkflow`) opened the same way, each woken by one timer at the same
+instant S', on a worker process with the same cache. Prints cases/s, the ratio (target <= 2)
+and the worker's CPU. No figure is asserted here.
 """
 
 from __future__ import annotations
@@ -229,9 +231,10 @@ async def _arm(
 ) -> tuple[float, float]:
     """Open `n` workflows on a worker of their own, stopped before the first clock falls due.
 
-    The first clock falls due `period` seconds after the arming begins (once the worker polls).
-    Returns (the epoch second the arming began, the seconds it took). The timers then fire
-    with no worker polling; the storm's worker finds every one of them due when it starts.
+    `command` and `env` must run that worker without a sticky cache (`ARMING_CACHE`). The first
+    clock falls due `period` seconds after the arming begins (once the worker polls). Returns
+    (the epoch second the arming began, the seconds it took). The timers then fire with no
+    worker polling; the storm's worker finds every one of them due when it starts.
     """
     with _process(command, env, cwd) as worker:
         await _ready(client, queue, worker.pid)
@@ -251,9 +254,19 @@ async def _after(instant: float) -> None:
 # The two sides
 
 
-STICKY_TIMEOUT_S = 6.0
-"""A task the server put on a stopped worker's sticky queue moves to the normal queue after
-the sticky schedule-to-start timeout (5 s): the storm's worker starts after it."""
+ARMING_CACHE = 0
+"""The arming workers keep no sticky cache, so the server never ties a workflow to them.
+
+Had they one, every timer firing after they stopped would be put on the stopped worker's
+sticky queue (the server does so even after the SDK's ShutdownWorker call when no worker
+polls: temporalio/temporal#7566) and wait there for the sticky schedule-to-start timeout
+(10 s, the SDK's default) before moving to the normal queue. Earlier storms measured that
+wait on both sides, and a task the fresh worker took from a stopped worker's sticky queue at
+that moment was sometimes never answered until its 10-s start-to-close timeout (the "stall"
+of session 11; bench/RESULTS.md)."""
+
+FIRED_MARGIN_S = 1.0
+"""The storm's worker starts this long after the last timer fired."""
 
 
 async def case_storm(
@@ -332,9 +345,10 @@ async def case_storm(
     try:
         # The clocks count from each lodging's recorded instant (seconds packs): the first
         # falls due `period` after the arming starts, the last `period` after it ends.
-        began, armed_s = await _arm(client, queue, command, env, work, n, arm, period)
+        arming_env = {**env, "ASYLUMFLOW_MAX_CACHED_WORKFLOWS": str(ARMING_CACHE)}
+        began, armed_s = await _arm(client, queue, command, arming_env, work, n, arm, period)
         log(f"cases: {n} armed in {armed_s:.1f} s, worker cache {cache}")
-        await _after(began + armed_s + period + STICKY_TIMEOUT_S)
+        await _after(began + armed_s + period + FIRED_MARGIN_S)
         out = await _storm(client, queue, command, env, work, settled, n, log)
     finally:
         engine.dispose()
@@ -353,6 +367,7 @@ async def noop_storm(
     queue = f"storm-noop-{tag}-{os.getpid()}"
     env = {"TEMPORAL_ADDRESS": client.service_client.config.target_host}
     command = [sys.executable, "-m", "bench.storm", "--noop-worker", queue, "--cache", str(cache)]
+    arming = [*command[:-1], str(ARMING_CACHE)]
 
     async def arm(i: int) -> None:
         if not wake:
@@ -375,9 +390,9 @@ async def noop_storm(
         )
         return (done.count,)
 
-    _, armed_s = await _arm(client, queue, command, env, ROOT, n, arm, sizes.arm_seconds)
+    _, armed_s = await _arm(client, queue, arming, env, ROOT, n, arm, sizes.arm_seconds)
     log(f"no-op: {n} armed in {armed_s:.1f} s, worker cache {cache}")
-    await _after(wake[0].timestamp() + STICKY_TIMEOUT_S)
+    await _after(wake[0].timestamp() + FIRED_MARGIN_S)
     out = await _storm(client, queue, command, env, ROOT, settled, n, log)
     out["armed_per_s"] = n / armed_s
     return out
@@ -504,7 +519,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.noop_worker:
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(_noop_worker(args.noop_worker, args.cache or 1000))
+            cache = 1000 if args.cache is None else args.cache
+            asyncio.run(_noop_worker(args.noop_worker, cache))
         return 0
     base = SIZES[args.sizes]
     sizes = Sizes(
