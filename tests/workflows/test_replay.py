@@ -26,6 +26,8 @@ def test_histories_are_recorded() -> None:
         "pre_reminders_legal_aid",
         "reminder_retracted",
         "late_entry",
+        "integration_local_projection",
+        "caller_projects_local_projection",
     } <= names
 
 
