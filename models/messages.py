@@ -17,6 +17,9 @@ from models.enums import Action, ClockStatus, IdentifiedAt, Stage, Vulnerability
 from models.reminders import SentReminder
 from models.settling import local_date
 
+PATCH_LEVEL = 1
+"""The `CaseInput.patch_level` new cases start with (`workflows.case_engine.FOLDED_PATCHES`)."""
+
 
 class CaseInput(BaseModel):
     """What a case workflow starts with (or continues as new with, carrying its state)."""
@@ -49,6 +52,11 @@ class CaseInput(BaseModel):
     sent_reminders: list[SentReminder] = Field(default_factory=list)
     """Reminders sent so far (carried across continue-as-new): a re-derivation of the record
     that no longer bears one out withdraws it (`reminder_retracted`)."""
+    patch_level: int = Field(default=0, ge=0)
+    """Which of the workflow's `workflow.patched` changes this run was started with (see
+    `workflows.case_engine.FOLDED_PATCHES`): those are on without asking the history, so its
+    history holds none of their markers (nor the search-attribute upsert the SDK adds to each).
+    0, in inputs from before the field: every change is asked of the history, as it was."""
 
     @classmethod
     def opening(
@@ -70,6 +78,7 @@ class CaseInput(BaseModel):
         process's settings for its workflows (`Settings.workflow_options`) and the like.
         """
         found = set(vulnerabilities)
+        options.setdefault("patch_level", PATCH_LEVEL)
         return cls(
             case_id=case_id,
             jurisdiction=jurisdiction,

@@ -46,6 +46,7 @@ from models.lifecycle import (
     settle,
 )
 from models.messages import (
+    PATCH_LEVEL,
     ActionBatch,
     ActionRequest,
     CaseInput,
@@ -69,6 +70,7 @@ from models.reminders import (
 )
 from models.rules import PackError, all_packs
 from workflows.action_signing import require_signed
+from workflows.patches import patched
 from workflows.search import (
     CASE_STAGE,
     JURISDICTION,
@@ -176,10 +178,10 @@ class CaseRun:
             self.case.reference = inp.reference
             # Cases begun before issue #19 replay their old rule (a referral ended the
             # pre-application track); new ones keep their stage when referred to a service.
-            self.case.referral_keeps_stage = workflow.patched("referral-keeps-stage")
+            self.case.referral_keeps_stage = self._patched("referral-keeps-stage")
         # Cases begun before legal time replay their recorded behaviour; from the next run on
         # (or at once, for a new case) the record follows the legal dates of acts.
-        self.case.legal_time = workflow.patched("legal-time")
+        self.case.legal_time = self._patched("legal-time")
         self._projected_seq = inp.projected_seq
         # Entries already projected that a later act marked retracted: written again.
         self._reproject: set[int] = set()
@@ -202,17 +204,17 @@ class CaseRun:
         """
         if self._unstartable is not None:
             raise self._cannot_start()
-        if inp.carried is not None and workflow.patched("no-projection-after-continue-as-new"):
+        if inp.carried is not None and self._patched("no-projection-after-continue-as-new"):
             # The previous run flushed everything before continuing; projecting again at the
             # start of each run was a wasted activity. Older runs replay the old behaviour.
             self._projection_stale = False
         # A change that arrives while the loop is busy (say, during a projection) must wake the
         # next wait, so the flag is cleared before the work, not just before the wait. Runs that
         # began before this fix replay the old order.
-        wakeup_fix = workflow.patched("no-lost-wakeup")
+        wakeup_fix = self._patched("no-lost-wakeup")
         # Reminders schedule activities and timers that runs begun before them never issued;
         # those runs replay without reminders until they continue as new.
-        reminders = workflow.patched("reminders")
+        reminders = self._patched("reminders")
         while True:
             if wakeup_fix:
                 self._changed = False
@@ -243,6 +245,8 @@ class CaseRun:
                             "carried": self.case,
                             "projected_seq": self._projected_seq,
                             "sent_reminders": self._sent,
+                            # A new run asks no folded change: from its start, each is "on".
+                            "patch_level": PATCH_LEVEL,
                         }
                     )
                 )
@@ -261,6 +265,9 @@ class CaseRun:
                 self._changed = False
             with contextlib.suppress(TimeoutError):
                 await workflow.wait_condition(lambda: self._changed, timeout=timeout)
+
+    def _patched(self, patch_id: str) -> bool:
+        return patched(self._input.patch_level, patch_id)
 
     def _today(self) -> date:
         return local_date(self.case, workflow.now())
@@ -299,7 +306,7 @@ class CaseRun:
         if since is None or not self.case.legal_time or not self._sent:
             return
         stale = stale_reminders(self.case, self._sent, since)
-        if not stale or not workflow.patched("reminder-retractions"):
+        if not stale or not self._patched("reminder-retractions"):
             return
         withdrawn = {reminder.key for reminder, _ in stale}
         self._sent = [
@@ -360,7 +367,7 @@ class CaseRun:
         # whatever they add is flushed on the next pass.
         self._projection_stale = False
         batch = self._pending_batch()
-        if workflow.patched("projection-local-activity"):
+        if self._patched("projection-local-activity"):
             # A local activity writes within the workflow task that asked for it: no second
             # task, so no second replay of a case its worker has evicted (a timer storm wakes
             # far more cases than a cache holds). The write is idempotent, so a task retried
@@ -419,7 +426,7 @@ class CaseRun:
             if self.case.legal_aid_org
             else LEGAL_AID_ORG.value_unset(),
         ]
-        if not workflow.patched("no-vulnerable-search-attribute"):
+        if not self._patched("no-vulnerable-search-attribute"):
             # Special-category data is out of the search attributes (the read model has it);
             # runs from before keep upserting it as they did.
             updates.append(VULNERABLE.value_set(self.case.vulnerable))
@@ -431,11 +438,10 @@ class CaseRun:
     # ----------------------------------------------------------------------------------------
     # Actions
 
-    @staticmethod
-    def _handed_over(before: CaseState, after: CaseState) -> CaseState:
+    def _handed_over(self, before: CaseState, after: CaseState) -> CaseState:
         """`after`; for a case handed to another legal aid org, with its reminders owed anew."""
         # Histories from before this change replay without it (their later reminders differ).
-        if owed_anew(before, after) and workflow.patched("reminders-follow-org"):
+        if owed_anew(before, after) and self._patched("reminders-follow-org"):
             return forget_sent(after)
         return after
 

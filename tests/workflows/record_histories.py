@@ -221,10 +221,14 @@ SCENARIOS = {
     # local activities (markers) where the histories above hold remote `project_case` ones.
     "integration_local_projection": _integration,
     "caller_projects_local_projection": _caller_projects,
+    # Started at patch level 1 (`workflows.patches`): no marker for the changes it folds.
+    "integration_level_1": _integration,
+    "continue_as_new_level_1": _continue_as_new,
 }
 
 START_OPTIONS: dict[str, dict[str, Any]] = {
     "continue_as_new": {"history_threshold": 60},
+    "continue_as_new_level_1": {"history_threshold": 60},
     "reminders": {"legal_aid_org": "org-rec"},
     "caller_projects": {"legal_aid_org": "org-rec", "caller_projects": True},
     "caller_projects_local_projection": {"legal_aid_org": "org-rec", "caller_projects": True},

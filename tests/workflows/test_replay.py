@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,8 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from models.deadlines import preload
 from worker import ALL_WORKFLOWS, PASSTHROUGH
 
-HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+HERE = Path(__file__).parent / "histories"
+HISTORIES = sorted(HERE.glob("*.json"))
 
 
 def test_histories_are_recorded() -> None:
@@ -28,19 +31,74 @@ def test_histories_are_recorded() -> None:
         "late_entry",
         "integration_local_projection",
         "caller_projects_local_projection",
+        "integration_level_1",
+        "continue_as_new_level_1",
     } <= names
 
 
-@pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
-async def test_replay(path: Path) -> None:
+def _replayer() -> Replayer:
     preload()
-    replayer = Replayer(
+    return Replayer(
         workflows=list(ALL_WORKFLOWS),
         data_converter=pydantic_data_converter,
         workflow_runner=SandboxedWorkflowRunner(
             restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)
         ),
     )
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
+async def test_replay(path: Path) -> None:
     history = WorkflowHistory.from_json(f"case-{path.stem}", path.read_text())
-    result = await replayer.replay_workflow(history, raise_on_replay_failure=True)
+    result = await _replayer().replay_workflow(history, raise_on_replay_failure=True)
     assert result.replay_failure is None
+
+
+def _started_at_level(path: Path, level: int) -> tuple[WorkflowHistory, int]:
+    """`path`'s history as if its case had been started at patch `level`; its patch markers."""
+    raw = json.loads(path.read_text())
+    events = raw["events"]
+    payload = events[0]["workflowExecutionStartedEventAttributes"]["input"]["payloads"][0]
+    case_input = json.loads(base64.b64decode(payload["data"]))
+    assert "patch_level" not in case_input  # recorded before levels
+    case_input["patch_level"] = level
+    payload["data"] = base64.b64encode(json.dumps(case_input).encode()).decode()
+    markers = sum(
+        1
+        for e in events
+        if e["eventType"] == "EVENT_TYPE_MARKER_RECORDED"
+        and e["markerRecordedEventAttributes"]["markerName"] == "core_patch"
+    )
+    return WorkflowHistory.from_json(f"case-{path.stem}", json.dumps(raw)), markers
+
+
+# Recorded on code that knew every change patch level 1 folds (so, by a worker of the release
+# before levels): what such a worker writes for a case a newer API started at level 1.
+PREVIOUS_RELEASE = [
+    "caller_projects_local_projection",
+    "integration_local_projection",
+    "caller_projects",
+    "reminders",
+    "reminders_follow_org",
+    "reminder_retracted",
+    "late_entry",
+    "protection",
+]
+
+
+@pytest.mark.parametrize("name", PREVIOUS_RELEASE)
+async def test_a_case_a_previous_worker_ran_at_a_patch_level_replays(name: str) -> None:
+    # During a rolling deploy the old worker ignores the level and records the folded changes'
+    # markers; the new code must consume them on replay rather than fail on each.
+    history, markers = _started_at_level(HERE / f"{name}.json", 1)
+    assert markers > 0
+    result = await _replayer().replay_workflow(history, raise_on_replay_failure=False)
+    assert result.replay_failure is None
+
+
+async def test_a_change_the_previous_release_lacked_cannot_be_folded() -> None:
+    # The rule behind `FOLDED_PATCHES`: `integration` was recorded before several of level 1's
+    # changes existed (no marker, their old paths); replayed as a level-1 case it must fail.
+    history, _ = _started_at_level(HERE / "integration.json", 1)
+    result = await _replayer().replay_workflow(history, raise_on_replay_failure=False)
+    assert result.replay_failure is not None
