@@ -91,28 +91,16 @@ def build_worker(
     )
 
 
-SDK_WORKFLOW_TASK_SLOTS = 100
-"""The SDK's default of workflow tasks one worker runs at once."""
-
-
 def worker_tuning(settings: Settings) -> dict[str, Any]:
     """The worker options the settings set (unset ones keep the SDK's defaults).
 
-    On SIGTERM the worker stops polling and gives running activities 10 s to finish. A sticky
-    cache smaller than the workflow task slots also caps the slots: with more tasks in flight
-    than cached runs, the SDK must evict a run while its task still waits on the projection's
-    local activity, and the next task of that run was seen to go unanswered until its 10-s
-    timeout (bench/RESULTS.md, issue 18 session 12).
+    On SIGTERM the worker stops polling and gives running activities 10 s to finish.
     """
-    slots = settings.max_concurrent_workflow_tasks
-    cache = settings.max_cached_workflows
-    if cache:  # 0 keeps no run (no sticky queue): nothing to evict
-        slots = min(slots or SDK_WORKFLOW_TASK_SLOTS, cache)
     chosen: dict[str, Any] = {
         "graceful_shutdown_timeout": timedelta(seconds=10),
-        "max_concurrent_workflow_tasks": slots,
+        "max_concurrent_workflow_tasks": settings.max_concurrent_workflow_tasks,
         "max_concurrent_activities": settings.max_concurrent_activities,
-        "max_cached_workflows": cache,
+        "max_cached_workflows": settings.max_cached_workflows,
     }
     return {name: value for name, value in chosen.items() if value is not None}
 

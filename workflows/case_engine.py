@@ -87,15 +87,6 @@ from workflows.search import (
 PROJECT_CASE = "project_case"
 """Name of the read-model projection activity (referenced by name: no ORM import here)."""
 
-PROJECT_TIMEOUT = timedelta(seconds=30)
-"""One attempt at writing a batch to the read model."""
-
-PROJECT_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    maximum_interval=timedelta(minutes=1),
-)
-"""Without end: a read model that is down catches up once it is back."""
-
 SEND_REMINDER = "send_reminder"
 """Name of the activity that POSTs one reminder to the legal aid org's webhooks."""
 
@@ -367,25 +358,15 @@ class CaseRun:
         # whatever they add is flushed on the next pass.
         self._projection_stale = False
         batch = self._pending_batch()
-        if self._patched("projection-local-activity"):
-            # A local activity writes within the workflow task that asked for it: no second
-            # task, so no second replay of a case its worker has evicted (a timer storm wakes
-            # far more cases than a cache holds). The write is idempotent, so a task retried
-            # after a crash may repeat it. Runs that projected by a remote activity before this
-            # replay alike until they continue as new.
-            await workflow.execute_local_activity(
-                PROJECT_CASE,
-                batch,
-                start_to_close_timeout=PROJECT_TIMEOUT,
-                retry_policy=PROJECT_RETRY,
-            )
-        else:
-            await workflow.execute_activity(
-                PROJECT_CASE,
-                batch,
-                start_to_close_timeout=PROJECT_TIMEOUT,
-                retry_policy=PROJECT_RETRY,
-            )
+        await workflow.execute_activity(
+            PROJECT_CASE,
+            batch,
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=RetryPolicy(
+                initial_interval=timedelta(seconds=1),
+                maximum_interval=timedelta(minutes=1),
+            ),
+        )
         self._projected_seq = max(self._projected_seq, batch.case.last_seq)
 
     def _pending_batch(self) -> ProjectionBatch:

@@ -32,8 +32,7 @@ A level may fold only changes that every deployed worker already knows (those of
 before it): during a rolling deploy, a worker of that release may run part of a case started at
 the new level; it ignores the level, asks, takes the change and records its marker, which
 `patched` consumes on replay. A change it did not know would have taken its old path
-with no marker, and a replay that took the folded path would fail. `projection-local-activity`
-is new in the release that brought levels, so it is still asked, until the next level."""
+with no marker, and a replay that took the folded path would fail."""
 
 
 def patched(level: int, patch_id: str) -> bool:

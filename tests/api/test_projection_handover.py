@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
+from temporalio.api.enums.v1 import EventType
 
 from api import casework
 from db import intents
@@ -20,7 +21,6 @@ from db.tables import CaseEventRecord, CaseRecord, DeadlineRecord
 from db.users import Role
 from models.messages import ProjectionBatch
 from tests.api.helpers import Api, act, ago, create
-from tests.workflows.helpers import projections
 
 
 def _stored(api: Api, case_id: str) -> tuple[CaseRecord | None, list[int], list[str]]:
@@ -45,7 +45,13 @@ async def _history(api: Api, case_id: str) -> list[dict[str, Any]]:
 
 async def _projection_activities(api: Api, case_id: str) -> int:
     handle = api.env.client.get_workflow_handle(f"case-{case_id}")
-    return sum(projections((await handle.fetch_history()).events))
+    events = (await handle.fetch_history()).events
+    return sum(
+        1
+        for e in events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+        and e.activity_task_scheduled_event_attributes.activity_type.name == "project_case"
+    )
 
 
 async def test_row_is_current_when_the_answer_comes(api: Api) -> None:

@@ -9,7 +9,7 @@ from temporalio.service import TLSConfig
 
 from core.settings import Settings
 from core.temporal import tls_config
-from worker import SDK_WORKFLOW_TASK_SLOTS, worker_tuning
+from worker import worker_tuning
 
 
 def _settings(**env: str) -> Settings:
@@ -65,27 +65,6 @@ def test_worker_tuning_only_overrides_what_is_set() -> None:
     assert tuned["max_concurrent_workflow_tasks"] == 50
     assert tuned["max_concurrent_activities"] == 20
     assert tuned["max_cached_workflows"] == 300
-
-
-@pytest.mark.parametrize(
-    ("slots", "cache", "expected"),
-    [
-        (None, "20", 20),  # the SDK's 100 slots, capped at the cache
-        ("10", "20", 10),  # fewer slots than the cache: kept
-        ("50", "20", 20),
-        (None, "1000", SDK_WORKFLOW_TASK_SLOTS),
-        ("50", "0", 50),  # no cache, nothing to evict: kept
-    ],
-)
-def test_a_small_cache_caps_the_workflow_task_slots(
-    slots: str | None, cache: str, expected: int
-) -> None:
-    env = {"ASYLUMFLOW_MAX_CACHED_WORKFLOWS": cache}
-    if slots is not None:
-        env["ASYLUMFLOW_MAX_CONCURRENT_WORKFLOW_TASKS"] = slots
-    tuned = worker_tuning(_settings(**env))
-    assert tuned["max_concurrent_workflow_tasks"] == expected
-    assert tuned["max_cached_workflows"] == int(cache)
 
 
 def test_the_readme_table_lists_every_setting() -> None:

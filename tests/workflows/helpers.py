@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
-from temporalio.api.enums.v1 import EventType
-from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
@@ -100,26 +96,6 @@ async def rejected(handle: Handle, action: str, on: date, **fields: Any) -> dict
 
 def _json(value: Any) -> Any:
     return value.isoformat() if isinstance(value, date) else value
-
-
-def projections(events: Iterable[HistoryEvent]) -> tuple[int, int]:
-    """How many read-model projections a history holds: (remote activities, local activities).
-
-    A local activity leaves no scheduled event, only the SDK's marker, whose `data` detail
-    (plain JSON, never encoded by the payload codec) names the activity type.
-    """
-    remote = local = 0
-    for e in events:
-        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
-            scheduled = e.activity_task_scheduled_event_attributes
-            remote += scheduled.activity_type.name == "project_case"
-        elif e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED:
-            marker = e.marker_recorded_event_attributes
-            if marker.marker_name != "core_local_activity":
-                continue
-            data = json.loads(marker.details["data"].payloads[0].data)
-            local += data["activity_type"] == "project_case"
-    return remote, local
 
 
 def deadline(state: dict[str, Any], clock: str) -> dict[str, Any]:

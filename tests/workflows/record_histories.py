@@ -217,13 +217,10 @@ SCENARIOS = {
     "reminder_retracted": _reminder_retracted,
     "late_entry": _late_entry,
     "protection": _protection,
-    # Recorded after the `projection-local-activity` patch: the loop's own projections are
-    # local activities (markers) where the histories above hold remote `project_case` ones.
-    "integration_local_projection": _integration,
-    "caller_projects_local_projection": _caller_projects,
     # Started at patch level 1 (`workflows.patches`): no marker for the changes it folds.
     "integration_level_1": _integration,
     "continue_as_new_level_1": _continue_as_new,
+    "caller_projects_level_1": _caller_projects,
 }
 
 START_OPTIONS: dict[str, dict[str, Any]] = {
@@ -231,7 +228,7 @@ START_OPTIONS: dict[str, dict[str, Any]] = {
     "continue_as_new_level_1": {"history_threshold": 60},
     "reminders": {"legal_aid_org": "org-rec"},
     "caller_projects": {"legal_aid_org": "org-rec", "caller_projects": True},
-    "caller_projects_local_projection": {"legal_aid_org": "org-rec", "caller_projects": True},
+    "caller_projects_level_1": {"legal_aid_org": "org-rec", "caller_projects": True},
     "reminders_follow_org": {"legal_aid_org": "org-rec"},
     "reminder_retracted": {"legal_aid_org": "org-rec", "reference": "RS-2026-000001"},
 }

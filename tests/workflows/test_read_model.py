@@ -14,7 +14,7 @@ from temporalio.testing import WorkflowEnvironment
 from activities.projection import ReadModelActivities
 from db.tables import CaseEventRecord, CaseRecord, DeadlineRecord
 from models.messages import ProjectionBatch
-from tests.workflows.helpers import act, local_today, projections, start_case
+from tests.workflows.helpers import act, local_today, start_case
 from worker import build_worker
 from workflows.case import CaseWorkflow
 
@@ -68,14 +68,6 @@ async def test_read_model_matches_workflow_with_retries(
         internal = await handle.query(CaseWorkflow.case_state)
         history = await handle.query(CaseWorkflow.history)
         row = await _wait_projected(engine, case_id, internal.seq)
-        # The workflow wrote each change itself, by a local activity within the task that
-        # made it (recorded once the task completes, just after the row is written).
-        for _ in range(100):
-            remote, local = projections((await handle.fetch_history()).events)
-            if local >= flaky.failures:
-                break
-            await asyncio.sleep(0.05)
-        assert (remote, local) == (0, flaky.failures)
 
     assert flaky.failures >= 2  # every batch was applied, failed, and applied again
     assert row.stage == state["stage"] == "interview_scheduled"

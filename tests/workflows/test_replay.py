@@ -29,8 +29,6 @@ def test_histories_are_recorded() -> None:
         "pre_reminders_legal_aid",
         "reminder_retracted",
         "late_entry",
-        "integration_local_projection",
-        "caller_projects_local_projection",
         "integration_level_1",
         "continue_as_new_level_1",
     } <= names
@@ -75,8 +73,6 @@ def _started_at_level(path: Path, level: int) -> tuple[WorkflowHistory, int]:
 # Recorded on code that knew every change patch level 1 folds (so, by a worker of the release
 # before levels): what such a worker writes for a case a newer API started at level 1.
 PREVIOUS_RELEASE = [
-    "caller_projects_local_projection",
-    "integration_local_projection",
     "caller_projects",
     "reminders",
     "reminders_follow_org",
