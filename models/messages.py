@@ -18,7 +18,7 @@ from models.reminders import SentReminder
 from models.settling import local_date
 
 PATCH_LEVEL = 1
-"""The `CaseInput.patch_level` new cases start with (`workflows.case_engine.FOLDED_PATCHES`)."""
+"""The `CaseInput.patch_level` new cases start with (`workflows.patches.FOLDED_PATCHES`)."""
 
 
 class CaseInput(BaseModel):
@@ -54,7 +54,7 @@ class CaseInput(BaseModel):
     that no longer bears one out withdraws it (`reminder_retracted`)."""
     patch_level: int = Field(default=0, ge=0)
     """Which of the workflow's `workflow.patched` changes this run was started with (see
-    `workflows.case_engine.FOLDED_PATCHES`): those are on without asking the history, so its
+    `workflows.patches.FOLDED_PATCHES`): those are on without asking the history, so its
     history holds none of their markers (nor the search-attribute upsert the SDK adds to each).
     0, in inputs from before the field: every change is asked of the history, as it was."""
 
