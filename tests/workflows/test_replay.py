@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio.client import WorkflowHistory
@@ -17,6 +18,7 @@ from worker import ALL_WORKFLOWS, PASSTHROUGH
 
 HERE = Path(__file__).parent / "histories"
 HISTORIES = sorted(HERE.glob("*.json"))
+LEVEL_1 = ["integration_level_1", "continue_as_new_level_1", "caller_projects_level_1"]
 
 
 def test_histories_are_recorded() -> None:
@@ -29,8 +31,7 @@ def test_histories_are_recorded() -> None:
         "pre_reminders_legal_aid",
         "reminder_retracted",
         "late_entry",
-        "integration_level_1",
-        "continue_as_new_level_1",
+        *LEVEL_1,
     } <= names
 
 
@@ -52,22 +53,40 @@ async def test_replay(path: Path) -> None:
     assert result.replay_failure is None
 
 
-def _started_at_level(path: Path, level: int) -> tuple[WorkflowHistory, int]:
-    """`path`'s history as if its case had been started at patch `level`; its patch markers."""
-    raw = json.loads(path.read_text())
-    events = raw["events"]
+def _start_input(events: list[dict[str, Any]]) -> dict[str, Any]:
     payload = events[0]["workflowExecutionStartedEventAttributes"]["input"]["payloads"][0]
-    case_input = json.loads(base64.b64decode(payload["data"]))
-    assert "patch_level" not in case_input  # recorded before levels
-    case_input["patch_level"] = level
-    payload["data"] = base64.b64encode(json.dumps(case_input).encode()).decode()
-    markers = sum(
+    found: dict[str, Any] = json.loads(base64.b64decode(payload["data"]))
+    return found
+
+
+def _patch_markers(events: list[dict[str, Any]]) -> int:
+    return sum(
         1
         for e in events
         if e["eventType"] == "EVENT_TYPE_MARKER_RECORDED"
         and e["markerRecordedEventAttributes"]["markerName"] == "core_patch"
     )
-    return WorkflowHistory.from_json(f"case-{path.stem}", json.dumps(raw)), markers
+
+
+def _started_at_level(path: Path, level: int) -> tuple[WorkflowHistory, int]:
+    """`path`'s history as if its case had been started at patch `level`; its patch markers."""
+    raw = json.loads(path.read_text())
+    events = raw["events"]
+    case_input = _start_input(events)
+    assert "patch_level" not in case_input  # recorded before levels
+    case_input["patch_level"] = level
+    payload = events[0]["workflowExecutionStartedEventAttributes"]["input"]["payloads"][0]
+    payload["data"] = base64.b64encode(json.dumps(case_input).encode()).decode()
+    return WorkflowHistory.from_json(f"case-{path.stem}", json.dumps(raw)), _patch_markers(events)
+
+
+@pytest.mark.parametrize("name", LEVEL_1)
+def test_a_case_started_at_level_1_records_no_patch_marker(name: str) -> None:
+    # What spares each cached case the markers' state (and two history events per change).
+    events = json.loads((HERE / f"{name}.json").read_text())["events"]
+    assert _start_input(events)["patch_level"] == 1
+    assert _patch_markers(events) == 0
+    assert not any(e["eventType"] == "EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES" for e in events)
 
 
 # Recorded on code that knew every change patch level 1 folds (so, by a worker of the release
