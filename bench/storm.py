@@ -366,8 +366,13 @@ async def noop_storm(
     wake: list[datetime] = []
     queue = f"storm-noop-{tag}-{os.getpid()}"
     env = {"TEMPORAL_ADDRESS": client.service_client.config.target_host}
-    command = [sys.executable, "-m", "bench.storm", "--noop-worker", queue, "--cache", str(cache)]
-    arming = [*command[:-1], str(ARMING_CACHE)]
+
+    def worker(sticky_cache: int) -> list[str]:
+        """The no-op worker process's command line, with this sticky cache."""
+        return [
+            *(sys.executable, "-m", "bench.storm", "--noop-worker", queue),
+            *("--cache", str(sticky_cache)),
+        ]
 
     async def arm(i: int) -> None:
         if not wake:
@@ -390,10 +395,12 @@ async def noop_storm(
         )
         return (done.count,)
 
-    _, armed_s = await _arm(client, queue, arming, env, ROOT, n, arm, sizes.arm_seconds)
+    _, armed_s = await _arm(
+        client, queue, worker(ARMING_CACHE), env, ROOT, n, arm, sizes.arm_seconds
+    )
     log(f"no-op: {n} armed in {armed_s:.1f} s, worker cache {cache}")
     await _after(wake[0].timestamp() + FIRED_MARGIN_S)
-    out = await _storm(client, queue, command, env, ROOT, settled, n, log)
+    out = await _storm(client, queue, worker(cache), env, ROOT, settled, n, log)
     out["armed_per_s"] = n / armed_s
     return out
 
