@@ -53,9 +53,16 @@ async def test_replay(path: Path) -> None:
     assert result.replay_failure is None
 
 
+def _start_payload(events: list[dict[str, Any]]) -> dict[str, Any]:
+    """The case input's payload in the history's started event (JSON, base64 data)."""
+    payload: dict[str, Any] = events[0]["workflowExecutionStartedEventAttributes"]["input"][
+        "payloads"
+    ][0]
+    return payload
+
+
 def _start_input(events: list[dict[str, Any]]) -> dict[str, Any]:
-    payload = events[0]["workflowExecutionStartedEventAttributes"]["input"]["payloads"][0]
-    found: dict[str, Any] = json.loads(base64.b64decode(payload["data"]))
+    found: dict[str, Any] = json.loads(base64.b64decode(_start_payload(events)["data"]))
     return found
 
 
@@ -75,8 +82,7 @@ def _started_at_level(path: Path, level: int) -> tuple[WorkflowHistory, int]:
     case_input = _start_input(events)
     assert "patch_level" not in case_input  # recorded before levels
     case_input["patch_level"] = level
-    payload = events[0]["workflowExecutionStartedEventAttributes"]["input"]["payloads"][0]
-    payload["data"] = base64.b64encode(json.dumps(case_input).encode()).decode()
+    _start_payload(events)["data"] = base64.b64encode(json.dumps(case_input).encode()).decode()
     return WorkflowHistory.from_json(f"case-{path.stem}", json.dumps(raw)), _patch_markers(events)
 
 
