@@ -181,3 +181,29 @@ async def test_simulator_writes_csvs_and_charts(tmp_path: Path) -> None:
         "subsidiary_protection",
         "rejected",
     }
+
+
+async def test_simulator_sees_what_the_clocks_change_by_themselves(tmp_path: Path) -> None:
+    """The simulator's own acts project through their answers; the clocks' through the activity.
+
+    Nobody decides (no caseworkers), so the decision clocks of the first weeks' cases run out
+    while no act touches them: each weekly row can only count those overdue if the workflow's
+    own projection told the simulator the case changed, and the last week's count must equal
+    the one from reading every case afresh at the end (cases.csv).
+    """
+    from tools.simulate import SimulationConfig, run_simulation
+
+    config = SimulationConfig(
+        pack="rs", arrivals_per_week=2, weeks=16, caseworkers=0, abscond_rate=0.0, seed=3
+    )
+    await run_simulation(config, tmp_path / "sim")
+    with (tmp_path / "sim" / "weekly.csv").open() as fh:
+        weekly = list(csv.DictReader(fh))
+    with (tmp_path / "sim" / "cases.csv").open() as fh:
+        cases = list(csv.DictReader(fh))
+    assert int(weekly[-1]["decided"]) == 0
+    overdue_at_end = sum("overdue" in c["flags"].split() for c in cases)
+    assert overdue_at_end > 0
+    assert int(weekly[-1]["overdue"]) == overdue_at_end
+    # The count grew week by week as clocks ran out, not all at once at the final read.
+    assert [int(r["overdue"]) for r in weekly].count(overdue_at_end) < len(weekly)
