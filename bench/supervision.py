@@ -15,6 +15,7 @@ a given database must be migrated-or-empty and hold no cases (the script never d
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import random
@@ -31,13 +32,18 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import SQLModel
 
+from api.routes.legal_aid import DEFAULT_WITHIN_DAYS
+from api.schemas import LegalAidDeadlines
 from db import legal_aid, stats, supervision
 from db.engine import make_engine, migrate
 from db.stat_facts import Rollup, apply_rollup, case_facts, event_row, fact_rows
 from db.stuck_arms import stuck_arms
 from db.stuck_arms import total as stuck_total
 from db.tables import CaseEventRecord, CaseRecord, CaseStatFactRecord, DeadlineRecord
-from models.enums import Outcome, Procedure, Stage
+from models.actions import parse_input
+from models.case_state import new_case
+from models.effects import apply
+from models.enums import Action, IdentifiedAt, Outcome, Procedure, Stage
 from models.rules import all_packs
 from models.service_levels import DEFAULT_SERVICE_LEVELS
 from models.stages import OPEN_STAGES
@@ -194,6 +200,57 @@ def _events(case: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
     ]
 
 
+@functools.cache
+def _provenance_templates(family: str) -> dict[str, dict[str, Any]]:
+    """A real deadline's provenance per clock, as the projection stores it, for `family`'s pack.
+
+    From the domain itself (a case identified, registered and lodged under the pack in force),
+    so each seeded row carries the ~25 keys and ~700 bytes of JSON a projected one does, which
+    the lists decode and answer row by row; a stand-in of two keys made them look cheaper.
+    """
+    now = datetime(2026, 1, 5, 12, tzinfo=UTC)
+    state = new_case(
+        case_id="template",
+        family=family,
+        identified_on=date(2026, 1, 1),
+        identified_at=IdentifiedAt.INLAND,
+        unaccompanied_child=False,
+        vulnerable=False,
+        legal_aid_org=None,
+        actor="bench",
+        recorded_at=now,
+    )
+    for action, on in (
+        (Action.MAKE_APPLICATION, "2026-01-02"),
+        (Action.REGISTER, "2026-01-02"),
+        (Action.LODGE, "2026-01-05"),
+    ):
+        state = apply(
+            state,
+            action,
+            parse_input(action, {"on": on}),
+            actor="bench",
+            recorded_at=now,
+            today=now.date(),
+        ).state
+    return {d.clock.value: d.model_dump(mode="json") for d in state.deadlines(now.date(), now)}
+
+
+def _provenance(case: dict[str, Any], clock: str, due: date, status: str) -> dict[str, Any]:
+    templates = _provenance_templates(case["jurisdiction"])
+    # A pack without the clock (none here so far) borrows the first pack's, renamed.
+    template = templates.get(clock) or _provenance_templates(_JURISDICTIONS[0][0])[clock]
+    return {
+        **template,
+        "clock": clock,
+        "due": due.isoformat(),
+        "status": status,
+        "trigger_date": (case["lodged_on"] or due).isoformat(),
+        "rule": f"{case['pack_id']}/{clock}",
+        "pack": case["pack_id"],
+    }
+
+
 def _deadlines(case: dict[str, Any], today: date, now: datetime) -> list[dict[str, Any]]:
     if not case["lodged_on"]:
         return []
@@ -210,7 +267,7 @@ def _deadlines(case: dict[str, Any], today: date, now: datetime) -> list[dict[st
             "fires_at": now,
             "rule": f"{case['pack_id']}/{clock}",
             "pack": case["pack_id"],
-            "provenance": {"citation": "synthetic", "clock": clock},
+            "provenance": _provenance(case, clock, due, status),
             # What the triggers of migration 0018 would copy from the case, given here so that
             # they skip their lookup: 2,700,000 of them at 1,000,000 cases.
             "legal_aid_org": case["legal_aid_org"],
@@ -363,6 +420,7 @@ LEGAL_AID_ORG = "org-a"
 """The organisation whose deadlines are timed (a quarter of the synthetic cases)."""
 
 LEGAL_AID_WITHIN_DAYS = 14
+"""The horizon timed since session 7; the route's default (`DEFAULT_WITHIN_DAYS`) is timed too."""
 
 
 def workloads(engine: Engine, today: date) -> dict[str, Callable[[], object]]:
@@ -378,11 +436,18 @@ def workloads(engine: Engine, today: date) -> dict[str, Callable[[], object]]:
         first = supervision.stuck(engine, none, today=today, limit=50)
         return supervision.stuck(engine, none, today=today, cursor=first.next_cursor, limit=50)
 
-    def deadlines() -> object:
-        # As `GET /legal-aid/deadlines?within_days=14` does: the query, then the items.
-        until = today + timedelta(days=LEGAL_AID_WITHIN_DAYS)
-        rows = legal_aid.org_deadlines(engine, LEGAL_AID_ORG, until=until)
-        return [legal_aid.deadline_item(d) for d in rows]
+    def deadlines(days: int) -> Callable[[], object]:
+        def call() -> object:
+            # As `GET /legal-aid/deadlines` does: the query, the items, and the answer
+            # validated and written by its response model (FastAPI's own path).
+            until = today + timedelta(days=days)
+            rows = legal_aid.org_deadlines(engine, LEGAL_AID_ORG, until=until)
+            answer = LegalAidDeadlines.model_validate(
+                {"items": [legal_aid.deadline_item(d) for d in rows]}
+            )
+            return answer.model_dump_json(exclude_unset=True)
+
+        return call
 
     def stuck_total_counted() -> object:
         # Before migration 0016: the stuck total counted case by case (one range per arm).
@@ -428,7 +493,12 @@ def workloads(engine: Engine, today: date) -> dict[str, Callable[[], object]]:
         "GET /supervision/entitled-blocked": lambda: supervision.entitled_blocked(
             engine, none, today=today
         ),
-        f"GET /legal-aid/deadlines?within_days={LEGAL_AID_WITHIN_DAYS}": deadlines,
+        f"GET /legal-aid/deadlines?within_days={LEGAL_AID_WITHIN_DAYS}": deadlines(
+            LEGAL_AID_WITHIN_DAYS
+        ),
+        f"GET /legal-aid/deadlines (default, {DEFAULT_WITHIN_DAYS} days)": deadlines(
+            DEFAULT_WITHIN_DAYS
+        ),
         "GET /stats": lambda: stats.compute(engine, today=today),
         "GET /stats?from&to (90 days)&jurisdiction": lambda: stats.compute(
             engine,

@@ -49,6 +49,10 @@ class WebhookCreate(BaseModel):
     url: WebhookUrl = Field(description="Where reminders are POSTed (http or https)")
 
 
+DEFAULT_WITHIN_DAYS = 30
+"""The horizon of `GET /legal-aid/deadlines` when none is asked (the benchmark times it too)."""
+
+
 @router.get(
     "/deadlines",
     summary="Running and paused deadlines of the org's cases, or lapsed ones, by due date",
@@ -58,7 +62,7 @@ class WebhookCreate(BaseModel):
 async def deadlines(
     user: LegalAid,
     engine: EngineDep,
-    within_days: Annotated[int, Query(ge=0, le=3660)] = 30,
+    within_days: Annotated[int, Query(ge=0, le=3660)] = DEFAULT_WITHIN_DAYS,
     lapsed: Annotated[
         bool,
         Query(description="Instead: the `expired` or `missed` ones due in the last 30 days"),

@@ -22,6 +22,7 @@ QUERIES = [
     "GET /supervision/abandoned",
     "GET /supervision/entitled-blocked",
     "GET /legal-aid/deadlines?within_days=14",
+    "GET /legal-aid/deadlines (default, 30 days)",
     "GET /stats",
     "GET /stats?from&to (90 days)&jurisdiction",
 ]
