@@ -6,7 +6,8 @@ Runs `bench.engine` four times, against a fresh local dev server in memory and t
 that persists to a temp SQLite file, each with the API in process and as a process of its own,
 then `bench.bulk_import` (`asylumflow import` against a raw update-with-start carrying the same
 acts), `bench.storm` (a timer storm of 200 cases against 200 no-op timers), `bench.front_door`
-(the API served asyncio + h11, uvloop + httptools and with orjson), `bench.simulator`
+(the API served asyncio + h11, uvloop + httptools and with orjson), `bench.floor_parts` (the
+floor's cost above the no-op, part by part), `bench.simulator`
 (`asylumflow simulate` against no-op workflows driven with the same calls), and then
 `bench.supervision` (read-model queries at 1k, 10k and 100k cases on SQLite, and on PostgreSQL
 when `ASYLUMFLOW_BENCH_PG_URL` names an empty database). `--scale` (`make bench-scale`) runs only
@@ -177,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run everything, print the tables, write the JSON."""
     from bench.bulk_import import format_result
     from bench.engine_table import format_table
+    from bench.floor_parts import format_result as parts_table
     from bench.front_door import format_result as door_table
     from bench.rig import show_ratio
     from bench.simulator import format_result as simulator_table
@@ -213,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
         sizes = "quick" if args.quick else "full"
         storm = run_script("storm", "timer storm, dev server in memory", sizes, env, work)
         door = run_script("front_door", "front door, API served three ways", sizes, env, work)
+        parts = run_script("floor_parts", "the floor, part by part", sizes, env, work)
         simulator = run_script("simulator", "simulator, time-skipping server", sizes, env, work)
         supervision = run_supervision(args.quick, env)
     info["loadavg_1min_at_end"] = os.getloadavg()[0]
@@ -231,6 +234,8 @@ def main(argv: list[str] | None = None) -> int:
     print(storm_table(storm))
     print()
     print(door_table(door))
+    print()
+    print(parts_table(parts))
     print()
     print(simulator_table(simulator))
     for part in supervision:
@@ -251,6 +256,7 @@ def main(argv: list[str] | None = None) -> int:
                 "bulk_import": bulk,
                 "storm": storm,
                 "front_door": door,
+                "floor_parts": parts,
                 "simulator": simulator,
                 "supervision": supervision,
             },

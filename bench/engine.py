@@ -188,6 +188,15 @@ async def _served(
     command: list[str], client: Client, settings: Settings
 ) -> AsyncIterator[httpx.AsyncClient]:
     """Run `command` (an API server) on a free loopback port; a client once it is ready."""
+    async with _served_process(command, client, settings) as (http, _):
+        yield http
+
+
+@contextlib.asynccontextmanager
+async def _served_process(
+    command: list[str], client: Client, settings: Settings
+) -> AsyncIterator[tuple[httpx.AsyncClient, int]]:
+    """As `_served`, with the server's process id (for its CPU time)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -223,7 +232,7 @@ async def _served(
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise BenchError(f"{' '.join(command[-2:])} did not become ready")
                 await asyncio.sleep(0.2)
-            yield http
+            yield http, process.pid
     finally:
         process.terminate()
         process.wait(timeout=30)

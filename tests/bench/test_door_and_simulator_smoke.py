@@ -9,7 +9,7 @@ from typing import Any
 
 from temporalio.testing import WorkflowEnvironment
 
-from bench import front_door, simulator
+from bench import floor_parts, front_door, simulator
 
 
 def _number(value: Any) -> bool:
@@ -32,6 +32,27 @@ async def test_front_door_bench_measures_every_variant(
             assert _number(row[key]) and row[key] > 0, key
     lines = front_door.format_result(result).splitlines()
     assert sum(line.endswith((" ok", "MISS")) for line in lines) == len(front_door.VARIANTS)
+    json.loads(json.dumps(result, allow_nan=False))
+
+
+async def test_floor_parts_bench_serves_and_measures_every_app(
+    dev_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    result = await floor_parts.run(
+        dev_env.client,
+        db_url=f"sqlite:///{tmp_path / 'readmodel.db'}",
+        sizes=floor_parts.SIZES["tiny"],
+        log=lambda _: None,
+    )
+    # Every app answered its requests (a refusal raises), and each server's CPU was read.
+    assert [r["app"] for r in result["apps"]] == list(floor_parts.APPS)
+    assert _number(result["noop_p50_ms"]) and result["noop_p50_ms"] > 0
+    for row in result["apps"]:
+        assert _number(row["p50_ms"]) and row["p50_ms"] > 0
+        assert _number(row["ratio"]) and row["ratio"] > 0
+        assert _number(row["server_cpu_ms"]) and row["server_cpu_ms"] >= 0
+    lines = floor_parts.format_result(result).splitlines()
+    assert len(lines) == 2 + len(floor_parts.APPS)
     json.loads(json.dumps(result, allow_nan=False))
 
 

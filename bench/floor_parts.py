@@ -1,0 +1,269 @@
+"""Benchmark: what the floor costs above the raw no-op Update, part by part.
+
+    .venv/bin/python -m bench.floor_parts [--sizes full|quick|tiny] [--json-out PATH]
+
+Serves four apps as `asylumflow api` serves the API (uvicorn with uvloop and httptools, each in
+a process of its own on loopback, with its own Temporal client), each answering
+`POST /cases/{id}/floor` with one no-op Update (`bench.noop.NoopWorkflow`):
+
+- `floor`: the floor as `bench.front_door` times it (`bench.floor.create_floor_app`: the
+  product's app with the route included after all of the product's own);
+- `floor, route matched first`: the same app with that route moved to the front of the app's
+  routes, so the difference is what FastAPI's matching costs a route included last;
+- `floor, route first, no audit`: and without the audit record and the request's log line (the
+  middleware's `_record` made a no-op), so the difference is what auditing costs;
+- `bare FastAPI`: one route and nothing else (no middleware, no token, no audit), so what is left
+  above the raw Update is the HTTP hop and a second process's Temporal client.
+
+Then, in interleaved rounds, one request at a time: the raw no-op Update from this process and
+each app; prints p50s, each ÷ the no-op, and each server process's CPU per request. It explains
+`bench.front_door`'s floor ÷ no-op (target <= 1.3) rather than setting a target of its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from bench.engine import _served_process
+from bench.floor import FLOOR_PATH, create_floor_app
+from bench.noop import NoopWorkflow
+from bench.rig import USER, BenchError, interleaved, latency_ms, ratio_of, show_ratio
+from bench.storm import fresh_server
+from core.settings import Settings
+from db.engine import make_engine, migrate
+from db.users import Role, create_user
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """Timed requests per side, in how many interleaved rounds."""
+
+    requests: int
+    rounds: int
+    warmup: int = 20
+
+
+SIZES = {
+    "full": Sizes(requests=300, rounds=6),
+    "quick": Sizes(requests=60, rounds=2),
+    "tiny": Sizes(requests=4, rounds=1, warmup=1),
+}
+
+
+def create_route_first() -> FastAPI:
+    """The floor app with its route matched before every other."""
+    app = create_floor_app()
+    app.router.routes.insert(0, app.router.routes.pop())
+    return app
+
+
+def create_unaudited() -> FastAPI:
+    """The floor app, route first, without the audit record and the request's log line."""
+    import api.audit
+
+    async def unrecorded(*_: Any) -> None:
+        return None
+
+    # This process serves this app only: nothing else sees the change.
+    api.audit._record = unrecorded  # type: ignore[assignment]
+    return create_route_first()
+
+
+def create_bare() -> FastAPI:
+    """One FastAPI route forwarding its body to the no-op Update; nothing else."""
+    from core.settings import get_settings
+    from core.temporal import connect
+
+    settings = get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.temporal = await connect(settings)
+        yield
+
+    app = FastAPI(lifespan=lifespan)
+
+    @app.get("/health/ready")
+    async def ready() -> dict[str, str]:
+        return {"status": "ready"}
+
+    @app.post(FLOOR_PATH)
+    async def floor(workflow_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        handle = app.state.temporal.get_workflow_handle(workflow_id)
+        result: dict[str, Any] = await handle.execute_update(NoopWorkflow.touch, body)
+        return {"id": workflow_id, **result}
+
+    return app
+
+
+APPS = {
+    "floor": "bench.floor:create_floor_app",
+    "floor, route matched first": "bench.floor_parts:create_route_first",
+    "floor, route first, no audit": "bench.floor_parts:create_unaudited",
+    "bare FastAPI": "bench.floor_parts:create_bare",
+}
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of process `pid` so far, in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def run(
+    client: Client, *, db_url: str, sizes: Sizes, log: Callable[[str], None] = print
+) -> dict[str, Any]:
+    """Every app against the same no-op Update, in interleaved rounds; the figures."""
+    migrate(db_url)
+    engine = make_engine(db_url)
+    tag = uuid.uuid4().hex[:8]
+    settings = Settings(_env_file=None, DATABASE_URL=db_url, ASYLUMFLOW_TASK_QUEUE=f"parts-{tag}")
+    headers = {"Authorization": f"Bearer {create_user(engine, USER, Role.CASEWORKER)}"}
+    body = {"on": date.today().isoformat()}
+    load_before = os.getloadavg()[0]
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            queue = f"bench-parts-noop-{tag}"
+            await stack.enter_async_context(
+                Worker(client, task_queue=queue, workflows=[NoopWorkflow])
+            )
+
+            async def noop_workflow(name: str) -> str:
+                # One per side: a workflow takes at most 2,000 distinct updates.
+                workflow_id = f"bench-{tag}-{name}"
+                await client.start_workflow(NoopWorkflow.run, id=workflow_id, task_queue=queue)
+                return workflow_id
+
+            raw = client.get_workflow_handle(await noop_workflow("raw"))
+
+            async def noop(_: int) -> None:
+                await raw.execute_update(NoopWorkflow.touch, body)
+
+            ops: dict[str, Callable[[int], Any]] = {"noop": noop}
+            pids: dict[str, int] = {}
+            for number, (name, factory) in enumerate(APPS.items()):
+                http, pid = await stack.enter_async_context(
+                    _served_process(_serve_command(factory), client, settings)
+                )
+                path = FLOOR_PATH.format(workflow_id=await noop_workflow(f"app{number}"))
+                ops[name] = _poster(http, path, headers, body)
+                pids[name] = pid
+            await interleaved(ops, sizes.warmup, 1, 1)
+            cpu_before = {name: _cpu_seconds(pid) for name, pid in pids.items()}
+            got = await interleaved(ops, sizes.requests, 1, sizes.rounds)
+            cpu = {
+                name: (_cpu_seconds(pid) - cpu_before[name]) * 1000 / sizes.requests
+                for name, pid in pids.items()
+            }
+    finally:
+        engine.dispose()
+    p50 = {name: latency_ms(samples)["p50"] for name, (_, samples) in got.items()}
+    rows = [
+        {
+            "app": name,
+            "p50_ms": p50[name],
+            "ratio": ratio_of(p50[name], p50["noop"]),
+            "server_cpu_ms": cpu[name],
+        }
+        for name in APPS
+    ]
+    for row in rows:
+        log(f"{row['app']}: {row['p50_ms']:.2f} ms, {row['server_cpu_ms']:.2f} ms of CPU")
+    return {
+        "requests": sizes.requests,
+        "rounds": sizes.rounds,
+        "noop_p50_ms": p50["noop"],
+        "apps": rows,
+        "loadavg_1min": [load_before, os.getloadavg()[0]],
+    }
+
+
+def _serve_command(factory: str) -> list[str]:
+    return [sys.executable, "-m", "bench.floor_parts", "--serve", factory]
+
+
+def _poster(
+    http: httpx.AsyncClient, path: str, headers: dict[str, str], body: dict[str, Any]
+) -> Callable[[int], Any]:
+    async def post(_: int) -> None:
+        response = await http.post(path, json=body, headers=headers)
+        if response.status_code != 200:
+            raise BenchError(f"{path}: {response.status_code} {response.text}")
+
+    return post
+
+
+def format_result(result: dict[str, Any]) -> str:
+    """The figures as a few fixed-width lines."""
+    lines = [
+        f"floor parts: {result['requests']} requests per side, {result['rounds']} rounds, "
+        f"no-op Update p50 {result['noop_p50_ms']:.2f} ms, load "
+        f"{result['loadavg_1min'][0]:.1f} -> {result['loadavg_1min'][1]:.1f}",
+        "  app                             p50 ms  / no-op  server CPU ms per request",
+    ]
+    for row in result["apps"]:
+        lines.append(
+            f"  {row['app']:<30} {row['p50_ms']:7.2f} {show_ratio(row['ratio']):>8}"
+            f" {row['server_cpu_ms']:10.2f}"
+        )
+    return "\n".join(lines)
+
+
+async def run_on_fresh_server(sizes: Sizes, log: Callable[[str], None]) -> dict[str, Any]:
+    """Start a dev server in memory and a temp read model, run, stop."""
+    with tempfile.TemporaryDirectory(prefix="asylumflow-bench-parts-") as tmp:
+        async with fresh_server() as client:
+            return await run(
+                client, db_url=f"sqlite:///{Path(tmp) / 'readmodel.db'}", sizes=sizes, log=log
+            )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run on a fresh dev server and print the figures (or, with --serve, serve one app)."""
+    parser = argparse.ArgumentParser(prog="bench.floor_parts", description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", choices=sorted(SIZES), default="full")
+    parser.add_argument("--json-out", type=Path, default=None, help="write the figures here")
+    parser.add_argument("--serve", choices=sorted(APPS.values()), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.serve:
+        from tools.cli import serve
+
+        serve(args.serve, loop="uvloop", http="httptools")
+        # As the CLI does: a Temporal client can crash the interpreter at exit (sdk-python#300).
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
+
+    def log(line: str) -> None:
+        print(f"[floor parts] {line}", file=sys.stderr, flush=True)
+
+    started = time.perf_counter()
+    result = asyncio.run(run_on_fresh_server(SIZES[args.sizes], log))
+    result["seconds"] = time.perf_counter() - started
+    if args.json_out is not None:
+        args.json_out.write_text(json.dumps(result, indent=2))
+    print(format_result(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
