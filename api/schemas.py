@@ -485,6 +485,10 @@ class LegalAidDeadlines(View):
     """`GET /legal-aid/deadlines`, soonest first."""
 
     items: list[LegalAidDeadline]
+    next_cursor: str | None = Field(
+        default=None,
+        description="Paged (`limit` or `cursor` given): the next page's cursor, null on the last",
+    )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -449,6 +449,25 @@ def workloads(engine: Engine, today: date) -> dict[str, Callable[[], object]]:
 
         return call
 
+    def deadline_pages() -> object:
+        # Two requests, as a client reads on: the first page, then the one after its cursor.
+        until = today + timedelta(days=DEFAULT_WITHIN_DAYS)
+        answers = []
+        cursor = None
+        for _ in range(2):
+            page = legal_aid.org_deadline_page(
+                engine, LEGAL_AID_ORG, until=until, cursor=cursor, limit=50
+            )
+            answer = LegalAidDeadlines.model_validate(
+                {
+                    "items": [legal_aid.deadline_item(d) for d in page.rows],
+                    "next_cursor": page.next_cursor,
+                }
+            )
+            answers.append(answer.model_dump_json(exclude_unset=True))
+            cursor = page.next_cursor
+        return answers
+
     def stuck_total_counted() -> object:
         # Before migration 0016: the stuck total counted case by case (one range per arm).
         arms = [a.on_cases() for a in stuck_arms(today, *_levels())]
@@ -499,6 +518,7 @@ def workloads(engine: Engine, today: date) -> dict[str, Callable[[], object]]:
         f"GET /legal-aid/deadlines (default, {DEFAULT_WITHIN_DAYS} days)": deadlines(
             DEFAULT_WITHIN_DAYS
         ),
+        "GET /legal-aid/deadlines?limit=50 (pages 1+2)": deadline_pages,
         "GET /stats": lambda: stats.compute(engine, today=today),
         "GET /stats?from&to (90 days)&jurisdiction": lambda: stats.compute(
             engine,

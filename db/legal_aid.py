@@ -17,6 +17,7 @@ from sqlalchemy import Select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from db.cursor import InvalidCursor, decode_cursor, encode_cursor
 from db.tables import (
     CaseRecord,
     DeadlineRecord,
@@ -62,7 +63,7 @@ class OrgDeadline(NamedTuple):
     """When the case's row was last written (the feed's `LAST-MODIFIED`)."""
 
 
-def _org_rows(org: str) -> Select[Any]:
+def _org_rows(org: str, due: sa.ColumnElement[Any] | None = None) -> Select[Any]:
     """The columns of `OrgDeadline` for the org's cases' deadlines, in due order.
 
     Filtered on the deadline's own organisation (migration 0018, kept equal to its case's by
@@ -70,6 +71,7 @@ def _org_rows(org: str) -> Select[Any]:
     and the case is read for the rows returned only, by its primary key. Filtered on the case's,
     every open deadline in the window, of every organisation, cost a probe of its case (issue 18,
     session 8). The join still keeps out a deadline whose case row is gone, as before.
+    `due` orders the rows (the due date unless given: `org_deadline_page` gives `open_due()`).
     """
     return (
         sa.select(
@@ -86,7 +88,25 @@ def _org_rows(org: str) -> Select[Any]:
         )
         .join(CaseRecord, col(CaseRecord.id) == col(DeadlineRecord.case_id))
         .where(col(DeadlineRecord.legal_aid_org) == org)
-        .order_by(col(DeadlineRecord.due), col(DeadlineRecord.case_id), col(DeadlineRecord.clock))
+        .order_by(
+            col(DeadlineRecord.due) if due is None else due,
+            col(DeadlineRecord.case_id),
+            col(DeadlineRecord.clock),
+        )
+    )
+
+
+def _open_window(until: date | None) -> sa.ColumnElement[bool]:
+    """SQLite's filter for the running and paused deadlines due by `until`."""
+    window = col(DeadlineRecord.status).in_(OPEN_STATUSES)
+    return window if until is None else sa.and_(window, col(DeadlineRecord.due) <= until)
+
+
+def _lapsed_rows(org: str, today: date) -> Select[Any]:
+    return _org_rows(org).where(
+        col(DeadlineRecord.status).in_(LAPSED_STATUSES),
+        col(DeadlineRecord.due) >= today - timedelta(days=LAPSED_DAYS),
+        col(DeadlineRecord.due) <= today,
     )
 
 
@@ -116,10 +136,67 @@ def org_deadlines(engine: Engine, org: str, *, until: date | None = None) -> lis
         due = open_due()
         window = due.is_not(None) if until is None else due <= until
     else:
-        window = col(DeadlineRecord.status).in_(OPEN_STATUSES)
-        if until is not None:
-            window = sa.and_(window, col(DeadlineRecord.due) <= until)
+        window = _open_window(until)
     return _fetch(engine, _org_rows(org).where(window))
+
+
+class DeadlinePage(NamedTuple):
+    """A page of an org's deadline list, and the cursor of the next (None after the last)."""
+
+    rows: list[OrgDeadline]
+    next_cursor: str | None
+
+
+def _position(cursor: str) -> tuple[date, str, str]:
+    """The (due, case id, clock) a cursor of `_cursor_after` points after."""
+    due, case_id, clock = decode_cursor(cursor, 3)
+    try:
+        return date.fromisoformat(due), case_id, clock
+    except ValueError:
+        raise InvalidCursor from None
+
+
+def _cursor_after(row: OrgDeadline) -> str:
+    return encode_cursor(row.due.isoformat(), row.case_id, row.clock)
+
+
+def org_deadline_page(
+    engine: Engine,
+    org: str,
+    *,
+    until: date | None = None,
+    today: date | None = None,
+    cursor: str | None = None,
+    limit: int,
+) -> DeadlinePage:
+    """At most `limit` of `org_deadlines` (or, given `today`, `lapsed_deadlines`) after `cursor`.
+
+    The lists' own order (due date, case id, clock) is the keyset: a page reads its rows and no
+    others, wherever it starts, so a big organisation's next deadlines cost the same at any
+    horizon (issue 18: at 1,000,000 cases the whole 30 days of one with a quarter of the cases
+    were ~3,000 rows and 0.1-0.2 s). On PostgreSQL the running and paused ones are ordered by
+    `open_due()`, equal to the due date on every row the window keeps, so that the index's own
+    order serves the page and only its rows probe their case.
+
+    Raises:
+        InvalidCursor: `cursor` is not one a page of this list handed out.
+    """
+    due: sa.ColumnElement[Any] = DeadlineRecord.__table__.c.due  # type: ignore[attr-defined]
+    if today is not None:
+        query = _lapsed_rows(org, today)
+    elif engine.dialect.name == "postgresql":
+        due = open_due()
+        query = _org_rows(org, due).where(due.is_not(None) if until is None else due <= until)
+    else:
+        query = _org_rows(org).where(_open_window(until))
+    if cursor is not None:
+        after = _position(cursor)
+        key = sa.tuple_(due, col(DeadlineRecord.case_id), col(DeadlineRecord.clock))
+        # The first condition alone bounds the index range; the tuple breaks the ties.
+        query = query.where(due >= after[0], key > sa.tuple_(*map(sa.literal, after)))
+    rows = _fetch(engine, query.limit(limit + 1))
+    following = _cursor_after(rows[limit - 1]) if len(rows) > limit else None
+    return DeadlinePage(rows[:limit], following)
 
 
 def lapsed_deadlines(engine: Engine, org: str, *, today: date) -> list[OrgDeadline]:
@@ -127,12 +204,7 @@ def lapsed_deadlines(engine: Engine, org: str, *, today: date) -> list[OrgDeadli
 
     Sorted by due date.
     """
-    query = _org_rows(org).where(
-        col(DeadlineRecord.status).in_(LAPSED_STATUSES),
-        col(DeadlineRecord.due) >= today - timedelta(days=LAPSED_DAYS),
-        col(DeadlineRecord.due) <= today,
-    )
-    return _fetch(engine, query)
+    return _fetch(engine, _lapsed_rows(org, today))
 
 
 def client_names(engine: Engine, org: str, case_ids: Sequence[str]) -> dict[str, str]:

@@ -51,6 +51,8 @@ class WebhookCreate(BaseModel):
 
 DEFAULT_WITHIN_DAYS = 30
 """The horizon of `GET /legal-aid/deadlines` when none is asked (the benchmark times it too)."""
+DEFAULT_PAGE = 50
+"""Items per page of `GET /legal-aid/deadlines` given a `cursor` but no `limit`."""
 
 
 @router.get(
@@ -67,19 +69,49 @@ async def deadlines(
         bool,
         Query(description="Instead: the `expired` or `missed` ones due in the last 30 days"),
     ] = False,
+    limit: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=500,
+            description="Page the list: at most this many items, and `next_cursor` for the rest",
+        ),
+    ] = None,
+    cursor: Annotated[
+        str | None,
+        Query(description="The `next_cursor` of the previous page (50 items if no `limit`)"),
+    ] = None,
 ) -> dict[str, Any]:
     """Every running or paused clock of the org's cases due within `within_days` days.
 
     Appeal and reopen windows and labour-market dates included; each item is the deadline object
     with its provenance and the case id. With `lapsed=true`, the deadlines that passed without
     the act (`expired` or `missed`) with a due date in the last 30 days instead.
+
+    Without `limit` or `cursor`, the whole list. With either, one page in the same order and
+    `next_cursor` (null on the last page): a big organisation's next deadlines then cost the
+    same whatever the horizon.
     """
     org = org_of(user)
     today = calendar_today()
+    until = today + timedelta(days=within_days)
+    if limit is not None or cursor is not None:
+        page = await run_in_threadpool(
+            partial(
+                legal_aid.org_deadline_page,
+                engine,
+                org,
+                until=until,
+                today=today if lapsed else None,
+                cursor=cursor,
+                limit=limit or DEFAULT_PAGE,
+            )
+        )
+        items = [legal_aid.deadline_item(d) for d in page.rows]
+        return {"items": items, "next_cursor": page.next_cursor}
     if lapsed:
         rows = await run_in_threadpool(lambda: legal_aid.lapsed_deadlines(engine, org, today=today))
     else:
-        until = today + timedelta(days=within_days)
         rows = await run_in_threadpool(legal_aid.org_deadlines, engine, org, until=until)
     return {"items": [legal_aid.deadline_item(d) for d in rows]}
 

@@ -104,6 +104,26 @@ async def test_deadlines_are_the_orgs_own_sorted_by_due(api: Api) -> None:
     bad = await api.http.get("/legal-aid/deadlines?within_days=-1", headers=api.auth("la-a"))
     assert bad.status_code == 422
 
+    # Paged, one item at a time: the same list, and the unpaged answer is as it always was.
+    whole = await api.http.get("/legal-aid/deadlines?within_days=365", headers=api.auth("la-a"))
+    assert set(whole.json()) == {"items"}
+    paged: list[dict[str, Any]] = []
+    query = "?within_days=365&limit=1"
+    while True:
+        page = await api.http.get(f"/legal-aid/deadlines{query}", headers=api.auth("la-a"))
+        assert page.status_code == 200, page.text
+        assert len(page.json()["items"]) <= 1
+        paged += page.json()["items"]
+        following = page.json()["next_cursor"]
+        if following is None:
+            break
+        query = f"?within_days=365&limit=1&cursor={following}"
+    assert paged == whole.json()["items"] and len(paged) >= 3
+    for wrong in ("cursor=nonsense!", "limit=0", "limit=501"):
+        refused = await api.http.get(f"/legal-aid/deadlines?{wrong}", headers=api.auth("la-a"))
+        assert refused.status_code == 422, wrong
+        assert wrong.split("=")[0] in refused.text
+
 
 async def test_assign_legal_aid_moves_the_cases_deadlines(api: Api) -> None:
     """The deadlines carry their case's org (migration 0018): a new org takes them along."""

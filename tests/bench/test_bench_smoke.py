@@ -23,6 +23,7 @@ QUERIES = [
     "GET /supervision/entitled-blocked",
     "GET /legal-aid/deadlines?within_days=14",
     "GET /legal-aid/deadlines (default, 30 days)",
+    "GET /legal-aid/deadlines?limit=50 (pages 1+2)",
     "GET /stats",
     "GET /stats?from&to (90 days)&jurisdiction",
 ]

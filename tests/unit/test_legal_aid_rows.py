@@ -12,10 +12,12 @@ expression, since PostgreSQL uses an expression index only for it; SQLite: (org,
 
 from __future__ import annotations
 
+import itertools
 import random
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -341,3 +343,45 @@ def test_the_triggers_keep_each_deadlines_org_its_cases(engine: Engine) -> None:
     with engine.begin() as conn:
         conn.execute(sa.delete(CASES).where(CASES.c.id == a[5]["id"]))
     assert _assert_lists_as_before(engine, [*ORGS, "org-none"]) > 50
+
+
+def _all_pages(engine: Engine, org: str, limit: int, **window: Any) -> list[Any]:
+    """Every page of the list from the start, concatenated; each page at most `limit` rows."""
+    rows: list[Any] = []
+    cursor = None
+    while True:
+        page = legal_aid.org_deadline_page(engine, org, cursor=cursor, limit=limit, **window)
+        assert len(page.rows) <= limit
+        rows += page.rows
+        if page.next_cursor is None:
+            return rows
+        assert len(page.rows) == limit
+        cursor = page.next_cursor
+
+
+def test_pages_follow_one_another_through_the_whole_list(engine: Engine) -> None:
+    """Paged at any size, the lists are the unpaged ones: no row twice, none left out."""
+    _seed(engine)
+    paged = 0
+    for org in ORGS:
+        for days in [None, 14, 400]:
+            until = None if days is None else TODAY + timedelta(days=days)
+            whole = legal_aid.org_deadlines(engine, org, until=until)
+            for limit in [1, 2, 7, 500]:
+                assert _all_pages(engine, org, limit, until=until) == whole
+            paged += len(whole)
+        lapsed = legal_aid.lapsed_deadlines(engine, org, today=TODAY)
+        for limit in [1, 3]:
+            assert _all_pages(engine, org, limit, today=TODAY) == lapsed
+    assert paged > 50
+    # Ties on the due date (the seed gives three cases the same one) fall to case id, then clock.
+    lists = [legal_aid.org_deadlines(engine, org, until=None) for org in ORGS]
+    assert any(a.due == b.due for rows in lists for a, b in itertools.pairwise(rows))
+
+
+def test_a_cursor_the_list_did_not_hand_out_is_refused(engine: Engine) -> None:
+    from db.cursor import InvalidCursor, encode_cursor
+
+    for cursor in ["garbage!", encode_cursor("2026-01-01", "x"), encode_cursor("soon", "x", "y")]:
+        with pytest.raises(InvalidCursor):
+            legal_aid.org_deadline_page(engine, "org-a", cursor=cursor, limit=5)
