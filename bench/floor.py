@@ -17,8 +17,6 @@ separate app, so the API under test is exactly the product's.
 
 from __future__ import annotations
 
-import os
-import sys
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
@@ -26,6 +24,7 @@ from fastapi import APIRouter, FastAPI
 from api.app import create_app
 from api.deps import CaseReader, TemporalDep
 from bench.noop import NoopWorkflow
+from bench.rig import serve_then_exit
 from core.settings import Settings
 
 FLOOR_PATH = "/cases/{workflow_id}/floor"
@@ -55,13 +54,7 @@ def create_floor_app(settings: Settings | None = None) -> FastAPI:
 
 def main() -> None:
     """Serve the floor app exactly as `asylumflow api` serves the API (API_HOST / API_PORT)."""
-    from tools.cli import serve
-
-    serve("bench.floor:create_floor_app")
-    # As the CLI does: a Temporal client can crash the interpreter at exit (sdk-python#300).
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
+    serve_then_exit("bench.floor:create_floor_app")
 
 
 if __name__ == "__main__":

@@ -23,48 +23,41 @@ each app; prints p50s, each ÷ the no-op, and each server process's CPU per requ
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
-import json
 import os
 import sys
-import tempfile
-import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-import httpx
 from fastapi import FastAPI
 from temporalio.client import Client
 from temporalio.worker import Worker
 
 from bench.engine import _served_process
 from bench.floor import FLOOR_PATH, create_floor_app
+from bench.front_door import Sizes, on_fresh_server
 from bench.noop import NoopWorkflow
-from bench.rig import USER, BenchError, interleaved, latency_ms, ratio_of, show_ratio
-from bench.storm import fresh_server
+from bench.rig import (
+    USER,
+    interleaved,
+    json_poster,
+    latency_ms,
+    ratio_of,
+    run_and_report,
+    serve_then_exit,
+    show_ratio,
+)
 from core.settings import Settings
 from db.engine import make_engine, migrate
 from db.users import Role, create_user
 
-
-@dataclass(frozen=True)
-class Sizes:
-    """Timed requests per side, in how many interleaved rounds."""
-
-    requests: int
-    rounds: int
-    warmup: int = 20
-
-
 SIZES = {
-    "full": Sizes(requests=300, rounds=6),
-    "quick": Sizes(requests=60, rounds=2),
+    "full": Sizes(requests=300, rounds=6, warmup=20),
+    "quick": Sizes(requests=60, rounds=2, warmup=20),
     "tiny": Sizes(requests=4, rounds=1, warmup=1),
 }
 
@@ -165,7 +158,7 @@ async def run(
                     _served_process(_serve_command(factory), client, settings)
                 )
                 path = FLOOR_PATH.format(workflow_id=await noop_workflow(f"app{number}"))
-                ops[name] = _poster(http, path, headers, body)
+                ops[name] = json_poster(http, path, headers, body)
                 pids[name] = pid
             await interleaved(ops, sizes.warmup, 1, 1)
             cpu_before = {name: _cpu_seconds(pid) for name, pid in pids.items()}
@@ -201,17 +194,6 @@ def _serve_command(factory: str) -> list[str]:
     return [sys.executable, "-m", "bench.floor_parts", "--serve", factory]
 
 
-def _poster(
-    http: httpx.AsyncClient, path: str, headers: dict[str, str], body: dict[str, Any]
-) -> Callable[[int], Any]:
-    async def post(_: int) -> None:
-        response = await http.post(path, json=body, headers=headers)
-        if response.status_code != 200:
-            raise BenchError(f"{path}: {response.status_code} {response.text}")
-
-    return post
-
-
 def format_result(result: dict[str, Any]) -> str:
     """The figures as a few fixed-width lines."""
     lines = [
@@ -230,11 +212,7 @@ def format_result(result: dict[str, Any]) -> str:
 
 async def run_on_fresh_server(sizes: Sizes, log: Callable[[str], None]) -> dict[str, Any]:
     """Start a dev server in memory and a temp read model, run, stop."""
-    with tempfile.TemporaryDirectory(prefix="asylumflow-bench-parts-") as tmp:
-        async with fresh_server() as client:
-            return await run(
-                client, db_url=f"sqlite:///{Path(tmp) / 'readmodel.db'}", sizes=sizes, log=log
-            )
+    return await on_fresh_server(run, sizes, log, name="parts")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -245,24 +223,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--serve", choices=sorted(APPS.values()), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
-        from tools.cli import serve
-
-        serve(args.serve, loop="uvloop", http="httptools")
-        # As the CLI does: a Temporal client can crash the interpreter at exit (sdk-python#300).
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(0)
+        serve_then_exit(args.serve, loop="uvloop", http="httptools")
 
     def log(line: str) -> None:
         print(f"[floor parts] {line}", file=sys.stderr, flush=True)
 
-    started = time.perf_counter()
-    result = asyncio.run(run_on_fresh_server(SIZES[args.sizes], log))
-    result["seconds"] = time.perf_counter() - started
-    if args.json_out is not None:
-        args.json_out.write_text(json.dumps(result, indent=2))
-    print(format_result(result))
-    return 0
+    return run_and_report(run_on_fresh_server(SIZES[args.sizes], log), args.json_out, format_result)
 
 
 if __name__ == "__main__":

@@ -22,20 +22,17 @@ p50s, floor ÷ no-op (target <= 1.3) and action ÷ floor (target <= 1.25) per va
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import functools
-import json
 import os
 import sys
 import tempfile
-import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from unittest import mock
 
 import httpx
@@ -47,7 +44,18 @@ from temporalio.worker import Worker
 
 from bench.engine import _served
 from bench.noop import NoopWorkflow
-from bench.rig import JURISDICTION, USER, BenchError, interleaved, latency_ms, ratio_of, show_ratio
+from bench.rig import (
+    JURISDICTION,
+    USER,
+    BenchError,
+    interleaved,
+    json_poster,
+    latency_ms,
+    ratio_of,
+    run_and_report,
+    serve_then_exit,
+    show_ratio,
+)
 from bench.storm import fresh_server
 from core.settings import Settings
 from db.engine import make_engine, migrate
@@ -187,9 +195,11 @@ async def run(
 
             ops: dict[str, Any] = {"noop": noop}
             for name, (api_http, floor_http, case_id) in served.items():
-                ops[f"{name}|floor"] = _poster(floor_http, f"/cases/{noop_id}/floor", headers, on)
-                ops[f"{name}|action"] = _poster(
-                    api_http, f"/cases/{case_id}/actions/record_contact", headers, on
+                ops[f"{name}|floor"] = json_poster(
+                    floor_http, f"/cases/{noop_id}/floor", headers, {"on": on}
+                )
+                ops[f"{name}|action"] = json_poster(
+                    api_http, f"/cases/{case_id}/actions/record_contact", headers, {"on": on}
                 )
             await interleaved(ops, sizes.warmup, 1, 1)
             got = await interleaved(ops, sizes.requests, 1, sizes.rounds)
@@ -241,17 +251,6 @@ async def _new_case(http: httpx.AsyncClient, headers: dict[str, str], on: str) -
     return case_id
 
 
-def _poster(
-    http: httpx.AsyncClient, path: str, headers: dict[str, str], on: str
-) -> Callable[[int], Any]:
-    async def post(_: int) -> None:
-        response = await http.post(path, json={"on": on}, headers=headers)
-        if response.status_code != 200:
-            raise BenchError(f"{path}: {response.status_code} {response.text}")
-
-    return post
-
-
 def format_result(result: dict[str, Any]) -> str:
     """The figures as a few fixed-width lines."""
     lines = [
@@ -275,13 +274,30 @@ def format_result(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-async def run_on_fresh_server(sizes: Sizes, log: Callable[[str], None]) -> dict[str, Any]:
-    """Start a dev server in memory and a temp read model, run, stop."""
-    with tempfile.TemporaryDirectory(prefix="asylumflow-bench-door-") as tmp:
+class Run(Protocol):
+    """A served-app benchmark's `run`, given a client and a read model."""
+
+    def __call__(
+        self, client: Client, *, db_url: str, sizes: Sizes, log: Callable[[str], None]
+    ) -> Awaitable[dict[str, Any]]:
+        """The figures."""
+        ...
+
+
+async def on_fresh_server(
+    bench: Run, sizes: Sizes, log: Callable[[str], None], *, name: str
+) -> dict[str, Any]:
+    """`bench` on a dev server started in memory and a temp read model, both gone after."""
+    with tempfile.TemporaryDirectory(prefix=f"asylumflow-bench-{name}-") as tmp:
         async with fresh_server() as client:
-            return await run(
+            return await bench(
                 client, db_url=f"sqlite:///{Path(tmp) / 'readmodel.db'}", sizes=sizes, log=log
             )
+
+
+async def run_on_fresh_server(sizes: Sizes, log: Callable[[str], None]) -> dict[str, Any]:
+    """Start a dev server in memory and a temp read model, run, stop."""
+    return await on_fresh_server(run, sizes, log, name="door")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -295,24 +311,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--orjson", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
-        from tools.cli import serve
-
-        serve(FACTORIES[(args.serve, args.orjson)], loop=args.loop, http=args.http)
-        # As the CLI does: a Temporal client can crash the interpreter at exit (sdk-python#300).
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(0)
+        serve_then_exit(FACTORIES[(args.serve, args.orjson)], loop=args.loop, http=args.http)
 
     def log(line: str) -> None:
         print(f"[front door] {line}", file=sys.stderr, flush=True)
 
-    started = time.perf_counter()
-    result = asyncio.run(run_on_fresh_server(SIZES[args.sizes], log))
-    result["seconds"] = time.perf_counter() - started
-    if args.json_out is not None:
-        args.json_out.write_text(json.dumps(result, indent=2))
-    print(format_result(result))
-    return 0
+    return run_and_report(run_on_fresh_server(SIZES[args.sizes], log), args.json_out, format_result)
 
 
 if __name__ == "__main__":

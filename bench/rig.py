@@ -11,16 +11,18 @@ import contextlib
 import ctypes
 import gc
 import itertools
+import json
 import math
+import os
 import resource
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 from sqlalchemy.engine import Engine
@@ -137,6 +139,45 @@ async def interleaved(
             elapsed[name] += seconds
             latencies[name] += lat
     return {name: (n / elapsed[name], latencies[name]) for name in ops}
+
+
+def json_poster(
+    http: httpx.AsyncClient, path: str, headers: dict[str, str], body: dict[str, Any]
+) -> Op:
+    """An op that POSTs `body` to `path` and fails the benchmark on any answer but 200."""
+
+    async def post(_: int) -> None:
+        response = await http.post(path, json=body, headers=headers)
+        if response.status_code != 200:
+            raise BenchError(f"{path}: {response.status_code} {response.text}")
+
+    return post
+
+
+def serve_then_exit(factory: str, *, loop: str = "auto", http: str = "auto") -> NoReturn:
+    """Serve the app `factory` as `asylumflow api` does, then end the process as the CLI does."""
+    from tools.cli import serve
+
+    serve(factory, loop=loop, http=http)
+    # A Temporal client can crash the interpreter at exit (sdk-python#300).
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+def run_and_report(
+    work: Coroutine[Any, Any, dict[str, Any]],
+    json_out: Path | None,
+    table: Callable[[dict[str, Any]], str],
+) -> int:
+    """Run a benchmark's `work`, add its seconds, write its JSON if asked, print its table."""
+    started = time.perf_counter()
+    result = asyncio.run(work)
+    result["seconds"] = time.perf_counter() - started
+    if json_out is not None:
+        json_out.write_text(json.dumps(result, indent=2))
+    print(table(result))
+    return 0
 
 
 def latency_ms(samples: Sequence[float]) -> dict[str, float]:
