@@ -16,7 +16,9 @@ a process of its own on loopback, with its own Temporal client), each answering
   above the raw Update is the HTTP hop and a second process's Temporal client.
 
 Then, in interleaved rounds, one request at a time: the raw no-op Update from this process and
-each app; prints p50s, each ÷ the no-op, and each server process's CPU per request. It explains
+each app; prints p50s, each ÷ the no-op, and each server process's CPU per request (Linux's
+`/proc`: all of the process's CPU over the timed rounds, its idle time while the others are
+timed included, which is small). It explains
 `bench.front_door`'s floor ÷ no-op (target <= 1.3) rather than setting a target of its own.
 """
 

@@ -238,7 +238,9 @@ def _provenance_templates(family: str) -> dict[str, dict[str, Any]]:
 
 def _provenance(case: dict[str, Any], clock: str, due: date, status: str) -> dict[str, Any]:
     templates = _provenance_templates(case["jurisdiction"])
-    # A pack without the clock (none here so far) borrows the first pack's, renamed.
+    # A pack without the clock (eu and pl have no lodging clock) borrows the first pack's,
+    # renamed; the status-dependent keys (completed_on, late...) stay the template's: what is
+    # measured is the size and shape of the JSON, not its truth.
     template = templates.get(clock) or _provenance_templates(_JURISDICTIONS[0][0])[clock]
     return {
         **template,

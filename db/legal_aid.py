@@ -172,11 +172,12 @@ def org_deadline_page(
     """At most `limit` of `org_deadlines` (or, given `today`, `lapsed_deadlines`) after `cursor`.
 
     The lists' own order (due date, case id, clock) is the keyset: a page reads its rows and no
-    others, wherever it starts, so a big organisation's next deadlines cost the same at any
-    horizon (issue 18: at 1,000,000 cases the whole 30 days of one with a quarter of the cases
-    were ~3,000 rows and 0.1-0.2 s). On PostgreSQL the running and paused ones are ordered by
+    others on PostgreSQL, wherever it starts, so a big organisation's next deadlines cost the same
+    at any horizon (issue 18: at 1,000,000 cases the whole 30 days of one with a quarter of the
+    cases were ~3,000 rows and 0.1-0.2 s). There the running and paused ones are ordered by
     `open_due()`, equal to the due date on every row the window keeps, so that the index's own
-    order serves the page and only its rows probe their case.
+    order serves the page and only its rows probe their case. SQLite (no index gives the order
+    of two statuses' ranges) sorts the rest of the window for each page: small read models.
 
     Raises:
         InvalidCursor: `cursor` is not one a page of this list handed out.
@@ -189,7 +190,7 @@ def org_deadline_page(
         query = _org_rows(org, due).where(due.is_not(None) if until is None else due <= until)
     else:
         query = _org_rows(org).where(_open_window(until))
-    if cursor is not None:
+    if cursor:  # an empty one is the first page, as in the supervision lists
         after = _position(cursor)
         key = sa.tuple_(due, col(DeadlineRecord.case_id), col(DeadlineRecord.clock))
         # The first condition alone bounds the index range; the tuple breaks the ties.

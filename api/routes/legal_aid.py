@@ -89,13 +89,13 @@ async def deadlines(
     the act (`expired` or `missed`) with a due date in the last 30 days instead.
 
     Without `limit` or `cursor`, the whole list. With either, one page in the same order and
-    `next_cursor` (null on the last page): a big organisation's next deadlines then cost the
-    same whatever the horizon.
+    `next_cursor` (null on the last page): on PostgreSQL a big organisation's next deadlines
+    then cost the same whatever the horizon.
     """
     org = org_of(user)
     today = calendar_today()
     until = today + timedelta(days=within_days)
-    if limit is not None or cursor is not None:
+    if limit is not None or cursor:
         page = await run_in_threadpool(
             partial(
                 legal_aid.org_deadline_page,

@@ -119,6 +119,11 @@ async def test_deadlines_are_the_orgs_own_sorted_by_due(api: Api) -> None:
             break
         query = f"?within_days=365&limit=1&cursor={following}"
     assert paged == whole.json()["items"] and len(paged) >= 3
+    # An empty cursor is no cursor (as in the supervision lists).
+    empty = await api.http.get(
+        "/legal-aid/deadlines?within_days=365&cursor=", headers=api.auth("la-a")
+    )
+    assert empty.json() == whole.json()
     for wrong in ("cursor=nonsense!", "limit=0", "limit=501"):
         refused = await api.http.get(f"/legal-aid/deadlines?{wrong}", headers=api.auth("la-a"))
         assert refused.status_code == 422, wrong
