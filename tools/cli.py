@@ -226,6 +226,9 @@ def serve(factory: str, *, loop: str = "auto", http: str = "auto") -> None:
     bench/RESULTS.md) and falls back to asyncio and h11 where they are missing;
     `bench.front_door` compares them.
     """
+    import gc
+    import importlib
+
     import uvicorn
 
     from core.logs import configure_logging
@@ -233,9 +236,16 @@ def serve(factory: str, *, loop: str = "auto", http: str = "auto") -> None:
 
     settings = get_settings()
     configure_logging()
+    module, _, name = factory.partition(":")
+    app = getattr(importlib.import_module(module), name)()
+    # What is built by now (modules, models' schemas, routes) lives as long as the process:
+    # frozen, the collector's full passes no longer walk its ~200,000 objects. A big answer
+    # (thousands of deadlines) sets off such passes as it allocates; they were most of its p95
+    # above its p50 (bench/RESULTS.md, issue 18, session 13).
+    gc.collect()
+    gc.freeze()
     uvicorn.run(
-        factory,
-        factory=True,
+        app,
         host=settings.api_host,
         port=settings.api_port,
         loop=loop,
