@@ -96,10 +96,27 @@ def _org_rows(org: str, due: sa.ColumnElement[Any] | None = None) -> Select[Any]
     )
 
 
-def _open_window(until: date | None) -> sa.ColumnElement[bool]:
-    """SQLite's filter for the running and paused deadlines due by `until`."""
+_DUE: sa.ColumnElement[Any] = DeadlineRecord.__table__.c.due  # type: ignore[attr-defined]
+
+
+def _open_window(
+    engine: Engine, until: date | None
+) -> tuple[sa.ColumnElement[bool], sa.ColumnElement[Any]]:
+    """The filter for the running and paused deadlines due by `until`, and its due key.
+
+    On PostgreSQL both are `open_due()`, the expression indexed after the organisation
+    (`ix_deadlines_org_open_due`), rather than the status and the due date apart: the org's
+    window is one range of the index, and the planner estimates it from the index's statistics
+    (see `db.tables.cases.open_due`); null for every other status, so the filter keeps exactly
+    the running and paused ones, and on each of them it is the due date. SQLite has no such
+    index (it planned worse with an expression) and keeps the two conditions, which its (org,
+    status, due) index serves.
+    """
+    if engine.dialect.name == "postgresql":
+        due = open_due()
+        return (due.is_not(None) if until is None else due <= until), due
     window = col(DeadlineRecord.status).in_(OPEN_STATUSES)
-    return window if until is None else sa.and_(window, col(DeadlineRecord.due) <= until)
+    return (window if until is None else sa.and_(window, col(DeadlineRecord.due) <= until)), _DUE
 
 
 def _lapsed_rows(org: str, today: date) -> Select[Any]:
@@ -125,18 +142,9 @@ def _fetch(engine: Engine, query: Select[Any]) -> list[OrgDeadline]:
 def org_deadlines(engine: Engine, org: str, *, until: date | None = None) -> list[OrgDeadline]:
     """The running and paused deadlines of the org's cases (due by `until`), sorted by due.
 
-    On PostgreSQL filtered on `open_due()`, the expression indexed after the organisation
-    (`ix_deadlines_org_open_due`), rather than on the status and the due date apart: the org's
-    window is one range of the index, and the planner estimates it from the index's statistics
-    (see `db.tables.cases.open_due`); null for every other status, so the filter keeps exactly
-    the running and paused ones. SQLite has no such index (it planned worse with an expression)
-    and keeps the two conditions, which its (org, status, due) index serves.
+    Filtered as `_open_window` says for each database.
     """
-    if engine.dialect.name == "postgresql":
-        due = open_due()
-        window = due.is_not(None) if until is None else due <= until
-    else:
-        window = _open_window(until)
+    window, _ = _open_window(engine, until)
     return _fetch(engine, _org_rows(org).where(window))
 
 
@@ -182,14 +190,11 @@ def org_deadline_page(
     Raises:
         InvalidCursor: `cursor` is not one a page of this list handed out.
     """
-    due: sa.ColumnElement[Any] = DeadlineRecord.__table__.c.due  # type: ignore[attr-defined]
     if today is not None:
-        query = _lapsed_rows(org, today)
-    elif engine.dialect.name == "postgresql":
-        due = open_due()
-        query = _org_rows(org, due).where(due.is_not(None) if until is None else due <= until)
+        query, due = _lapsed_rows(org, today), _DUE
     else:
-        query = _org_rows(org).where(_open_window(until))
+        window, due = _open_window(engine, until)
+        query = _org_rows(org, due).where(window)
     if cursor:  # an empty one is the first page, as in the supervision lists
         after = _position(cursor)
         key = sa.tuple_(due, col(DeadlineRecord.case_id), col(DeadlineRecord.clock))
