@@ -53,6 +53,7 @@ from bench.rig import (
     serve_then_exit,
     show_ratio,
 )
+from bench.storm import cpu_seconds
 from core.settings import Settings
 from db.engine import make_engine, migrate
 from db.users import Role, create_user
@@ -118,12 +119,6 @@ APPS = {
 }
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU of process `pid` so far, in seconds."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 async def run(
     client: Client, *, db_url: str, sizes: Sizes, log: Callable[[str], None] = print
 ) -> dict[str, Any]:
@@ -163,10 +158,10 @@ async def run(
                 ops[name] = json_poster(http, path, headers, body)
                 pids[name] = pid
             await interleaved(ops, sizes.warmup, 1, 1)
-            cpu_before = {name: _cpu_seconds(pid) for name, pid in pids.items()}
+            cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
             got = await interleaved(ops, sizes.requests, 1, sizes.rounds)
             cpu = {
-                name: (_cpu_seconds(pid) - cpu_before[name]) * 1000 / sizes.requests
+                name: (cpu_seconds(pid) - cpu_before[name]) * 1000 / sizes.requests
                 for name, pid in pids.items()
             }
     finally:

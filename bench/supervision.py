@@ -425,6 +425,18 @@ LEGAL_AID_WITHIN_DAYS = 14
 """The horizon timed since session 7; the route's default (`DEFAULT_WITHIN_DAYS`) is timed too."""
 
 
+def _answered(rows: list[legal_aid.OrgDeadline], **more: Any) -> str:
+    """`GET /legal-aid/deadlines`' answer to `rows`, as FastAPI writes it.
+
+    Validated and written by the route's response model; `more` is the paged answer's
+    `next_cursor`.
+    """
+    answer = LegalAidDeadlines.model_validate(
+        {"items": [legal_aid.deadline_item(d) for d in rows], **more}
+    )
+    return answer.model_dump_json(exclude_unset=True)
+
+
 def workloads(engine: Engine, today: date) -> dict[str, Callable[[], object]]:
     """What is timed: each route's query function, called as the route calls it."""
     none = supervision.Filters()
@@ -443,11 +455,7 @@ def workloads(engine: Engine, today: date) -> dict[str, Callable[[], object]]:
             # As `GET /legal-aid/deadlines` does: the query, the items, and the answer
             # validated and written by its response model (FastAPI's own path).
             until = today + timedelta(days=days)
-            rows = legal_aid.org_deadlines(engine, LEGAL_AID_ORG, until=until)
-            answer = LegalAidDeadlines.model_validate(
-                {"items": [legal_aid.deadline_item(d) for d in rows]}
-            )
-            return answer.model_dump_json(exclude_unset=True)
+            return _answered(legal_aid.org_deadlines(engine, LEGAL_AID_ORG, until=until))
 
         return call
 
@@ -460,13 +468,7 @@ def workloads(engine: Engine, today: date) -> dict[str, Callable[[], object]]:
             page = legal_aid.org_deadline_page(
                 engine, LEGAL_AID_ORG, until=until, cursor=cursor, limit=50
             )
-            answer = LegalAidDeadlines.model_validate(
-                {
-                    "items": [legal_aid.deadline_item(d) for d in page.rows],
-                    "next_cursor": page.next_cursor,
-                }
-            )
-            answers.append(answer.model_dump_json(exclude_unset=True))
+            answers.append(_answered(page.rows, next_cursor=page.next_cursor))
             cursor = page.next_cursor
         return answers
 
