@@ -2,12 +2,15 @@
 
 A middleware rather than code in each handler, so a new route cannot forget it. Only ids, the
 route template and the status are stored: never query strings or bodies (no personal data).
-A change that writes the read model anyway stores its record in that write's transaction
-(`claim`), which spares the middleware's own commit on every successful action.
+The record is written while the request runs: the dependency that learns who the user is
+starts it (`begin`), with the route's success status, so its commit overlaps the request's
+own wait on Temporal or the database instead of following it; the middleware waits for it
+before the answer starts, and corrects the status if the answer is another.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -21,7 +24,7 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, SQLModel
+from sqlmodel import SQLModel
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -58,59 +61,37 @@ new statement per request, and SQLAlchemy's cache key for it cost more than the 
 
 @dataclass
 class PendingAudit:
-    """The audit record of the request in progress, and whether a route already stored it."""
+    """The audit record of the request in progress: its write, once begun, and that status."""
 
     scope: Scope
-    claimed: bool = False
-    written_id: int | None = None
+    written: asyncio.Future[int] | None = None
+    """The record's insert, begun when the user was known; its id."""
     written_status: int | None = None
 
 
 _pending: ContextVar[PendingAudit | None] = ContextVar("pending_audit", default=None)
 
 
-@dataclass(frozen=True)
-class Claim:
-    """A record a route stores in its own transaction (`store`), then reports (`stored`)."""
+def begin() -> None:
+    """Start writing the current request's record, now that its user is known.
 
-    pending: PendingAudit
-    values: dict[str, Any]
-    status: int
-
-    def store(self, session: Session) -> int:
-        """Insert the record in `session`'s transaction (the caller commits); its id."""
-        return inserted_id(session.execute(_INSERT, self.values))
-
-    def stored(self, record_id: int) -> None:
-        """The transaction committed: the middleware writes no second record."""
-        self.pending.written_id = record_id
-        self.pending.written_status = self.status
-
-    def release(self) -> None:
-        """The transaction failed: the record is the middleware's to write after all."""
-        self.pending.claimed = False
-
-
-def claim() -> Claim | None:
-    """The current request's record as its route's success, for the route's own write.
-
-    None outside an audited request, or once claimed (a route that writes several cases
-    stores the request's one record with the first; a failed write `release`s it). The status
-    is the route's success status; should the response end with another, the middleware
-    corrects the record.
+    Called by the dependencies that authenticate (`api.deps`), once the user is in the
+    request's state. The status written is the route's success status; should the response end
+    with another, the middleware corrects it. A request that is not audited, or whose record is
+    already being written, is left alone.
     """
     pending = _pending.get()
-    # Claimed at once: a route writing several cases concurrently (bulk reassignment) must
-    # store the one record once, not once per write in flight.
-    if pending is None or pending.claimed:
-        return None
+    if pending is None or pending.written is not None:
+        return
     route = pending.scope.get("route")
     status = getattr(route, "status_code", None) or 200
     values = _values(pending.scope, status)
     if values is None:
-        return None
-    pending.claimed = True
-    return Claim(pending, values, status)
+        return
+    engine: Engine = pending.scope["app"].state.engine
+    # A task of its own: the route goes on (to Temporal, to its query) while the thread commits.
+    pending.written = asyncio.ensure_future(run_in_threadpool(_insert, engine, values))
+    pending.written_status = status
 
 
 def _values(scope: Scope, status: int) -> dict[str, Any] | None:
@@ -143,15 +124,14 @@ def _bounded(value: str | None, size: int) -> str | None:
     return value if value is None else value[:size]
 
 
-def _write(engine: Engine, values: dict[str, Any], pending: PendingAudit, status: int) -> None:
+def _insert(engine: Engine, values: dict[str, Any]) -> int:
     with engine.begin() as conn:
-        if pending.written_id is None:
-            conn.execute(_INSERT, values)
-        else:
-            # The route stored it as a success, and the response ended otherwise.
-            conn.execute(
-                sa.update(_AUDIT).where(_AUDIT.c.id == pending.written_id).values(status=status)
-            )
+        return inserted_id(conn.execute(_INSERT, values))
+
+
+def _correct(engine: Engine, record_id: int, status: int) -> None:
+    with engine.begin() as conn:
+        conn.execute(sa.update(_AUDIT).where(_AUDIT.c.id == record_id).values(status=status))
 
 
 def install_audit(app: FastAPI) -> None:
@@ -164,9 +144,9 @@ class AuditMiddleware:
 
     Plain ASGI rather than `@app.middleware("http")`: Starlette's `BaseHTTPMiddleware` runs the
     app in a task of its own and streams the response through a memory channel, which cost a
-    measurable share of every request. The audit record is written when the response starts,
-    before the caller has any of it: an answered request is always in the audit log. A route
-    may have stored it already (`claim`); then only a different final status is written.
+    measurable share of every request. The audit record, begun while the request ran (`begin`)
+    or written now, is committed when the response starts, before the caller has any of it: an
+    answered request is always in the audit log, with the status it was answered with.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -203,10 +183,19 @@ class AuditMiddleware:
             if not answered:
                 await _record(scope, rid, 500, started, pending)
             raise
+        except asyncio.CancelledError:
+            # Never answered (the server stopping): a record begun as a success must not say so.
+            if not answered and pending.written is not None:
+                await asyncio.shield(_record(scope, rid, CANCELLED, started, pending))
+            raise
         finally:
             _pending.reset(pending_token)
             request_id.reset(token)
 
+
+CANCELLED = 499
+"""The status recorded for a request cancelled before it was answered (nginx's "client closed
+request"; no answer was sent)."""
 
 _ACTIONS = "/cases/{case_id}/actions/"
 ACTION_TEMPLATE = _ACTIONS + "{action}"
@@ -242,9 +231,19 @@ async def _record(
             "case_id": case_id,
         },
     )
-    if pending.written_status == status:
-        return  # stored by the route, in its own write's transaction (see `claim`)
+    engine: Engine = scope["app"].state.engine
+    if pending.written is not None:
+        try:
+            record_id = await pending.written
+        except Exception:
+            # The begun write failed (a locked database...): it is written now, or the request
+            # fails with it, as an unrecorded answer must not leave.
+            _log.warning("audit record write failed; written again", extra={"request_id": rid})
+        else:
+            if pending.written_status != status:
+                await run_in_threadpool(_correct, engine, record_id, status)
+            return
     values = _values(scope, status)
     if values is None:
         return
-    await run_in_threadpool(_write, scope["app"].state.engine, values, pending, status)
+    await run_in_threadpool(_insert, engine, values)

@@ -13,6 +13,7 @@ from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBea
 from sqlalchemy.engine import Engine
 from temporalio.client import Client
 
+from api import audit
 from api.auth import TokenCache
 from api.errors import Forbidden, Unauthorized
 from core.settings import Settings
@@ -62,9 +63,17 @@ async def _current_user(
     user = tokens.cached(token) or await run_in_threadpool(tokens.load, engine, token)
     if user is None:
         raise Unauthorized("the bearer token is unknown or revoked")
-    # The audit middleware reads who made the request from here.
-    request.state.user = user
+    signed_in(request, user)
     return user
+
+
+def signed_in(request: Request, user: UserRecord) -> None:
+    """Who makes this request: for the request log, and its audit record, begun now.
+
+    The record's commit then runs beside the rest of the request (`api.audit.begin`).
+    """
+    request.state.user = user
+    audit.begin()
 
 
 CurrentUser = Annotated[UserRecord, Depends(_current_user)]
@@ -115,8 +124,7 @@ async def _ui_session(
     )
     if user is None:
         return None
-    # The audit middleware and the request log read who made the request from here.
-    request.state.user = user
+    signed_in(request, user)
     session = UiSession(session_id, user, ui_sessions.csrf_token(session_id))
     # Pages render the CSRF token into their forms from here.
     request.state.ui_session = session
@@ -146,7 +154,7 @@ async def _calendar_org(
         user = await run_in_threadpool(user_for_token, engine, credentials.credentials)
         if user is None:
             raise Unauthorized("the bearer token is unknown or revoked")
-        request.state.user = user
+        signed_in(request, user)
         if user.role != Role.LEGAL_AID:
             raise Forbidden(f"role {user.role} may not do this", allowed_roles=["legal_aid"])
         return org_of(user)
@@ -156,12 +164,15 @@ async def _calendar_org(
             raise Unauthorized("the feed secret is unknown, was replaced or its user revoked")
         org = org_of(owner)
         # Not a signed-in request, but the read is audited all the same, as the user's feed.
-        request.state.user = UserRecord(
-            name=f"feed:{owner.name}"[:100],
-            role=Role.LEGAL_AID.value,
-            org=org,
-            token_hash="",
-            created_at=datetime.now(UTC),
+        signed_in(
+            request,
+            UserRecord(
+                name=f"feed:{owner.name}"[:100],
+                role=Role.LEGAL_AID.value,
+                org=org,
+                token_hash="",
+                created_at=datetime.now(UTC),
+            ),
         )
         return org
     raise Unauthorized("a bearer token or the user's feed secret (?feed=) is required")

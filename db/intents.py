@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -28,8 +26,6 @@ from db.tables import ProjectionIntentRecord
 from models.messages import ProjectionBatch
 
 log = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 _INTENTS = SQLModel.metadata.tables[ProjectionIntentRecord.__tablename__]
 
@@ -60,24 +56,13 @@ def forget_intent(engine: Engine, intent_id: int) -> None:
         session.commit()
 
 
-def write_returned_batch(
-    engine: Engine,
-    batch: ProjectionBatch,
-    intent_id: int | None,
-    also: Callable[[Session], T] | None = None,
-) -> T | None:
-    """Write the batch an update returned to the API and drop its intent, in one transaction.
-
-    `also` adds its own statements to that transaction (the API's audit record: one commit per
-    action instead of two) and its result is returned.
-    """
+def write_returned_batch(engine: Engine, batch: ProjectionBatch, intent_id: int | None) -> None:
+    """Write the batch an update returned to the API and drop its intent, in one transaction."""
     with Session(engine) as session:
         write_projection(session, batch)
         if intent_id is not None:
             _drop(session, intent_id)
-        extra = also(session) if also is not None else None
         session.commit()
-    return extra
 
 
 def pending(engine: Engine, older_than: timedelta) -> dict[str, int]:
