@@ -88,7 +88,7 @@ def begin() -> None:
     values = _values(pending.scope, status)
     if values is None:
         return
-    engine: Engine = pending.scope["app"].state.engine
+    engine = _engine(pending.scope)
     # A task of its own: the route goes on (to Temporal, to its query) while the thread commits.
     pending.written = asyncio.ensure_future(run_in_threadpool(_insert, engine, values))
     pending.written_status = status
@@ -231,7 +231,6 @@ async def _record(
             "case_id": case_id,
         },
     )
-    engine: Engine = scope["app"].state.engine
     if pending.written is not None:
         try:
             record_id = await pending.written
@@ -241,9 +240,14 @@ async def _record(
             _log.warning("audit record write failed; written again", extra={"request_id": rid})
         else:
             if pending.written_status != status:
-                await run_in_threadpool(_correct, engine, record_id, status)
+                await run_in_threadpool(_correct, _engine(scope), record_id, status)
             return
     values = _values(scope, status)
     if values is None:
         return
-    await run_in_threadpool(_insert, engine, values)
+    await run_in_threadpool(_insert, _engine(scope), values)
+
+
+def _engine(scope: Scope) -> Engine:
+    engine: Engine = scope["app"].state.engine
+    return engine
