@@ -2,10 +2,17 @@
 
 A middleware rather than code in each handler, so a new route cannot forget it. Only ids, the
 route template and the status are stored: never query strings or bodies (no personal data).
-The record is written while the request runs: the dependency that learns who the user is
-starts it (`begin`), with the route's success status, so its commit overlaps the request's
-own wait on Temporal or the database instead of following it; the middleware waits for it
-before the answer starts, and corrects the status if the answer is another.
+The record's commit is kept out of the answer's time where it can be:
+
+- a change that writes the read model anyway (an action, a creation: routes marked
+  `stored_in_its_write`) stores the record in that write's transaction (`claim`), one commit
+  fewer per action;
+- every other request's record is begun as soon as its user is known (`begin`, called by the
+  authenticating dependencies), with the route's success status, and commits beside the
+  request's own wait on Temporal or the database.
+
+The middleware waits for the record before the answer starts, corrects the status if the
+answer is another, and writes the record itself if neither happened.
 """
 
 from __future__ import annotations
@@ -18,13 +25,13 @@ import uuid
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.engine import Engine
-from sqlmodel import SQLModel
+from sqlmodel import Session, SQLModel
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -61,15 +68,33 @@ new statement per request, and SQLAlchemy's cache key for it cost more than the 
 
 @dataclass
 class PendingAudit:
-    """The audit record of the request in progress: its write, once begun, and that status."""
+    """The audit record of the request in progress: who writes it, and as which status."""
 
     scope: Scope
-    written: asyncio.Future[int] | None = None
-    """The record's insert, begun when the user was known; its id."""
+    claimed: bool = False
+    """Begun (`begin`) or claimed by the route (`claim`): the middleware writes no other."""
+    writing: asyncio.Future[int] | None = None
+    """The insert `begin` started; its record's id."""
+    written_id: int | None = None
     written_status: int | None = None
 
 
 _pending: ContextVar[PendingAudit | None] = ContextVar("pending_audit", default=None)
+
+Endpoint = TypeVar("Endpoint")
+
+_STORED_IN_ITS_WRITE = "_audit_stored_in_its_write"
+
+
+def stored_in_its_write(endpoint: Endpoint) -> Endpoint:
+    """Mark a route whose success stores the request's record in its own write (`claim`).
+
+    Its record is then not begun early (`begin`): begun, it would be a second commit beside
+    the write the route makes anyway. A marked route that fails before its write is recorded
+    by the middleware.
+    """
+    setattr(endpoint, _STORED_IN_ITS_WRITE, True)
+    return endpoint
 
 
 def begin() -> None:
@@ -77,21 +102,73 @@ def begin() -> None:
 
     Called by the dependencies that authenticate (`api.deps`), once the user is in the
     request's state. The status written is the route's success status; should the response end
-    with another, the middleware corrects it. A request that is not audited, or whose record is
-    already being written, is left alone.
+    with another, the middleware corrects it. A request that is not audited, whose record is
+    already claimed, or whose route stores it in its own write, is left alone.
     """
     pending = _pending.get()
-    if pending is None or pending.written is not None:
+    if pending is None or pending.claimed:
         return
     route = pending.scope.get("route")
-    status = getattr(route, "status_code", None) or 200
+    if getattr(getattr(route, "endpoint", None), _STORED_IN_ITS_WRITE, False):
+        return
+    status = _success(route)
     values = _values(pending.scope, status)
     if values is None:
         return
-    engine = _engine(pending.scope)
-    # A task of its own: the route goes on (to Temporal, to its query) while the thread commits.
-    pending.written = asyncio.ensure_future(run_in_threadpool(_insert, engine, values))
+    pending.claimed = True
     pending.written_status = status
+    # A task of its own: the route goes on (to Temporal, to its query) while the thread commits.
+    pending.writing = asyncio.ensure_future(
+        run_in_threadpool(_insert, _engine(pending.scope), values)
+    )
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A record a route stores in its own transaction (`store`), then reports (`stored`)."""
+
+    pending: PendingAudit
+    values: dict[str, Any]
+    status: int
+
+    def store(self, session: Session) -> int:
+        """Insert the record in `session`'s transaction (the caller commits); its id."""
+        return inserted_id(session.execute(_INSERT, self.values))
+
+    def stored(self, record_id: int) -> None:
+        """The transaction committed: the middleware writes no second record."""
+        self.pending.written_id = record_id
+        self.pending.written_status = self.status
+
+    def release(self) -> None:
+        """The transaction failed: the record is the middleware's to write after all."""
+        self.pending.claimed = False
+
+
+def claim() -> Claim | None:
+    """The current request's record as its route's success, for the route's own write.
+
+    None outside an audited request, or once claimed or begun (a route that writes several
+    cases stores the request's one record with the first; a failed write `release`s it). The
+    status is the route's success status; should the response end with another, the
+    middleware corrects the record.
+    """
+    pending = _pending.get()
+    # Claimed at once: a route writing several cases concurrently (bulk reassignment) must
+    # store the one record once, not once per write in flight.
+    if pending is None or pending.claimed:
+        return None
+    status = _success(pending.scope.get("route"))
+    values = _values(pending.scope, status)
+    if values is None:
+        return None
+    pending.claimed = True
+    return Claim(pending, values, status)
+
+
+def _success(route: object) -> int:
+    """The status a route answers with when it succeeds."""
+    return getattr(route, "status_code", None) or 200
 
 
 def _values(scope: Scope, status: int) -> dict[str, Any] | None:
@@ -185,7 +262,7 @@ class AuditMiddleware:
             raise
         except asyncio.CancelledError:
             # Never answered (the server stopping): a record begun as a success must not say so.
-            if not answered and pending.written is not None:
+            if not answered and pending.writing is not None:
                 await asyncio.shield(_record(scope, rid, CANCELLED, started, pending))
             raise
         finally:
@@ -231,17 +308,18 @@ async def _record(
             "case_id": case_id,
         },
     )
-    if pending.written is not None:
+    if pending.writing is not None:
         try:
-            record_id = await pending.written
+            pending.written_id = await pending.writing
         except Exception:
             # The begun write failed (a locked database...): it is written now, or the request
             # fails with it, as an unrecorded answer must not leave.
             _log.warning("audit record write failed; written again", extra={"request_id": rid})
-        else:
-            if pending.written_status != status:
-                await run_in_threadpool(_correct, _engine(scope), record_id, status)
-            return
+            pending.writing = None
+    if pending.written_id is not None:
+        if pending.written_status != status:
+            await run_in_threadpool(_correct, _engine(scope), pending.written_id, status)
+        return
     values = _values(scope, status)
     if values is None:
         return

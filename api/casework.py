@@ -24,6 +24,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from api import audit
 from api.errors import Conflict, Forbidden, NotFound, Unavailable, Unprocessable
 from api.schemas import CaseCreate
 from core.settings import Settings
@@ -311,11 +312,20 @@ async def write_update_result(
         await run_in_threadpool(forget_intent, engine, intent_id)
         return view
     batch = ProjectionBatch.model_validate(raw)
+    # The request's audit record goes into the same transaction (one commit fewer).
+    record = audit.claim()
     try:
-        await run_in_threadpool(write_returned_batch, engine, batch, intent_id)
+        record_id = await run_in_threadpool(
+            write_returned_batch, engine, batch, intent_id, record.store if record else None
+        )
     except SQLAlchemyError as exc:
         # The case id only: the batch carries personal notes.
         log.warning("read model write failed for case %s (%s); left to repair", case_id, type(exc))
+        if record is not None:
+            record.release()
+        return view
+    if record is not None and record_id is not None:
+        record.stored(record_id)
     return view
 
 

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -26,6 +28,8 @@ from db.tables import ProjectionIntentRecord
 from models.messages import ProjectionBatch
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 _INTENTS = SQLModel.metadata.tables[ProjectionIntentRecord.__tablename__]
 
@@ -56,13 +60,24 @@ def forget_intent(engine: Engine, intent_id: int) -> None:
         session.commit()
 
 
-def write_returned_batch(engine: Engine, batch: ProjectionBatch, intent_id: int | None) -> None:
-    """Write the batch an update returned to the API and drop its intent, in one transaction."""
+def write_returned_batch(
+    engine: Engine,
+    batch: ProjectionBatch,
+    intent_id: int | None,
+    also: Callable[[Session], T] | None = None,
+) -> T | None:
+    """Write the batch an update returned to the API and drop its intent, in one transaction.
+
+    `also` adds its own statements to that transaction (the API's audit record: one commit per
+    action instead of two) and its result is returned.
+    """
     with Session(engine) as session:
         write_projection(session, batch)
         if intent_id is not None:
             _drop(session, intent_id)
+        extra = also(session) if also is not None else None
         session.commit()
+    return extra
 
 
 def pending(engine: Engine, older_than: timedelta) -> dict[str, int]:

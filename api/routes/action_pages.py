@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from api import audit
 from api.action_forms import form_body
 from api.deps import UiSession, UiSessionDep
 from api.errors import ApiError, Forbidden, NotFound
@@ -80,6 +81,7 @@ async def send_form(
 
 
 @router.post("/cases/{case_id}/actions/{action}", response_class=HTMLResponse)
+@audit.stored_in_its_write
 async def take_from_form(
     request: Request, case_id: str, action: str, session: UiSessionDep
 ) -> Response:

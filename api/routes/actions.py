@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from api import audit
 from api.casework import (
     check_scope,
     person_of,
@@ -231,7 +232,7 @@ def _action_operation(action: Action) -> None:
         responses=_ACTION_RESPONSES,
         response_model=CaseView,
         response_model_exclude_unset=True,
-    )(take)
+    )(audit.stored_in_its_write(take))
 
 
 for _action in TRANSITIONS:
@@ -257,6 +258,7 @@ for _action in TRANSITIONS:
     response_model=CaseView,
     response_model_exclude_unset=True,
 )
+@audit.stored_in_its_write
 async def take_action(
     case_id: str,
     action: str,
@@ -491,6 +493,7 @@ async def after_actions(
     response_model_exclude_unset=True,
     openapi_extra={BODY_MODEL: "ActionBatchBody"},
 )
+@audit.stored_in_its_write
 async def take_actions(
     case_id: str,
     user: CaseReader,

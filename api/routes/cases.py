@@ -12,6 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from api import audit
 from api.case_scope import readable_case_ids
 from api.casework import (
     check_scope,
@@ -167,6 +168,7 @@ def _remember(
     response_model=CaseView,
     response_model_exclude_unset=True,
 )
+@audit.stored_in_its_write
 async def create_case(
     body: CaseCreate,
     user: BorderOrStaff,

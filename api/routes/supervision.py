@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 from temporalio.client import Client
 
+from api import audit
 from api.casework import read_view, send_action
 from api.deps import EngineDep, SettingsDep, Supervisor, TemporalDep
 from api.errors import ApiError, Unprocessable
@@ -334,6 +335,7 @@ def _assignable(engine: Engine, name: str) -> bool:
         422: {"description": "`to_user` is not an active caseworker or supervisor"},
     },
 )
+@audit.stored_in_its_write
 async def reassign(
     body: Reassignment,
     user: Supervisor,

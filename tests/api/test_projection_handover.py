@@ -89,11 +89,11 @@ def _lose_the_next_write(monkeypatch: pytest.MonkeyPatch) -> list[ProjectionBatc
     written = intents.write_returned_batch
     lost: list[ProjectionBatch] = []
 
-    def flaky(engine: Any, batch: ProjectionBatch, intent_id: int | None) -> None:
+    def flaky(engine: Any, batch: ProjectionBatch, intent_id: int | None, also: Any) -> Any:
         if not lost:
             lost.append(batch)
             raise OperationalError("INSERT", {}, Exception("database is locked"))
-        written(engine, batch, intent_id)
+        return written(engine, batch, intent_id, also)
 
     monkeypatch.setattr(casework, "write_returned_batch", flaky)
     return lost
