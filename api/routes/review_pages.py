@@ -11,6 +11,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from api import audit
 from api.deps import UiSessionDep
 from api.errors import ApiError
 from api.routes.action_pages import checked_form, send_form
@@ -22,6 +23,7 @@ router = APIRouter(prefix="/ui", tags=["dashboard"], include_in_schema=False)
 
 
 @router.post("/cases/{case_id}/review-abandonment", response_class=HTMLResponse)
+@audit.stored_in_its_write
 async def review_abandonment(request: Request, case_id: str, session: UiSessionDep) -> Response:
     """Confirm (the case is discontinued) or lift a presumed abandonment."""
     if session is None:
