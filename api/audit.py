@@ -72,7 +72,8 @@ class PendingAudit:
 
     scope: Scope
     claimed: bool = False
-    """Begun (`begin`) or claimed by the route (`claim`): the middleware writes no other."""
+    """Begun (`begin`) or claimed by the route (`claim`): no other begins or claims it (the
+    middleware writes it after all if that write fails, or is `release`d)."""
     writing: asyncio.Future[int] | None = None
     """The insert `begin` started; its record's id."""
     written_id: int | None = None
@@ -241,13 +242,15 @@ class AuditMiddleware:
         started = time.perf_counter()
 
         answered = False
+        recorded = False
 
         async def send_tagged(message: Message) -> None:
-            nonlocal answered
+            nonlocal answered, recorded
             if message["type"] == "http.response.start":
                 answered = True
                 MutableHeaders(scope=message).append("X-Request-Id", rid)
                 await _record(scope, rid, int(message["status"]), started, pending)
+                recorded = True
             await send(message)
 
         pending = PendingAudit(scope)
@@ -261,8 +264,9 @@ class AuditMiddleware:
                 await _record(scope, rid, 500, started, pending)
             raise
         except asyncio.CancelledError:
-            # Never answered (the server stopping): a record begun as a success must not say so.
-            if not answered and pending.writing is not None:
+            # Cancelled (the server stopping) before the answer went out, perhaps while its
+            # record was being waited for: a record begun or stored as a success must not say so.
+            if not recorded:
                 await asyncio.shield(_record(scope, rid, CANCELLED, started, pending))
             raise
         finally:
@@ -310,7 +314,9 @@ async def _record(
     )
     if pending.writing is not None:
         try:
-            pending.written_id = await pending.writing
+            # Shielded: a cancelled request must not cancel the wait's insert (it still commits in
+            # its thread) and lose the record's id, which the 499 correction needs.
+            pending.written_id = await asyncio.shield(pending.writing)
         except Exception:
             # The begun write failed (a locked database...): it is written now, or the request
             # fails with it, as an unrecorded answer must not leave.

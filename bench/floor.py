@@ -4,9 +4,10 @@
 
 `POST /cases/{workflow_id}/floor` goes through everything a real action goes through that is
 not the domain layer: the same app (`create_app`, so the same middleware: body limit, CORS,
-request ids, JSON logging and the audit record, written by the middleware in a commit of its
-own), a bearer token checked by the same dependency, a JSON body, one Temporal Update and a
-JSON answer, but the Update goes to `bench.noop.NoopWorkflow` and no read model is written.
+request ids, JSON logging and the audit record, begun in a commit of its own as soon as the
+token's user is known, as for every route that writes no read model), a bearer token checked
+by the same dependency, a JSON body, one Temporal Update and a JSON answer, but the Update
+goes to `bench.noop.NoopWorkflow` and no read model is written.
 
 The engine benchmark times it beside the real action and the raw no-op Update, in the same
 rounds. Its ratio to the no-op Update is what any authenticated, audited FastAPI route in

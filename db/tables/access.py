@@ -23,7 +23,13 @@ class UserRecord(SQLModel, table=True):
 
 
 class AuditRecord(SQLModel, table=True):
-    """Who read or changed what, when (case ids only, no personal data)."""
+    """Who read or changed what, when (case ids only, no personal data).
+
+    Written while the request runs and committed before it is answered (`api/audit.py`): `at`
+    is when the record was begun (the user known) or stored, and `status` is the answer's,
+    corrected if it was not the route's success; 499 for a request cancelled before it was
+    answered.
+    """
 
     __tablename__ = "audit_log"
     __table_args__ = (Index("ix_audit_case", "case_id", "at"),)

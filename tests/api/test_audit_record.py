@@ -90,6 +90,22 @@ async def test_an_action_is_audited_in_its_write(
     assert audit_writes == []
 
 
+async def test_a_batch_of_actions_is_audited_in_its_write(
+    api: Api, audit_writes: list[tuple[str, int]]
+) -> None:
+    api.user("cw", Role.CASEWORKER)
+    cid = (await create(api, "cw", identified_on=ago(5)))["id"]
+    audit_writes.clear()
+    response = await api.http.post(
+        f"/cases/{cid}/actions",
+        json={"actions": [{"action": "make_application", "on": ago(4)}]},
+        headers={**api.auth("cw"), "X-Request-Id": "rid-batch"},
+    )
+    assert response.status_code == 200, response.text
+    assert [r.status for r in _records(api, "rid-batch")] == [200]
+    assert audit_writes == []
+
+
 async def test_a_read_is_recorded_while_it_waits(
     api: Api, audit_writes: list[tuple[str, int]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
