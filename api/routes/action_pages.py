@@ -80,7 +80,9 @@ async def send_form(
     await send_one(case_id, user, engine, client, checked, form_key, settings=settings)
 
 
-@router.post("/cases/{case_id}/actions/{action}", response_class=HTMLResponse)
+# 303: a success goes back to the case page; the audit record stored in the action's write says
+# so at once, with no correction after (`api.audit`).
+@router.post("/cases/{case_id}/actions/{action}", response_class=HTMLResponse, status_code=303)
 @audit.stored_in_its_write
 async def take_from_form(
     request: Request, case_id: str, action: str, session: UiSessionDep

@@ -22,7 +22,8 @@ from models.enums import Action
 router = APIRouter(prefix="/ui", tags=["dashboard"], include_in_schema=False)
 
 
-@router.post("/cases/{case_id}/review-abandonment", response_class=HTMLResponse)
+# 303 on success, as the action forms: the audit record stored in the write says so at once.
+@router.post("/cases/{case_id}/review-abandonment", response_class=HTMLResponse, status_code=303)
 @audit.stored_in_its_write
 async def review_abandonment(request: Request, case_id: str, session: UiSessionDep) -> Response:
     """Confirm (the case is discontinued) or lift a presumed abandonment."""

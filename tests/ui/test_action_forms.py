@@ -6,7 +6,11 @@ from typing import Any
 from urllib.parse import urlencode
 
 import httpx
+import pytest
+from sqlmodel import Session, select
 
+from api import audit
+from db.tables import AuditRecord
 from db.users import Role
 from models.rules import calendar_today
 from tests.api.helpers import Api, fetch_history
@@ -142,3 +146,42 @@ async def test_actions_through_the_forms(api: Api) -> None:
         e for e in await fetch_history(api, "cw", case_id) if e.get("action") == "record_contact"
     ]
     assert len(contacts) == 1
+
+
+async def test_a_form_action_is_audited_in_its_write(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A form's success (303) is recorded in the action's write: the middleware commits nothing."""
+    api.user("cw", Role.CASEWORKER)
+    steps: list[tuple[str, int, dict[str, Any]]] = [
+        ("make_application", 3, {}),
+        ("register", 2, {}),
+    ]
+    case_id = await open_case(api.http, api.auth("cw"), 2, steps, None, 4)
+    cw = await signin(api.http, api.tokens["cw"])
+    url = f"/ui/cases/{case_id}"
+    page = Dom((await api.http.get(url, headers=cw)).text)
+    writes: list[str] = []
+    inserted, corrected = audit._insert, audit._correct
+
+    def insert(engine: Any, values: dict[str, Any]) -> int:
+        writes.append("insert")
+        return inserted(engine, values)
+
+    def correct(engine: Any, record_id: int, status: int) -> None:
+        writes.append("correct")
+        corrected(engine, record_id, status)
+
+    monkeypatch.setattr(audit, "_insert", insert)
+    monkeypatch.setattr(audit, "_correct", correct)
+    fields = {"csrf": csrf_of(page), "form_key": form_key(page, "lodge"), "on": ago(1)}
+    done = await api.http.post(
+        f"{url}/actions/lodge",
+        content=urlencode(fields),
+        headers={**cw, **FORM, "X-Request-Id": "rid-form"},
+    )
+    assert done.status_code == 303, done.text[:500]
+    with Session(api.engine) as session:
+        records = session.exec(select(AuditRecord).where(AuditRecord.request_id == "rid-form"))
+        assert [(r.status, r.kind) for r in records] == [(303, "change")]
+    assert writes == []
