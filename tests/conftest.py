@@ -1,4 +1,4 @@
-"""Shared fixtures: one Temporal server per test session, a fresh task queue per test."""
+"""Shared fixtures: one Temporal server per session, a fresh task queue per test, audit writes."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -13,6 +14,7 @@ from sqlalchemy.engine import Engine
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from api import audit
 from db.engine import make_engine, migrate
 from tests.helpers import venv_binary
 from workflows.search import ALL_SEARCH_ATTRIBUTES
@@ -110,3 +112,22 @@ def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
         yield engine
     finally:
         engine.dispose()
+
+
+@pytest.fixture
+def audit_writes(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
+    """Each audit write as it happens: ("insert", status) or ("correct", the new status)."""
+    inserted, corrected = audit._insert, audit._correct
+    calls: list[tuple[str, int]] = []
+
+    def insert(engine: Any, values: dict[str, Any]) -> int:
+        calls.append(("insert", values["status"]))
+        return inserted(engine, values)
+
+    def correct(engine: Any, record_id: int, status: int) -> None:
+        calls.append(("correct", status))
+        corrected(engine, record_id, status)
+
+    monkeypatch.setattr(audit, "_insert", insert)
+    monkeypatch.setattr(audit, "_correct", correct)
+    return calls

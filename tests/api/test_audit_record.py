@@ -29,25 +29,6 @@ def _records(api: Api, request_id: str) -> list[AuditRecord]:
         return list(session.exec(select(AuditRecord).where(AuditRecord.request_id == request_id)))
 
 
-@pytest.fixture
-def audit_writes(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
-    """Each audit write as it happens: ("insert", status) or ("correct", the new status)."""
-    inserted, corrected = audit._insert, audit._correct
-    calls: list[tuple[str, int]] = []
-
-    def insert(engine: Any, values: dict[str, Any]) -> int:
-        calls.append(("insert", values["status"]))
-        return inserted(engine, values)
-
-    def correct(engine: Any, record_id: int, status: int) -> None:
-        calls.append(("correct", status))
-        corrected(engine, record_id, status)
-
-    monkeypatch.setattr(audit, "_insert", insert)
-    monkeypatch.setattr(audit, "_correct", correct)
-    return calls
-
-
 async def _record_appears(api: Api, request_id: str) -> None:
     """Wait until the request's record is in the database (the request is still running)."""
     async with asyncio.timeout(10):

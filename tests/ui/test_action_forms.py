@@ -6,10 +6,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 import httpx
-import pytest
 from sqlmodel import Session, select
 
-from api import audit
 from db.tables import AuditRecord
 from db.users import Role
 from models.rules import calendar_today
@@ -149,7 +147,7 @@ async def test_actions_through_the_forms(api: Api) -> None:
 
 
 async def test_a_form_action_is_audited_in_its_write(
-    api: Api, monkeypatch: pytest.MonkeyPatch
+    api: Api, audit_writes: list[tuple[str, int]]
 ) -> None:
     """A form's success (303) is recorded in the action's write: the middleware commits nothing."""
     api.user("cw", Role.CASEWORKER)
@@ -161,19 +159,7 @@ async def test_a_form_action_is_audited_in_its_write(
     cw = await signin(api.http, api.tokens["cw"])
     url = f"/ui/cases/{case_id}"
     page = Dom((await api.http.get(url, headers=cw)).text)
-    writes: list[str] = []
-    inserted, corrected = audit._insert, audit._correct
-
-    def insert(engine: Any, values: dict[str, Any]) -> int:
-        writes.append("insert")
-        return inserted(engine, values)
-
-    def correct(engine: Any, record_id: int, status: int) -> None:
-        writes.append("correct")
-        corrected(engine, record_id, status)
-
-    monkeypatch.setattr(audit, "_insert", insert)
-    monkeypatch.setattr(audit, "_correct", correct)
+    audit_writes.clear()
     fields = {"csrf": csrf_of(page), "form_key": form_key(page, "lodge"), "on": ago(1)}
     done = await api.http.post(
         f"{url}/actions/lodge",
@@ -184,4 +170,4 @@ async def test_a_form_action_is_audited_in_its_write(
     with Session(api.engine) as session:
         records = session.exec(select(AuditRecord).where(AuditRecord.request_id == "rid-form"))
         assert [(r.status, r.kind) for r in records] == [(303, "change")]
-    assert writes == []
+    assert audit_writes == []
