@@ -107,16 +107,14 @@ def begin() -> None:
     already claimed, or whose route stores it in its own write, is left alone.
     """
     pending = _pending.get()
-    if pending is None or pending.claimed:
+    if pending is None or getattr(
+        getattr(pending.scope.get("route"), "endpoint", None), _STORED_IN_ITS_WRITE, False
+    ):
         return
-    route = pending.scope.get("route")
-    if getattr(getattr(route, "endpoint", None), _STORED_IN_ITS_WRITE, False):
+    taken = _take(pending)
+    if taken is None:
         return
-    status = _success(route)
-    values = _values(pending.scope, status)
-    if values is None:
-        return
-    pending.claimed = True
+    status, values = taken
     pending.written_status = status
     # A task of its own: the route goes on (to Temporal, to its query) while the thread commits.
     pending.writing = asyncio.ensure_future(
@@ -155,21 +153,28 @@ def claim() -> Claim | None:
     middleware corrects the record.
     """
     pending = _pending.get()
-    # Claimed at once: a route writing several cases concurrently (bulk reassignment) must
-    # store the one record once, not once per write in flight.
+    taken = _take(pending)
+    if pending is None or taken is None:
+        return None
+    status, values = taken
+    return Claim(pending, values, status)
+
+
+def _take(pending: PendingAudit | None) -> tuple[int, dict[str, Any]] | None:
+    """The request's record as its route's success (status, columns), now claimed by the caller.
+
+    None outside an audited request, or once begun or claimed. Claimed at once: a route writing
+    several cases concurrently (bulk reassignment) must store the one record once, not once per
+    write in flight.
+    """
     if pending is None or pending.claimed:
         return None
-    status = _success(pending.scope.get("route"))
+    status: int = getattr(pending.scope.get("route"), "status_code", None) or 200
     values = _values(pending.scope, status)
     if values is None:
         return None
     pending.claimed = True
-    return Claim(pending, values, status)
-
-
-def _success(route: object) -> int:
-    """The status a route answers with when it succeeds."""
-    return getattr(route, "status_code", None) or 200
+    return status, values
 
 
 def _values(scope: Scope, status: int) -> dict[str, Any] | None:
