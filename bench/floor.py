@@ -57,14 +57,17 @@ def create_floor_app(settings: Settings | None = None) -> FastAPI:
     app = create_app(settings)
     app.include_router(router)
     routes = app.router.routes
-    # FastAPI keeps an included router as one route holding it (`original_router`).
-    actions_at = next(
-        i
-        for i, route in enumerate(routes)
-        if getattr(route, "original_router", None) is actions.router
-    )
-    routes.insert(actions_at + 1, routes.pop())
+    routes.insert(included_at(app, actions.router) + 1, routes.pop())
     return app
+
+
+def included_at(app: FastAPI, included: APIRouter) -> int:
+    """Where among the app's routes the router `included` is matched.
+
+    FastAPI keeps an included router as one route holding it (`original_router`).
+    """
+    routes = app.router.routes
+    return next(i for i, r in enumerate(routes) if getattr(r, "original_router", None) is included)
 
 
 def main() -> None:

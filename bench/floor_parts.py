@@ -41,7 +41,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from bench.engine import _served_process
-from bench.floor import FLOOR_PATH, create_floor_app, router
+from bench.floor import FLOOR_PATH, create_floor_app, included_at, router
 from bench.front_door import Sizes, on_fresh_server
 from bench.noop import NoopWorkflow
 from bench.rig import (
@@ -70,8 +70,7 @@ def create_route_last() -> FastAPI:
     """The floor app with its route matched after every other."""
     app = create_floor_app()
     routes = app.router.routes
-    at = next(i for i, r in enumerate(routes) if getattr(r, "original_router", None) is router)
-    routes.append(routes.pop(at))
+    routes.append(routes.pop(included_at(app, router)))
     return app
 
 
