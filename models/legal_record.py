@@ -33,6 +33,7 @@ from models.effects import Applied, apply, replay_act
 from models.enums import PUBLIC_EVENTS, Action, LegalEvent
 from models.errors import DomainError, InvalidInput, OutOfTime
 from models.field_checks import validate_input
+from models.record_facts import RETRACT, record_facts, retraction_of
 from models.settling import local_date, settle
 from models.transitions import TRANSITIONS, allowed_actions, check_allowed
 
@@ -134,11 +135,11 @@ def _fast(state: CaseState, requests: Sequence[ActRequest], today: date) -> bool
     """
     if any(r.action in _RECORD_ONLY for r in requests):
         return False
-    gone = _explicitly_retracted(state.history)
-    if any(e.retracted and not e.derived and e.seq not in gone for e in state.history):
+    facts = record_facts(state)
+    if facts.suspended.difference(facts.gone):
         # A suspended act may find its place again: only a re-derivation tells.
         return False
-    latest = max((e.on for e in state.history if not e.retracted), default=state.identified_on)
+    latest = facts.latest or state.identified_on
     for request in requests:
         if request.payload.on < latest or request.payload.on > today:
             return False
@@ -254,12 +255,11 @@ def _refuse_new(fold: _Fold, entry: CaseEvent) -> None:
 
 def _explicitly_retracted(history: Sequence[CaseEvent]) -> dict[int, int]:
     """The seqs `retract_event` entries took out of the record (for good), to the retraction's."""
-    return {
-        target: e.seq
-        for e in history
-        if e.action == Action.RETRACT_EVENT.value
-        for target in e.data.get("retracts", [e.data["seq"]])
-    }
+    gone: dict[int, int] = {}
+    for entry in history:
+        if entry.action == RETRACT:
+            gone.update(retraction_of(entry))
+    return gone
 
 
 def _acts(history: Sequence[CaseEvent]) -> list[CaseEvent]:
