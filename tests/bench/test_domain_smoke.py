@@ -14,10 +14,9 @@ def test_domain_bench_prints_every_size() -> None:
         "events",
         "total",
         "ms",
-        "apply",
+        "record",
         "x2",
         "settle",
-        "x2",
         "view",
         "rest",
     ]
