@@ -34,30 +34,38 @@ T = TypeVar("T")
 _INTENTS = SQLModel.metadata.tables[ProjectionIntentRecord.__tablename__]
 
 
+# Built once, their values passed as parameters: every action inserts an intent and drops it,
+# and building the statement per call (with the values inside) cost more than running it.
+_INSERT = sa.insert(_INTENTS)
+_DELETE = sa.delete(_INTENTS).where(_INTENTS.c.id == sa.bindparam("intent_id"))
+
+
+def _values(case_id: str) -> dict[str, object]:
+    return {"case_id": case_id, "created_at": datetime.now(UTC)}
+
+
 def intend(session: Session, case_id: str) -> int:
     """Add an intent for a change about to be sent (the caller commits); its id."""
-    return inserted_id(
-        session.execute(sa.insert(_INTENTS).values(case_id=case_id, created_at=datetime.now(UTC)))
-    )
+    return inserted_id(session.execute(_INSERT, _values(case_id)))
 
 
 def record_intent(engine: Engine, case_id: str) -> int:
-    """Insert and commit an intent; its id."""
-    with Session(engine) as session:
-        intent_id = intend(session, case_id)
-        session.commit()
-    return intent_id
+    """Insert and commit an intent; its id.
+
+    On a plain connection, not a `Session`: one statement needs none of the ORM's bookkeeping.
+    """
+    with engine.begin() as connection:
+        return inserted_id(connection.execute(_INSERT, _values(case_id)))
 
 
 def _drop(session: Session, intent_id: int) -> None:
-    session.execute(sa.delete(_INTENTS).where(_INTENTS.c.id == intent_id))
+    session.execute(_DELETE, {"intent_id": intent_id})
 
 
 def forget_intent(engine: Engine, intent_id: int) -> None:
     """Drop an intent whose change never happened (the update was rejected or failed)."""
-    with Session(engine) as session:
-        _drop(session, intent_id)
-        session.commit()
+    with engine.begin() as connection:
+        connection.execute(_DELETE, {"intent_id": intent_id})
 
 
 def write_returned_batch(
