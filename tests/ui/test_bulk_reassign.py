@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from sqlmodel import Session, select
+
 from db import supervision
+from db.tables import AuditRecord
 from db.users import Role
 from tests.api.helpers import Api
 from tests.ui.helpers import FORM, Dom, assert_accessible, csrf_of, open_case, signin, today
@@ -26,7 +29,9 @@ async def assignee(api: Api, case_id: str) -> Any:
     return (await api.http.get(f"/cases/{case_id}", headers=api.auth("sup"))).json()["assignee"]
 
 
-async def test_reassign_selected_cases_from_whoever_holds_them(api: Api) -> None:
+async def test_reassign_selected_cases_from_whoever_holds_them(
+    api: Api, audit_writes: list[tuple[str, int]]
+) -> None:
     for name in ("cw1", "cw2", "cw3"):
         api.user(name, Role.CASEWORKER)
     api.user("sup", Role.SUPERVISOR)
@@ -39,12 +44,18 @@ async def test_reassign_selected_cases_from_whoever_holds_them(api: Api) -> None
     await assign(api, b, "cw2")
 
     # Over the API: the case ids alone, from different holders; one needs neither from_user.
+    audit_writes.clear()
     response = await api.http.post(
         "/supervision/reassign",
         json={"case_ids": [a, b], "to_user": "cw3"},
-        headers=api.auth("sup"),
+        headers={**api.auth("sup"), "X-Request-Id": "rid-reassign"},
     )
     assert response.status_code == 200, response.text
+    # Its audit record went into the first case's read-model write: the middleware wrote none.
+    with Session(api.engine) as session:
+        records = session.exec(select(AuditRecord).where(AuditRecord.request_id == "rid-reassign"))
+        assert [(r.status, r.kind) for r in records] == [(200, "change")]
+    assert audit_writes == []
     body = response.json()
     assert body["reassigned"] == 2 and body["from_user"] is None
     assert [await assignee(api, x) for x in (a, b)] == ["cw3", "cw3"]

@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from sqlmodel import Session, select
+
+from db.tables import AuditRecord
 from db.users import Role
 from models.rules import calendar_today
 from tests.api.helpers import Api
@@ -13,7 +16,9 @@ from tests.ui.helpers import FORM, Dom, assert_accessible, csrf_of, open_case, s
 HEADING = "Review the presumed abandonment"
 
 
-async def test_review_abandonment_from_the_case_page(api: Api) -> None:
+async def test_review_abandonment_from_the_case_page(
+    api: Api, audit_writes: list[tuple[str, int]]
+) -> None:
     api.user("cw", Role.CASEWORKER)
     api.user("sup", Role.SUPERVISOR)
     steps: list[tuple[str, int, dict[str, Any]]] = [
@@ -64,12 +69,18 @@ async def test_review_abandonment_from_the_case_page(api: Api) -> None:
     assert "confirm" in (await post(sup, f"csrf={token}&on={today().isoformat()}", 422)).body
 
     # Lifted: the case is back at work, the presumption gone.
+    audit_writes.clear()
     done = await api.http.post(
         f"/ui/cases/{case_id}/review-abandonment",
         content=f"csrf={token}&confirm=no&on={today().isoformat()}&note=back+in+touch",
-        headers={**sup, **FORM},
+        headers={**sup, **FORM, "X-Request-Id": "rid-review"},
     )
     assert done.status_code == 303 and done.headers["location"] == f"/ui/cases/{case_id}"
+    # Its audit record (303) went into the review's read-model write: no commit of its own.
+    with Session(api.engine) as session:
+        records = session.exec(select(AuditRecord).where(AuditRecord.request_id == "rid-review"))
+        assert [(r.status, r.kind) for r in records] == [(303, "change")]
+    assert audit_writes == []
     case = (await api.http.get(f"/cases/{case_id}", headers=api.auth("sup"))).json()
     assert case["stage"] == "lodged" and "presumed_abandoned" not in case["flags"]
     after = Dom((await api.http.get(f"/ui/cases/{case_id}", headers=sup)).text)
