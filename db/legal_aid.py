@@ -7,7 +7,7 @@ return another organisation's cases, webhooks or deliveries.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -139,13 +139,27 @@ def _fetch(engine: Engine, query: Select[Any]) -> list[OrgDeadline]:
         return [OrgDeadline(*row) for row in conn.execute(query)]
 
 
-def org_deadlines(engine: Engine, org: str, *, until: date | None = None) -> list[OrgDeadline]:
+def _of_cases(query: Select[Any], case_ids: Collection[str] | None) -> Select[Any]:
+    """`query` kept to `case_ids` (all of the org's cases if None)."""
+    if case_ids is None:
+        return query
+    return query.where(col(DeadlineRecord.case_id).in_(sorted(case_ids)))
+
+
+def org_deadlines(
+    engine: Engine,
+    org: str,
+    *,
+    until: date | None = None,
+    case_ids: Collection[str] | None = None,
+) -> list[OrgDeadline]:
     """The running and paused deadlines of the org's cases (due by `until`), sorted by due.
 
-    Filtered as `_open_window` says for each database.
+    Filtered as `_open_window` says for each database; only `case_ids`' if given (the diary's
+    clients found by a search: the database keeps to them, not the caller after reading all).
     """
     window, _ = _open_window(engine, until)
-    return _fetch(engine, _org_rows(org).where(window))
+    return _fetch(engine, _of_cases(_org_rows(org).where(window), case_ids))
 
 
 class DeadlinePage(NamedTuple):
@@ -205,12 +219,14 @@ def org_deadline_page(
     return DeadlinePage(rows[:limit], following)
 
 
-def lapsed_deadlines(engine: Engine, org: str, *, today: date) -> list[OrgDeadline]:
+def lapsed_deadlines(
+    engine: Engine, org: str, *, today: date, case_ids: Collection[str] | None = None
+) -> list[OrgDeadline]:
     """The org's lapsed deadlines (`expired` or `missed`) due in the last `LAPSED_DAYS` days.
 
-    Sorted by due date.
+    Sorted by due date; only `case_ids`' if given.
     """
-    return _fetch(engine, _lapsed_rows(org, today))
+    return _fetch(engine, _of_cases(_lapsed_rows(org, today), case_ids))
 
 
 def client_names(engine: Engine, org: str, case_ids: Sequence[str]) -> dict[str, str]:

@@ -20,9 +20,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.engine import Engine
 
 from api.deps import SessionUser, UiSessionDep
-from api.errors import ApiError, Forbidden, Unprocessable
+from api.errors import ApiError, Forbidden, Unprocessable, bad_cursor
 from api.routes.ui import check_csrf, error_page, posted_form, render, require, to_signin
 from db import legal_aid
+from db.cursor import InvalidCursor
 from db.search import search
 from db.tables import UserRecord
 from db.users import Role
@@ -44,6 +45,9 @@ MAX_CLIENT_QUERY = 200
 
 CLIENTS_FOUND = 50
 """Clients a search narrows the diary to, best matches first (typing more narrows further)."""
+
+DIARY_PAGE = 100
+"""Rows of each of the diary's tables per page (the whole organisation's; a search's are few)."""
 
 
 def _engine(request: Request) -> Engine:
@@ -72,14 +76,33 @@ def _rows(
 
 
 def _diary(
-    engine: Engine, org: str, today: date, within_days: int, clients: set[str] | None
+    engine: Engine,
+    org: str,
+    today: date,
+    within_days: int,
+    clients: set[str] | None,
+    pages: tuple[str | None, str | None] = (None, None),
 ) -> dict[str, Any]:
-    """Everything the page shows, read in one thread hop (only `clients`' cases, if given)."""
-    upcoming = legal_aid.org_deadlines(engine, org, until=today + timedelta(days=within_days))
-    lapsed = legal_aid.lapsed_deadlines(engine, org, today=today)
+    """Everything the page shows, read in one thread hop (only `clients`' cases, if given).
+
+    The whole organisation's tables are paged, `DIARY_PAGE` rows each from the cursors in
+    `pages` (upcoming, lapsed): a big organisation's 90 days are thousands of rows. The
+    clients found by a search are few: their rows are shown whole, read for their cases only.
+    """
+    until = today + timedelta(days=within_days)
+    following: dict[str, str | None] = {"next_cursor": None, "lapsed_next_cursor": None}
     if clients is not None:
-        upcoming = [row for row in upcoming if row.case_id in clients]
-        lapsed = [row for row in lapsed if row.case_id in clients]
+        upcoming = legal_aid.org_deadlines(engine, org, until=until, case_ids=clients)
+        lapsed = legal_aid.lapsed_deadlines(engine, org, today=today, case_ids=clients)
+    else:
+        first = legal_aid.org_deadline_page(
+            engine, org, until=until, cursor=pages[0], limit=DIARY_PAGE
+        )
+        second = legal_aid.org_deadline_page(
+            engine, org, today=today, cursor=pages[1], limit=DIARY_PAGE
+        )
+        upcoming, lapsed = first.rows, second.rows
+        following = {"next_cursor": first.next_cursor, "lapsed_next_cursor": second.next_cursor}
     names = legal_aid.client_names(engine, org, [d.case_id for d in upcoming + lapsed])
     webhooks = [
         {
@@ -94,6 +117,8 @@ def _diary(
         "items": _rows(upcoming, names, today),
         "lapsed": _rows(lapsed, names, today),
         "webhooks": webhooks,
+        **following,
+        "paged": any(pages),
     }
 
 
@@ -104,10 +129,16 @@ async def _page(
     new_feed_url: str | None = None,
     client: str = "",
     clients: set[str] | None = None,
+    pages: tuple[str | None, str | None] = (None, None),
 ) -> HTMLResponse:
     org = _org(user)
     today = calendar_today()
-    diary = await run_in_threadpool(_diary, _engine(request), org, today, within_days, clients)
+    try:
+        diary = await run_in_threadpool(
+            _diary, _engine(request), org, today, within_days, clients, pages
+        )
+    except InvalidCursor as exc:
+        raise bad_cursor(exc) from None
     settings = request.app.state.settings
     feed_path = request.app.url_path_for("legal_aid_calendar")
     return render(
@@ -135,12 +166,18 @@ async def legal_aid_page(
     request: Request,
     user: SessionUser,
     within_days: Annotated[int, Query(ge=0, le=MAX_WITHIN)] = 90,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    lapsed_cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
-    """The diary: upcoming deadlines within `within_days`, lapsed ones, feed and webhooks."""
+    """The diary: upcoming deadlines within `within_days`, lapsed ones, feed and webhooks.
+
+    Each table a page of `DIARY_PAGE` rows; `cursor` and `lapsed_cursor` are the "Next page"
+    links' (a case id and a date in them, as in `/ui/cases/{id}`, no name).
+    """
     if user is None:
         return to_signin(request)
     try:
-        return await _page(request, user, within_days)
+        return await _page(request, user, within_days, pages=(cursor, lapsed_cursor))
     except ApiError as exc:
         return error_page(request, exc, user)
 

@@ -9,12 +9,16 @@ model (one per org), as the projection of such a case would.
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
+import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, SQLModel
 
+from api.routes import legal_aid_pages
 from db import legal_aid
 from db.tables import DeadlineRecord, DeliveryRecord
 from db.users import Role
@@ -252,3 +256,70 @@ async def test_the_diary_finds_a_client_without_the_name_in_a_url(api: Api) -> N
         "/ui/legal-aid", content=f"csrf={csrf_of(page)}&client=", headers={**north, **FORM}
     )
     assert empty.status_code == 422
+
+
+def _table_rows(html: str, table: str) -> list[tuple[str, str]]:
+    """(case id, clock) of each row of the page's table `table`, in order."""
+    body = html.split(f'<table id="{table}">', 1)[1].split("</table>", 1)[0]
+    rows = re.findall(r"<tr[^>]*>(.*?)</tr>", body.split("<tbody>", 1)[1], re.S)
+    found = []
+    for row in rows:
+        case = re.search(r'href="/ui/cases/([^"]+)"', row)
+        cells = re.findall(r"<td>(.*?)</td>", row, re.S)
+        assert case is not None and len(cells) >= 2, row
+        found.append((case.group(1), cells[1].replace(" ", "_")))
+    return found
+
+
+async def _walk(api: Api, session: dict[str, str], table: str, link: str) -> list[list[Any]]:
+    """Every page of one of the diary's tables, following its "Next page" link."""
+    pages: list[list[Any]] = []
+    url: str | None = "/ui/legal-aid?within_days=365"
+    while url is not None:
+        assert len(pages) < 10, "the next-page links go round"
+        response = await api.http.get(url, headers=session)
+        assert response.status_code == 200, response.text[:500]
+        dom = Dom(response.text)
+        assert_accessible(dom)
+        if pages:  # a later page links back to the first
+            assert dom.by_id("first-page") is not None
+        pages.append(_table_rows(response.text, table))
+        following = dom.by_id(link)
+        url = following.attrs["href"] if following is not None else None
+    return pages
+
+
+async def test_the_diary_pages_a_big_organisations_tables(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each table shows `DIARY_PAGE` rows and a link to the next; together, the whole list."""
+    monkeypatch.setattr(legal_aid_pages, "DIARY_PAGE", 2)
+    api.user("cw", Role.CASEWORKER)
+    api.user("north", Role.LEGAL_AID, "la-north")
+    steps: list[tuple[str, int, dict[str, Any]]] = [
+        ("make_application", 6, {}),
+        ("register", 5, {}),
+    ]
+    # Five registered cases: a lodging deadline running in each.
+    cases = [await open_case(api.http, api.auth("cw"), n, steps, "la-north", 6) for n in range(5)]
+    whole = (
+        await api.http.get("/legal-aid/deadlines?within_days=365", headers=api.auth("north"))
+    ).json()["items"]
+    expected = [(d["case_id"], d["clock"]) for d in whole]
+    assert len(expected) >= 5, expected  # enough for three pages of two
+
+    north = await signin(api.http, api.tokens["north"])
+    pages = await _walk(api, north, "upcoming", "upcoming-next")
+    assert all(len(page) == 2 for page in pages[:-1]) and 1 <= len(pages[-1]) <= 2
+    assert [row for page in pages for row in page] == expected
+
+    # Three deadlines lapsed (expired) in the last days: the lapsed table pages the same way.
+    for days, case_id in zip((3, 2, 1), cases, strict=False):
+        mark(api, case_id, "lodging", "expired", days)
+    lapsed_pages = await _walk(api, north, "lapsed", "lapsed-next")
+    assert [len(page) for page in lapsed_pages] == [2, 1]
+    assert [row for page in lapsed_pages for row in page] == [(c, "lodging") for c in cases[:3]]
+
+    # A cursor the diary did not hand out: 422 on the page, nothing else shown.
+    refused = await api.http.get("/ui/legal-aid?cursor=not-a-cursor", headers=north)
+    assert refused.status_code == 422 and "cursor" in refused.text
