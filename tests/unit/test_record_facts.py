@@ -13,10 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from models.case_state import CaseEvent, CaseState
-from models.enums import IdentifiedAt
 from models.legal_record import _explicitly_retracted
-from models.lifecycle import new_case
 from models.record_facts import RecordFacts, record_facts
+from tests.unit.test_lifecycle import make_case
 
 DAY = date(2026, 3, 1)
 AT = datetime(2026, 3, 1, 9, tzinfo=UTC)
@@ -70,17 +69,8 @@ def test_facts_extended_by_new_entries_equal_the_whole_historys(
 
 
 def _state(case_id: str, history: list[CaseEvent]) -> CaseState:
-    state = new_case(
-        case_id=case_id,
-        family="rs",
-        identified_on=DAY,
-        identified_at=IdentifiedAt.BORDER,
-        unaccompanied_child=False,
-        vulnerable=False,
-        legal_aid_org=None,
-        actor="t",
-        recorded_at=AT,
-    )
+    """A case (identified on `DAY`) with `history` after its creation entry."""
+    state = make_case(on=DAY).model_copy(update={"case_id": case_id})
     return state.model_copy(update={"history": [state.history[0], *history]})
 
 
