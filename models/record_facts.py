@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from operator import is_
 
 from models.case_state import CaseEvent, CaseState
 from models.enums import Action
@@ -61,9 +62,10 @@ _FACTS: dict[str, RecordFacts] = {}
 """The latest `RecordFacts` computed for each case, by case id.
 
 Shared by every case of the process, as `models.deadline_memo` is, and never trusted blindly: a
-case's facts are used only for a history that begins with their entries (compared item by
-item, by identity first, so an unchanged prefix costs a pointer comparison per entry). A fork
-or an older state of the same case only costs a recomputation. Workflows run in threads: `get`,
+case's facts are used only for a history that begins with the very entries they were read from
+(the same objects: entries are frozen, and the list keeps them alive, so no other object can
+take their place), a pointer comparison per entry. Another state of the same case id, or the
+same case replayed after its eviction, only costs a recomputation. Workflows run in threads: `get`,
 item assignment and `clear` are each atomic, and a lost entry only costs a recomputation."""
 
 
@@ -73,12 +75,14 @@ def record_facts(state: CaseState) -> RecordFacts:
     known = _FACTS.get(state.case_id)
     if known is None or len(history) < len(known.entries):
         facts = RecordFacts.of(history)
-    elif len(history) == len(known.entries) and history == known.entries:
-        return known
-    elif history[: len(known.entries)] == known.entries:
-        facts = known.extended(history)
-    else:
+    elif not all(map(is_, history, known.entries)):
+        # By identity, not equality: a replayed case has equal entries that are other objects,
+        # and comparing pydantic models field by field costs more than reading them afresh.
         facts = RecordFacts.of(history)
+    elif len(history) == len(known.entries):
+        return known
+    else:
+        facts = known.extended(history)
     if len(_FACTS) >= FACTS_SIZE and state.case_id not in _FACTS:
         # As the deadline memo: only the cases being worked on come back; no LRU.
         _FACTS.clear()

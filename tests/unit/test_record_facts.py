@@ -99,3 +99,18 @@ def test_a_history_that_does_not_extend_the_kept_one_is_read_afresh() -> None:
     # A shorter, older state of the same case is read afresh too.
     older = _state("facts-fresh", [_entry(2, "act", 1)])
     assert record_facts(older).latest == DAY + timedelta(days=1)
+
+
+def test_a_replayed_case_with_equal_entries_is_read_afresh() -> None:
+    """After an eviction the case is rebuilt with equal entries that are other objects.
+
+    Its facts are read from its own entries, not matched against the kept ones field by field
+    (comparing pydantic models cost a storm of replays more than reading them afresh).
+    """
+    first = _state("facts-replayed", [_entry(2, "act", 1), _entry(3, "act", 4)])
+    record_facts(first)
+    replayed = first.model_copy(deep=True)
+    assert replayed.history == first.history
+    facts = record_facts(replayed)
+    assert all(a is b for a, b in zip(facts.entries, replayed.history, strict=True))
+    assert facts.latest == DAY + timedelta(days=4)
