@@ -169,8 +169,12 @@ class DeadlinePage(NamedTuple):
     next_cursor: str | None
 
 
-def _position(cursor: str) -> tuple[date, str, str]:
-    """The (due, case id, clock) a cursor of `_cursor_after` points after."""
+def position(cursor: str) -> tuple[date, str, str]:
+    """The (due, case id, clock) a cursor of `_cursor_after` points after.
+
+    Raises:
+        InvalidCursor: `cursor` is not one a page of these lists handed out.
+    """
     due, case_id, clock = decode_cursor(cursor, 3)
     try:
         return date.fromisoformat(due), case_id, clock
@@ -210,7 +214,7 @@ def org_deadline_page(
         window, due = _open_window(engine, until)
         query = _org_rows(org, due).where(window)
     if cursor:  # an empty one is the first page, as in the supervision lists
-        after = _position(cursor)
+        after = position(cursor)
         key = sa.tuple_(due, col(DeadlineRecord.case_id), col(DeadlineRecord.clock))
         # The first condition alone bounds the index range; the tuple breaks the ties.
         query = query.where(due >= after[0], key > sa.tuple_(*map(sa.literal, after)))

@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.engine import Engine
 
 from api.deps import SessionUser, UiSessionDep
-from api.errors import ApiError, Forbidden, Unprocessable, bad_cursor
+from api.errors import ApiError, Forbidden, Unprocessable
 from api.routes.ui import check_csrf, error_page, posted_form, render, require, to_signin
 from db import legal_aid
 from db.cursor import InvalidCursor
@@ -133,12 +133,16 @@ async def _page(
 ) -> HTMLResponse:
     org = _org(user)
     today = calendar_today()
-    try:
-        diary = await run_in_threadpool(
-            _diary, _engine(request), org, today, within_days, clients, pages
-        )
-    except InvalidCursor as exc:
-        raise bad_cursor(exc) from None
+    for field, cursor in zip(("cursor", "lapsed_cursor"), pages, strict=True):
+        # Checked here, not in the thread: a bad one is a 422 naming its own parameter.
+        try:
+            if cursor:
+                legal_aid.position(cursor)
+        except InvalidCursor as exc:
+            raise Unprocessable(field, str(exc)) from None
+    diary = await run_in_threadpool(
+        _diary, _engine(request), org, today, within_days, clients, pages
+    )
     settings = request.app.state.settings
     feed_path = request.app.url_path_for("legal_aid_calendar")
     return render(

@@ -321,5 +321,6 @@ async def test_the_diary_pages_a_big_organisations_tables(
     assert [row for page in lapsed_pages for row in page] == [(c, "lodging") for c in cases[:3]]
 
     # A cursor the diary did not hand out: 422 on the page, nothing else shown.
-    refused = await api.http.get("/ui/legal-aid?cursor=not-a-cursor", headers=north)
-    assert refused.status_code == 422 and "cursor" in refused.text
+    for name in ("cursor", "lapsed_cursor"):
+        refused = await api.http.get(f"/ui/legal-aid?{name}=not-a-cursor", headers=north)
+        assert refused.status_code == 422 and f"{name}:" in Dom(refused.text).body
