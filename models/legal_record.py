@@ -33,7 +33,7 @@ from models.effects import Applied, apply, replay_act
 from models.enums import PUBLIC_EVENTS, Action, LegalEvent
 from models.errors import DomainError, InvalidInput, OutOfTime
 from models.field_checks import validate_input
-from models.record_facts import RETRACT, record_facts, retraction_of
+from models.record_facts import explicitly_retracted, record_facts
 from models.settling import local_date, settle
 from models.transitions import TRANSITIONS, allowed_actions, check_allowed
 
@@ -253,22 +253,13 @@ def _refuse_new(fold: _Fold, entry: CaseEvent) -> None:
 # Corrections and retractions
 
 
-def _explicitly_retracted(history: Sequence[CaseEvent]) -> dict[int, int]:
-    """The seqs `retract_event` entries took out of the record (for good), to the retraction's."""
-    gone: dict[int, int] = {}
-    for entry in history:
-        if entry.action == RETRACT:
-            gone.update(retraction_of(entry))
-    return gone
-
-
 def _acts(history: Sequence[CaseEvent]) -> list[CaseEvent]:
     """The record: every recorded act but those retracted by `retract_event`.
 
     An act that a late act left without a place is marked retracted, but stays in the record:
     should the record allow it again (the act it needed recorded after all), it is back.
     """
-    gone = _explicitly_retracted(history)
+    gone = explicitly_retracted(history)
     return [e for e in history if not e.derived and e.seq not in gone]
 
 
@@ -495,7 +486,7 @@ def _merge(
     standing = Counter(_key(e) for e in history if e.derived and not e.retracted)
     reproduced = Counter(_key(e) for e in produced)
     gone = standing - reproduced
-    explicit = _explicitly_retracted(history)
+    explicit = explicitly_retracted(history)
     displaced = {e.seq for e in fold.displaced}
     # An act that effects amended in the fold (an inadmissibility, say) keeps the amendment,
     # and its legal date as recorded (a correction is an entry of its own).

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from operator import is_
 
 from models.case_state import CaseEvent, CaseState
 from models.enums import Action
@@ -30,7 +29,7 @@ class RecordFacts:
     entries: list[CaseEvent]
     """The history these facts are of (a copy of the list; the entries are frozen)."""
     gone: dict[int, int]
-    """`_explicitly_retracted` of the history."""
+    """`explicitly_retracted` of the history."""
     suspended: frozenset[int]
     """Seqs of recorded acts (not derived items) marked retracted."""
     latest: date | None
@@ -43,10 +42,10 @@ class RecordFacts:
 
     def extended(self, history: Sequence[CaseEvent]) -> RecordFacts:
         """The facts of `history`, which begins with `self.entries`."""
-        gone, suspended, latest = dict(self.gone), set(self.suspended), self.latest
-        for entry in history[len(self.entries) :]:
-            if entry.action == RETRACT:
-                gone.update(retraction_of(entry))
+        added = history[len(self.entries) :]
+        gone = {**self.gone, **explicitly_retracted(added)}
+        suspended, latest = set(self.suspended), self.latest
+        for entry in added:
             if entry.retracted:
                 if not entry.derived:
                     suspended.add(entry.seq)
@@ -67,22 +66,19 @@ _FACTS: dict[str, RecordFacts] = {}
 """The latest `RecordFacts` computed for each case, by case id.
 
 Shared by every case of the process, as `models.deadline_memo` is, and never trusted blindly: a
-case's facts are used only for a history that begins with the very entries they were read from
-(the same objects: entries are frozen, and the list keeps them alive, so no other object can
-take their place), a pointer comparison per entry. Another state of the same case id, or the
-same case replayed after its eviction, only costs a recomputation. Workflows run in threads: `get`,
-item assignment and `clear` are each atomic, and a lost entry only costs a recomputation."""
+case's facts are used only for a history that begins with the entries they were read from
+(`_begins_with`: the same objects at both ends, then equal throughout, which for the same
+objects is a pointer comparison per entry; entries are frozen). Another state of the same case
+id, or the same case replayed after its eviction, only costs a recomputation. Workflows run in
+threads: `get`, item assignment and `clear` are each atomic, and a lost entry only costs a
+recomputation."""
 
 
 def record_facts(state: CaseState) -> RecordFacts:
     """The `RecordFacts` of the state's history, extended from the case's last ones if it can."""
     history = state.history
     known = _FACTS.get(state.case_id)
-    if known is None or len(history) < len(known.entries):
-        facts = RecordFacts.of(history)
-    elif not all(map(is_, history, known.entries)):
-        # By identity, not equality: a replayed case has equal entries that are other objects,
-        # and comparing pydantic models field by field costs more than reading them afresh.
+    if known is None or not _begins_with(history, known.entries):
         facts = RecordFacts.of(history)
     elif len(history) == len(known.entries):
         return known
@@ -95,10 +91,31 @@ def record_facts(state: CaseState) -> RecordFacts:
     return facts
 
 
-RETRACT = Action.RETRACT_EVENT.value
+def _begins_with(history: Sequence[CaseEvent], entries: list[CaseEvent]) -> bool:
+    """Whether `history` begins with the kept `entries`.
+
+    The same objects at both ends first: a case replayed after its eviction has equal entries
+    that are other objects, and matching those field by field (pydantic's `__eq__`) costs more
+    than reading them afresh. Then the whole prefix, compared in C, which takes an entry that
+    is the same object as equal without looking into it: a pointer comparison per entry.
+    """
+    count = len(entries)
+    if len(history) < count:
+        return False
+    if count and (history[0] is not entries[0] or history[count - 1] is not entries[count - 1]):
+        return False
+    return history[:count] == entries
+
+
+_RETRACT = Action.RETRACT_EVENT.value
 """`retract_event`, read once: an enum member's `value` is a property; checks run per entry."""
 
 
-def retraction_of(entry: CaseEvent) -> dict[int, int]:
-    """The seqs a `retract_event` entry takes out of the record, to its own seq."""
-    return {target: entry.seq for target in entry.data.get("retracts", [entry.data["seq"]])}
+def explicitly_retracted(history: Sequence[CaseEvent]) -> dict[int, int]:
+    """The seqs `retract_event` entries took out of the record (for good), to the retraction's."""
+    return {
+        target: entry.seq
+        for entry in history
+        if entry.action == _RETRACT
+        for target in entry.data.get("retracts", [entry.data["seq"]])
+    }

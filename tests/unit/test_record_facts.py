@@ -15,8 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from models.case_state import CaseEvent, CaseState
-from models.legal_record import _explicitly_retracted
-from models.record_facts import RecordFacts, record_facts
+from models.record_facts import RecordFacts, explicitly_retracted, record_facts
 from tests.unit.test_lifecycle import make_case
 
 DAY = date(2026, 3, 1)
@@ -50,7 +49,7 @@ HISTORIES = st.lists(
 
 def _read_whole(history: list[CaseEvent]) -> tuple[dict[int, int], frozenset[int], date | None]:
     """The facts as `_fast` read them from the whole history before they were kept."""
-    gone = _explicitly_retracted(history)
+    gone = explicitly_retracted(history)
     suspended = frozenset(e.seq for e in history if e.retracted and not e.derived)
     latest = max((e.on for e in history if not e.retracted), default=None)
     return gone, suspended, latest
