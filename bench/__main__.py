@@ -11,7 +11,8 @@ floor's cost above the no-op, part by part), `bench.simulator`
 (`asylumflow simulate` against no-op workflows driven with the same calls), and then
 `bench.supervision` (read-model queries at 1k, 10k and 100k cases on SQLite, and on PostgreSQL
 when `ASYLUMFLOW_BENCH_PG_URL` names an empty database). `--scale` (`make bench-scale`) runs only
-the long ones: the timer storm at 10,000 cases.
+the long one, `bench.caseload`: an existing caseload imported for as long as the hour allows
+(aiming at 100,000 cases), supervised, and a timer storm of 10,000 cases on it.
 Each runs in a process of its own, so one's memory and caches never flatter or burden another's
 figures (the engine bench measures this process's RSS). `--quick` uses tiny sizes (about a
 minute in all); the full run takes several minutes on two cores. `bench/RESULTS.md` says what
@@ -189,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--scale",
         action="store_true",
-        help="`make bench-scale`: only the long runs (a timer storm of 10,000 cases)",
+        help="`make bench-scale`: only the long run (bench.caseload: import, supervision, storm)",
     )
     parser.add_argument("--out", type=Path, default=HERE / "results.json", help="JSON output")
     parser.add_argument(
@@ -269,20 +270,24 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def scale(out: Path, no_bytecode_cache: bool) -> int:
-    """`make bench-scale`: the timer storm at 10,000 cases (up to about an hour on 2 cores)."""
-    from bench.storm import format_result as storm_table
+    """`make bench-scale`: `bench.caseload` at scale (about 45 minutes on 2 cores).
+
+    The import of a caseload (aiming at 100,000 cases), the supervision queries on it, a timer
+    storm of 10,000 cases on the same server and the SQLite-file server's import rate.
+    """
+    from bench.caseload import format_result as caseload_table
 
     info = machine()
     with tempfile.TemporaryDirectory(prefix="asylumflow-bench-") as tmp:
         work = Path(tmp)
         env = _child_env(None if no_bytecode_cache else str(work / "pycache"))
-        storm = run_script(
-            "storm", "timer storm, 10,000 cases, dev server in memory", "scale", env, work
+        caseload = run_script(
+            "caseload", "caseload: import, supervision, timer storm of 10,000", "scale", env, work
         )
     info["loadavg_1min_at_end"] = os.getloadavg()[0]
     print()
-    print(storm_table(storm))
-    out.write_text(json.dumps({"machine": info, "storm": storm}, indent=2) + "\n")
+    print(caseload_table(caseload))
+    out.write_text(json.dumps({"machine": info, "caseload": caseload}, indent=2) + "\n")
     print(f"\nwritten to {out}")
     return 0
 

@@ -103,7 +103,8 @@ def _name(n: int, length: int) -> str:
     return "".join(parts).capitalize()
 
 
-def _row(tag: str, n: int, today: date) -> dict[str, Any]:
+def import_row(tag: str, n: int, today: date) -> dict[str, Any]:
+    """Import row `n`: a made-up person of its own, made, registered, lodged and decided."""
     return {
         "external_id": f"{tag}-{n}",
         "case": {
@@ -123,17 +124,17 @@ def _row(tag: str, n: int, today: date) -> dict[str, Any]:
 
 
 @contextlib.asynccontextmanager
-async def _worker(
+async def case_worker(
     client: Client, settings: Settings, engine: Engine, work: Path, separate: bool
-) -> AsyncIterator[None]:
-    """The case worker: `asylumflow worker` in a process of its own, or in this one.
+) -> AsyncIterator[subprocess.Popen[bytes] | None]:
+    """The case worker: `asylumflow worker` in a process of its own (yielded), or in this one.
 
     As deployed, the import runs in a process of its own beside the workers: its checks and
     SQL writes do not queue on the worker's GIL, as the raw baseline's client work does not.
     """
     if not separate:
         async with build_worker(client, settings.task_queue, engine):
-            yield
+            yield None
         return
     env = {
         **os.environ,
@@ -151,7 +152,7 @@ async def _worker(
         stderr=subprocess.DEVNULL,
     )
     try:
-        yield
+        yield process
     finally:
         process.terminate()
         process.wait(timeout=60)
@@ -224,7 +225,7 @@ async def run(
         files += 1
         path = work / f"import-{files}.jsonl"
         path.write_text(
-            "".join(json.dumps(_row(tag, next(people), today)) + "\n" for _ in range(n))
+            "".join(json.dumps(import_row(tag, next(people), today)) + "\n" for _ in range(n))
         )
         started = time.perf_counter()
         report = await run_import(
@@ -238,7 +239,7 @@ async def run(
     load_before = os.getloadavg()[0]
     elapsed = {"import": 0.0, "raw": 0.0}
     try:
-        async with _worker(client, settings, engine, work, worker_process):
+        async with case_worker(client, settings, engine, work, worker_process):
             # Warm both paths (sandbox imports, SQL connections) before timing anything.
             await imported(sizes.warmup)
             await timed_loops(sizes.warmup, concurrency, raw)
