@@ -7,8 +7,9 @@
 as `asylumflow worker` in a process of its own and a SQLite read model on a temp file:
 
 1. **Import** with `tools.importer.run_import` (what `asylumflow import` runs) at concurrency
-   16, one JSON Lines file of `chunk` rows after another, until `cap` cases (100,000) are in or
-   the next file would not fit the time budget (`--minutes`). The caseload is varied as an
+   16, one JSON Lines file of `chunk` rows after another, until `cap` cases are in or the next
+   file would not fit the time budget (`--minutes`). At `scale` the cap is 40,000: the
+   in-memory server's database failed at ~62,000 of these cases (see `SIZES`). The caseload is varied as an
    authority's paper files are: cases stopped at each stage from identification to decision,
    one in four with a legal aid provider. Per file: seconds, cases/s, and the resident memory
    of the worker and of the server (the in-memory server keeps its database in its own memory,
@@ -18,8 +19,9 @@ as `asylumflow worker` in a process of its own and a SQLite read model on a temp
 3. **A timer storm on that caseload**: `bench.storm`'s two sides (the cases' labour-market clocks
    against no-op timers, target <= 2) on the same server and the same read model, its arming
    period sized from the import's measured rate (arming opens cases faster than the import).
-4. **The SQLite-file server's rate**: a second dev server persisting to a temp file, the same
-   import for `file_minutes`; its cases/s and bytes per case, extrapolated to 100,000 cases.
+4. **The SQLite-file server's rate**: a second dev server persisting to a temp file (as
+   `make run` deploys it), the same import for `file_minutes`; its cases/s and database bytes
+   per case, extrapolated to 100,000 cases.
 
 Prints the figures and, for a caseload short of 100,000, how long 100,000 would take at the
 rate measured. No figure is asserted here.
@@ -95,8 +97,11 @@ class Sizes:
 
 
 SIZES = {
+    # The in-memory dev server stops at 40,000 cases: at ~62,000 of them its database answered
+    # "out of memory (7)" and its memory then ran away (RESULTS.md, session 16), and the storm
+    # adds 10,000 cases and 10,000 no-op workflows. The file-backed server has no such bound.
     "scale": Sizes(
-        minutes=25, cap=AIM, chunk=2000, storm_cases=10_000, file_minutes=3, file_cap=AIM
+        minutes=25, cap=40_000, chunk=2000, storm_cases=10_000, file_minutes=10, file_cap=AIM
     ),
     "quick": Sizes(minutes=1, cap=2000, chunk=200, storm_cases=60, file_minutes=0.5, file_cap=400),
     "tiny": Sizes(
@@ -261,7 +266,8 @@ async def import_for(
                 )
                 log(
                     f"  {importing.done} cases in ({n / seconds:.1f}/s for the last {n}), "
-                    f"worker {files[-1]['worker_rss_mib']:.0f} MiB"
+                    f"worker {files[-1]['worker_rss_mib']:.0f} MiB, "
+                    f"server {files[-1]['server_rss_mib'] or 0:.0f} MiB"
                 )
             seconds = time.perf_counter() - started
             worker_rss, worker_peak = memory_bytes(worker.pid)
