@@ -22,6 +22,7 @@ from activities.projection import ReadModelActivities
 from activities.reconcile import ReconcileActivities
 from activities.reminders import ReminderActivities
 from core.settings import Settings
+from db.engine import statistics_loop
 from db.intents import repair_loop
 from models.action_signing import register_key
 from models.deadlines import preload
@@ -30,6 +31,9 @@ from workflows.case import CaseWorkflow
 from workflows.reconcile import ReconcileWorkflow
 
 ALL_WORKFLOWS: Sequence[type] = (CaseWorkflow, ReconcileWorkflow)
+
+STATISTICS_EVERY = timedelta(hours=1)
+"""How often the worker refreshes SQLite's planner statistics (`db.engine.statistics_loop`)."""
 
 # For the sandboxed workflows (`ReconcileWorkflow`; `CaseWorkflow` runs unsandboxed, see
 # `workflows.case`): pure domain code and its libraries are deterministic, and passing them
@@ -128,10 +132,12 @@ async def run_worker() -> None:
     logging.getLogger("asylumflow").info("worker on task queue %s", settings.task_queue)
     every = timedelta(seconds=settings.projection_repair_seconds)
     repairs = asyncio.create_task(repair_loop(engine, client, every))
+    statistics = asyncio.create_task(statistics_loop(engine, STATISTICS_EVERY))
     try:
         await worker.run()
     finally:
         repairs.cancel()
+        statistics.cancel()
 
 
 if __name__ == "__main__":

@@ -47,6 +47,7 @@ from api.routes.cases import _remember
 from core.csv_safety import SafeWriter
 from core.private_files import private_file
 from core.settings import Settings
+from db.engine import refresh_planner_statistics
 from db.import_writes import Opened, write_opened
 from db.imports import (
     audit_imported,
@@ -324,6 +325,10 @@ async def run_import(
             stages.create_task(feed(openers))
     except BaseExceptionGroup as failed:
         raise failed.exceptions[0] from None
+    if report.imported:
+        # A migration grows the read model in one step: the lists' plans are taken from fresh
+        # statistics at once, not at the worker's next refresh (SQLite; `db.engine`).
+        await asyncio.to_thread(refresh_planner_statistics, engine)
     report.rejected.sort(key=lambda r: r.row)
     report.failed.sort(key=lambda r: r.row)
     return report
