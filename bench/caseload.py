@@ -9,11 +9,12 @@ as `asylumflow worker` in a process of its own and a SQLite read model on a temp
 1. **Import** with `tools.importer.run_import` (what `asylumflow import` runs) at concurrency
    16, one JSON Lines file of `chunk` rows after another, until `cap` cases are in or the next
    file would not fit the time budget (`--minutes`). At `scale` the cap is 40,000: the
-   in-memory server's database failed at ~62,000 of these cases (see `SIZES`). The caseload is varied as an
-   authority's paper files are: cases stopped at each stage from identification to decision,
-   one in four with a legal aid provider. Per file: seconds, cases/s, and the resident memory
-   of the worker and of the server (the in-memory server keeps its database in its own memory,
-   so its growth is what the caseload weighs in Temporal).
+   in-memory server's database failed at ~62,000 of these cases (see `SIZES`). The caseload
+   is varied as an authority's paper files are: cases stopped at each stage from
+   identification to decision, one in four with a legal aid provider. Per file: seconds,
+   cases/s, and the resident memory of the worker and of the server (the in-memory server
+   keeps its database in its own memory, so its growth is what the caseload weighs in
+   Temporal).
 2. **Supervision on that caseload**: `bench.supervision`'s read-model queries (p50/p95, as the
    routes call them) and a count over Temporal's visibility store.
 3. **A timer storm on that caseload**: `bench.storm`'s two sides (the cases' labour-market clocks
