@@ -11,8 +11,8 @@ floor's cost above the no-op, part by part), `bench.simulator`
 (`asylumflow simulate` against no-op workflows driven with the same calls), and then
 `bench.supervision` (read-model queries at 1k, 10k and 100k cases on SQLite, and on PostgreSQL
 when `ASYLUMFLOW_BENCH_PG_URL` names an empty database). `--scale` (`make bench-scale`) runs only
-the long one, `bench.caseload`: an existing caseload imported for as long as the hour allows
-(aiming at 100,000 cases), supervised, and a timer storm of 10,000 cases on it.
+the long one, `bench.caseload`: an existing caseload imported (40,000 cases on the in-memory
+server, extrapolated to 100,000), supervised, and a timer storm of 10,000 cases on it.
 Each runs in a process of its own, so one's memory and caches never flatter or burden another's
 figures (the engine bench measures this process's RSS). `--quick` uses tiny sizes (about a
 minute in all); the full run takes several minutes on two cores. `bench/RESULTS.md` says what
@@ -272,8 +272,8 @@ def main(argv: list[str] | None = None) -> int:
 def scale(out: Path, no_bytecode_cache: bool) -> int:
     """`make bench-scale`: `bench.caseload` at scale (about 45 minutes on 2 cores).
 
-    The import of a caseload (aiming at 100,000 cases), the supervision queries on it, a timer
-    storm of 10,000 cases on the same server and the SQLite-file server's import rate.
+    The import of a caseload (40,000 cases, extrapolated to 100,000), the supervision queries on
+    it, a timer storm of 10,000 cases on the same server and the SQLite-file server's rate.
     """
     from bench.caseload import format_result as caseload_table
 
