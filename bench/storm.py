@@ -35,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -287,7 +288,11 @@ async def case_storm(
     today = datetime.now(UTC).date()
     yesterday = today - timedelta(days=1)
     period = storm_pack(packs, family, sizes.arm_seconds)
-    queue = f"storm-{family}-{os.getpid()}"
+    # Queue and case ids of this run alone: a second storm on the same server (another round,
+    # or `bench.caseload` and this bench in one test session) must neither reach this run's
+    # workflows nor be counted with them.
+    run = uuid.uuid4().hex[:8]
+    queue = f"storm-{family}-{run}"
     env = {
         "DATABASE_URL": db_url,
         "TEMPORAL_ADDRESS": client.service_client.config.target_host,
@@ -311,7 +316,7 @@ async def case_storm(
             session.commit()
 
     async def arm(i: int) -> None:
-        case_id = f"{family}{i}"
+        case_id = f"{family}-{run}-{i}"
         view = await client.execute_update_with_start_workflow(
             CaseWorkflow.act_batch,
             acts,
@@ -364,7 +369,8 @@ async def noop_storm(
     # Fixed by the first opening (once the arming worker polls): every no-op's timer falls
     # due at that instant + the arm window.
     wake: list[datetime] = []
-    queue = f"storm-noop-{tag}-{os.getpid()}"
+    run = uuid.uuid4().hex[:8]  # as in `case_storm`: this run's queue and ids alone
+    queue = f"storm-noop-{tag}-{run}"
     env = {"TEMPORAL_ADDRESS": client.service_client.config.target_host}
 
     def worker(sticky_cache: int) -> list[str]:
@@ -383,7 +389,7 @@ async def noop_storm(
             start_workflow_operation=WithStartWorkflowOperation(
                 TimerNoopWorkflow.run,
                 wake[0].isoformat(),
-                id=f"storm-noop-{tag}-{i}",
+                id=f"storm-noop-{tag}-{run}-{i}",
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 task_queue=queue,
             ),
