@@ -48,19 +48,15 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 
 from bench import storm
 from bench.bulk_import import case_worker, import_row
-from bench.rig import BenchError, percentile, show_ratio
-from bench.supervision import measure, workloads
+from bench.rig import BenchError, memory_bytes, percentile, show_ratio
+from bench.supervision import database_bytes, measure, workloads
 from core.settings import Settings
 from db.engine import make_engine, migrate
 from tools.importer import run_import
-from workflows.search import ALL_SEARCH_ATTRIBUTES
 
-BIN = Path(sys.executable).parent
 AIM = 100_000
 """The caseload the issue aims at: what a shorter run extrapolates to."""
 ACTOR = "bench-caseload"
@@ -131,19 +127,6 @@ def caseload_row(tag: str, n: int, today: date) -> dict[str, Any]:
 # Processes
 
 
-def memory_bytes(pid: int) -> tuple[int, int]:
-    """Resident and peak resident bytes of process `pid` (Linux `VmRSS`, `VmHWM`; else 0, 0)."""
-    found = {"VmRSS:": 0, "VmHWM:": 0}
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            fields = line.split()
-            if fields and fields[0] in found:
-                found[fields[0]] = int(fields[1]) * 1024
-    except OSError:
-        pass
-    return found["VmRSS:"], found["VmHWM:"]
-
-
 def server_pid(client: Client) -> int | None:
     """The pid of the local dev server `client` talks to (its `--port` on the command line)."""
     port = client.service_client.config.target_host.rsplit(":", 1)[1].encode()
@@ -169,7 +152,7 @@ def _mib(n: int) -> float:
 
 
 def _files_bytes(directory: Path, stem: str) -> int:
-    """The bytes of a SQLite database and its journal files (`stem`, `stem-wal`, `stem-shm`)."""
+    """The bytes of the Temporal server's SQLite file and its journals (`stem-wal`, `stem-shm`)."""
     return sum(p.stat().st_size for p in directory.glob(f"{stem}*") if p.is_file())
 
 
@@ -279,8 +262,7 @@ async def import_for(
             aided = conn.execute(
                 sa.text("SELECT count(*) FROM cases WHERE legal_aid_org IS NOT NULL")
             ).scalar_one()
-        database = engine.url.database
-        read_model = _files_bytes(Path(database).parent, Path(database).name) if database else 0
+        read_model = database_bytes(engine)
     finally:
         engine.dispose()
     per_s = importing.done / seconds
@@ -394,17 +376,10 @@ async def file_server_rate(work: Path, sizes: Sizes, log: Callable[[str], None])
     """The import on a dev server persisting to a SQLite file: its rate and bytes per case."""
     directory = work / "file-server"
     directory.mkdir()
-    env = await WorkflowEnvironment.start_local(
-        data_converter=pydantic_data_converter,
-        dev_server_existing_path=str(BIN / "temporal"),
-        search_attributes=ALL_SEARCH_ATTRIBUTES,
-        dev_server_log_level="error",
-        dev_server_extra_args=["--db-filename", str(directory / "temporal.db")],
-    )
-    try:
+    async with storm.fresh_server(directory / "temporal.db") as client:
         before = _files_bytes(directory, "temporal.db")
         imported = await import_for(
-            env.client,
+            client,
             db_url=f"sqlite:///{directory / 'readmodel.db'}",
             work=directory,
             minutes=sizes.file_minutes,
@@ -413,8 +388,6 @@ async def file_server_rate(work: Path, sizes: Sizes, log: Callable[[str], None])
             log=log,
         )
         grown = _files_bytes(directory, "temporal.db") - before
-    finally:
-        await env.shutdown()
     per_case = grown / imported["cases"]
     return {
         **imported,

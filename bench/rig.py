@@ -82,12 +82,24 @@ def percentile(samples: Sequence[float], q: float) -> float:
     return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
 
 
+def memory_bytes(pid: int | str) -> tuple[int, int]:
+    """Resident and peak resident bytes of process `pid` ("self": this one).
+
+    From Linux's `VmRSS` and `VmHWM`; (0, 0) where /proc has no such process.
+    """
+    found = {"VmRSS:": 0, "VmHWM:": 0}
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            fields = line.split()
+            if fields and fields[0] in found:
+                found[fields[0]] = int(fields[1]) * 1024
+    return found["VmRSS:"], found["VmHWM:"]
+
+
 def rss_bytes() -> int:
     """The process's resident set size now (Linux `VmRSS`; peak RSS elsewhere)."""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
+    if resident := memory_bytes("self")[0]:
+        return resident
     # Not Linux: peak RSS is the best the standard library offers (KiB on Linux, bytes on macOS).
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak if sys.platform == "darwin" else peak * 1024

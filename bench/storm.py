@@ -478,13 +478,17 @@ def format_result(result: dict[str, Any]) -> str:
 
 
 @contextlib.asynccontextmanager
-async def fresh_server() -> AsyncIterator[Client]:
-    """A local dev server in memory with the case search attributes; stopped on the way out."""
+async def fresh_server(db_file: Path | None = None) -> AsyncIterator[Client]:
+    """A local dev server with the case search attributes; stopped on the way out.
+
+    In memory, or persisting to `db_file` (`--db-filename`, as `make run` deploys it).
+    """
     env = await WorkflowEnvironment.start_local(
         data_converter=pydantic_data_converter,
         dev_server_existing_path=str(BIN / "temporal"),
         search_attributes=ALL_SEARCH_ATTRIBUTES,
         dev_server_log_level="error",
+        dev_server_extra_args=["--db-filename", str(db_file)] if db_file else [],
     )
     try:
         yield env.client

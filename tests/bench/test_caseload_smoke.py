@@ -14,7 +14,7 @@ from typing import Any
 
 from temporalio.testing import WorkflowEnvironment
 
-from bench import caseload
+from bench import caseload, rig
 
 
 def _number(value: Any) -> bool:
@@ -73,6 +73,6 @@ async def test_caseload_bench_produces_its_figures(
 
 
 def test_memory_of_a_process_and_of_none() -> None:
-    rss, peak = caseload.memory_bytes(os.getpid())
+    rss, peak = rig.memory_bytes(os.getpid())
     assert 0 < rss <= peak
-    assert caseload.memory_bytes(2**22 + 7) == (0, 0)
+    assert rig.memory_bytes(2**22 + 7) == (0, 0)
